@@ -1,0 +1,156 @@
+/**
+ * The storage contract every backend implements, modelled on containerd's Snapshotter.
+ *
+ * ## Vocabulary
+ * - **version**: an immutable, committed copy of a volume's files, named by a version id.
+ * - **fork**: a private, writable copy of a version (or an empty one) that one job uses, named
+ *   by a fork id. Forks never see each other's writes.
+ * - **commit**: turns a fork into a new version (the fork id is then gone).
+ * - **discard**: throws a fork away (what the engine does on abandon).
+ * - **head**: the version committed last; a concept of the engine, not of the backend.
+ *
+ * ## Lifecycle
+ * `createFork` or `forkVersion` → job writes under `mountPath` → `commitFork` (fork becomes a
+ * version) or `discardFork`. Later `removeVersion` deletes a version, even when forks or
+ * versions were made from it.
+ *
+ * ## Rules for every method
+ * - Ids are made by the engine and validated with `validateId` before use; the backend never
+ *   sees a user-supplied name. A bad id is `INVALID_ARGUMENT` and touches nothing.
+ * - Every method is idempotent: calling it again after it succeeded, or after a crash part-way
+ *   through, is safe and ends in the same state.
+ * - Nothing runs through a shell: external tools are spawned with argument arrays.
+ * - Failures are `CacheVolumeError`s (`CommandFailedError` for failed commands).
+ */
+export interface Backend {
+  /** Short name: `memory`, `dir`, `btrfs`, `zfs`, `sparsebundle`. */
+  readonly name: string;
+  /** What this backend can do; the engine reads these instead of probing methods. */
+  readonly capabilities: BackendCapabilities;
+
+  /**
+   * Creates an empty fork.
+   * - Duplicate id: returns the existing fork's mount (retry after a crash).
+   *
+   * @param forkId - the new fork's id
+   * @param options - capacity and progress
+   */
+  createFork(forkId: string, options: ForkOptions): Promise<ForkMount>;
+
+  /**
+   * Creates a fork whose contents are those of a version.
+   * - Duplicate fork id: returns the existing fork's mount.
+   * - Missing version: `NOT_FOUND`, nothing is created.
+   * - The version keeps existing and may be forked any number of times.
+   *
+   * @param forkId - the new fork's id
+   * @param versionId - the version to copy
+   * @param options - capacity and progress
+   */
+  forkVersion(forkId: string, versionId: string, options: ForkOptions): Promise<ForkMount>;
+
+  /**
+   * Commits a fork as a new, immutable version; the fork id stops existing. Flushes first.
+   * - Already committed (version exists, fork gone): returns the version's usage.
+   * - Neither fork nor version exists: `NOT_FOUND`.
+   *
+   * @param forkId - the fork
+   * @param versionId - the new version's id
+   * @returns the version's used bytes
+   */
+  commitFork(forkId: string, versionId: string): Promise<Usage>;
+
+  /**
+   * Throws a fork away. Missing fork: does nothing.
+   *
+   * @param forkId - the fork
+   */
+  discardFork(forkId: string): Promise<void>;
+
+  /**
+   * Removes a version, even when forks or versions were made from it: those keep their data
+   * (a backend whose clones depend on their origin defers the space reclaim until the last
+   * dependent goes). Missing version: does nothing.
+   *
+   * @param versionId - the version
+   */
+  removeVersion(versionId: string): Promise<void>;
+
+  /**
+   * Bytes used by a fork or version.
+   * - Missing id: `NOT_FOUND`.
+   *
+   * @param kind - `fork` or `version`
+   * @param id - the id
+   */
+  usage(kind: EntryKind, id: string): Promise<Usage>;
+
+  /**
+   * Everything the backend holds, including half-built leftovers of interrupted operations
+   * (listed under the id they were being built for), so `reconcile()` can remove what no
+   * record owns.
+   */
+  list(): Promise<BackendEntry[]>;
+
+  /**
+   * Tells whether a fork differs from the version it was made from (or holds anything, for an
+   * empty fork). Only present when `capabilities.changeDetection` is true; without it the
+   * `on-change` commit mode always commits.
+   *
+   * @param forkId - the fork
+   */
+  hasChanges?(forkId: string): Promise<boolean>;
+}
+
+/** What a backend can do. */
+export interface BackendCapabilities {
+  /** Forks share unchanged data with their version instead of copying it. */
+  copyOnWrite: boolean;
+  /** Fork and commit take the same time whatever the volume's size. */
+  constantTime: boolean;
+  /** Capacity is enforced: writes past `capacityBytes` fail with ENOSPC or EDQUOT. */
+  quota: boolean;
+  /** Versions can move between hosts, so non-local versions may be selected. */
+  transfer: boolean;
+  /** `hasChanges()` is implemented. */
+  changeDetection: boolean;
+}
+
+/** Options for creating a fork. */
+export interface ForkOptions {
+  /** The fork's capacity in bytes (enforced only where `capabilities.quota`). */
+  capacityBytes: number;
+  /** Called during long copies with bytes done and total (when known). */
+  onProgress?: (progress: Progress) => void;
+}
+
+/** Progress of a long backend operation. */
+export interface Progress {
+  /** Bytes done so far. */
+  doneBytes: number;
+  /** Total bytes, or `null` when unknown. */
+  totalBytes: number | null;
+}
+
+/** Where a fork can be used. */
+export interface ForkMount {
+  /** Path (or, for in-memory backends, a URI) where the fork's files are. */
+  mountPath: string;
+}
+
+/** Space in use. */
+export interface Usage {
+  /** Bytes used. */
+  usedBytes: number;
+}
+
+/** `fork` or `version`. */
+export type EntryKind = 'fork' | 'version';
+
+/** One thing a backend holds. */
+export interface BackendEntry {
+  /** What it is. */
+  kind: EntryKind;
+  /** Its id. */
+  id: string;
+}

@@ -1,0 +1,60 @@
+import { hostname } from 'node:os';
+import { z } from 'zod';
+import { COMMIT_MODES } from '../model/state.js';
+
+/** Default lease: a fork not renewed by `heartbeat()` for this long may be abandoned by `gc()`. */
+export const DEFAULT_LEASE_MS = 2 * 60 * 60 * 1000;
+/** Ended fork records are kept this long, so a late `commit` gets a clear error, then pruned. */
+export const DEFAULT_KEEP_ENDED_MS = 24 * 60 * 60 * 1000;
+
+const positiveMs = z.number().int().positive();
+const limit = z.number().positive();
+
+/** The schema of {@link CacheVolumesOptions}, minus the backend and store objects. */
+export const engineSettingsSchema = z.object({
+  host: z.string().min(1).default(() => hostname()).describe('this host, for locality'),
+  leaseMs: positiveMs.default(DEFAULT_LEASE_MS).describe('fork lease length'),
+  keepEndedMs: positiveMs.default(DEFAULT_KEEP_ENDED_MS).describe('how long ended fork records are kept'),
+  concurrency: z.number().int().min(1).default(4).describe('backend operations run at once'),
+  policy: z
+    .object({
+      retentionMs: positiveMs.optional(),
+      maxStaleVersions: z.number().int().min(0).or(z.literal(Number.POSITIVE_INFINITY)).optional(),
+      maxStaleMs: limit.optional(),
+      maxForksPerVersion: z.number().int().min(1).or(z.literal(Number.POSITIVE_INFINITY)).optional(),
+      transfer: z.boolean().optional(),
+      maxTotalBytes: limit.optional(),
+    })
+    .strict()
+    .default({})
+    .describe('selection and retention policy overrides'),
+});
+
+/** The schema of {@link AttachOptions}. */
+export const attachOptionsSchema = z
+  .object({
+    scope: z.string().default('default').describe('isolation unit (pipeline, cluster)'),
+    size: z.string().optional().describe('requested size, "Ng"; default and minimum 20g'),
+    job: z.string().default('anonymous').describe('the job that holds the fork'),
+    host: z.string().optional().describe('requesting host; defaults to the engine host'),
+    commit: z.enum(COMMIT_MODES as [string, ...string[]]).default('on-success').describe('commit mode'),
+    failOnMiss: z.boolean().default(false).describe('throw NOT_FOUND instead of attaching an empty fork'),
+    leaseMs: positiveMs.optional().describe('lease length for this fork'),
+  })
+  .strict();
+
+/**
+ * Options for `attach()`.
+ *
+ * - `scope` (default `"default"`): the isolation unit.
+ * - `size` (default `"20g"`): requested size, `Ng`.
+ * - `job` (default `"anonymous"`): who holds the fork.
+ * - `host`: the requesting host (defaults to the engine's host).
+ * - `commit` (default `"on-success"`): the {@link CommitMode}.
+ * - `failOnMiss` (default `false`): throw `NOT_FOUND` rather than attach an empty fork.
+ * - `leaseMs`: lease length for this fork.
+ */
+export type AttachOptions = z.input<typeof attachOptionsSchema>;
+
+/** Engine settings as given (see {@link CacheVolumesOptions}). */
+export type EngineSettings = z.input<typeof engineSettingsSchema>;

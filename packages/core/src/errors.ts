@@ -1,0 +1,119 @@
+/**
+ * The closed set of error codes every cachevol error carries. Callers branch on `code`, never on
+ * the message text.
+ *
+ * - `INVALID_ARGUMENT`: input that can never succeed (bad size, bad name, bad option).
+ * - `NOT_FOUND`: an id or name that does not exist.
+ * - `ALREADY_EXISTS`: something that must be new already exists.
+ * - `CONFLICT`: the operation is not allowed in the current state (double commit, commit after
+ *   abandon).
+ * - `CAPACITY_EXCEEDED`: a write or fork would go past the fork's capacity.
+ * - `BACKEND_UNAVAILABLE`: the storage tool or filesystem is missing or unusable.
+ * - `BACKEND_FAILED`: a backend command failed (see {@link CommandFailedError}).
+ * - `STORE_FAILED`: the state store could not be read or written.
+ * - `INTERNAL`: a broken invariant: a bug in cachevol.
+ */
+export type ErrorCode =
+  | 'INVALID_ARGUMENT'
+  | 'NOT_FOUND'
+  | 'ALREADY_EXISTS'
+  | 'CONFLICT'
+  | 'CAPACITY_EXCEEDED'
+  | 'BACKEND_UNAVAILABLE'
+  | 'BACKEND_FAILED'
+  | 'STORE_FAILED'
+  | 'INTERNAL';
+
+/** Options accepted by {@link CacheVolumeError}. */
+export interface CacheVolumeErrorOptions {
+  /** The underlying error, if any. */
+  cause?: unknown;
+  /** Structured facts about the failure (ids, values), for logs and `--json` output. */
+  details?: Record<string, unknown>;
+}
+
+/**
+ * The one error type cachevol throws. `code` classifies it; `message` says what went wrong and
+ * what to do about it.
+ *
+ * @example
+ * ```ts
+ * try { parseSize('19g') } catch (e) {
+ *   if (isCacheVolumeError(e, 'INVALID_ARGUMENT')) console.error(e.message)
+ * }
+ * ```
+ */
+export class CacheVolumeError extends Error {
+  /** What kind of failure this is. */
+  readonly code: ErrorCode;
+  /** Structured facts about the failure. */
+  readonly details: Record<string, unknown>;
+
+  /**
+   * @param code - the failure class
+   * @param message - what went wrong and what to do about it
+   * @param options - cause and details
+   */
+  constructor(code: ErrorCode, message: string, options: CacheVolumeErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'CacheVolumeError';
+    this.code = code;
+    this.details = options.details ?? {};
+  }
+}
+
+/** What a failed external command looked like. */
+export interface CommandFailure {
+  /** The program that ran, e.g. `zfs`. */
+  command: string;
+  /** Its arguments, exactly as passed (never through a shell). */
+  args: readonly string[];
+  /** Its exit code, or `null` when it was killed by a signal or never started. */
+  exitCode: number | null;
+  /** What it wrote to standard error (trimmed). */
+  stderr: string;
+}
+
+/**
+ * A backend command that failed: carries the command, its arguments, exit code and stderr so
+ * that the failure can be reproduced by hand.
+ */
+export class CommandFailedError extends CacheVolumeError implements CommandFailure {
+  /** @inheritDoc CommandFailure.command */
+  readonly command: string;
+  /** @inheritDoc CommandFailure.args */
+  readonly args: readonly string[];
+  /** @inheritDoc CommandFailure.exitCode */
+  readonly exitCode: number | null;
+  /** @inheritDoc CommandFailure.stderr */
+  readonly stderr: string;
+
+  /**
+   * @param failure - the command that failed
+   * @param code - the class to report; `BACKEND_FAILED` unless the stderr says more
+   * @param options - cause and details
+   */
+  constructor(failure: CommandFailure, code: ErrorCode = 'BACKEND_FAILED', options: CacheVolumeErrorOptions = {}) {
+    const line = [failure.command, ...failure.args].join(' ');
+    const status = failure.exitCode === null ? 'did not exit normally' : `exited with ${failure.exitCode}`;
+    super(code, `\`${line}\` ${status}${failure.stderr ? `: ${failure.stderr}` : ''}`, {
+      ...options,
+      details: { ...options.details, ...failure },
+    });
+    this.name = 'CommandFailedError';
+    this.command = failure.command;
+    this.args = failure.args;
+    this.exitCode = failure.exitCode;
+    this.stderr = failure.stderr;
+  }
+}
+
+/**
+ * Tells whether `error` is a {@link CacheVolumeError}, optionally of a given code.
+ *
+ * @param error - anything caught
+ * @param code - the code to match; any code when omitted
+ */
+export function isCacheVolumeError(error: unknown, code?: ErrorCode): error is CacheVolumeError {
+  return error instanceof CacheVolumeError && (code === undefined || error.code === code);
+}

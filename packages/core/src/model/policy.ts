@@ -1,0 +1,64 @@
+/** One day, in milliseconds. */
+export const DAY_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * How parent selection and retention behave. Every field has a default that follows the seeds;
+ * see {@link resolvePolicy}.
+ */
+export interface Policy {
+  /**
+   * A version idle (neither forked nor committed) this long is expired: never selected, and
+   * removed by `gc()`.
+   * @defaultValue 14 days
+   */
+  retentionMs: number;
+  /**
+   * How many commits behind the head a stale version may be and still be offered.
+   * @defaultValue `Infinity`
+   */
+  maxStaleVersions: number;
+  /**
+   * How old (since commit) a stale version may be and still be offered.
+   * @defaultValue `Infinity`
+   */
+  maxStaleMs: number;
+  /**
+   * How many live forks one version may serve at once ("current usage"); a busier version is
+   * passed over.
+   * @defaultValue `Infinity`
+   */
+  maxForksPerVersion: number;
+  /**
+   * Whether versions held only by other hosts may be used (the backend can transfer them).
+   * @defaultValue `false`
+   */
+  transfer: boolean;
+  /**
+   * Total bytes that versions may use before `gc()` evicts the least recently used ones.
+   * @defaultValue `Infinity`
+   */
+  maxTotalBytes: number;
+}
+
+/** The policy the seeds describe: 14-day retention, any staleness, local versions only. */
+export const DEFAULT_POLICY: Readonly<Policy> = Object.freeze({
+  retentionMs: 14 * DAY_MS,
+  maxStaleVersions: Number.POSITIVE_INFINITY,
+  maxStaleMs: Number.POSITIVE_INFINITY,
+  maxForksPerVersion: Number.POSITIVE_INFINITY,
+  transfer: false,
+  maxTotalBytes: Number.POSITIVE_INFINITY,
+});
+
+/**
+ * Fills in defaults.
+ *
+ * @param overrides - the fields to change
+ */
+export function resolvePolicy(overrides: Partial<Policy> = {}): Policy {
+  const policy = { ...DEFAULT_POLICY };
+  for (const [key, value] of Object.entries(overrides) as [keyof Policy, Policy[keyof Policy] | undefined][]) {
+    if (value !== undefined) Object.assign(policy, { [key]: value });
+  }
+  return policy;
+}

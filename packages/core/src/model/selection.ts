@@ -1,0 +1,103 @@
+import type { Policy } from './policy.js';
+import type { AttachResult, ForkRecord, VersionRecord, VolumeRecord } from './state.js';
+import { isLive } from './state.js';
+
+/** Why a version was, or was not, chosen. */
+export type SelectionReason =
+  | 'head'
+  | 'head-unavailable'
+  | 'no-versions'
+  | 'none-usable';
+
+/** The outcome of {@link selectParent}. */
+export interface Selection {
+  /** `hit` (the head), `stale` (an older version) or `miss` (start empty). */
+  result: AttachResult;
+  /** The chosen version; `null` on a miss. */
+  version: VersionRecord | null;
+  /** Why: `head`, `head-unavailable` (a stale pick), `no-versions` or `none-usable` (misses). */
+  reason: SelectionReason;
+}
+
+/** Who asks, and when. */
+export interface SelectionRequest {
+  /** The requesting host. */
+  host: string;
+  /** The current time (ms since epoch). */
+  now: number;
+}
+
+/**
+ * The head of a volume: its committed version with the highest `seq`, or `undefined`.
+ *
+ * @param volume - the volume, or `undefined` when it does not exist yet
+ */
+export function headOf(volume: VolumeRecord | undefined): VersionRecord | undefined {
+  let head: VersionRecord | undefined;
+  if (!volume) return head;
+  for (const version of Object.values(volume.versions)) {
+    if (version.state === 'committed' && (!head || version.seq > head.seq)) head = version;
+  }
+  return head;
+}
+
+/**
+ * Tells whether a version has been idle past the retention period.
+ *
+ * @param version - the version
+ * @param now - current time (ms)
+ * @param retentionMs - the retention period
+ */
+export function isExpired(version: VersionRecord, now: number, retentionMs: number): boolean {
+  return now - version.lastUsedAt >= retentionMs;
+}
+
+/**
+ * Best-effort parent selection: a pure function of the volume, its live forks, the requesting
+ * host, the policy and the time. It never returns an expired, removed or uncommitted version.
+ * It prefers the head; otherwise it takes the newest usable version (local to the host unless
+ * the policy allows transfer, under the usage bound, within the staleness bounds); otherwise it
+ * is a miss.
+ *
+ * Runs in one pass over the versions (plus one over the forks), so it stays fast with 100,000
+ * versions.
+ *
+ * @param volume - the volume, or `undefined` when it has never been committed
+ * @param forks - forks of any volume; only live forks of this volume's versions count
+ * @param request - requesting host and time
+ * @param policy - selection policy
+ */
+export function selectParent(
+  volume: VolumeRecord | undefined,
+  forks: Iterable<ForkRecord>,
+  request: SelectionRequest,
+  policy: Policy,
+): Selection {
+  const head = headOf(volume);
+  if (!volume || !head) return { result: 'miss', version: null, reason: 'no-versions' };
+
+  const usage = new Map<string, number>();
+  if (Number.isFinite(policy.maxForksPerVersion)) {
+    for (const fork of forks) {
+      if (fork.baseId && isLive(fork) && fork.scope === volume.scope && fork.name === volume.name) {
+        usage.set(fork.baseId, (usage.get(fork.baseId) ?? 0) + 1);
+      }
+    }
+  }
+
+  let best: VersionRecord | undefined;
+  for (const version of Object.values(volume.versions)) {
+    if (best && version.seq <= best.seq) continue;
+    if (version.state !== 'committed' || isExpired(version, request.now, policy.retentionMs)) continue;
+    if (!policy.transfer && !version.hosts.includes(request.host)) continue;
+    if ((usage.get(version.id) ?? 0) >= policy.maxForksPerVersion) continue;
+    if (version !== head) {
+      if (head.seq - version.seq > policy.maxStaleVersions) continue;
+      if (request.now - version.committedAt > policy.maxStaleMs) continue;
+    }
+    best = version;
+  }
+  if (!best) return { result: 'miss', version: null, reason: 'none-usable' };
+  if (best === head) return { result: 'hit', version: best, reason: 'head' };
+  return { result: 'stale', version: best, reason: 'head-unavailable' };
+}
