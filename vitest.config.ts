@@ -1,19 +1,19 @@
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
-const src = (p: string) => fileURLToPath(new URL(p, import.meta.url));
+const packages = fileURLToPath(new URL('./packages/', import.meta.url));
 
 export default defineConfig({
   resolve: {
+    // Tests run against the sources of every workspace package, not their built dist.
     alias: [
-      { find: /^@cachevol\/core\/testing$/, replacement: src('./packages/core/src/testing/index.ts') },
-      { find: /^@cachevol\/core$/, replacement: src('./packages/core/src/index.ts') },
-      { find: /^@cachevol\/backend-memory$/, replacement: src('./packages/backend-memory/src/index.ts') },
+      { find: /^@cachevol\/core\/testing$/, replacement: `${packages}core/src/testing/index.ts` },
+      { find: /^@cachevol\/([a-z-]+)$/, replacement: `${packages}$1/src/index.ts` },
     ],
   },
   test: {
     include: ['packages/*/test/**/*.test.ts', 'packages/*/src/**/*.test.ts'],
     testTimeout: 60_000,
-    hookTimeout: 60_000,
+    hookTimeout: 120_000,
   },
 });

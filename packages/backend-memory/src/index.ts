@@ -6,3 +6,4 @@
  */
 export { createMemoryBackend, type MemoryBackend, type MemoryBackendOptions } from './memory-backend.js';
 export { type ReadableTree, treePath, type WritableTree } from './memory-tree.js';
+export { memoryFileAccess } from './memory-file-access.js';

@@ -1,0 +1,294 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Backend } from '../contracts/backend.js';
+import { isCacheVolumeError } from '../errors.js';
+import { type FileAccess, nodeFileAccess } from './file-access.js';
+
+/** What a backend-specific test gets from {@link describeBackendConformance}. */
+export interface ConformanceContext {
+  /** The fresh backend of the current test. */
+  backend(): Backend;
+  /** File access inside forks. */
+  files: FileAccess;
+}
+
+/** Options for {@link describeBackendConformance}. */
+export interface ConformanceOptions {
+  /** A fresh, empty backend for each test (its own root, dataset or memory). */
+  create: () => Backend | Promise<Backend>;
+  /** Tears a backend down after each test (optional). */
+  destroy?: (backend: Backend) => void | Promise<void>;
+  /**
+   * Capability tests to leave out (for example `['quota']` on a filesystem that cannot hold a
+   * capacity test). Otherwise each capability test checks that the backend's flag is honest
+   * both ways: a declared capability works, an undeclared one is not claimed.
+   */
+  skip?: readonly ('quota' | 'changeDetection')[];
+  /**
+   * How to read and write files inside forks.
+   * @defaultValue {@link nodeFileAccess}
+   */
+  files?: FileAccess;
+  /**
+   * Capacity given to forks in the capacity test, in bytes.
+   * @defaultValue 32 MiB
+   */
+  capacityBytes?: number;
+  /** Backend-specific tests, declared inside the suite's `describe`. */
+  extra?: (context: ConformanceContext) => void;
+  /** Per-test timeout in ms. */
+  timeout?: number;
+}
+
+/** Ids that every backend method must refuse with `INVALID_ARGUMENT` without touching anything. */
+export const HOSTILE_IDS: readonly string[] = ['', '.', '..', '../escape', 'a/b', '/abs', 'a b', 'a@b', 'a;rm -rf x', 'a\u0000b', 'UPPER', '$(x)', '-flag'];
+
+const MIB = 1 << 20;
+
+async function expectCode(promise: Promise<unknown>, code: string): Promise<void> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error, `expected a ${code} error`).toBeDefined();
+  expect(isCacheVolumeError(error) ? error.code : error).toBe(code);
+}
+
+function isCapacityError(error: unknown): boolean {
+  const code = (error as { code?: unknown })?.code;
+  return isCacheVolumeError(error, 'CAPACITY_EXCEEDED') || code === 'ENOSPC' || code === 'EDQUOT';
+}
+
+/**
+ * The one conformance suite every backend runs: fork, commit, discard and remove semantics,
+ * isolation, idempotency, hostile ids, listing, and the capability tests (quota, change
+ * detection) its capabilities switch on. Call it at the top level of a vitest file:
+ *
+ * @example
+ * ```ts
+ * describeBackendConformance('memory', { create: () => createMemoryBackend(), files: memoryFiles })
+ * ```
+ *
+ * @param name - the backend's name, for the suite title
+ * @param options - factory, file access, capability switches and extra tests
+ */
+export function describeBackendConformance(name: string, options: ConformanceOptions): void {
+  const files = options.files ?? nodeFileAccess;
+  const capacityBytes = options.capacityBytes ?? 32 * MIB;
+  const fork = { capacityBytes };
+  const skipped = new Set(options.skip ?? []);
+
+  describe(`Backend conformance: ${name}`, { timeout: options.timeout ?? 60_000 }, () => {
+    let backend: Backend | undefined;
+    const current = (): Backend => {
+      if (!backend) throw new Error('no backend: the suite factory has not run');
+      return backend;
+    };
+    const listed = async () =>
+      (await current().list()).map((e) => `${e.kind}:${e.id}`).sort();
+
+    beforeEach(async () => {
+      backend = await options.create();
+    });
+    afterEach(async () => {
+      if (backend && options.destroy) await options.destroy(backend);
+      backend = undefined;
+    });
+
+    it('starts empty and declares its name and capabilities', async () => {
+      expect(typeof current().name).toBe('string');
+      for (const flag of ['copyOnWrite', 'constantTime', 'quota', 'transfer', 'changeDetection'] as const) {
+        expect(typeof current().capabilities[flag]).toBe('boolean');
+      }
+      expect(await current().list()).toEqual([]);
+    });
+
+    it('creates an empty writable fork, idempotently', async () => {
+      const a = await current().createFork('f1', fork);
+      expect(await files.list(a.mountPath)).toEqual([]);
+      await files.write(a.mountPath, 'dir/a.txt', 'one');
+      const again = await current().createFork('f1', fork);
+      expect(again.mountPath).toBe(a.mountPath);
+      expect(await files.read(again.mountPath, 'dir/a.txt')).toBe('one');
+      expect(await listed()).toEqual(['fork:f1']);
+    });
+
+    it('commits a fork into a version and forks it with the same contents', async () => {
+      const a = await current().createFork('f1', fork);
+      await files.write(a.mountPath, 'a.txt', 'alpha');
+      await files.write(a.mountPath, 'deep/nested/b.txt', 'beta');
+      const usage = await current().commitFork('f1', 'v1');
+      expect(Number.isInteger(usage.usedBytes) && usage.usedBytes >= 0).toBe(true);
+      expect(await listed()).toEqual(['version:v1']);
+      const b = await current().forkVersion('f2', 'v1', fork);
+      expect(await files.list(b.mountPath)).toEqual(['a.txt', 'deep/nested/b.txt']);
+      expect(await files.read(b.mountPath, 'deep/nested/b.txt')).toBe('beta');
+    });
+
+    it('commits an empty fork into an empty version', async () => {
+      await current().createFork('f1', fork);
+      await current().commitFork('f1', 'v1');
+      const b = await current().forkVersion('f2', 'v1', fork);
+      expect(await files.list(b.mountPath)).toEqual([]);
+    });
+
+    it('isolates forks from each other and from their version', async () => {
+      const a = await current().createFork('f1', fork);
+      await files.write(a.mountPath, 'shared.txt', 'base');
+      await current().commitFork('f1', 'v1');
+      const x = await current().forkVersion('fx', 'v1', fork);
+      const y = await current().forkVersion('fy', 'v1', fork);
+      await files.write(x.mountPath, 'shared.txt', 'changed by x');
+      await files.write(x.mountPath, 'only-x.txt', 'x');
+      await files.remove(y.mountPath, 'shared.txt');
+      expect(await files.read(y.mountPath, 'only-x.txt')).toBeUndefined();
+      expect(await files.read(x.mountPath, 'shared.txt')).toBe('changed by x');
+      const z = await current().forkVersion('fz', 'v1', fork);
+      expect(await files.list(z.mountPath)).toEqual(['shared.txt']);
+      expect(await files.read(z.mountPath, 'shared.txt')).toBe('base');
+    });
+
+    it('makes a fork of a new version see exactly what was committed', async () => {
+      const a = await current().createFork('f1', fork);
+      await files.write(a.mountPath, 'keep.txt', 'k');
+      await files.write(a.mountPath, 'drop.txt', 'd');
+      await current().commitFork('f1', 'v1');
+      const b = await current().forkVersion('f2', 'v1', fork);
+      await files.remove(b.mountPath, 'drop.txt');
+      await files.write(b.mountPath, 'keep.txt', 'k2');
+      await files.write(b.mountPath, 'new.txt', 'n');
+      await current().commitFork('f2', 'v2');
+      const c = await current().forkVersion('f3', 'v2', fork);
+      expect(await files.list(c.mountPath)).toEqual(['keep.txt', 'new.txt']);
+      expect(await files.read(c.mountPath, 'keep.txt')).toBe('k2');
+    });
+
+    it('refuses to fork a missing version and creates nothing', async () => {
+      await expectCode(current().forkVersion('f1', 'nope', fork), 'NOT_FOUND');
+      expect(await current().list()).toEqual([]);
+    });
+
+    it('makes commit idempotent and reports NOT_FOUND when neither fork nor version exists', async () => {
+      await current().createFork('f1', fork);
+      await current().commitFork('f1', 'v1');
+      const again = await current().commitFork('f1', 'v1');
+      expect(again.usedBytes).toBeGreaterThanOrEqual(0);
+      expect(await listed()).toEqual(['version:v1']);
+      await expectCode(current().commitFork('ghost', 'v9'), 'NOT_FOUND');
+    });
+
+    it('returns the existing mount when forkVersion is retried', async () => {
+      await current().createFork('f1', fork);
+      await current().commitFork('f1', 'v1');
+      const a = await current().forkVersion('f2', 'v1', fork);
+      await files.write(a.mountPath, 'x.txt', 'x');
+      const b = await current().forkVersion('f2', 'v1', fork);
+      expect(b.mountPath).toBe(a.mountPath);
+      expect(await files.read(b.mountPath, 'x.txt')).toBe('x');
+    });
+
+    it('discards forks idempotently', async () => {
+      await current().createFork('f1', fork);
+      await current().discardFork('f1');
+      await current().discardFork('f1');
+      await current().discardFork('never-existed');
+      expect(await current().list()).toEqual([]);
+    });
+
+    it('removes a version with live descendants, which keep their data', async () => {
+      const a = await current().createFork('f1', fork);
+      await files.write(a.mountPath, 'data.txt', 'v1 data');
+      await current().commitFork('f1', 'v1');
+      const child = await current().forkVersion('f2', 'v1', fork);
+      const grandchild = await current().forkVersion('f3', 'v1', fork);
+      await files.write(grandchild.mountPath, 'more.txt', 'v2 data');
+      await current().commitFork('f3', 'v2');
+      await current().removeVersion('v1');
+      await current().removeVersion('v1');
+      expect(await listed()).toEqual(['fork:f2', 'version:v2']);
+      expect(await files.read(child.mountPath, 'data.txt')).toBe('v1 data');
+      const again = await current().forkVersion('f4', 'v2', fork);
+      expect(await files.list(again.mountPath)).toEqual(['data.txt', 'more.txt']);
+      await expectCode(current().forkVersion('f5', 'v1', fork), 'NOT_FOUND');
+    });
+
+    it('leaves nothing behind once everything is removed', async () => {
+      const a = await current().createFork('f1', fork);
+      await files.write(a.mountPath, 'a', 'a');
+      await current().commitFork('f1', 'v1');
+      await current().forkVersion('f2', 'v1', fork);
+      await current().createFork('f3', fork);
+      await current().removeVersion('v1');
+      await current().discardFork('f2');
+      await current().discardFork('f3');
+      expect(await current().list()).toEqual([]);
+    });
+
+    it('reports usage, and NOT_FOUND for missing ids', async () => {
+      const a = await current().createFork('f1', fork);
+      await files.write(a.mountPath, 'a.txt', 'x'.repeat(4096));
+      const forkUsage = await current().usage('fork', 'f1');
+      expect(Number.isInteger(forkUsage.usedBytes) && forkUsage.usedBytes >= 0).toBe(true);
+      await current().commitFork('f1', 'v1');
+      const versionUsage = await current().usage('version', 'v1');
+      expect(versionUsage.usedBytes).toBeGreaterThanOrEqual(0);
+      await expectCode(current().usage('fork', 'f1'), 'NOT_FOUND');
+      await expectCode(current().usage('version', 'v404'), 'NOT_FOUND');
+    });
+
+    it('refuses hostile ids with INVALID_ARGUMENT and touches nothing', async () => {
+      await current().createFork('f1', fork);
+      await current().commitFork('f1', 'v1');
+      const before = await listed();
+      for (const bad of HOSTILE_IDS) {
+        await expectCode(current().createFork(bad, fork), 'INVALID_ARGUMENT');
+        await expectCode(current().forkVersion(bad, 'v1', fork), 'INVALID_ARGUMENT');
+        await expectCode(current().forkVersion('f2', bad, fork), 'INVALID_ARGUMENT');
+        await expectCode(current().commitFork(bad, 'v2'), 'INVALID_ARGUMENT');
+        await expectCode(current().commitFork('f2', bad), 'INVALID_ARGUMENT');
+        await expectCode(current().discardFork(bad), 'INVALID_ARGUMENT');
+        await expectCode(current().removeVersion(bad), 'INVALID_ARGUMENT');
+        await expectCode(current().usage('version', bad), 'INVALID_ARGUMENT');
+      }
+      expect(await listed()).toEqual(before);
+    });
+
+    if (!skipped.has('quota')) {
+      it('enforces capacity exactly when it declares quota, and the fork stays usable', async () => {
+        const a = await current().createFork('f1', fork);
+        const error = await files.fill(a.mountPath, 'big.bin', capacityBytes + 8 * MIB).then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        if (current().capabilities.quota) {
+          expect(isCapacityError(error), `writing past capacity should fail with ENOSPC/EDQUOT, got ${String(error)}`).toBe(true);
+        } else {
+          expect(error, 'a backend without quota must not refuse writes past capacity').toBeUndefined();
+        }
+        await files.remove(a.mountPath, 'big.bin');
+        await files.write(a.mountPath, 'after.txt', 'still usable');
+        expect(await files.read(a.mountPath, 'after.txt')).toBe('still usable');
+      });
+    }
+
+    if (!skipped.has('changeDetection')) {
+      it('detects changes exactly when it declares changeDetection', async () => {
+        const detects = current().capabilities.changeDetection;
+        expect(typeof current().hasChanges).toBe(detects ? 'function' : 'undefined');
+        if (!detects) return;
+        const a = await current().createFork('f1', fork);
+        await files.write(a.mountPath, 'a.txt', 'a');
+        await current().commitFork('f1', 'v1');
+        const b = await current().forkVersion('f2', 'v1', fork);
+        expect(await current().hasChanges?.('f2')).toBe(false);
+        await files.write(b.mountPath, 'b.txt', 'b');
+        expect(await current().hasChanges?.('f2')).toBe(true);
+        const empty = await current().createFork('f3', fork);
+        expect(await current().hasChanges?.('f3')).toBe(false);
+        await files.write(empty.mountPath, 'c.txt', 'c');
+        expect(await current().hasChanges?.('f3')).toBe(true);
+      });
+    }
+
+    options.extra?.({ backend: current, files });
+  });
+}
