@@ -1,0 +1,8 @@
+/**
+ * `@cachevol/backend-btrfs` (being built).
+ *
+ * @packageDocumentation
+ */
+
+/** The package name. */
+export const PACKAGE_NAME = "@cachevol/backend-btrfs";

@@ -1,0 +1,8 @@
+/**
+ * `@cachevol/backend-dir` (being built).
+ *
+ * @packageDocumentation
+ */
+
+/** The package name. */
+export const PACKAGE_NAME = "@cachevol/backend-dir";
