@@ -5,5 +5,5 @@
  * @packageDocumentation
  */
 export { createMemoryBackend, type MemoryBackend, type MemoryBackendOptions } from './memory-backend.js';
-export { type ReadableTree, treePath, type WritableTree } from './memory-tree.js';
 export { memoryFileAccess } from './memory-file-access.js';
+export { type ReadableTree, treePath, type WritableTree } from './memory-tree.js';

@@ -8,8 +8,8 @@ import {
   type Usage,
   validateId,
 } from '@cachevol/core';
-import { type Layer, changesParent, freeze, layerOn } from './internal/layer.js';
-import { type ReadableTree, type WritableTree, readableTree, sizeOf, writableTree } from './memory-tree.js';
+import { changesParent, freeze, type Layer, layerOn } from './internal/layer.js';
+import { type ReadableTree, readableTree, sizeOf, type WritableTree, writableTree } from './memory-tree.js';
 
 /** Options for {@link createMemoryBackend}. */
 export interface MemoryBackendOptions {
@@ -80,7 +80,9 @@ export function createMemoryBackend(options: MemoryBackendOptions = {}): MemoryB
 
   const mount = (forkId: string): ForkMount => ({ mountPath: `${prefix}${forkId}` });
   const notFound = (what: string, id: string): never => {
-    throw new CacheVolumeError('NOT_FOUND', `The memory backend has no ${what} "${id}".`, { details: { [what]: id } });
+    throw new CacheVolumeError('NOT_FOUND', `The memory backend has no ${what} "${id}".`, {
+      details: { [what]: id },
+    });
   };
   const forkEntry = (id: string): ForkEntry => forks.get(id) ?? notFound('fork', id);
   const versionLayer = (id: string): Layer => versions.get(id) ?? notFound('version', id);

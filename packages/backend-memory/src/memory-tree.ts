@@ -1,5 +1,5 @@
 import { CacheVolumeError } from '@cachevol/core';
-import { type Layer, flatten, readLayer } from './internal/layer.js';
+import { flatten, type Layer, readLayer } from './internal/layer.js';
 
 /**
  * Normalises a path inside a tree: relative, `/`-separated, no `.`/`..`/empty segments.
@@ -10,7 +10,10 @@ import { type Layer, flatten, readLayer } from './internal/layer.js';
 export function treePath(path: string): string {
   const segments = path.split('/').filter((s) => s !== '' && s !== '.');
   if (path.startsWith('/') || segments.length === 0 || segments.includes('..') || path.includes('\u0000')) {
-    throw new CacheVolumeError('INVALID_ARGUMENT', `Invalid path ${JSON.stringify(path)}: use a relative path inside the volume, without "..".`);
+    throw new CacheVolumeError(
+      'INVALID_ARGUMENT',
+      `Invalid path ${JSON.stringify(path)}: use a relative path inside the volume, without "..".`,
+    );
   }
   return segments.join('/');
 }
@@ -72,7 +75,8 @@ export function readableTree(top: () => Layer): ReadableTree {
     list: () => [...flatten(top()).keys()].sort(),
     snapshot() {
       const out: Record<string, string> = {};
-      for (const [path, data] of [...flatten(top())].sort(([a], [b]) => a.localeCompare(b))) out[path] = decoder.decode(data);
+      for (const [path, data] of [...flatten(top())].sort(([a], [b]) => a.localeCompare(b)))
+        out[path] = decoder.decode(data);
       return out;
     },
     usedBytes: () => sizeOf(top()),
@@ -106,9 +110,13 @@ export function writableTree(top: () => Layer, capacityBytes: () => number): Wri
       const layer = top();
       const after = sizeOf(layer) - (readLayer(layer, key)?.length ?? 0) + bytes.length;
       if (after > capacityBytes()) {
-        throw new CacheVolumeError('CAPACITY_EXCEEDED', `Writing ${key} would use ${after} bytes, past the fork's capacity of ${capacityBytes()} bytes.`, {
-          details: { path: key, capacityBytes: capacityBytes() },
-        });
+        throw new CacheVolumeError(
+          'CAPACITY_EXCEEDED',
+          `Writing ${key} would use ${after} bytes, past the fork's capacity of ${capacityBytes()} bytes.`,
+          {
+            details: { path: key, capacityBytes: capacityBytes() },
+          },
+        );
       }
       layer.files.set(key, bytes);
     },

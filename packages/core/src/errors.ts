@@ -93,7 +93,11 @@ export class CommandFailedError extends CacheVolumeError implements CommandFailu
    * @param code - the class to report; `BACKEND_FAILED` unless the stderr says more
    * @param options - cause and details
    */
-  constructor(failure: CommandFailure, code: ErrorCode = 'BACKEND_FAILED', options: CacheVolumeErrorOptions = {}) {
+  constructor(
+    failure: CommandFailure,
+    code: ErrorCode = 'BACKEND_FAILED',
+    options: CacheVolumeErrorOptions = {},
+  ) {
     const line = [failure.command, ...failure.args].join(' ');
     const status = failure.exitCode === null ? 'did not exit normally' : `exited with ${failure.exitCode}`;
     super(code, `\`${line}\` ${status}${failure.stderr ? `: ${failure.stderr}` : ''}`, {

@@ -4,12 +4,26 @@
  *
  * @packageDocumentation
  */
-export type { Backend, BackendCapabilities, BackendEntry, EntryKind, ForkMount, ForkOptions, Progress, Usage } from './contracts/backend.js';
+export type {
+  Backend,
+  BackendCapabilities,
+  BackendEntry,
+  EntryKind,
+  ForkMount,
+  ForkOptions,
+  Progress,
+  Usage,
+} from './contracts/backend.js';
 export { createMemoryStore, type Store, type StoreUpdate } from './contracts/store.js';
 export { CacheVolumes, type CacheVolumesOptions, type ReconcileOptions } from './engine/cache-volumes.js';
 export type { AbandonReason, CacheVolumeEvents, Listener } from './engine/events.js';
 export { ForkHandle } from './engine/fork-handle.js';
-export { type AttachOptions, DEFAULT_KEEP_ENDED_MS, DEFAULT_LEASE_MS, type EngineSettings } from './engine/options.js';
+export {
+  type AttachOptions,
+  DEFAULT_KEEP_ENDED_MS,
+  DEFAULT_LEASE_MS,
+  type EngineSettings,
+} from './engine/options.js';
 export type { FinishOutcome, ForkInfo, GcReport, ReconcileReport } from './engine/reports.js';
 export {
   CacheVolumeError,
@@ -19,10 +33,30 @@ export {
   type ErrorCode,
   isCacheVolumeError,
 } from './errors.js';
-export { type Bill, type BillInput, type BuildUsage, estimateBill, type Prices, type VolumeUsage } from './model/billing.js';
+export {
+  type Bill,
+  type BillInput,
+  type BuildUsage,
+  estimateBill,
+  type Prices,
+  type VolumeUsage,
+} from './model/billing.js';
 export { DAY_MS, DEFAULT_POLICY, type Policy, resolvePolicy } from './model/policy.js';
-export { expiredForks, isRemovable, type PlannedRemoval, planRetention, type RemovalReason } from './model/retention.js';
-export { headOf, isExpired, type Selection, type SelectionReason, type SelectionRequest, selectParent } from './model/selection.js';
+export {
+  expiredForks,
+  isRemovable,
+  type PlannedRemoval,
+  planRetention,
+  type RemovalReason,
+} from './model/retention.js';
+export {
+  headOf,
+  isExpired,
+  type Selection,
+  type SelectionReason,
+  type SelectionRequest,
+  selectParent,
+} from './model/selection.js';
 export {
   type AttachCounts,
   type AttachResult,
@@ -58,4 +92,12 @@ export {
   type VersionRef,
 } from './model/transitions.js';
 export { MAX_ID_LENGTH, MAX_NAME_LENGTH, validateId, validateLabel, validateName } from './names.js';
-export { DEFAULT_SIZE_BYTES, forkCapacity, formatSize, GIB, MAX_SIZE_GB, MIN_SIZE_GB, parseSize } from './size.js';
+export {
+  DEFAULT_SIZE_BYTES,
+  forkCapacity,
+  formatSize,
+  GIB,
+  MAX_SIZE_GB,
+  MIN_SIZE_GB,
+  parseSize,
+} from './size.js';

@@ -45,14 +45,16 @@ export function createMemoryStore(initial: State = emptyState()): Store {
       return structuredClone(state);
     },
     update<T>(fn: (state: State) => StoreUpdate<T>): Promise<T> {
-      const run = tail.catch(() => undefined).then(() => {
-        const out = fn(structuredClone(state));
-        if (!out || typeof out !== 'object' || !('state' in out)) {
-          throw new CacheVolumeError('INTERNAL', 'Store update function must return { state, result }.');
-        }
-        state = structuredClone(out.state);
-        return out.result;
-      });
+      const run = tail
+        .catch(() => undefined)
+        .then(() => {
+          const out = fn(structuredClone(state));
+          if (!out || typeof out !== 'object' || !('state' in out)) {
+            throw new CacheVolumeError('INTERNAL', 'Store update function must return { state, result }.');
+          }
+          state = structuredClone(out.state);
+          return out.result;
+        });
       tail = run;
       return run;
     },

@@ -4,14 +4,20 @@ import type { Backend, ForkOptions } from '../contracts/backend.js';
 import type { Store } from '../contracts/store.js';
 import { CacheVolumeError, isCacheVolumeError } from '../errors.js';
 import { parseOptions } from '../internal/options.js';
-import { validateLabel, validateName } from '../names.js';
 import { type Policy, resolvePolicy } from '../model/policy.js';
 import { expiredForks, planRetention } from '../model/retention.js';
 import { type Selection, selectParent } from '../model/selection.js';
-import { type CommitMode, type ForkRecord, type State, type VersionRecord, type VolumeKey, isLive, volumeKeyString } from '../model/state.js';
+import {
+  type CommitMode,
+  type ForkRecord,
+  isLive,
+  type State,
+  type VersionRecord,
+  type VolumeKey,
+  volumeKeyString,
+} from '../model/state.js';
 import { type VolumeStats, volumeStats } from '../model/stats.js';
 import {
-  type VersionRef,
   beginAbandon,
   beginAttach,
   beginCommit,
@@ -24,11 +30,18 @@ import {
   getFork,
   pruneEndedForks,
   renewLease,
+  type VersionRef,
 } from '../model/transitions.js';
+import { validateLabel, validateName } from '../names.js';
 import { parseSize } from '../size.js';
 import { type AbandonReason, type CacheVolumeEvents, Emitter, type Listener } from './events.js';
 import { ForkHandle } from './fork-handle.js';
-import { type AttachOptions, type EngineSettings, attachOptionsSchema, engineSettingsSchema } from './options.js';
+import {
+  type AttachOptions,
+  attachOptionsSchema,
+  type EngineSettings,
+  engineSettingsSchema,
+} from './options.js';
 import type { FinishOutcome, GcReport, ReconcileReport } from './reports.js';
 
 /** What {@link CacheVolumes} is built from. */
@@ -111,7 +124,9 @@ export class CacheVolumes {
     this.backend = backend;
     this.store = store;
     this.host = validateLabel(parsed.host, 'host');
-    this.policy = Object.freeze(resolvePolicy({ ...parsed.policy, transfer: parsed.policy.transfer ?? backend.capabilities.transfer }));
+    this.policy = Object.freeze(
+      resolvePolicy({ ...parsed.policy, transfer: parsed.policy.transfer ?? backend.capabilities.transfer }),
+    );
     this.#clock = clock ?? Date.now;
     this.#newId = newId ?? defaultId;
     this.#leaseMs = parsed.leaseMs;
@@ -162,9 +177,13 @@ export class CacheVolumes {
           policy: this.policy,
         });
         if (opts.failOnMiss && begun.selection.result === 'miss') {
-          throw new CacheVolumeError('NOT_FOUND', `Volume "${key.name}" (scope "${key.scope}") has no usable version and failOnMiss is set.`, {
-            details: { ...key, reason: begun.selection.reason },
-          });
+          throw new CacheVolumeError(
+            'NOT_FOUND',
+            `Volume "${key.name}" (scope "${key.scope}") has no usable version and failOnMiss is set.`,
+            {
+              details: { ...key, reason: begun.selection.reason },
+            },
+          );
         }
         return { state: begun.state, result: begun };
       });
@@ -175,7 +194,9 @@ export class CacheVolumes {
           onProgress: (p) => this.#events.emit('progress', { forkId, ...p }),
         };
         ({ mountPath } = await this.#backendStep(() =>
-          fork.baseId ? this.backend.forkVersion(forkId, fork.baseId, forkOptions) : this.backend.createFork(forkId, forkOptions),
+          fork.baseId
+            ? this.backend.forkVersion(forkId, fork.baseId, forkOptions)
+            : this.backend.createFork(forkId, forkOptions),
         ));
       } catch (error) {
         await this.#abandonNow(forkId, 'attach-failed').catch(() => undefined);
@@ -188,7 +209,8 @@ export class CacheVolumes {
           return { state: next, result: getFork(next, forkId) };
         });
       } catch (error) {
-        if (isCacheVolumeError(error, 'CONFLICT')) await this.#abandonNow(forkId, 'attach-failed').catch(() => undefined);
+        if (isCacheVolumeError(error, 'CONFLICT'))
+          await this.#abandonNow(forkId, 'attach-failed').catch(() => undefined);
         throw error;
       }
       this.#events.emit('attach', { fork: attached, selection });
@@ -206,7 +228,12 @@ export class CacheVolumes {
     const key = { scope: validateName(options.scope ?? 'default', 'scope'), name: validateName(name) };
     const host = options.host === undefined ? this.host : validateLabel(options.host, 'host');
     const state = await this.store.read();
-    return selectParent(state.volumes[volumeKeyString(key)], Object.values(state.forks), { host, now: this.#clock() }, this.policy);
+    return selectParent(
+      state.volumes[volumeKeyString(key)],
+      Object.values(state.forks),
+      { host, now: this.#clock() },
+      this.policy,
+    );
   }
 
   /**
@@ -236,9 +263,13 @@ export class CacheVolumes {
   async commit(forkId: string): Promise<VersionRecord> {
     const fork = await this.#peekFork(forkId);
     if (fork.commitMode === 'never') {
-      throw new CacheVolumeError('CONFLICT', `Fork "${forkId}" was attached with commit mode "never"; abandon it instead.`, {
-        details: { forkId },
-      });
+      throw new CacheVolumeError(
+        'CONFLICT',
+        `Fork "${forkId}" was attached with commit mode "never"; abandon it instead.`,
+        {
+          details: { forkId },
+        },
+      );
     }
     return this.#onVolume(fork, () => this.#commitNow(forkId));
   }
@@ -310,11 +341,14 @@ export class CacheVolumes {
     const reconcile = await this.#repairIntents(false);
     const removedVersions: VersionRef[] = [];
     for (const planned of planRetention(await this.store.read(), this.#clock(), this.policy)) {
-      const removed = await this.#onVolume(planned, () => this.#removeVersionNow(planned, planned.reason)).catch((error) => {
+      const removed = await this.#onVolume(planned, () =>
+        this.#removeVersionNow(planned, planned.reason),
+      ).catch((error) => {
         if (isCacheVolumeError(error, 'CONFLICT')) return false; // a fork took it meanwhile
         throw error;
       });
-      if (removed) removedVersions.push({ scope: planned.scope, name: planned.name, versionId: planned.versionId });
+      if (removed)
+        removedVersions.push({ scope: planned.scope, name: planned.name, versionId: planned.versionId });
     }
     const cutoff = this.#clock() - this.#keepEndedMs;
     const prunedForks = await this.#update((state) => {
@@ -344,12 +378,15 @@ export class CacheVolumes {
       if (isLive(fork)) liveForks.add(fork.id);
       if (fork.versionId) versions.add(fork.versionId);
     }
-    for (const volume of Object.values(state.volumes)) for (const id of Object.keys(volume.versions)) versions.add(id);
+    for (const volume of Object.values(state.volumes))
+      for (const id of Object.keys(volume.versions)) versions.add(id);
     for (const entry of entries) {
       const owned = entry.kind === 'fork' ? liveForks.has(entry.id) : versions.has(entry.id);
       if (owned) continue;
       try {
-        await this.#backendStep(() => (entry.kind === 'fork' ? this.backend.discardFork(entry.id) : this.backend.removeVersion(entry.id)));
+        await this.#backendStep(() =>
+          entry.kind === 'fork' ? this.backend.discardFork(entry.id) : this.backend.removeVersion(entry.id),
+        );
         report.leftovers.push(entry);
       } catch (error) {
         report.errors.push({ id: entry.id, error: String(error) });
@@ -370,10 +407,14 @@ export class CacheVolumes {
     return this.#onVolume(key, async () => {
       const state = await this.store.read();
       for (const fork of Object.values(state.forks)) {
-        if (fork.scope === key.scope && fork.name === key.name && isLive(fork)) await this.#abandonNow(fork.id, 'requested');
+        if (fork.scope === key.scope && fork.name === key.name && isLive(fork))
+          await this.#abandonNow(fork.id, 'requested');
       }
       const volume = state.volumes[volumeKeyString(key)];
-      if (!volume) throw new CacheVolumeError('NOT_FOUND', `No volume "${key.name}" in scope "${key.scope}".`, { details: key });
+      if (!volume)
+        throw new CacheVolumeError('NOT_FOUND', `No volume "${key.name}" in scope "${key.scope}".`, {
+          details: key,
+        });
       const removed: string[] = [];
       for (const versionId of Object.keys(volume.versions)) {
         await this.#removeVersionNow({ ...key, versionId }, 'requested');
@@ -408,7 +449,9 @@ export class CacheVolumes {
     if (exitCode !== 0 && mode !== 'always') return 'failed';
     if (mode === 'if-missing' && fork.result !== 'miss') return 'not-missing';
     if (mode === 'on-change' && this.backend.capabilities.changeDetection && this.backend.hasChanges) {
-      const changed = await this.#backendStep(() => (this.backend.hasChanges as (id: string) => Promise<boolean>)(fork.id));
+      const changed = await this.#backendStep(() =>
+        (this.backend.hasChanges as (id: string) => Promise<boolean>)(fork.id),
+      );
       if (!changed) return 'unchanged';
     }
     return null;
@@ -420,7 +463,10 @@ export class CacheVolumes {
 
   async #commitNow(forkId: string): Promise<VersionRecord> {
     const versionId = this.#newId('version');
-    await this.#update((state) => ({ state: beginCommit(state, forkId, versionId, this.#clock() + this.#leaseMs), result: undefined }));
+    await this.#update((state) => ({
+      state: beginCommit(state, forkId, versionId, this.#clock() + this.#leaseMs),
+      result: undefined,
+    }));
     let usedBytes: number;
     try {
       ({ usedBytes } = await this.#backendStep(() => this.backend.commitFork(forkId, versionId)));
@@ -459,7 +505,13 @@ export class CacheVolumes {
   }
 
   async #repairIntents(force: boolean): Promise<ReconcileReport> {
-    const report: ReconcileReport = { committed: [], abandoned: [], removedVersions: [], leftovers: [], errors: [] };
+    const report: ReconcileReport = {
+      committed: [],
+      abandoned: [],
+      removedVersions: [],
+      leftovers: [],
+      errors: [],
+    };
     const state = await this.store.read();
     const now = this.#clock();
     const attempt = async (id: string, key: VolumeKey, work: () => Promise<void>) => {
@@ -498,7 +550,9 @@ export class CacheVolumes {
 
   async #retryCommit(fork: ForkRecord): Promise<boolean> {
     try {
-      const { usedBytes } = await this.#backendStep(() => this.backend.commitFork(fork.id, fork.versionId as string));
+      const { usedBytes } = await this.#backendStep(() =>
+        this.backend.commitFork(fork.id, fork.versionId as string),
+      );
       await this.#finishCommit(fork.id, usedBytes);
       return true;
     } catch (error) {

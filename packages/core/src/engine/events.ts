@@ -1,6 +1,6 @@
+import type { RemovalReason } from '../model/retention.js';
 import type { Selection } from '../model/selection.js';
 import type { ForkRecord, VersionRecord } from '../model/state.js';
-import type { RemovalReason } from '../model/retention.js';
 import type { VersionRef } from '../model/transitions.js';
 
 /** Why a fork was abandoned. */
@@ -44,8 +44,8 @@ export class Emitter {
    * @returns a function that unsubscribes
    */
   on<E extends keyof CacheVolumeEvents>(event: E, listener: Listener<E>): () => void {
-    let set = this.#listeners.get(event);
-    if (!set) this.#listeners.set(event, (set = new Set()));
+    const set = this.#listeners.get(event) ?? new Set();
+    this.#listeners.set(event, set);
     set.add(listener as Listener<never>);
     return () => set.delete(listener as Listener<never>);
   }

@@ -12,7 +12,11 @@ const limit = z.number().positive();
 
 /** The schema of {@link CacheVolumesOptions}, minus the backend and store objects. */
 export const engineSettingsSchema = z.object({
-  host: z.string().min(1).default(() => hostname()).describe('this host, for locality'),
+  host: z
+    .string()
+    .min(1)
+    .default(() => hostname())
+    .describe('this host, for locality'),
   leaseMs: positiveMs.default(DEFAULT_LEASE_MS).describe('fork lease length'),
   keepEndedMs: positiveMs.default(DEFAULT_KEEP_ENDED_MS).describe('how long ended fork records are kept'),
   concurrency: z.number().int().min(1).default(4).describe('backend operations run at once'),
@@ -37,7 +41,10 @@ export const attachOptionsSchema = z
     size: z.string().optional().describe('requested size, "Ng"; default and minimum 20g'),
     job: z.string().default('anonymous').describe('the job that holds the fork'),
     host: z.string().optional().describe('requesting host; defaults to the engine host'),
-    commit: z.enum(COMMIT_MODES as [string, ...string[]]).default('on-success').describe('commit mode'),
+    commit: z
+      .enum(COMMIT_MODES as [string, ...string[]])
+      .default('on-success')
+      .describe('commit mode'),
     failOnMiss: z.boolean().default(false).describe('throw NOT_FOUND instead of attaching an empty fork'),
     leaseMs: positiveMs.optional().describe('lease length for this fork'),
   })

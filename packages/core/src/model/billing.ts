@@ -1,6 +1,6 @@
 import { CacheVolumeError } from '../errors.js';
-import { DAY_MS } from './policy.js';
 import { GIB } from '../size.js';
+import { DAY_MS } from './policy.js';
 
 /** Prices the estimate uses; they are inputs because plans differ (and may be zero). */
 export interface Prices {
@@ -69,9 +69,13 @@ export interface Bill {
 export function estimateBill(input: BillInput): Bill {
   for (const [key, price] of Object.entries(input.prices)) {
     if (!Number.isFinite(price) || price < 0) {
-      throw new CacheVolumeError('INVALID_ARGUMENT', `Price "${key}" must be a finite number >= 0, got ${price}.`, {
-        details: { [key]: price },
-      });
+      throw new CacheVolumeError(
+        'INVALID_ARGUMENT',
+        `Price "${key}" must be a finite number >= 0, got ${price}.`,
+        {
+          details: { [key]: price },
+        },
+      );
     }
   }
   const billable = new Set(input.builds.filter((b) => b.cacheDefinitions > 0).map((b) => b.buildId));

@@ -57,7 +57,10 @@ export const DEFAULT_POLICY: Readonly<Policy> = Object.freeze({
  */
 export function resolvePolicy(overrides: Partial<Policy> = {}): Policy {
   const policy = { ...DEFAULT_POLICY };
-  for (const [key, value] of Object.entries(overrides) as [keyof Policy, Policy[keyof Policy] | undefined][]) {
+  for (const [key, value] of Object.entries(overrides) as [
+    keyof Policy,
+    Policy[keyof Policy] | undefined,
+  ][]) {
     if (value !== undefined) Object.assign(policy, { [key]: value });
   }
   return policy;

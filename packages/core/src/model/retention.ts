@@ -25,7 +25,8 @@ export interface PlannedRemoval extends VersionRef {
  */
 export function planRetention(state: State, now: number, policy: Policy): PlannedRemoval[] {
   const protectedIds = new Set<string>();
-  for (const fork of Object.values(state.forks)) if (fork.baseId && fork.endedAt === null) protectedIds.add(fork.baseId);
+  for (const fork of Object.values(state.forks))
+    if (fork.baseId && fork.endedAt === null) protectedIds.add(fork.baseId);
 
   const plan: PlannedRemoval[] = [];
   const kept: { version: VersionRecord; ref: VersionRef; isHead: boolean }[] = [];
@@ -46,7 +47,12 @@ export function planRetention(state: State, now: number, policy: Policy): Planne
     }
   }
   if (total > policy.maxTotalBytes) {
-    kept.sort((a, b) => Number(a.isHead) - Number(b.isHead) || a.version.lastUsedAt - b.version.lastUsedAt || a.version.seq - b.version.seq);
+    kept.sort(
+      (a, b) =>
+        Number(a.isHead) - Number(b.isHead) ||
+        a.version.lastUsedAt - b.version.lastUsedAt ||
+        a.version.seq - b.version.seq,
+    );
     for (const { version, ref } of kept) {
       if (total <= policy.maxTotalBytes) break;
       plan.push({ ...ref, reason: 'capacity' });

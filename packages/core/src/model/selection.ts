@@ -3,11 +3,7 @@ import type { AttachResult, ForkRecord, VersionRecord, VolumeRecord } from './st
 import { isLive } from './state.js';
 
 /** Why a version was, or was not, chosen. */
-export type SelectionReason =
-  | 'head'
-  | 'head-unavailable'
-  | 'no-versions'
-  | 'none-usable';
+export type SelectionReason = 'head' | 'head-unavailable' | 'no-versions' | 'none-usable';
 
 /** The outcome of {@link selectParent}. */
 export interface Selection {

@@ -27,7 +27,13 @@ export type AttachResult = 'hit' | 'stale' | 'miss';
 export type CommitMode = 'on-success' | 'always' | 'never' | 'on-change' | 'if-missing';
 
 /** Every commit mode, in documentation order. */
-export const COMMIT_MODES: readonly CommitMode[] = ['on-success', 'always', 'never', 'on-change', 'if-missing'];
+export const COMMIT_MODES: readonly CommitMode[] = [
+  'on-success',
+  'always',
+  'never',
+  'on-change',
+  'if-missing',
+];
 
 /**
  * A committed, immutable version of a volume.

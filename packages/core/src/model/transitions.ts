@@ -40,7 +40,11 @@ export interface AttachInput extends VolumeKey {
   policy: Policy;
 }
 
-function fail(code: 'NOT_FOUND' | 'CONFLICT' | 'ALREADY_EXISTS', message: string, details: Record<string, unknown>): never {
+function fail(
+  code: 'NOT_FOUND' | 'CONFLICT' | 'ALREADY_EXISTS',
+  message: string,
+  details: Record<string, unknown>,
+): never {
   throw new CacheVolumeError(code, message, { details });
 }
 
@@ -53,7 +57,9 @@ function fail(code: 'NOT_FOUND' | 'CONFLICT' | 'ALREADY_EXISTS', message: string
 export function getFork(state: State, forkId: string): ForkRecord {
   const fork = state.forks[forkId];
   if (!fork) {
-    fail('NOT_FOUND', `No fork with id "${forkId}": it was never attached here, or gc() pruned it.`, { forkId });
+    fail('NOT_FOUND', `No fork with id "${forkId}": it was never attached here, or gc() pruned it.`, {
+      forkId,
+    });
   }
   return fork;
 }
@@ -73,7 +79,14 @@ function touchVersion(volume: VolumeRecord, versionId: string, now: number): Vol
 }
 
 function newVolume(key: VolumeKey, now: number): VolumeRecord {
-  return { scope: key.scope, name: key.name, seq: 0, versions: {}, counts: { hit: 0, stale: 0, miss: 0 }, lastUsedAt: now };
+  return {
+    scope: key.scope,
+    name: key.name,
+    seq: 0,
+    versions: {},
+    counts: { hit: 0, stale: 0, miss: 0 },
+    lastUsedAt: now,
+  };
 }
 
 /**
@@ -84,11 +97,20 @@ function newVolume(key: VolumeKey, now: number): VolumeRecord {
  * @param input - what is attached, by whom, when
  * @returns the new state, the fork record, and the selection that was made
  */
-export function beginAttach(state: State, input: AttachInput): { state: State; fork: ForkRecord; selection: Selection } {
-  if (state.forks[input.forkId]) fail('ALREADY_EXISTS', `Fork id "${input.forkId}" is already in use.`, { forkId: input.forkId });
+export function beginAttach(
+  state: State,
+  input: AttachInput,
+): { state: State; fork: ForkRecord; selection: Selection } {
+  if (state.forks[input.forkId])
+    fail('ALREADY_EXISTS', `Fork id "${input.forkId}" is already in use.`, { forkId: input.forkId });
   const key = volumeKeyString(input);
   const existing = state.volumes[key];
-  const selection = selectParent(existing, Object.values(state.forks), { host: input.host, now: input.now }, input.policy);
+  const selection = selectParent(
+    existing,
+    Object.values(state.forks),
+    { host: input.host, now: input.now },
+    input.policy,
+  );
   let volume = existing ?? newVolume(input, input.now);
   volume = {
     ...volume,
@@ -171,7 +193,12 @@ export function renewLease(state: State, forkId: string, expiresAt: number): Sta
 export function beginCommit(state: State, forkId: string, versionId: string, expiresAt: number): State {
   const fork = getFork(state, forkId);
   expectState(fork, ['attached'], 'commit');
-  return withFork(state, { ...fork, state: 'committing', versionId, expiresAt: Math.max(fork.expiresAt, expiresAt) });
+  return withFork(state, {
+    ...fork,
+    state: 'committing',
+    versionId,
+    expiresAt: Math.max(fork.expiresAt, expiresAt),
+  });
 }
 
 /**
@@ -184,7 +211,12 @@ export function beginCommit(state: State, forkId: string, versionId: string, exp
  * @param now - completion time
  * @returns the new state and the version record
  */
-export function completeCommit(state: State, forkId: string, usedBytes: number, now: number): { state: State; version: VersionRecord } {
+export function completeCommit(
+  state: State,
+  forkId: string,
+  usedBytes: number,
+  now: number,
+): { state: State; version: VersionRecord } {
   const fork = getFork(state, forkId);
   expectState(fork, ['committing'], 'finish committing');
   const key = volumeKeyString(fork);
@@ -252,7 +284,12 @@ export interface VersionRef extends VolumeKey {
  */
 export function dependents(state: State, versionId: string): ForkRecord[] {
   return Object.values(state.forks).filter(
-    (fork) => fork.baseId === versionId && (fork.state === 'creating' || fork.state === 'attached' || fork.state === 'committing' || fork.state === 'abandoning'),
+    (fork) =>
+      fork.baseId === versionId &&
+      (fork.state === 'creating' ||
+        fork.state === 'attached' ||
+        fork.state === 'committing' ||
+        fork.state === 'abandoning'),
   );
 }
 
@@ -267,17 +304,26 @@ export function beginRemoveVersion(state: State, ref: VersionRef): State {
   const volume = state.volumes[volumeKeyString(ref)];
   const version = volume?.versions[ref.versionId];
   if (!volume || !version) {
-    fail('NOT_FOUND', `No version "${ref.versionId}" in volume "${ref.name}" (scope "${ref.scope}").`, { ...ref });
+    fail('NOT_FOUND', `No version "${ref.versionId}" in volume "${ref.name}" (scope "${ref.scope}").`, {
+      ...ref,
+    });
   }
   if (version.state === 'removing') return state;
   const users = dependents(state, ref.versionId);
   if (users.length > 0) {
-    fail('CONFLICT', `Version "${ref.versionId}" is in use by ${users.length} live fork(s); remove it after they finish.`, {
-      ...ref,
-      forks: users.map((fork) => fork.id),
-    });
+    fail(
+      'CONFLICT',
+      `Version "${ref.versionId}" is in use by ${users.length} live fork(s); remove it after they finish.`,
+      {
+        ...ref,
+        forks: users.map((fork) => fork.id),
+      },
+    );
   }
-  return withVolume(state, { ...volume, versions: { ...volume.versions, [version.id]: { ...version, state: 'removing' } } });
+  return withVolume(state, {
+    ...volume,
+    versions: { ...volume.versions, [version.id]: { ...version, state: 'removing' } },
+  });
 }
 
 /**
@@ -319,7 +365,10 @@ export function dropEmptyVolume(state: State, key: VolumeKey): State {
   const id = volumeKeyString(key);
   const volume = state.volumes[id];
   if (!volume || Object.keys(volume.versions).length > 0) return state;
-  if (Object.values(state.forks).some((f) => f.scope === key.scope && f.name === key.name && f.endedAt === null)) return state;
+  if (
+    Object.values(state.forks).some((f) => f.scope === key.scope && f.name === key.name && f.endedAt === null)
+  )
+    return state;
   const { [id]: _dropped, ...volumes } = state.volumes;
   return { ...state, volumes };
 }

@@ -40,7 +40,21 @@ export interface ConformanceOptions {
 }
 
 /** Ids that every backend method must refuse with `INVALID_ARGUMENT` without touching anything. */
-export const HOSTILE_IDS: readonly string[] = ['', '.', '..', '../escape', 'a/b', '/abs', 'a b', 'a@b', 'a;rm -rf x', 'a\u0000b', 'UPPER', '$(x)', '-flag'];
+export const HOSTILE_IDS: readonly string[] = [
+  '',
+  '.',
+  '..',
+  '../escape',
+  'a/b',
+  '/abs',
+  'a b',
+  'a@b',
+  'a;rm -rf x',
+  'a\u0000b',
+  'UPPER',
+  '$(x)',
+  '-flag',
+];
 
 const MIB = 1 << 20;
 
@@ -83,8 +97,7 @@ export function describeBackendConformance(name: string, options: ConformanceOpt
       if (!backend) throw new Error('no backend: the suite factory has not run');
       return backend;
     };
-    const listed = async () =>
-      (await current().list()).map((e) => `${e.kind}:${e.id}`).sort();
+    const listed = async () => (await current().list()).map((e) => `${e.kind}:${e.id}`).sort();
 
     beforeEach(async () => {
       backend = await options.create();
@@ -260,7 +273,10 @@ export function describeBackendConformance(name: string, options: ConformanceOpt
           (e: unknown) => e,
         );
         if (current().capabilities.quota) {
-          expect(isCapacityError(error), `writing past capacity should fail with ENOSPC/EDQUOT, got ${String(error)}`).toBe(true);
+          expect(
+            isCapacityError(error),
+            `writing past capacity should fail with ENOSPC/EDQUOT, got ${String(error)}`,
+          ).toBe(true);
         } else {
           expect(error, 'a backend without quota must not refuse writes past capacity').toBeUndefined();
         }

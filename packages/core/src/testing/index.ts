@@ -5,5 +5,39 @@
  *
  * @packageDocumentation
  */
-export { type ConformanceContext, type ConformanceOptions, describeBackendConformance, HOSTILE_IDS } from './conformance.js';
+export {
+  arbBadSizeText,
+  arbHost,
+  arbId,
+  arbNameSegment,
+  arbPolicy,
+  arbScope,
+  arbSizeText,
+  arbState,
+  arbTime,
+  arbVolume,
+  arbVolumeName,
+} from './arbitraries.js';
+export {
+  type ConformanceContext,
+  type ConformanceOptions,
+  describeBackendConformance,
+  HOSTILE_IDS,
+} from './conformance.js';
+export { type CrashSwitch, crashable, SimulatedCrash } from './crash.js';
 export { type FileAccess, nodeFileAccess, noise } from './file-access.js';
+export {
+  assertAbandonChangesNothing,
+  assertCapacityFollowsSizeMath,
+  assertCommitsDurable,
+  assertHeadIsLastCommitted,
+  assertLiveForksHaveBases,
+  assertReconciled,
+  assertRetentionSparesLiveForks,
+  assertSelectionValid,
+  assertStateInvariants,
+  type CommitRecord,
+  InvariantViolation,
+} from './invariants.js';
+export { checkEngineModel, type EngineModelOptions } from './model-harness.js';
+export { propertyParameters } from './parameters.js';
