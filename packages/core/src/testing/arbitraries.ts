@@ -126,6 +126,16 @@ export function arbVolume(now: number, maxVersions = 8): fc.Arbitrary<VolumeReco
     });
 }
 
+/** Renames a volume's version ids (and base ids) so ids are unique across volumes, as real ids are. */
+function withIdPrefix(volume: VolumeRecord, prefix: string): VolumeRecord {
+  const rename = (id: string) => `${prefix}${id.slice(1)}`;
+  const versions: Record<string, VersionRecord> = {};
+  for (const v of Object.values(volume.versions)) {
+    versions[rename(v.id)] = { ...v, id: rename(v.id), baseId: v.baseId === null ? null : rename(v.baseId) };
+  }
+  return { ...volume, versions };
+}
+
 const FORK_STATES: readonly ForkState[] = [
   'creating',
   'attached',
@@ -143,6 +153,7 @@ const FORK_STATES: readonly ForkState[] = [
 export function arbState(now: number): fc.Arbitrary<State> {
   return fc
     .uniqueArray(arbVolume(now), { maxLength: 3, selector: (v) => volumeKeyString(v) })
+    .map((volumes) => volumes.map((volume, k) => withIdPrefix(volume, `v${k}-`)))
     .chain((volumes) => {
       const bases = volumes.flatMap((v) =>
         [null, ...Object.keys(v.versions)].map((baseId) => ({ volume: v, baseId })),

@@ -1,0 +1,272 @@
+import { createMemoryBackend, type MemoryBackend } from '@cachevol/backend-memory';
+import { describe, expect, it } from 'vitest';
+import {
+  CacheVolumes,
+  type CacheVolumesOptions,
+  COMMIT_MODES,
+  type CommitMode,
+  createMemoryStore,
+  DAY_MS,
+  GIB,
+  type Store,
+} from '../../src/index.js';
+
+function setup(overrides: Partial<CacheVolumesOptions> = {}) {
+  const clock = { now: 1_700_000_000_000 };
+  const backend = createMemoryBackend();
+  const store = createMemoryStore();
+  const engine = new CacheVolumes({ backend, store, host: 'h1', clock: () => clock.now, ...overrides });
+  return { clock, backend: (overrides.backend ?? backend) as MemoryBackend, store: (overrides.store ?? store) as Store, engine };
+}
+
+async function code(promise: Promise<unknown>): Promise<string> {
+  return promise.then(
+    () => 'resolved',
+    (e: { code?: string }) => e.code ?? String(e),
+  );
+}
+
+describe('CacheVolumes', () => {
+  it('misses first, then hits the committed version with exactly its files', async () => {
+    const { engine, backend } = setup();
+    const first = await engine.attach('deps', { scope: 'pipe', job: 'j1' });
+    expect(first.result).toBe('miss');
+    expect(first.capacityBytes).toBe(20 * GIB);
+    backend.files(first).write('node_modules/a.js', 'a');
+    const version = await first.commit();
+    const second = await engine.attach('deps', { scope: 'pipe', job: 'j2', size: '30g' });
+    expect(second.result).toBe('hit');
+    expect(second.baseVersionId).toBe(version.id);
+    expect(second.capacityBytes).toBe(30 * GIB + version.usedBytes);
+    expect(backend.files(second).snapshot()).toEqual({ 'node_modules/a.js': 'a' });
+  });
+
+  it('lets the commit that completes last become head ("last write")', async () => {
+    const { engine, backend } = setup();
+    const a = await engine.attach('v');
+    const b = await engine.attach('v');
+    backend.files(a).write('who', 'a');
+    backend.files(b).write('who', 'b');
+    await b.commit();
+    await a.commit();
+    const c = await engine.attach('v');
+    expect(backend.files(c).readText('who')).toBe('a');
+  });
+
+  it('abandons on a non-zero exit and keeps the last good head', async () => {
+    const { engine, backend } = setup();
+    const good = await engine.attach('v');
+    backend.files(good).write('f', 'good');
+    await good.finish(0);
+    const bad = await engine.attach('v');
+    backend.files(bad).write('f', 'bad');
+    expect(await bad.finish(1)).toEqual({ action: 'abandoned', version: null });
+    const next = await engine.attach('v');
+    expect(backend.files(next).readText('f')).toBe('good');
+  });
+
+  it.each<[CommitMode, number, 'miss' | 'hit', string]>([
+    ['on-success', 0, 'miss', 'committed'],
+    ['on-success', 3, 'miss', 'abandoned'],
+    ['always', 3, 'miss', 'committed'],
+    ['never', 0, 'miss', 'skipped'],
+    ['if-missing', 0, 'miss', 'committed'],
+    ['if-missing', 0, 'hit', 'skipped'],
+    ['on-change', 0, 'hit', 'skipped'],
+  ])('commit mode %s with exit %i after a %s: %s', async (mode, exit, result, action) => {
+    const { engine } = setup();
+    if (result === 'hit') await (await engine.attach('v')).commit();
+    const fork = await engine.attach('v', { commit: mode });
+    expect(fork.result).toBe(result);
+    expect((await fork.finish(exit)).action).toBe(action);
+  });
+
+  it('commits on-change forks that changed', async () => {
+    const { engine, backend } = setup();
+    await (await engine.attach('v')).commit();
+    const fork = await engine.attach('v', { commit: 'on-change' });
+    backend.files(fork).write('x', '1');
+    expect((await fork.finish(0)).action).toBe('committed');
+  });
+
+  it('knows every commit mode', () => {
+    expect(COMMIT_MODES).toEqual(['on-success', 'always', 'never', 'on-change', 'if-missing']);
+  });
+
+  it('refuses a double commit, commit after abandon, and abandon after commit with CONFLICT', async () => {
+    const { engine } = setup();
+    const a = await engine.attach('v');
+    await a.commit();
+    expect(await code(a.commit())).toBe('CONFLICT');
+    expect(await code(a.abandon())).toBe('CONFLICT');
+    const b = await engine.attach('v');
+    await b.abandon();
+    await b.abandon();
+    expect(await code(b.commit())).toBe('CONFLICT');
+    expect(await code(b.finish(0))).toBe('CONFLICT');
+    const c = await engine.attach('v', { commit: 'never' });
+    expect(await code(c.commit())).toBe('CONFLICT');
+  });
+
+  it('reports NOT_FOUND for unknown fork ids', async () => {
+    const { engine } = setup();
+    for (const op of [engine.fork('f-nope'), engine.commit('f-nope'), engine.abandon('f-nope'), engine.finish('f-nope', 0), engine.heartbeat('f-nope')]) {
+      expect(await code(op)).toBe('NOT_FOUND');
+    }
+  });
+
+  it('refuses bad names, sizes and options with INVALID_ARGUMENT and changes nothing', async () => {
+    const { engine, store } = setup();
+    const before = await store.read();
+    const bad: [string, object][] = [
+      ['../etc', {}],
+      ['a/../b', {}],
+      ['a\u0000b', {}],
+      ['a;rm -rf /', {}],
+      ['$(whoami)', {}],
+      ['a b', {}],
+      ['/abs', {}],
+      ['ok', { scope: '../x' }],
+      ['ok', { size: '20' }],
+      ['ok', { size: '20gb' }],
+      ['ok', { size: '-1g' }],
+      ['ok', { size: '0g' }],
+      ['ok', { size: '19g' }],
+      ['ok', { commit: 'sometimes' }],
+      ['ok', { unknown: true }],
+      ['ok', { job: 'a\nb' }],
+    ];
+    for (const [name, options] of bad) {
+      expect(await code(engine.attach(name, options as never)), `${name} ${JSON.stringify(options)}`).toBe('INVALID_ARGUMENT');
+    }
+    expect(await store.read()).toEqual(before);
+    expect(await code(engine.finish('f-x', 1.5))).toBe('INVALID_ARGUMENT');
+  });
+
+  it('explains bad sizes and names in the message', async () => {
+    const { engine } = setup();
+    await expect(engine.attach('ok', { size: '19g' })).rejects.toThrow(/between 20g/);
+    await expect(engine.attach('a/../b')).rejects.toThrow(/"\." and "\.\." segments/);
+  });
+
+  it('fails on a miss when asked, without attaching', async () => {
+    const { engine, backend } = setup();
+    expect(await code(engine.attach('v', { failOnMiss: true }))).toBe('NOT_FOUND');
+    expect(await backend.list()).toEqual([]);
+    expect((await engine.lookup('v')).result).toBe('miss');
+    await (await engine.attach('v')).commit();
+    expect((await engine.lookup('v')).result).toBe('hit');
+    expect((await engine.attach('v', { failOnMiss: true })).result).toBe('hit');
+  });
+
+  it('finds forks by id from another engine on the same store (another process)', async () => {
+    const { engine, backend, store } = setup();
+    const fork = await engine.attach('v', { job: 'j' });
+    backend.files(fork).write('x', 'from process 1');
+    const other = new CacheVolumes({ backend, store, host: 'h1' });
+    const found = await other.fork(fork.id);
+    expect(found.mountPath).toBe(fork.mountPath);
+    await found.finish(0);
+    const next = await engine.attach('v');
+    expect(backend.files(next).readText('x')).toBe('from process 1');
+  });
+
+  it('abandons forks whose lease ran out, unless they heartbeat', async () => {
+    const { engine, clock } = setup({ leaseMs: 1000 });
+    const idle = await engine.attach('v');
+    const busy = await engine.attach('v');
+    clock.now += 800;
+    await busy.heartbeat();
+    clock.now += 800;
+    const report = await engine.gc();
+    expect(report.expiredForks).toEqual([idle.id]);
+    expect(await code(idle.commit())).toBe('CONFLICT');
+    await busy.commit();
+  });
+
+  it('removes versions idle for 14 days, but never one a live fork uses', async () => {
+    const { engine, clock, backend } = setup();
+    await (await engine.attach('old')).commit();
+    await (await engine.attach('used')).commit();
+    const user = await engine.attach('used', { leaseMs: 30 * DAY_MS });
+    clock.now += 14 * DAY_MS;
+    const report = await engine.gc();
+    expect(report.removedVersions.map((v) => v.name)).toEqual(['old']);
+    expect((await engine.stats()).map((s) => [s.name, s.versions])).toEqual([
+      ['old', 0],
+      ['used', 1],
+    ]);
+    await user.abandon();
+    expect((await engine.gc()).removedVersions.map((v) => v.name)).toEqual(['used']);
+    expect(await backend.list()).toEqual([]);
+  });
+
+  it('evicts least recently used versions under capacity pressure', async () => {
+    const { engine, clock, backend } = setup({ policy: { maxTotalBytes: 15 } });
+    for (const name of ['a', 'b', 'c']) {
+      const fork = await engine.attach(name);
+      backend.files(fork).write('f', '0123456789');
+      await fork.commit();
+      clock.now += 1000;
+    }
+    const report = await engine.gc();
+    expect(report.removedVersions.map((v) => v.name)).toEqual(['a', 'b']);
+  });
+
+  it('counts hit, stale and miss per volume and emits events', async () => {
+    const { engine } = setup({ policy: { maxForksPerVersion: 1 } });
+    const events: string[] = [];
+    engine.on('attach', (e) => events.push(`attach:${e.fork.result}`));
+    engine.on('commit', () => events.push('commit'));
+    engine.on('abandon', (e) => events.push(`abandon:${e.reason}`));
+    const a = await engine.attach('v');
+    await a.commit();
+    const b = await engine.attach('v');
+    await b.commit();
+    const hit = await engine.attach('v');
+    const stale = await engine.attach('v');
+    await hit.finish(1);
+    await stale.abandon();
+    const [stats] = await engine.stats();
+    expect(stats?.counts).toEqual({ hit: 2, stale: 1, miss: 1 });
+    expect(stats?.hitRatio).toBe(0.5);
+    expect(events).toEqual(['attach:miss', 'commit', 'attach:hit', 'commit', 'attach:hit', 'attach:stale', 'abandon:failed', 'abandon:requested']);
+  });
+
+  it('removes a whole volume, abandoning its live forks', async () => {
+    const { engine, backend } = setup();
+    await (await engine.attach('v')).commit();
+    const live = await engine.attach('v');
+    expect(await engine.removeVolume('v')).toHaveLength(1);
+    expect(await code(live.commit())).toBe('CONFLICT');
+    expect(await backend.list()).toEqual([]);
+    expect(await engine.stats()).toEqual([]);
+    expect(await code(engine.removeVolume('v'))).toBe('NOT_FOUND');
+  });
+
+  it('abandons the fork and rethrows when the backend fails to attach', async () => {
+    const { backend, store } = setup();
+    const failing = { ...backend, createFork: async () => Promise.reject(new Error('disk on fire')) };
+    const engine = new CacheVolumes({ backend: failing, store, host: 'h1' });
+    await expect(engine.attach('v')).rejects.toThrow('disk on fire');
+    const forks = Object.values((await store.read()).forks);
+    expect(forks.map((f) => f.state)).toEqual(['abandoned']);
+  });
+
+  it('serialises work per volume and reports progress events', async () => {
+    const { engine } = setup();
+    const forks = await Promise.all(Array.from({ length: 8 }, () => engine.attach('v')));
+    await Promise.all(forks.map((f) => f.commit()));
+    const [stats] = await engine.stats();
+    expect(stats?.versions).toBe(8);
+    await engine.idle();
+  });
+
+  it('refuses bad engine settings', () => {
+    const backend = createMemoryBackend();
+    const store = createMemoryStore();
+    expect(() => new CacheVolumes({ backend, store, leaseMs: -1 })).toThrow(/leaseMs/);
+    expect(() => new CacheVolumes({ backend, store, policy: { retention: 1 } as never })).toThrow(/policy/);
+    expect(() => new CacheVolumes({ store } as never)).toThrow(/backend/);
+  });
+});

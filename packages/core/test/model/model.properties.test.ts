@@ -1,0 +1,243 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  beginAbandon,
+  beginAttach,
+  beginCommit,
+  completeAbandon,
+  completeAttach,
+  completeCommit,
+  emptyState,
+  forkCapacity,
+  GIB,
+  headOf,
+  isLive,
+  parseSize,
+  planRetention,
+  resolvePolicy,
+  selectParent,
+  type State,
+  volumeKeyString,
+} from '../../src/index.js';
+import {
+  arbBadSizeText,
+  arbHost,
+  arbPolicy,
+  arbSizeText,
+  arbState,
+  arbTime,
+  arbVolume,
+  assertAbandonChangesNothing,
+  assertCapacityFollowsSizeMath,
+  assertCommitsDurable,
+  assertHeadIsLastCommitted,
+  assertRetentionSparesLiveForks,
+  assertSelectionValid,
+  assertStateInvariants,
+  type CommitRecord,
+  propertyParameters,
+} from '../../src/testing/index.js';
+
+const NOW = 1_750_000_000_000;
+const params = propertyParameters(200);
+
+describe('size math', () => {
+  it('parses every valid Ng to N * 2^30 bytes', () => {
+    fc.assert(
+      fc.property(arbSizeText, (text) => {
+        expect(parseSize(text)).toBe(Number.parseInt(text, 10) * GIB);
+      }),
+      params,
+    );
+  });
+
+  it('refuses every malformed or too-small size with INVALID_ARGUMENT', () => {
+    fc.assert(
+      fc.property(arbBadSizeText, (text) => {
+        expect(() => parseSize(text)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+      }),
+      params,
+    );
+  });
+
+  it('gives base used bytes + requested on a hit and requested on a miss', () => {
+    fc.assert(
+      fc.property(arbSizeText, fc.option(fc.nat(100 * GIB), { nil: undefined }), (size, used) => {
+        expect(forkCapacity(parseSize(size), used)).toBe(parseSize(size) + (used ?? 0));
+      }),
+      params,
+    );
+  });
+});
+
+describe('parent selection', () => {
+  it('never returns an expired, removed or uncommitted version, and prefers the head', () => {
+    fc.assert(
+      fc.property(arbVolume(NOW, 12), arbHost, arbPolicy, fc.nat(30 * 24 * 3600 * 1000), (volume, host, policy, later) => {
+        const now = NOW + later;
+        assertSelectionValid(selectParent(volume, [], { host, now }, policy), volume, host, now, policy);
+      }),
+      params,
+    );
+  });
+
+  it('is a pure function of its inputs', () => {
+    fc.assert(
+      fc.property(arbState(NOW), arbHost, arbPolicy, (state, host, policy) => {
+        const before = structuredClone(state);
+        for (const volume of Object.values(state.volumes)) {
+          const a = selectParent(volume, Object.values(state.forks), { host, now: NOW }, policy);
+          const b = selectParent(volume, Object.values(state.forks), { host, now: NOW }, policy);
+          expect(a).toEqual(b);
+        }
+        expect(state).toEqual(before);
+      }),
+      params,
+    );
+  });
+
+  it('passes over versions at their usage bound', () => {
+    fc.assert(
+      fc.property(arbState(NOW), arbHost, fc.integer({ min: 1, max: 2 }), (state, host, bound) => {
+        const policy = resolvePolicy({ maxForksPerVersion: bound, transfer: true });
+        for (const volume of Object.values(state.volumes)) {
+          const chosen = selectParent(volume, Object.values(state.forks), { host, now: NOW }, policy).version;
+          if (!chosen) continue;
+          const users = Object.values(state.forks).filter((f) => f.baseId === chosen.id && isLive(f)).length;
+          expect(users).toBeLessThan(bound);
+        }
+      }),
+      params,
+    );
+  });
+
+  it('hits the head when it is local, fresh and free', () => {
+    fc.assert(
+      fc.property(arbVolume(NOW, 6), (volume) => {
+        const head = headOf(volume);
+        fc.pre(head !== undefined);
+        const fresh = { ...volume, versions: { ...volume.versions, [head.id]: { ...head, lastUsedAt: NOW, hosts: ['h'] } } };
+        expect(selectParent(fresh, [], { host: 'h', now: NOW }, resolvePolicy()).result).toBe('hit');
+      }),
+      params,
+    );
+  });
+});
+
+describe('retention', () => {
+  it('never plans to remove a version a live fork depends on', () => {
+    fc.assert(
+      fc.property(arbState(NOW), arbPolicy, fc.nat(40 * 24 * 3600 * 1000), (state, policy, later) => {
+        assertRetentionSparesLiveForks(state, planRetention(state, NOW + later, policy));
+      }),
+      params,
+    );
+  });
+
+  it('removes every unprotected expired version, and gets under the byte budget when it can', () => {
+    fc.assert(
+      fc.property(arbState(NOW), arbPolicy, (state, policy) => {
+        const plan = planRetention(state, NOW, policy);
+        const planned = new Set(plan.map((p) => p.versionId));
+        const protectedIds = new Set(Object.values(state.forks).filter((f) => f.endedAt === null).map((f) => f.baseId));
+        let kept = 0;
+        let protectedBytes = 0;
+        for (const volume of Object.values(state.volumes)) {
+          for (const v of Object.values(volume.versions)) {
+            if (v.state !== 'committed') continue;
+            const expired = NOW - v.lastUsedAt >= policy.retentionMs;
+            if (expired && !protectedIds.has(v.id)) expect(planned.has(v.id)).toBe(true);
+            if (!planned.has(v.id)) kept += v.usedBytes;
+            if (protectedIds.has(v.id)) protectedBytes += v.usedBytes;
+          }
+        }
+        if (protectedBytes <= policy.maxTotalBytes) expect(kept).toBeLessThanOrEqual(policy.maxTotalBytes);
+      }),
+      params,
+    );
+  });
+});
+
+/** Random sequences of pure transitions: attach, commit, abandon, on two volumes and two hosts. */
+describe('transitions', () => {
+  const arbOps = fc.array(
+    fc.oneof(
+      fc.record({ op: fc.constant('attach' as const), volume: fc.constantFrom('a', 'b'), host: fc.constantFrom('h1', 'h2'), size: arbSizeText }),
+      fc.record({ op: fc.constantFrom('commit' as const, 'abandon' as const), fork: fc.nat(20), used: fc.nat(10 * GIB) }),
+      fc.record({ op: fc.constant('tick' as const), ms: fc.nat(3 * 24 * 3600 * 1000) }),
+    ),
+    { maxLength: 40 },
+  );
+
+  it('keep every state invariant, whatever the order of operations', () => {
+    fc.assert(
+      fc.property(arbOps, arbTime, (ops, start) => {
+        let state: State = emptyState();
+        let now = start;
+        let n = 0;
+        const live: string[] = [];
+        const log: CommitRecord[] = [];
+        const policy = resolvePolicy();
+        for (const step of ops) {
+          if (step.op === 'tick') {
+            now += step.ms;
+          } else if (step.op === 'attach') {
+            const forkId = `f${++n}`;
+            const begun = beginAttach(state, {
+              scope: 's',
+              name: step.volume,
+              forkId,
+              host: step.host,
+              job: 'j',
+              requestedBytes: parseSize(step.size),
+              commitMode: 'on-success',
+              leaseMs: 1000,
+              now,
+              policy,
+            });
+            const volume = state.volumes[volumeKeyString({ scope: 's', name: step.volume })];
+            assertSelectionValid(begun.selection, volume, step.host, now, policy);
+            assertCapacityFollowsSizeMath(begun.fork, begun.selection.version?.usedBytes);
+            state = completeAttach(begun.state, forkId, `/m/${forkId}`);
+            live.push(forkId);
+          } else if (live.length > 0) {
+            const forkId = live.splice(step.fork % live.length, 1)[0] as string;
+            if (step.op === 'commit') {
+              const versionId = `v${++n}`;
+              state = completeCommit(beginCommit(state, forkId, versionId, now), forkId, step.used, now).state;
+              const fork = state.forks[forkId];
+              log.push({ scope: 's', name: fork?.name as string, versionId });
+              expect(headOf(state.volumes[volumeKeyString({ scope: 's', name: fork?.name as string })])?.id).toBe(versionId);
+            } else {
+              const before = state;
+              state = completeAbandon(beginAbandon(state, forkId), forkId, now);
+              assertAbandonChangesNothing(before, state);
+            }
+          }
+          assertStateInvariants(state, log);
+          assertHeadIsLastCommitted(state);
+          assertCommitsDurable(state, log);
+        }
+      }),
+      params,
+    );
+  });
+
+  it('never change the state they are given', () => {
+    fc.assert(
+      fc.property(arbState(NOW), (state) => {
+        const frozen = structuredClone(state);
+        for (const fork of Object.values(state.forks)) {
+          try {
+            beginAbandon(state, fork.id);
+          } catch {}
+          try {
+            beginCommit(state, fork.id, 'vx', NOW);
+          } catch {}
+        }
+        expect(state).toEqual(frozen);
+      }),
+      params,
+    );
+  });
+});
