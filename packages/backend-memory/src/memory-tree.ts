@@ -5,7 +5,7 @@ import { flatten, type Layer, readLayer } from './internal/layer.js';
  * Normalises a path inside a tree: relative, `/`-separated, no `.`/`..`/empty segments.
  *
  * @param path - e.g. `node_modules/a/index.js`
- * @throws {@link CacheVolumeError} `INVALID_ARGUMENT` for absolute paths or traversal
+ * @throws `CacheVolumeError` `INVALID_ARGUMENT` for absolute paths or traversal
  */
 export function treePath(path: string): string {
   const segments = path.split('/').filter((s) => s !== '' && s !== '.');

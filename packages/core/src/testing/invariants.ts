@@ -141,7 +141,7 @@ export function assertAbandonChangesNothing(before: State, after: State): void {
  * Selection never returns an expired, removed or uncommitted version; it returns the head when
  * the head is usable; `hit` means head and `stale` means an older version.
  *
- * @param selection - what {@link selectParent} returned
+ * @param selection - what `selectParent` returned
  * @param volume - the volume it was given
  * @param host - the requesting host
  * @param now - the time it was given

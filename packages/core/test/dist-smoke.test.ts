@@ -1,0 +1,19 @@
+import { execFileSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+
+/** The built packages load in plain Node, from CommonJS and from ESM, as a user would load them. */
+describe('built dist', () => {
+  const run = (args: string[]) => execFileSync(process.execPath, args, { encoding: 'utf8' }).trim();
+  const program = (load: string) =>
+    `${load}; const volumes = new core.CacheVolumes({ backend: mem.createMemoryBackend(), store: core.createMemoryStore(), host: 'h' });` +
+    `volumes.attach('v').then((f) => f.commit()).then(() => volumes.attach('v')).then((f) => console.log(f.result, core.parseSize('20g')));`;
+
+  it('works from CommonJS', () => {
+    expect(run(['-e', program("const core = require('@cachevol/core'); const mem = require('@cachevol/backend-memory')")])).toBe('hit 21474836480');
+  });
+
+  it('works from ESM', () => {
+    const load = "const core = await import('@cachevol/core'); const mem = await import('@cachevol/backend-memory')";
+    expect(run(['--input-type=module', '-e', program(load)])).toBe('hit 21474836480');
+  });
+});
