@@ -1,0 +1,246 @@
+import type { Stats } from 'node:fs';
+import { lstat, mkdir, readdir, rename } from 'node:fs/promises';
+import {
+  type Backend,
+  type BackendCapabilities,
+  type BackendEntry,
+  CacheVolumeError,
+  type EntryKind,
+  type ForkMount,
+  type Usage,
+  validateId,
+} from '@cachevol/core';
+import { type CloneMode, copyTree } from './internal/copy-tree.js';
+import { errnoCode, fsFailure } from './internal/errors.js';
+import { isIdName, Layout, parseScratchName } from './internal/layout.js';
+import { fsyncPath, measureTree } from './internal/measure.js';
+import { parseOptions } from './internal/parse-options.js';
+import { prepareRoot } from './internal/prepare-root.js';
+import { probeReflink } from './internal/reflink.js';
+import { removeTree } from './internal/remove-tree.js';
+import { type DirBackendOptions, dirBackendOptionsSchema } from './options.js';
+
+/** The dir backend: a {@link Backend} over plain directories under {@link DirBackend.root}. */
+export interface DirBackend extends Backend {
+  /** Always `"dir"`. */
+  readonly name: 'dir';
+  /** The canonical absolute root directory. */
+  readonly root: string;
+}
+
+async function statOrNull(path: string): Promise<Stats | null> {
+  try {
+    return await lstat(path);
+  } catch (error) {
+    if (errnoCode(error) === 'ENOENT') return null;
+    throw error;
+  }
+}
+
+/** A real directory (not a symlink to one). */
+async function isDirectory(path: string): Promise<boolean> {
+  return (await statOrNull(path))?.isDirectory() ?? false;
+}
+
+async function namesIn(dir: string): Promise<string[]> {
+  try {
+    return await readdir(dir);
+  } catch (error) {
+    if (errnoCode(error) === 'ENOENT') return [];
+    throw error;
+  }
+}
+
+/** Runs file-system work, turning raw errors into `BACKEND_FAILED` that say what and where. */
+async function guard<T>(action: string, path: string, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    throw fsFailure(action, path, error);
+  }
+}
+
+/**
+ * Creates the plain-directory backend: versions and forks are directories under `root`
+ * (`versions/<id>`, `forks/<id>`, with `tmp/` and `trash/` for half-built and half-removed
+ * ones). A fork of a version is a copy that uses reflinks where the filesystem supports them
+ * (btrfs, XFS, APFS), so it shares data with its version, and a full copy elsewhere; symlinks,
+ * hard links, modes and timestamps are kept. Commit renames the fork into `versions/` after
+ * flushing it. Needs no root privileges and no external tools.
+ *
+ * Capabilities: `copyOnWrite` is true exactly when forks use reflinks (probed once, here);
+ * `quota` is false (capacity is not enforced); `constantTime` is false (copies, usage and the
+ * commit flush walk the tree).
+ *
+ * @param options - `root` and `reflink` (see {@link DirBackendOptions})
+ * @throws `INVALID_ARGUMENT` for bad options; `BACKEND_UNAVAILABLE` when the root is a file or
+ *   not writable, or when `reflink: 'always'` and the filesystem cannot clone
+ *
+ * @example
+ * ```ts
+ * const volumes = new CacheVolumes({
+ *   backend: createDirBackend({ root: '/var/lib/cachevol/volumes' }),
+ *   store: createFileStore({ path: '/var/lib/cachevol/state.json' }),
+ * })
+ * ```
+ */
+export function createDirBackend(options: DirBackendOptions): DirBackend {
+  const opts = parseOptions(dirBackendOptionsSchema, options, 'createDirBackend options');
+  const layout = new Layout(prepareRoot(opts.root));
+  const canClone = opts.reflink !== 'never' && probeReflink(layout.area('tmp'));
+  if (opts.reflink === 'always' && !canClone) {
+    throw new CacheVolumeError(
+      'BACKEND_UNAVAILABLE',
+      `The filesystem holding ${layout.root} cannot clone files (reflink), and reflink is "always". Put the root on btrfs, XFS (mkfs.xfs -m reflink=1) or APFS, or use reflink "auto".`,
+      { details: { root: layout.root } },
+    );
+  }
+  const clone: CloneMode = !canClone ? 'copy' : opts.reflink === 'always' ? 'clone' : 'clone-or-copy';
+  const capabilities: BackendCapabilities = Object.freeze({
+    copyOnWrite: canClone,
+    constantTime: false,
+    quota: false,
+    transfer: false,
+    changeDetection: false,
+  });
+
+  const notFound = (kind: EntryKind, id: string): never => {
+    throw new CacheVolumeError('NOT_FOUND', `The dir backend has no ${kind} "${id}" under ${layout.root}.`, {
+      details: { [kind]: id, root: layout.root },
+    });
+  };
+
+  /** Builds a fork in `tmp/` and renames it into place; a retry returns the existing fork. */
+  const buildFork = async (
+    forkId: string,
+    action: string,
+    build: (tmp: string) => Promise<unknown>,
+  ): Promise<ForkMount> => {
+    const mountPath = layout.entry('fork', forkId);
+    if (await isDirectory(mountPath)) return { mountPath };
+    const tmp = layout.scratch('tmp', 'fork', forkId);
+    try {
+      await build(tmp);
+      await rename(tmp, mountPath);
+    } catch (error) {
+      await removeTree(tmp).catch(() => undefined);
+      // Another caller finished the same fork first: theirs is as good as ours.
+      const code = errnoCode(error);
+      if ((code === 'EEXIST' || code === 'ENOTEMPTY') && (await isDirectory(mountPath))) return { mountPath };
+      throw fsFailure(action, tmp, error);
+    }
+    await guard('flushing the forks directory', layout.area('forks'), () =>
+      fsyncPath(layout.area('forks'), true),
+    );
+    return { mountPath };
+  };
+
+  /** Moves an entry and its half-built leftovers into `trash/`, then deletes them. */
+  const destroy = async (kind: EntryKind, id: string): Promise<void> => {
+    const path = layout.entry(kind, id);
+    await guard(`removing ${kind} ${id}`, path, async () => {
+      try {
+        await rename(path, layout.scratch('trash', kind, id));
+      } catch (error) {
+        if (errnoCode(error) !== 'ENOENT') throw error;
+      }
+      for (const name of await namesIn(layout.area('tmp'))) {
+        const owner = parseScratchName(name);
+        if (owner?.kind !== kind || owner.id !== id) continue;
+        await rename(`${layout.area('tmp')}/${name}`, layout.scratch('trash', kind, id)).catch(
+          (error: unknown) => {
+            if (errnoCode(error) !== 'ENOENT') throw error;
+          },
+        );
+      }
+      for (const name of await namesIn(layout.area('trash'))) {
+        const owner = parseScratchName(name);
+        if (owner?.kind === kind && owner.id === id) await removeTree(`${layout.area('trash')}/${name}`);
+      }
+    });
+  };
+
+  return {
+    name: 'dir',
+    root: layout.root,
+    capabilities,
+
+    async createFork(forkId) {
+      validateId(forkId, 'fork id');
+      return buildFork(forkId, `creating fork ${forkId}`, (tmp) => mkdir(tmp));
+    },
+
+    async forkVersion(forkId, versionId, forkOptions) {
+      validateId(forkId, 'fork id');
+      validateId(versionId, 'version id');
+      const mountPath = layout.entry('fork', forkId);
+      if (await isDirectory(mountPath)) return { mountPath };
+      const source = layout.entry('version', versionId);
+      if (!(await isDirectory(source))) notFound('version', versionId);
+      return buildFork(forkId, `copying version ${versionId} into fork ${forkId}`, (tmp) =>
+        copyTree(source, tmp, { clone, onProgress: forkOptions?.onProgress }),
+      );
+    },
+
+    async commitFork(forkId, versionId): Promise<Usage> {
+      validateId(forkId, 'fork id');
+      validateId(versionId, 'version id');
+      const fork = layout.entry('fork', forkId);
+      const version = layout.entry('version', versionId);
+      const [forkExists, versionExists] = await Promise.all([isDirectory(fork), isDirectory(version)]);
+      if (!forkExists) {
+        if (!versionExists) notFound('fork', forkId);
+        return {
+          usedBytes: await guard(`measuring version ${versionId}`, version, () => measureTree(version)),
+        };
+      }
+      if (versionExists) {
+        throw new CacheVolumeError(
+          'ALREADY_EXISTS',
+          `Cannot commit fork "${forkId}" as version "${versionId}": that version already exists.`,
+          {
+            details: { forkId, versionId, root: layout.root },
+          },
+        );
+      }
+      return guard(`committing fork ${forkId} as version ${versionId}`, fork, async () => {
+        const usedBytes = await measureTree(fork, { fsync: true });
+        await rename(fork, version);
+        await fsyncPath(layout.area('versions'), true);
+        await fsyncPath(layout.area('forks'), true);
+        return { usedBytes };
+      });
+    },
+
+    async discardFork(forkId) {
+      await destroy('fork', validateId(forkId, 'fork id'));
+    },
+
+    async removeVersion(versionId) {
+      await destroy('version', validateId(versionId, 'version id'));
+    },
+
+    async usage(kind, id): Promise<Usage> {
+      validateId(id, `${kind} id`);
+      const path = layout.entry(kind, id);
+      if (!(await isDirectory(path))) notFound(kind, id);
+      return { usedBytes: await guard(`measuring ${kind} ${id}`, path, () => measureTree(path)) };
+    },
+
+    async list(): Promise<BackendEntry[]> {
+      const found = new Map<string, BackendEntry>();
+      const add = (kind: EntryKind, id: string) => found.set(`${kind}:${id}`, { kind, id });
+      await guard('listing', layout.root, async () => {
+        for (const name of await namesIn(layout.area('versions'))) if (isIdName(name)) add('version', name);
+        for (const name of await namesIn(layout.area('forks'))) if (isIdName(name)) add('fork', name);
+        for (const area of ['tmp', 'trash'] as const) {
+          for (const name of await namesIn(layout.area(area))) {
+            const owner = parseScratchName(name);
+            if (owner) add(owner.kind, owner.id);
+          }
+        }
+      });
+      return [...found.values()];
+    },
+  };
+}

@@ -1,0 +1,77 @@
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { type EntryKind, MAX_ID_LENGTH } from '@cachevol/core';
+
+/** The four directories under a backend root. */
+export const AREAS = ['versions', 'forks', 'tmp', 'trash'] as const;
+
+/** One of {@link AREAS}. */
+export type Area = (typeof AREAS)[number];
+
+const ID = /^[a-z0-9][a-z0-9_-]*$/;
+
+/**
+ * Paths under a backend root:
+ * - `versions/<id>`: committed versions (never written after commit);
+ * - `forks/<id>`: live forks (the mount paths);
+ * - `tmp/<kind>.<id>.<random>`: forks being built (renamed into `forks/` when complete);
+ * - `trash/<kind>.<id>.<random>`: forks and versions being deleted (renamed here, then removed).
+ *
+ * A crash leaves only names that {@link parseScratchName} can map back to a kind and id.
+ */
+export class Layout {
+  /**
+   * @param root - the absolute backend root
+   */
+  constructor(readonly root: string) {}
+
+  /**
+   * The directory of one area.
+   * @param area - which area
+   */
+  area(area: Area): string {
+    return join(this.root, area);
+  }
+
+  /**
+   * Where a committed version or live fork lives.
+   * @param kind - fork or version
+   * @param id - a validated id
+   */
+  entry(kind: EntryKind, id: string): string {
+    return join(this.root, kind === 'fork' ? 'forks' : 'versions', id);
+  }
+
+  /**
+   * A fresh, unique scratch path in `tmp/` or `trash/` for an entry.
+   * @param area - `tmp` or `trash`
+   * @param kind - what it is for
+   * @param id - the id it is for
+   */
+  scratch(area: 'tmp' | 'trash', kind: EntryKind, id: string): string {
+    return join(this.root, area, `${kind}.${id}.${randomBytes(6).toString('hex')}`);
+  }
+}
+
+/**
+ * Maps a name in `tmp/` or `trash/` back to the entry it was made for.
+ *
+ * @param name - a directory entry name, e.g. `fork.f-1.9a3c01d2e4f5`
+ * @returns the kind and id, or `null` for a name the backend never makes
+ */
+export function parseScratchName(name: string): { kind: EntryKind; id: string } | null {
+  const parts = name.split('.');
+  if (parts.length !== 3) return null;
+  const [kind, id] = parts as [string, string, string];
+  if ((kind !== 'fork' && kind !== 'version') || id.length > MAX_ID_LENGTH || !ID.test(id)) return null;
+  return { kind, id };
+}
+
+/**
+ * Tells whether a name in `versions/` or `forks/` is an id the backend could have made.
+ *
+ * @param name - a directory entry name
+ */
+export function isIdName(name: string): boolean {
+  return name.length <= MAX_ID_LENGTH && ID.test(name);
+}
