@@ -1,8 +1,8 @@
 /**
- * `@cachevol/backend-btrfs` (being built).
+ * `@cachevol/backend-btrfs`: cachevol forks and versions as btrfs subvolumes and snapshots,
+ * with fork capacity enforced by qgroup limits.
  *
  * @packageDocumentation
  */
-
-/** The package name. */
-export const PACKAGE_NAME = "@cachevol/backend-btrfs";
+export { type BtrfsBackend, createBtrfsBackend } from './btrfs-backend.js';
+export { type BtrfsBackendOptions, btrfsBackendOptionsSchema } from './options.js';

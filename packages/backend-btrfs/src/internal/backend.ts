@@ -1,0 +1,266 @@
+import type { Stats } from 'node:fs';
+import { lstat, readdir } from 'node:fs/promises';
+import {
+  type BackendCapabilities,
+  type BackendEntry,
+  CacheVolumeError,
+  CommandFailedError,
+  type EntryKind,
+  type ForkMount,
+  type ForkOptions,
+  type Usage,
+  validateId,
+} from '@cachevol/core';
+import type { BtrfsBackend } from '../btrfs-backend.js';
+import type { BtrfsSettings } from '../options.js';
+import {
+  createSubvolumeArgs,
+  deleteSubvolumeArgs,
+  deleteSubvolumeByIdArgs,
+  filesystemDuArgs,
+  listSubvolumesArgs,
+  qgroupDestroyArgs,
+  qgroupLimitArgs,
+  qgroupShowArgs,
+  quotaEnableArgs,
+  quotaRescanArgs,
+  rootIdArgs,
+  snapshotArgs,
+  versionArgs,
+} from './argv.js';
+import type { Host } from './host.js';
+import { AREAS, entryOfName, layoutOf } from './layout.js';
+import {
+  nestedBottomUp,
+  parseFilesystemDu,
+  parseQgroupShow,
+  parseRootId,
+  parseSubvolumeList,
+} from './parse.js';
+
+/** The inode number of every subvolume's root directory on btrfs. */
+const SUBVOLUME_ROOT_INODE = 256;
+
+async function statOf(path: string): Promise<Stats | undefined> {
+  try {
+    return await lstat(path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+}
+
+function checkCapacity(options: ForkOptions): number {
+  const bytes = options?.capacityBytes;
+  if (typeof bytes === 'number' && Number.isSafeInteger(bytes) && bytes > 0) return bytes;
+  throw new CacheVolumeError(
+    'INVALID_ARGUMENT',
+    `Invalid capacityBytes ${String(bytes)}: expected a positive whole number of bytes.`,
+    {
+      details: { capacityBytes: bytes },
+    },
+  );
+}
+
+/**
+ * The btrfs backend over a {@link Host} (the real one, or one that simulates crashes in tests).
+ * Options must have been parsed and the root checked.
+ *
+ * @param settings - parsed options
+ * @param host - where state-changing steps go
+ */
+export function btrfsBackendOn(settings: BtrfsSettings, host: Host): BtrfsBackend {
+  const { root } = settings;
+  const paths = layoutOf(root);
+  const capabilities: BackendCapabilities = Object.freeze({
+    copyOnWrite: true,
+    constantTime: true,
+    quota: settings.quota,
+    transfer: false,
+    changeDetection: false,
+  });
+  let preparing: Promise<void> | undefined;
+
+  const btrfs = (args: readonly string[]) => host.btrfs(args);
+
+  async function ensureQuota(): Promise<void> {
+    try {
+      await btrfs(qgroupShowArgs(root));
+    } catch (error) {
+      if (!(error instanceof CommandFailedError && /not enabled/i.test(error.stderr))) throw error;
+      await btrfs(quotaEnableArgs(root));
+      await btrfs(quotaRescanArgs(root, true));
+      return;
+    }
+    // Another process may just have turned quotas on: limits hold once its rescan is done.
+    await btrfs(quotaRescanArgs(root, false));
+  }
+
+  async function prepare(): Promise<void> {
+    await btrfs(versionArgs());
+    for (const area of AREAS) await host.mkdir(paths.area(area));
+    if (settings.quota) await ensureQuota();
+  }
+
+  function ready(): Promise<void> {
+    preparing ??= prepare().catch((error: unknown) => {
+      preparing = undefined;
+      throw error;
+    });
+    return preparing;
+  }
+
+  async function subvolumeId(path: string): Promise<number> {
+    return parseRootId(await btrfs(rootIdArgs(path)));
+  }
+
+  async function dropQgroup(id: number): Promise<void> {
+    if (!settings.quota) return;
+    // Newer kernels drop the qgroup themselves once the subvolume is cleaned up and refuse
+    // while it still holds data; older ones leave it behind unless destroyed. Either way the
+    // subvolume is gone, so a refusal is not an error.
+    await btrfs(qgroupDestroyArgs(id, root)).catch((error: unknown) => {
+      if (!(error instanceof CommandFailedError)) throw error;
+    });
+  }
+
+  /** Deletes whatever is at `path`: a subvolume with any nested ones (bottom-up), or a plain tree. */
+  async function purge(path: string): Promise<void> {
+    const stats = await statOf(path);
+    if (!stats) return;
+    if (!stats.isDirectory() || stats.ino !== SUBVOLUME_ROOT_INODE) {
+      await host.removeTree(path);
+      return;
+    }
+    const id = await subvolumeId(path);
+    const nested = nestedBottomUp(parseSubvolumeList(await btrfs(listSubvolumesArgs(root))), id);
+    for (const child of nested) {
+      await btrfs(deleteSubvolumeByIdArgs(child, root));
+      await dropQgroup(child);
+    }
+    await btrfs(deleteSubvolumeArgs(path));
+    await dropQgroup(id);
+  }
+
+  /** Removes a fork or version and any half-built or half-deleted leftovers of it. */
+  async function remove(kind: EntryKind, id: string): Promise<void> {
+    await purge(paths.temp(kind, id));
+    const live = paths.live(kind, id);
+    const trash = paths.trash(kind, id);
+    if (await statOf(live)) {
+      await purge(trash);
+      await host.rename(live, trash);
+    }
+    await purge(trash);
+  }
+
+  async function measure(path: string): Promise<number> {
+    if (!settings.quota) return parseFilesystemDu(await btrfs(filesystemDuArgs(path)));
+    const id = await subvolumeId(path);
+    const row = parseQgroupShow(await btrfs(qgroupShowArgs(path))).find((r) => r.qgroupId === `0/${id}`);
+    if (row) return row.referenced;
+    throw new CacheVolumeError(
+      'BACKEND_FAILED',
+      `btrfs has no qgroup 0/${id} for ${path}: check that quotas are on (\`btrfs quota enable ${root}\`).`,
+      {
+        details: { path, subvolumeId: id },
+      },
+    );
+  }
+
+  async function makeFork(forkId: string, capacityBytes: number, source: string | null): Promise<ForkMount> {
+    const target = paths.live('fork', forkId);
+    if (await statOf(target)) return { mountPath: target };
+    const temp = paths.temp('fork', forkId);
+    await purge(temp);
+    await btrfs(source === null ? createSubvolumeArgs(temp) : snapshotArgs(source, temp, false));
+    if (settings.quota) await btrfs(qgroupLimitArgs(capacityBytes, temp));
+    await host.rename(temp, target);
+    return { mountPath: target };
+  }
+
+  const notFound = (message: string, details: Record<string, unknown>): never => {
+    throw new CacheVolumeError('NOT_FOUND', message, { details });
+  };
+
+  return {
+    name: 'btrfs',
+    root,
+    capabilities,
+    ready,
+
+    async createFork(forkId, options) {
+      validateId(forkId, 'fork id');
+      const capacityBytes = checkCapacity(options);
+      await ready();
+      return makeFork(forkId, capacityBytes, null);
+    },
+
+    async forkVersion(forkId, versionId, options) {
+      validateId(forkId, 'fork id');
+      validateId(versionId, 'version id');
+      const capacityBytes = checkCapacity(options);
+      await ready();
+      if (await statOf(paths.live('fork', forkId))) return { mountPath: paths.live('fork', forkId) };
+      const source = paths.live('version', versionId);
+      if (!(await statOf(source)))
+        notFound(`The btrfs backend has no version "${versionId}" to fork.`, { versionId });
+      return makeFork(forkId, capacityBytes, source);
+    },
+
+    async commitFork(forkId, versionId): Promise<Usage> {
+      validateId(forkId, 'fork id');
+      validateId(versionId, 'version id');
+      await ready();
+      const fork = paths.live('fork', forkId);
+      const version = paths.live('version', versionId);
+      if (!(await statOf(version))) {
+        if (!(await statOf(fork))) {
+          notFound(`The btrfs backend has neither fork "${forkId}" to commit nor version "${versionId}".`, {
+            forkId,
+            versionId,
+          });
+        }
+        const temp = paths.temp('version', versionId);
+        await purge(temp);
+        // The snapshot flushes the fork's dirty data first, then freezes it in constant time.
+        await btrfs(snapshotArgs(fork, temp, true));
+        await host.rename(temp, version);
+      }
+      await remove('fork', forkId);
+      return { usedBytes: await measure(version) };
+    },
+
+    async discardFork(forkId) {
+      validateId(forkId, 'fork id');
+      await ready();
+      await remove('fork', forkId);
+    },
+
+    async removeVersion(versionId) {
+      validateId(versionId, 'version id');
+      await ready();
+      await remove('version', versionId);
+    },
+
+    async usage(kind, id): Promise<Usage> {
+      validateId(id, `${kind} id`);
+      await ready();
+      const path = paths.live(kind, id);
+      if (!(await statOf(path))) notFound(`The btrfs backend has no ${kind} "${id}".`, { [kind]: id });
+      return { usedBytes: await measure(path) };
+    },
+
+    async list(): Promise<BackendEntry[]> {
+      await ready();
+      const entries = new Map<string, BackendEntry>();
+      for (const area of AREAS) {
+        for (const name of await readdir(paths.area(area))) {
+          const entry = entryOfName(area, name);
+          if (entry) entries.set(`${entry.kind}:${entry.id}`, entry);
+        }
+      }
+      return [...entries.values()];
+    },
+  };
+}

@@ -1,0 +1,47 @@
+import { mkdir, rename, rm } from 'node:fs/promises';
+import { runCommand } from './run-command.js';
+
+/**
+ * Every state-changing step the backend takes, in one place, so that tests can simulate a
+ * crash between any two steps. Reads (stat, readdir) go to `node:fs` directly.
+ */
+export interface Host {
+  /**
+   * Runs `btrfs` with these arguments.
+   * @param args - from the builders in `argv.ts`
+   * @returns standard output
+   */
+  btrfs(args: readonly string[]): Promise<string>;
+  /**
+   * Creates a directory and its parents; an existing one is fine.
+   * @param path - absolute path
+   */
+  mkdir(path: string): Promise<void>;
+  /**
+   * Renames within one subvolume (atomic).
+   * @param from - absolute path
+   * @param to - absolute path, which must not exist
+   */
+  rename(from: string, to: string): Promise<void>;
+  /**
+   * Removes a plain directory tree (never a subvolume).
+   * @param path - absolute path
+   */
+  removeTree(path: string): Promise<void>;
+}
+
+/**
+ * The real {@link Host}: `btrfs` through {@link runCommand}, directories through `node:fs`.
+ *
+ * @param btrfs - the `btrfs` program
+ */
+export function nodeHost(btrfs: string): Host {
+  return {
+    btrfs: (args) => runCommand(btrfs, args),
+    mkdir: async (path) => {
+      await mkdir(path, { recursive: true });
+    },
+    rename: (from, to) => rename(from, to),
+    removeTree: (path) => rm(path, { recursive: true, force: true }),
+  };
+}

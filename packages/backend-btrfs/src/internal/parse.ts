@@ -1,0 +1,135 @@
+import { CacheVolumeError } from '@cachevol/core';
+
+/** One row of `btrfs qgroup show --raw`. */
+export interface QgroupRow {
+  /** `<level>/<id>`, e.g. `0/258`. */
+  qgroupId: string;
+  /** Bytes referenced by the subvolume (shared or not). */
+  referenced: number;
+  /** Bytes only this subvolume references. */
+  exclusive: number;
+}
+
+/** One subvolume from `btrfs subvolume list`. */
+export interface SubvolumeRow {
+  /** The subvolume's id. */
+  id: number;
+  /** The id of the subvolume its directory entry lives in ("top level"). */
+  parentId: number;
+}
+
+function unreadable(what: string, text: string): never {
+  throw new CacheVolumeError(
+    'BACKEND_FAILED',
+    `Could not read the output of \`btrfs ${what}\` (unexpected format): ${JSON.stringify(text.slice(0, 300))}`,
+    {
+      details: { output: text },
+    },
+  );
+}
+
+function bytes(token: string | undefined, what: string, text: string): number {
+  if (token === undefined || !/^\d+$/.test(token)) return unreadable(what, text);
+  return Number(token);
+}
+
+const tokens = (line: string): string[] => line.trim().split(/\s+/);
+
+/**
+ * Reads `btrfs qgroup show --raw` output. Column sets and header casing differ across
+ * btrfs-progs versions (`qgroupid rfer excl ...` in old ones, `Qgroupid Referenced Exclusive
+ * ... Path` in newer ones, optional limit, parent and child columns), so columns are found by
+ * name in the header; the id, referenced and exclusive columns always come first, before any
+ * multi-word column.
+ *
+ * @param text - the command's standard output
+ */
+export function parseQgroupShow(text: string): QgroupRow[] {
+  const lines = text.split('\n');
+  const headerAt = lines.findIndex((line) => tokens(line)[0]?.toLowerCase() === 'qgroupid');
+  if (headerAt < 0) return unreadable('qgroup show', text);
+  const header = tokens(lines[headerAt] as string).map((t) => t.toLowerCase());
+  const column = (...names: string[]): number => {
+    const index = header.findIndex((name) => names.includes(name));
+    return index < 0 ? unreadable('qgroup show', text) : index;
+  };
+  const idColumn = column('qgroupid');
+  const referencedColumn = column('referenced', 'rfer');
+  const exclusiveColumn = column('exclusive', 'excl');
+  const rows: QgroupRow[] = [];
+  for (const line of lines.slice(headerAt + 1)) {
+    const values = tokens(line);
+    const qgroupId = values[idColumn];
+    if (!qgroupId || !/^\d+\/\d+$/.test(qgroupId)) continue;
+    rows.push({
+      qgroupId,
+      referenced: bytes(values[referencedColumn], 'qgroup show', text),
+      exclusive: bytes(values[exclusiveColumn], 'qgroup show', text),
+    });
+  }
+  return rows;
+}
+
+/**
+ * Reads the total of `btrfs filesystem du -s --raw <path>` (header `Total Exclusive Set shared
+ * Filename`, one row).
+ *
+ * @param text - the command's standard output
+ * @returns bytes referenced by the files under the path
+ */
+export function parseFilesystemDu(text: string): number {
+  const lines = text.split('\n').filter((line) => line.trim() !== '');
+  const headerAt = lines.findIndex((line) => tokens(line).some((t) => t.toLowerCase() === 'total'));
+  if (headerAt < 0) return unreadable('filesystem du', text);
+  const totalColumn = tokens(lines[headerAt] as string).findIndex((t) => t.toLowerCase() === 'total');
+  const row = lines[headerAt + 1];
+  return bytes(row === undefined ? undefined : tokens(row)[totalColumn], 'filesystem du', text);
+}
+
+/**
+ * Reads `btrfs subvolume list` output (`ID <id> gen <gen> [...] top level <parent> path <path>`).
+ *
+ * @param text - the command's standard output
+ */
+export function parseSubvolumeList(text: string): SubvolumeRow[] {
+  const rows: SubvolumeRow[] = [];
+  for (const line of text.split('\n')) {
+    if (line.trim() === '') continue;
+    const match = /^ID\s+(\d+)\b.*?\btop level\s+(\d+)\b/.exec(line.trim());
+    if (!match) return unreadable('subvolume list', text);
+    rows.push({ id: Number(match[1]), parentId: Number(match[2]) });
+  }
+  return rows;
+}
+
+/**
+ * Reads `btrfs inspect-internal rootid` output: one subvolume id.
+ *
+ * @param text - the command's standard output
+ */
+export function parseRootId(text: string): number {
+  return bytes(text.trim(), 'inspect-internal rootid', text);
+}
+
+/**
+ * The subvolumes below `top` (transitively), deepest first, so that deleting them in order
+ * never meets a subvolume that still holds another.
+ *
+ * @param rows - every subvolume of the filesystem
+ * @param top - the subvolume whose nested subvolumes are wanted
+ */
+export function nestedBottomUp(rows: readonly SubvolumeRow[], top: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const row of rows) children.set(row.parentId, [...(children.get(row.parentId) ?? []), row.id]);
+  const order: number[] = [];
+  const visit = (id: number, seen: Set<number>): void => {
+    for (const child of children.get(id) ?? []) {
+      if (seen.has(child)) continue;
+      seen.add(child);
+      visit(child, seen);
+      order.push(child);
+    }
+  };
+  visit(top, new Set([top]));
+  return order;
+}

@@ -1,0 +1,56 @@
+import { isAbsolute, resolve } from 'node:path';
+import { CacheVolumeError } from '@cachevol/core';
+import { z } from 'zod';
+
+/** The schema of {@link BtrfsBackendOptions}: the single source of truth for the options. */
+export const btrfsBackendOptionsSchema = z
+  .object({
+    root: z
+      .string()
+      .min(1)
+      .refine((value) => isAbsolute(value), 'must be an absolute path')
+      .transform((value) => resolve(value))
+      .describe('an existing directory on a btrfs filesystem; cachevol keeps its subvolumes under it'),
+    quota: z
+      .boolean()
+      .default(true)
+      .describe('enforce fork capacity with qgroup limits (turns btrfs quotas on; they cost write speed)'),
+    btrfs: z
+      .string()
+      .min(1)
+      .default('btrfs')
+      .describe('the btrfs program: a name on PATH or an absolute path'),
+  })
+  .strict();
+
+/**
+ * Options for `createBtrfsBackend`.
+ *
+ * - `root` (required): an existing, absolute directory on a btrfs filesystem (a subvolume or
+ *   a plain directory in one). cachevol creates `forks/` and `versions/` under it.
+ * - `quota` (default `true`): enforce each fork's capacity with a qgroup limit. Turns btrfs
+ *   quotas on for the whole filesystem; quotas cost write speed, so turn this off when
+ *   capacity need not be enforced (usage is then measured with `btrfs filesystem du`).
+ * - `btrfs` (default `"btrfs"`): the `btrfs` program.
+ */
+export type BtrfsBackendOptions = z.input<typeof btrfsBackendOptionsSchema>;
+
+/** Options after parsing: defaults applied, root normalised. */
+export type BtrfsSettings = z.output<typeof btrfsBackendOptionsSchema>;
+
+/**
+ * Parses the options, turning every problem into one `INVALID_ARGUMENT` error that names each
+ * option.
+ *
+ * @param input - what the caller passed
+ */
+export function parseBtrfsBackendOptions(input: unknown): BtrfsSettings {
+  const parsed = btrfsBackendOptionsSchema.safeParse(input ?? {});
+  if (parsed.success) return parsed.data;
+  const problems = parsed.error.issues.map(
+    (issue) => `${issue.path.length > 0 ? issue.path.join('.') : '(root)'}: ${issue.message}`,
+  );
+  throw new CacheVolumeError('INVALID_ARGUMENT', `Invalid btrfs backend options: ${problems.join('; ')}.`, {
+    details: { issues: parsed.error.issues },
+  });
+}

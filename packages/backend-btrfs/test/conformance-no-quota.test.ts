@@ -1,0 +1,42 @@
+import { describeBackendConformance } from '@cachevol/core/testing';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { type BtrfsBackend, createBtrfsBackend } from '../src/index.js';
+import {
+  btrfsFileAccess,
+  createLoopBtrfs,
+  describeWithBtrfs,
+  type LoopBtrfs,
+  leftovers,
+  removeAll,
+} from './helpers/loop-btrfs.js';
+
+let fs: LoopBtrfs;
+
+describeWithBtrfs('btrfs backend, quota off, on a loopback btrfs', () => {
+  beforeAll(async () => {
+    fs = await createLoopBtrfs();
+  });
+  afterAll(async () => {
+    await fs?.destroy();
+  });
+
+  describeBackendConformance('btrfs (no quota)', {
+    create: async () => createBtrfsBackend({ root: await fs.freshRoot(), quota: false }),
+    destroy: async (backend) => {
+      await removeAll(backend);
+      expect(await leftovers((backend as BtrfsBackend).root)).toEqual([]);
+      expect(await fs.subvolumesUnder((backend as BtrfsBackend).root)).toEqual([]);
+    },
+    files: btrfsFileAccess,
+    capacityBytes: 32 << 20,
+    extra: ({ backend, files }) => {
+      it('leaves btrfs quotas off and measures usage with filesystem du', async () => {
+        expect(backend().capabilities.quota).toBe(false);
+        const fork = await backend().createFork('f1', { capacityBytes: 32 << 20 });
+        await files.fill(fork.mountPath, 'a.bin', 3 << 20);
+        expect((await backend().usage('fork', 'f1')).usedBytes).toBeGreaterThanOrEqual(3 << 20);
+        expect(await fs.quotasEnabled()).toBe(false);
+      });
+    },
+  });
+});

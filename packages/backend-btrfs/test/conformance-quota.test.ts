@@ -1,0 +1,40 @@
+import { describeBackendConformance } from '@cachevol/core/testing';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { type BtrfsBackend, createBtrfsBackend } from '../src/index.js';
+import {
+  btrfsFileAccess,
+  createLoopBtrfs,
+  describeWithBtrfs,
+  type LoopBtrfs,
+  leftovers,
+  removeAll,
+} from './helpers/loop-btrfs.js';
+
+let fs: LoopBtrfs;
+
+describeWithBtrfs('btrfs backend, quota on, on a loopback btrfs', () => {
+  beforeAll(async () => {
+    fs = await createLoopBtrfs();
+  });
+  afterAll(async () => {
+    await fs?.destroy();
+  });
+
+  describeBackendConformance('btrfs (quota)', {
+    create: async () => createBtrfsBackend({ root: await fs.freshRoot() }),
+    destroy: async (backend) => {
+      await removeAll(backend);
+      expect(await leftovers((backend as BtrfsBackend).root)).toEqual([]);
+      expect(await fs.subvolumesUnder((backend as BtrfsBackend).root)).toEqual([]);
+    },
+    files: btrfsFileAccess,
+    capacityBytes: 32 << 20,
+    extra: ({ backend }) => {
+      it('declares quota and turns btrfs quotas on', async () => {
+        expect(backend().capabilities.quota).toBe(true);
+        await backend().list();
+        expect(await fs.quotasEnabled()).toBe(true);
+      });
+    },
+  });
+});
