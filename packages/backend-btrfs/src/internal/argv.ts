@@ -40,7 +40,7 @@ export function deleteSubvolumeArgs(path: string): string[] {
  * `btrfs subvolume delete -c -i <id> <path>`: deletes a subvolume by id (used for nested
  * subvolumes found with {@link listSubvolumesArgs}).
  * @param subvolumeId - the subvolume's id
- * @param path - any path on the same filesystem from which the subvolume is reachable
+ * @param path - a subvolume that holds it (btrfs-progs wants a subvolume here)
  */
 export function deleteSubvolumeByIdArgs(subvolumeId: number, path: string): string[] {
   return ['subvolume', 'delete', '-c', '-i', String(subvolumeId), path];
@@ -52,14 +52,6 @@ export function deleteSubvolumeByIdArgs(subvolumeId: number, path: string): stri
  */
 export function listSubvolumesArgs(path: string): string[] {
   return ['subvolume', 'list', path];
-}
-
-/**
- * `btrfs subvolume sync <path>`: waits until deleted subvolumes are cleaned up.
- * @param path - any path on the filesystem
- */
-export function syncSubvolumesArgs(path: string): string[] {
-  return ['subvolume', 'sync', path];
 }
 
 /**

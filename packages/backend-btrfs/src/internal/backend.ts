@@ -135,7 +135,7 @@ export function btrfsBackendOn(settings: BtrfsSettings, host: Host): BtrfsBacken
     const id = await subvolumeId(path);
     const nested = nestedBottomUp(parseSubvolumeList(await btrfs(listSubvolumesArgs(root))), id);
     for (const child of nested) {
-      await btrfs(deleteSubvolumeByIdArgs(child, root));
+      await btrfs(deleteSubvolumeByIdArgs(child, path));
       await dropQgroup(child);
     }
     await btrfs(deleteSubvolumeArgs(path));

@@ -66,6 +66,11 @@ export interface LoopBtrfs {
   subvolumesUnder(root: string): Promise<string[]>;
   /** Whether btrfs quotas are on. */
   quotasEnabled(): Promise<boolean>;
+  /**
+   * Bytes allocated on the filesystem (`Used` of `btrfs filesystem usage -b`), after a sync and
+   * after waiting for deleted subvolumes to be cleaned up.
+   */
+  usedBytes(): Promise<number>;
   /** Unmounts, detaches the loop device and removes the files. */
   destroy(): Promise<void>;
 }
@@ -131,13 +136,19 @@ export async function createLoopBtrfs(sizeBytes = 1024 * MIB): Promise<LoopBtrfs
       return out
         .split('\n')
         .map((line) => /\bpath (.*)$/.exec(line)?.[1])
-        .filter(
-          (path): path is string => path !== undefined && (path === prefix || path.startsWith(`${prefix}/`)),
-        )
+        .filter((path): path is string => path?.startsWith(`${prefix}/`) === true)
         .map((path) => path.slice(prefix.length + 1));
     },
     async quotasEnabled() {
       return execa('btrfs', ['qgroup', 'show', mountPoint], { reject: false }).then((r) => !r.failed);
+    },
+    async usedBytes() {
+      await run('btrfs', ['filesystem', 'sync', mountPoint]);
+      await run('btrfs', ['subvolume', 'sync', mountPoint]);
+      const out = await run('btrfs', ['filesystem', 'usage', '-b', mountPoint]);
+      const used = /^\s*Used:\s+(\d+)/m.exec(out)?.[1];
+      if (used === undefined) throw new Error(`no Used line in btrfs filesystem usage output:\n${out}`);
+      return Number(used);
     },
     destroy,
   };

@@ -1,0 +1,196 @@
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { BtrfsBackend } from '../src/index.js';
+import { btrfsBackendOn } from '../src/internal/backend.js';
+import { type Host, nodeHost } from '../src/internal/host.js';
+import { parseBtrfsBackendOptions } from '../src/options.js';
+import {
+  createLoopBtrfs,
+  describeWithBtrfs,
+  btrfsFileAccess as files,
+  type LoopBtrfs,
+  leftovers,
+  removeAll,
+  run,
+} from './helpers/loop-btrfs.js';
+
+const fork = { capacityBytes: 64 << 20 };
+let fs: LoopBtrfs;
+
+class Crash extends Error {
+  constructor(step: number) {
+    super(`simulated crash before step ${step}`);
+  }
+}
+
+/**
+ * A host that counts state-changing steps and, once armed, "dies" before step `at`: that step
+ * and every later one throw, as if the process were gone.
+ */
+function crashingHost(real: Host): Host & { arm(at: number): void; steps: number } {
+  let at = Number.POSITIVE_INFINITY;
+  const state = { steps: 0 };
+  const step = <T>(work: () => Promise<T>): Promise<T> => {
+    if (state.steps >= at) return Promise.reject(new Crash(state.steps));
+    state.steps += 1;
+    return work();
+  };
+  return {
+    btrfs: (args) => step(() => real.btrfs(args)),
+    mkdir: (path) => step(() => real.mkdir(path)),
+    rename: (from, to) => step(() => real.rename(from, to)),
+    removeTree: (path) => step(() => real.removeTree(path)),
+    arm(n) {
+      state.steps = 0;
+      at = n;
+    },
+    get steps() {
+      return state.steps;
+    },
+  };
+}
+
+function backendOn(root: string, host: Host): BtrfsBackend {
+  return btrfsBackendOn(parseBtrfsBackendOptions({ root }), host);
+}
+
+interface Scenario {
+  name: string;
+  /** Builds the starting state. */
+  setup(b: BtrfsBackend): Promise<void>;
+  /** The operation that crashes. */
+  act(b: BtrfsBackend): Promise<unknown>;
+  /** Checks the state after the operation completed. */
+  check(b: BtrfsBackend): Promise<void>;
+}
+
+const listed = async (b: BtrfsBackend) => (await b.list()).map((e) => `${e.kind}:${e.id}`).sort();
+
+async function withNested(b: BtrfsBackend, forkId: string): Promise<void> {
+  const { mountPath } = await b.createFork(forkId, fork);
+  await files.write(mountPath, 'top.txt', forkId);
+  await run('btrfs', ['subvolume', 'create', join(mountPath, 'nested')]);
+  await run('btrfs', ['subvolume', 'create', join(mountPath, 'nested', 'deeper')]);
+}
+
+async function withVersion(b: BtrfsBackend): Promise<void> {
+  const { mountPath } = await b.createFork('f0', fork);
+  await files.write(mountPath, 'base.txt', 'base');
+  await b.commitFork('f0', 'v1');
+}
+
+const scenarios: Scenario[] = [
+  {
+    name: 'createFork',
+    setup: async () => {},
+    act: (b) => b.createFork('f1', fork),
+    check: async (b) => {
+      expect(await listed(b)).toEqual(['fork:f1']);
+      expect(await files.list((await b.createFork('f1', fork)).mountPath)).toEqual([]);
+    },
+  },
+  {
+    name: 'forkVersion',
+    setup: withVersion,
+    act: (b) => b.forkVersion('f1', 'v1', fork),
+    check: async (b) => {
+      expect(await listed(b)).toEqual(['fork:f1', 'version:v1']);
+      expect(await files.read((await b.forkVersion('f1', 'v1', fork)).mountPath, 'base.txt')).toBe('base');
+    },
+  },
+  {
+    name: 'commitFork (fork with nested subvolumes)',
+    setup: (b) => withNested(b, 'f1'),
+    act: (b) => b.commitFork('f1', 'v1'),
+    check: async (b) => {
+      expect(await listed(b)).toEqual(['version:v1']);
+      expect(await fs.subvolumesUnder(b.root)).toEqual(['versions/v1']);
+      const next = await b.forkVersion('f2', 'v1', fork);
+      expect(await files.list(next.mountPath)).toEqual(['top.txt']);
+    },
+  },
+  {
+    name: 'discardFork (fork with nested subvolumes)',
+    setup: (b) => withNested(b, 'f1'),
+    act: (b) => b.discardFork('f1'),
+    check: async (b) => {
+      expect(await listed(b)).toEqual([]);
+    },
+  },
+  {
+    name: 'removeVersion (with a live descendant)',
+    setup: async (b) => {
+      await withVersion(b);
+      await b.forkVersion('f1', 'v1', fork);
+    },
+    act: (b) => b.removeVersion('v1'),
+    check: async (b) => {
+      expect(await listed(b)).toEqual(['fork:f1']);
+      expect(await files.read((await b.forkVersion('f1', 'v1', fork)).mountPath, 'base.txt')).toBe('base');
+    },
+  },
+];
+
+async function expectNothingLeft(b: BtrfsBackend): Promise<void> {
+  expect(await b.list()).toEqual([]);
+  expect(await leftovers(b.root)).toEqual([]);
+  expect(await fs.subvolumesUnder(b.root)).toEqual([]);
+}
+
+/** Sets a scenario up on a fresh root and runs its operation with a crash before step `at`. */
+async function crashAt(
+  scenario: Scenario,
+  at: number,
+): Promise<{ root: string; completed: boolean; steps: number }> {
+  const root = await fs.freshRoot();
+  await scenario.setup(backendOn(root, nodeHost('btrfs')));
+  const host = crashingHost(nodeHost('btrfs'));
+  const b = backendOn(root, host);
+  await b.ready();
+  host.arm(at);
+  const outcome = await scenario.act(b).then(
+    () => 'completed' as const,
+    (error: unknown) => {
+      if (!(error instanceof Crash)) throw error;
+      return 'crashed' as const;
+    },
+  );
+  return { root, completed: outcome === 'completed', steps: host.steps };
+}
+
+describeWithBtrfs('btrfs backend: a crash between any two steps is repaired', () => {
+  beforeAll(async () => {
+    fs = await createLoopBtrfs();
+  });
+  afterAll(async () => {
+    await fs?.destroy();
+  });
+
+  for (const scenario of scenarios) {
+    describe(scenario.name, () => {
+      it('is repaired by a retry, and by list() plus discard/remove, after a crash before each step', async () => {
+        const full = await crashAt(scenario, Number.POSITIVE_INFINITY);
+        expect(full.completed).toBe(true);
+        expect(full.steps).toBeGreaterThan(0);
+        for (let at = 0; at < full.steps; at++) {
+          const crashed = await crashAt(scenario, at);
+          expect(
+            crashed.completed,
+            `a crash before step ${at} of ${full.steps} should stop the operation`,
+          ).toBe(false);
+          // A retry by a fresh process ends in the state the operation promises.
+          const retried = backendOn(crashed.root, nodeHost('btrfs'));
+          await scenario.act(retried);
+          await scenario.check(retried);
+          await removeAll(retried);
+          await expectNothingLeft(retried);
+          // Without a retry, removing whatever list() reports leaves nothing behind.
+          const again = await crashAt(scenario, at);
+          const reconciled = backendOn(again.root, nodeHost('btrfs'));
+          await removeAll(reconciled);
+          await expectNothingLeft(reconciled);
+        }
+      });
+    });
+  }
+});
