@@ -1,8 +1,15 @@
 /**
- * `@cachevol/cli` (being built).
+ * `@cachevol/cli`: the `cachevol` command (attach, run and commit CI cache volumes from runner
+ * images and local pipeline runs), and the pieces it is built from for embedding.
  *
  * @packageDocumentation
  */
-
-/** The package name. */
-export const PACKAGE_NAME = "@cachevol/cli";
+export {
+  type LinkOptions,
+  type LinkRequest,
+  type LinkResult,
+  linkPath,
+  linkPaths,
+  unlinkPaths,
+} from './link.js';
+export { EXIT_CODES, type MainIo, main } from './main.js';

@@ -1,0 +1,223 @@
+import { formatSize, headOf, isLive, validateName } from '@cachevol/core';
+import { readGlobals } from '../globals.js';
+import { flag, str } from '../inputs.js';
+import { openEngine, requireEngine } from '../open.js';
+import { Output } from '../output.js';
+import type { CommandSpec, OptionSpec } from '../spec.js';
+
+const JSON_OPTION: Record<string, OptionSpec> = {
+  json: { type: 'boolean', description: 'print JSON for machines' },
+};
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+/** `cachevol ls`. */
+export const lsCommand: CommandSpec = {
+  name: 'ls',
+  summary: 'list volumes, their versions (head first) and live forks',
+  positionals: [],
+  options: JSON_OPTION,
+  async run(args, io) {
+    const out = new Output(io);
+    const globals = readGlobals(args, io, 'ls');
+    const engine = await openEngine(globals, false);
+    const state = engine ? await engine.state() : { volumes: {}, forks: {} };
+    const forks = Object.values(state.forks).filter(isLive);
+    const volumes = Object.values(state.volumes)
+      .sort((a, b) => a.scope.localeCompare(b.scope) || a.name.localeCompare(b.name))
+      .map((volume) => {
+        const head = headOf(volume);
+        return {
+          scope: volume.scope,
+          name: volume.name,
+          headId: head?.id ?? null,
+          versions: Object.values(volume.versions)
+            .sort((a, b) => b.seq - a.seq)
+            .map((v) => ({
+              id: v.id,
+              seq: v.seq,
+              baseId: v.baseId,
+              usedBytes: v.usedBytes,
+              committedAt: iso(v.committedAt),
+              lastUsedAt: iso(v.lastUsedAt),
+              state: v.state,
+              head: v.id === head?.id,
+            })),
+          forks: forks
+            .filter((f) => f.scope === volume.scope && f.name === volume.name)
+            .map((f) => ({
+              id: f.id,
+              state: f.state,
+              baseId: f.baseId,
+              result: f.result,
+              job: f.job,
+              expiresAt: iso(f.expiresAt),
+            })),
+        };
+      });
+    if (flag(args, 'json')) {
+      out.json({ root: globals.root, volumes });
+      return 0;
+    }
+    if (volumes.length === 0) {
+      out.line(`no volumes under ${globals.root}`);
+      return 0;
+    }
+    for (const volume of volumes) {
+      out.line(out.out('bold', `${volume.scope}/${volume.name}`));
+      for (const v of volume.versions) {
+        const mark = v.head ? out.out('green', ' head') : '';
+        out.line(
+          `  version ${v.id}  #${v.seq}  ${formatSize(v.usedBytes)}  committed ${v.committedAt}${mark}`,
+        );
+      }
+      for (const f of volume.forks)
+        out.line(`  fork    ${f.id}  ${f.state} (${f.result}), lease until ${f.expiresAt}`);
+    }
+    return 0;
+  },
+};
+
+/** `cachevol stats`. */
+export const statsCommand: CommandSpec = {
+  name: 'stats',
+  summary: 'hit / stale / miss counts and hit ratio per volume',
+  positionals: [],
+  options: JSON_OPTION,
+  async run(args, io) {
+    const out = new Output(io);
+    const globals = readGlobals(args, io, 'stats');
+    const engine = await openEngine(globals, false);
+    const stats = engine ? await engine.stats() : [];
+    if (flag(args, 'json')) {
+      out.json(stats.map((s) => ({ ...s, lastUsedAt: iso(s.lastUsedAt) })));
+      return 0;
+    }
+    if (stats.length === 0) {
+      out.line(`no volumes under ${globals.root}`);
+      return 0;
+    }
+    const rows = stats.map((s) => [
+      `${s.scope}/${s.name}`,
+      String(s.counts.hit),
+      String(s.counts.stale),
+      String(s.counts.miss),
+      s.hitRatio === null ? '-' : `${Math.round(s.hitRatio * 100)}%`,
+      String(s.versions),
+      formatSize(s.headBytes),
+      String(s.liveForks),
+    ]);
+    const header = ['VOLUME', 'HIT', 'STALE', 'MISS', 'RATIO', 'VERSIONS', 'HEAD SIZE', 'LIVE FORKS'];
+    const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+    const fmt = (r: string[]) =>
+      r
+        .map((c, i) => c.padEnd(widths[i] ?? 0))
+        .join('  ')
+        .trimEnd();
+    out.line(out.out('bold', fmt(header)));
+    for (const r of rows) out.line(fmt(r));
+    return 0;
+  },
+};
+
+/** `cachevol gc`. */
+export const gcCommand: CommandSpec = {
+  name: 'gc',
+  summary:
+    'abandon forks whose lease ran out, repair interrupted operations, apply retention, remove leftovers',
+  positionals: [],
+  options: JSON_OPTION,
+  details:
+    'Safe while jobs run: live forks keep their lease (renewed by `cachevol run` and `cachevol heartbeat`);\n' +
+    'only forks not renewed within the lease are abandoned. Versions idle 14 days are removed.',
+  async run(args, io) {
+    const out = new Output(io);
+    const globals = readGlobals(args, io, 'gc');
+    const engine = await openEngine(globals, false);
+    const empty = { committed: [], abandoned: [], removedVersions: [], leftovers: [], errors: [] };
+    const gc = engine
+      ? await engine.gc()
+      : { expiredForks: [], removedVersions: [], prunedForks: 0, reconcile: empty };
+    const leftovers = engine ? await engine.reconcile() : empty;
+    const report = {
+      ...gc,
+      leftovers: leftovers.leftovers,
+      errors: [...gc.reconcile.errors, ...leftovers.errors],
+    };
+    if (flag(args, 'json')) {
+      out.json(report);
+    } else {
+      out.line(`abandoned ${report.expiredForks.length} expired fork(s)${list(report.expiredForks)}`);
+      out.line(
+        `completed ${gc.reconcile.committed.length} interrupted commit(s), abandoned ${gc.reconcile.abandoned.length} interrupted attach(es)`,
+      );
+      out.line(
+        `removed ${report.removedVersions.length} version(s)${list(report.removedVersions.map((v) => v.versionId))}`,
+      );
+      out.line(
+        `removed ${report.leftovers.length} leftover(s), pruned ${report.prunedForks} ended fork record(s)`,
+      );
+      for (const e of report.errors) out.warn(`${e.id}: ${e.error}`);
+    }
+    return report.errors.length > 0 ? 1 : 0;
+  },
+};
+
+function list(ids: string[]): string {
+  return ids.length > 0 ? `: ${ids.join(', ')}` : '';
+}
+
+/** `cachevol rm`. */
+export const rmCommand: CommandSpec = {
+  name: 'rm',
+  summary: 'remove a volume: abandon its live forks, remove every version',
+  positionals: [{ name: 'NAME', description: 'the volume name' }],
+  options: {
+    scope: { type: 'string', value: 'SCOPE', description: 'the volume scope (default "default")' },
+    ...JSON_OPTION,
+  },
+  async run(args, io) {
+    const out = new Output(io);
+    const globals = readGlobals(args, io, 'rm');
+    const name = validateName(args.positionals[0]);
+    const scope = validateName(str(args, 'scope') ?? 'default', 'scope');
+    const engine = await requireEngine(globals);
+    const removed = await engine.removeVolume(name, { scope });
+    if (flag(args, 'json')) out.json({ scope, name, removedVersions: removed });
+    else out.line(`removed ${scope}/${name} (${removed.length} version(s))`);
+    return 0;
+  },
+};
+
+/** `cachevol reconcile`. */
+export const reconcileCommand: CommandSpec = {
+  name: 'reconcile',
+  summary: 'repair what crashes left: finish interrupted commits and abandons, remove unowned data',
+  positionals: [],
+  options: {
+    force: {
+      type: 'boolean',
+      description: 'treat in-flight operations as interrupted now (only when nothing else uses the root)',
+    },
+    ...JSON_OPTION,
+  },
+  async run(args, io) {
+    const out = new Output(io);
+    const globals = readGlobals(args, io, 'reconcile');
+    const engine = await openEngine(globals, false);
+    const report = engine
+      ? await engine.reconcile({ force: flag(args, 'force') })
+      : { committed: [], abandoned: [], removedVersions: [], leftovers: [], errors: [] };
+    if (flag(args, 'json')) {
+      out.json(report);
+    } else {
+      out.line(
+        `committed ${report.committed.length}, abandoned ${report.abandoned.length}, removed ${report.removedVersions.length} version(s) and ${report.leftovers.length} leftover(s)`,
+      );
+      for (const e of report.errors) out.warn(`${e.id}: ${e.error}`);
+    }
+    return report.errors.length > 0 ? 1 : 0;
+  },
+};

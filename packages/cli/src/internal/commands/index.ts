@@ -1,0 +1,28 @@
+import type { CommandSpec } from '../spec.js';
+import { gcCommand, lsCommand, reconcileCommand, rmCommand, statsCommand } from './admin.js';
+import {
+  abandonCommand,
+  attachCommand,
+  commitCommand,
+  finishCommand,
+  heartbeatCommand,
+} from './fork-commands.js';
+import { pipelinePlanCommand, pipelineRunCommand } from './pipeline.js';
+import { runCommand } from './run.js';
+
+/** Every command, in the order `cachevol --help` lists them. */
+export const COMMANDS: readonly CommandSpec[] = [
+  runCommand,
+  attachCommand,
+  finishCommand,
+  commitCommand,
+  abandonCommand,
+  heartbeatCommand,
+  pipelinePlanCommand,
+  pipelineRunCommand,
+  lsCommand,
+  statsCommand,
+  gcCommand,
+  rmCommand,
+  reconcileCommand,
+];

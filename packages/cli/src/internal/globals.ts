@@ -1,0 +1,100 @@
+import { isAbsolute, resolve } from 'node:path';
+import { z } from 'zod';
+import type { CliIo } from './output.js';
+import type { ParsedArgs } from './spec.js';
+import { UsageError } from './usage-error.js';
+
+/** The storage backends `--backend` accepts. */
+export const BACKEND_KINDS = ['dir', 'btrfs', 'zfs', 'sparsebundle'] as const;
+
+/** A backend `--backend` accepts. */
+export type BackendKind = (typeof BACKEND_KINDS)[number];
+
+/**
+ * The global settings of every command (the single source of truth for their defaults). Each
+ * comes from its flag, else its environment variable, else the default.
+ */
+export const globalsSchema = z
+  .object({
+    backend: z.enum(BACKEND_KINDS).default('dir').describe('--backend / CACHEVOL_BACKEND'),
+    root: z.string().min(1).default('.cachevol').describe('--root / CACHEVOL_ROOT'),
+    dataset: z.string().min(1).optional().describe('--dataset / CACHEVOL_ZFS_DATASET'),
+    leaseMs: z.number().int().positive().optional().describe('--lease / CACHEVOL_LEASE_MS'),
+  })
+  .strict();
+
+/** Global settings, resolved: `root` is absolute. */
+export type Globals = z.infer<typeof globalsSchema>;
+
+const SOURCES: Record<keyof Globals, { flag: string; env: string }> = {
+  backend: { flag: '--backend', env: 'CACHEVOL_BACKEND' },
+  root: { flag: '--root', env: 'CACHEVOL_ROOT' },
+  dataset: { flag: '--dataset', env: 'CACHEVOL_ZFS_DATASET' },
+  leaseMs: { flag: '--lease', env: 'CACHEVOL_LEASE_MS' },
+};
+
+const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/**
+ * Parses a duration: `500ms`, `30s`, `10m`, `2h`, or a bare number of milliseconds.
+ *
+ * @param text - the duration
+ * @returns milliseconds, or `NaN` when malformed
+ */
+export function parseDuration(text: string): number {
+  const match = /^([0-9]{1,12})(ms|s|m|h)?$/.exec(text.trim());
+  if (!match) return Number.NaN;
+  return Number(match[1]) * (UNITS[match[2] ?? 'ms'] ?? 1);
+}
+
+/**
+ * Reads the global settings from the parsed flags and the environment (flags win), validating
+ * them with {@link globalsSchema}; the error names the flag or variable that was wrong.
+ *
+ * @param args - the parsed command line
+ * @param io - environment and working directory
+ * @param command - the command, for the error hint
+ * @throws {@link UsageError} naming the flag or variable
+ */
+export function readGlobals(args: ParsedArgs, io: CliIo, command: string): Globals {
+  const input: Record<string, unknown> = {};
+  const from: Partial<Record<keyof Globals, string>> = {};
+  for (const key of Object.keys(SOURCES) as (keyof Globals)[]) {
+    const { flag, env } = SOURCES[key];
+    const flagName = flag.slice(2);
+    const flagValue = args.values[flagName];
+    const raw = typeof flagValue === 'string' ? flagValue : io.env[env] || undefined;
+    if (raw === undefined) continue;
+    from[key] = typeof flagValue === 'string' ? flag : env;
+    if (key === 'leaseMs') {
+      const ms =
+        typeof flagValue === 'string' ? parseDuration(raw) : /^[0-9]+$/.test(raw) ? Number(raw) : Number.NaN;
+      if (!(ms > 0)) {
+        throw new UsageError(
+          `${from[key]}: invalid lease ${JSON.stringify(raw)}; ${typeof flagValue === 'string' ? 'write e.g. 30s, 10m, 2h or milliseconds' : 'write milliseconds'}`,
+          command,
+        );
+      }
+      input[key] = ms;
+    } else {
+      input[key] = raw;
+    }
+  }
+  const parsed = globalsSchema.safeParse(input);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const key = issue?.path[0] as keyof Globals | undefined;
+    const source = key ? (from[key] ?? SOURCES[key].flag) : 'options';
+    const allowed =
+      key === 'backend' ? `expected one of ${BACKEND_KINDS.join(', ')}` : (issue?.message ?? 'invalid');
+    throw new UsageError(
+      `${source}: ${allowed}, got ${JSON.stringify(key ? input[key] : undefined)}`,
+      command,
+    );
+  }
+  const globals = parsed.data;
+  if (globals.backend === 'zfs' && !globals.dataset) {
+    throw new UsageError('--backend zfs needs --dataset POOL/DATASET (or CACHEVOL_ZFS_DATASET)', command);
+  }
+  return { ...globals, root: isAbsolute(globals.root) ? globals.root : resolve(io.cwd, globals.root) };
+}

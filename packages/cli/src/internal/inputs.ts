@@ -1,0 +1,152 @@
+import { isAbsolute, resolve } from 'node:path';
+import {
+  CACHE_OS,
+  type CacheOs,
+  COMMIT_MODES,
+  type CommitMode,
+  parseSize,
+  validateName,
+} from '@cachevol/core';
+import type { CliIo } from './output.js';
+import type { OptionSpec, ParsedArgs } from './spec.js';
+import { UsageError } from './usage-error.js';
+
+/** Flags shared by the commands that attach volumes. */
+export const ATTACH_OPTIONS = {
+  scope: {
+    type: 'string',
+    value: 'SCOPE',
+    description: 'isolation unit, e.g. the pipeline or cluster (default "default")',
+  },
+  size: {
+    type: 'string',
+    value: 'SIZE',
+    description: 'requested size, whole gigabytes "Ng" (default and minimum 20g)',
+  },
+  commit: {
+    type: 'string',
+    value: 'MODE',
+    description: `when to commit: ${COMMIT_MODES.join(', ')} (default on-success)`,
+  },
+  workdir: {
+    type: 'string',
+    value: 'DIR',
+    description: 'the working directory relative paths are linked into (default .)',
+  },
+  'instance-root': {
+    type: 'string',
+    value: 'DIR',
+    description: 'the directory absolute cache paths are relative to (default /)',
+  },
+  os: { type: 'string', value: 'OS', description: 'path rules: linux or macos (default: this machine)' },
+  replace: {
+    type: 'boolean',
+    description: 'move an existing file or non-empty directory at a cache path aside instead of failing',
+  },
+  job: {
+    type: 'string',
+    value: 'LABEL',
+    description: 'a label for the job holding the fork (default cli-<pid>)',
+  },
+} satisfies Record<string, OptionSpec>;
+
+/**
+ * Reads a string flag.
+ *
+ * @param args - parsed command line
+ * @param name - the flag's long name
+ */
+export function str(args: ParsedArgs, name: string): string | undefined {
+  const value = args.values[name];
+  return typeof value === 'string' ? value : undefined;
+}
+
+/**
+ * Reads a repeatable string flag.
+ *
+ * @param args - parsed command line
+ * @param name - the flag's long name
+ */
+export function list(args: ParsedArgs, name: string): string[] {
+  const value = args.values[name];
+  return Array.isArray(value) ? value : typeof value === 'string' ? [value] : [];
+}
+
+/**
+ * Reads a boolean flag.
+ *
+ * @param args - parsed command line
+ * @param name - the flag's long name
+ */
+export function flag(args: ParsedArgs, name: string): boolean {
+  return args.values[name] === true;
+}
+
+/** The operating system cachevol runs on, for path rules. */
+export function hostOs(): CacheOs {
+  return process.platform === 'darwin' ? 'macos' : 'linux';
+}
+
+/** Settings shared by attach, run and pipeline commands, all checked before anything is touched. */
+export interface AttachInputs {
+  scope: string;
+  size: string | undefined;
+  commit: CommitMode;
+  workdir: string;
+  instanceRoot: string;
+  os: CacheOs;
+  replace: boolean;
+  job: string;
+}
+
+/**
+ * Reads and checks the attach flags (scope, size, commit mode, directories, os).
+ *
+ * @param args - parsed command line
+ * @param io - working directory
+ * @param command - for error hints
+ * @param defaultScope - the scope when `--scope` is absent
+ * @throws {@link UsageError} for a bad commit mode or os; `INVALID_ARGUMENT` for a bad size or scope
+ */
+export function readAttachInputs(
+  args: ParsedArgs,
+  io: CliIo,
+  command: string,
+  defaultScope = 'default',
+): AttachInputs {
+  const scope = validateName(str(args, 'scope') ?? defaultScope, 'scope');
+  const size = str(args, 'size');
+  if (size !== undefined) parseSize(size);
+  const commit = str(args, 'commit') ?? 'on-success';
+  if (!COMMIT_MODES.includes(commit as CommitMode)) {
+    throw new UsageError(
+      `--commit: expected one of ${COMMIT_MODES.join(', ')}, got ${JSON.stringify(commit)}`,
+      command,
+    );
+  }
+  const os = str(args, 'os') ?? hostOs();
+  if (!CACHE_OS.includes(os as CacheOs)) {
+    throw new UsageError(`--os: expected one of ${CACHE_OS.join(', ')}, got ${JSON.stringify(os)}`, command);
+  }
+  const dir = (value: string | undefined, fallback: string) =>
+    value === undefined ? fallback : isAbsolute(value) ? value : resolve(io.cwd, value);
+  return {
+    scope,
+    size,
+    commit: commit as CommitMode,
+    workdir: dir(str(args, 'workdir'), io.cwd),
+    instanceRoot: dir(str(args, 'instance-root'), '/'),
+    os: os as CacheOs,
+    replace: flag(args, 'replace'),
+    job: str(args, 'job') ?? `cli-${process.pid}`,
+  };
+}
+
+/**
+ * Checks a volume name given on the command line.
+ *
+ * @param name - the name
+ */
+export function volumeName(name: string): string {
+  return validateName(name);
+}

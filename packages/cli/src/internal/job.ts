@@ -1,0 +1,356 @@
+import { constants } from 'node:os';
+import { dirname, join } from 'node:path';
+import {
+  type CacheOs,
+  type CacheVolumes,
+  type CommitMode,
+  DEFAULT_LEASE_MS,
+  type FinishOutcome,
+  type ForkHandle,
+  resolveCachePath,
+} from '@cachevol/core';
+import { execa } from 'execa';
+import { type LinkRequest, type LinkResult, linkPaths, unlinkPaths } from '../link.js';
+import { formatMs, type Output, progressLine } from './output.js';
+
+/** One volume a job attaches, with the cache paths linked from it. */
+export interface JobVolume {
+  /** Volume name. */
+  name: string;
+  /** Volume scope. */
+  scope: string;
+  /** Requested size, `Ng`; the engine default when omitted. */
+  size?: string;
+  /** Cache paths as written (relative to the working directory, or absolute). */
+  paths: string[];
+  /** Commit mode. */
+  commit: CommitMode;
+}
+
+/** Where a job runs and how its paths are resolved and linked. */
+export interface JobPlace {
+  /** The job's working directory (absolute). */
+  workdir: string;
+  /** The directory absolute cache paths are relative to (absolute). */
+  instanceRoot: string;
+  /** Whose path rules apply. */
+  os: CacheOs;
+  /** Move things in the way aside instead of failing. */
+  replace: boolean;
+  /** The job label stored with each fork. */
+  job: string;
+}
+
+/** The program a job runs: an argument vector, never a shell line of ours. */
+export interface JobCommand {
+  /** The program. */
+  file: string;
+  /** Its arguments. */
+  args: string[];
+}
+
+/** What happened to one volume of a job. */
+export interface VolumeReport {
+  /** The volume. */
+  name: string;
+  /** Its scope. */
+  scope: string;
+  /** The fork's id. */
+  forkId: string;
+  /** `hit`, `stale` or `miss`. */
+  result: string;
+  /** The version forked, or null on a miss. */
+  baseVersionId: string | null;
+  /** Attach plus linking time (ms). */
+  attachMs: number;
+  /** `committed`, `abandoned` or `skipped`. */
+  action: FinishOutcome['action'] | 'failed';
+  /** The committed version, when committed. */
+  versionId: string | null;
+  /** Commit (or abandon) time (ms). */
+  finishMs: number;
+  /** The links made. */
+  links: LinkResult[];
+}
+
+/** What {@link runJob} did. */
+export interface JobReport {
+  /** The exit code to pass on. */
+  exitCode: number;
+  /** The signal that ended the job, if one did. */
+  signal: NodeJS.Signals | null;
+  /** Per volume. */
+  volumes: VolumeReport[];
+}
+
+const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+
+function signalCode(signal: NodeJS.Signals): number {
+  return 128 + (constants.signals[signal] ?? 0);
+}
+
+/**
+ * Turns each volume's cache paths into link requests (checks every path before anything is
+ * attached, so a bad path changes nothing).
+ *
+ * @param volumes - the job's volumes
+ * @param place - working directory, instance root, os
+ */
+export function planLinks(volumes: readonly JobVolume[], place: JobPlace) {
+  return volumes.map((volume) =>
+    volume.paths.map((path) => {
+      const resolved = resolveCachePath(path, {
+        workdir: place.workdir,
+        instanceRoot: place.instanceRoot,
+        os: place.os,
+      });
+      return { ...resolved, within: resolved.kind === 'relative' ? place.workdir : place.instanceRoot };
+    }),
+  );
+}
+
+/**
+ * Attaches every volume of a job and links its paths; on any failure, abandons what was
+ * attached and removes the links made.
+ *
+ * @param engine - the engine
+ * @param volumes - the volumes
+ * @param place - where the job runs
+ * @param out - where to report
+ */
+export async function attachVolumes(
+  engine: CacheVolumes,
+  volumes: readonly JobVolume[],
+  place: JobPlace,
+  out: Output,
+): Promise<{ fork: ForkHandle; links: LinkResult[]; attachMs: number }[]> {
+  const plans = planLinks(volumes, place);
+  const attached: { fork: ForkHandle; links: LinkResult[]; attachMs: number }[] = [];
+  const progress = progressLine(out.io);
+  const stop = engine.on('progress', (p) => progress.update(p.doneBytes, p.totalBytes));
+  try {
+    for (const [i, volume] of volumes.entries()) {
+      const started = performance.now();
+      const fork = await engine.attach(volume.name, {
+        scope: volume.scope,
+        job: place.job,
+        commit: volume.commit,
+        ...(volume.size ? { size: volume.size } : {}),
+      });
+      progress.clear();
+      const entry = { fork, links: [] as LinkResult[], attachMs: 0 };
+      attached.push(entry);
+      const requests: LinkRequest[] = (plans[i] ?? []).map((p) => ({
+        linkPath: p.linkPath,
+        target: join(fork.mountPath, p.subdir),
+        within: p.within,
+      }));
+      entry.links = await linkPaths(requests, {
+        replace: place.replace,
+        ownedPrefix: dirname(fork.mountPath),
+      });
+      entry.attachMs = performance.now() - started;
+      for (const link of entry.links) {
+        if (link.action === 'moved-aside')
+          out.warn(`moved ${link.linkPath} aside to ${link.movedTo} (--replace)`);
+      }
+    }
+    return attached;
+  } catch (error) {
+    progress.clear();
+    for (const { fork, links } of attached) {
+      await unlinkPaths(links).catch(() => undefined);
+      await fork.abandon().catch(() => undefined);
+    }
+    throw error;
+  } finally {
+    stop();
+  }
+}
+
+/**
+ * Watches SIGINT, SIGTERM and SIGHUP for the whole job: records the first one and forwards each
+ * to the running program, if any. While installed, the signals do not end cachevol itself, so
+ * it can abandon its forks first.
+ */
+export class SignalWatch {
+  /** The first signal received, or null. */
+  received: NodeJS.Signals | null = null;
+  /** The running program, to forward signals to. */
+  child: { kill(signal: NodeJS.Signals): unknown } | null = null;
+  readonly #off: (() => void)[];
+
+  constructor() {
+    this.#off = FORWARDED.map((signal) => {
+      const handler = () => {
+        this.received ??= signal;
+        this.child?.kill(signal);
+      };
+      process.on(signal, handler);
+      return () => process.off(signal, handler);
+    });
+  }
+
+  /** Removes the handlers. */
+  close(): void {
+    for (const off of this.#off) off();
+  }
+}
+
+/**
+ * Runs programs one after the other with inherited stdio and no shell, stopping at the first
+ * that fails or when a signal arrives.
+ *
+ * @param commands - programs and arguments
+ * @param cwd - their working directory
+ * @param out - where to report a missing program
+ * @param watch - the job's signal watch
+ * @param env - extra environment variables
+ * @returns the exit code to pass on (128+N after signal N; 127 for a missing program)
+ */
+export async function runPrograms(
+  commands: readonly JobCommand[],
+  cwd: string,
+  out: Output,
+  watch: SignalWatch,
+  env: Record<string, string> = {},
+): Promise<number> {
+  for (const command of commands) {
+    if (watch.received) break;
+    const child = execa(command.file, command.args, { cwd, stdio: 'inherit', reject: false, env });
+    watch.child = child;
+    const result = await child.finally(() => {
+      watch.child = null;
+    });
+    if (watch.received) break;
+    let code: number;
+    if (result.exitCode !== undefined) code = result.exitCode;
+    else if (result.signal) code = signalCode(result.signal);
+    else {
+      const errno = (result as { code?: string }).code;
+      out.warn(
+        `cannot run ${command.file}: ${errno === 'ENOENT' ? 'command not found' : (errno ?? result.shortMessage)}`,
+      );
+      code = errno === 'ENOENT' ? 127 : 126;
+    }
+    if (code !== 0) return code;
+  }
+  return watch.received ? signalCode(watch.received) : 0;
+}
+
+/**
+ * The `run` lifecycle: attach and link every volume, run the program (heartbeating the forks),
+ * then finish each fork by its commit mode with the program's exit code; abandon everything
+ * when a signal ended it. Commit failures are warnings: the cache is best-effort and the
+ * program's exit code passes through.
+ *
+ * @param engine - the engine
+ * @param volumes - the job's volumes
+ * @param place - where the job runs
+ * @param commands - the programs, run in order until one fails
+ * @param out - where to report
+ * @param leaseMs - the lease, to pace heartbeats
+ */
+export async function runJob(
+  engine: CacheVolumes,
+  volumes: readonly JobVolume[],
+  place: JobPlace,
+  commands: readonly JobCommand[],
+  out: Output,
+  leaseMs = DEFAULT_LEASE_MS,
+): Promise<JobReport> {
+  const watch = new SignalWatch();
+  try {
+    return await runWatched(engine, volumes, place, commands, out, leaseMs, watch);
+  } finally {
+    watch.close();
+  }
+}
+
+async function runWatched(
+  engine: CacheVolumes,
+  volumes: readonly JobVolume[],
+  place: JobPlace,
+  commands: readonly JobCommand[],
+  out: Output,
+  leaseMs: number,
+  watch: SignalWatch,
+): Promise<JobReport> {
+  const attached = await attachVolumes(engine, volumes, place, out);
+  for (const { fork, attachMs } of attached) {
+    const base = fork.baseVersionId ? ` (version ${fork.baseVersionId})` : '';
+    out.note(
+      `${fork.scope}/${fork.name}: ${colorResult(out, fork.result)}${base}, attached in ${formatMs(attachMs)}`,
+    );
+  }
+  let warned = false;
+  const heartbeat = () => {
+    for (const { fork } of attached) {
+      fork.heartbeat().catch((error: unknown) => {
+        if (!warned)
+          out.warn(
+            `heartbeat of ${fork.id} failed: ${error instanceof Error ? error.message : String(error)}`,
+          );
+        warned = true;
+      });
+    }
+  };
+  const only = attached.length === 1 ? attached[0] : undefined;
+  const env: Record<string, string> = only
+    ? { CACHEVOL_FORK_ID: only.fork.id, CACHEVOL_RESULT: only.fork.result }
+    : {};
+  const timer = setInterval(heartbeat, Math.max(50, Math.floor(leaseMs / 3)));
+  const exitCode = await runPrograms(commands, place.workdir, out, watch, env).finally(() =>
+    clearInterval(timer),
+  );
+  const signal = watch.received;
+
+  const reports: VolumeReport[] = [];
+  for (const { fork, links, attachMs } of attached) {
+    await unlinkPaths(links).catch(() => undefined);
+    const started = performance.now();
+    let outcome: FinishOutcome | null = null;
+    try {
+      if (signal) await fork.abandon();
+      else outcome = await fork.finish(exitCode);
+    } catch (error) {
+      out.warn(
+        `${fork.scope}/${fork.name}: could not end fork ${fork.id}: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    }
+    const finishMs = performance.now() - started;
+    const action = signal ? 'abandoned' : (outcome?.action ?? 'failed');
+    const version = outcome?.version?.id ?? null;
+    const why = signal ? ` (${signal})` : action === 'abandoned' ? ` (exit code ${exitCode})` : '';
+    out.note(
+      `${fork.scope}/${fork.name}: ${action}${version ? ` as ${version}` : ''}${why} in ${formatMs(finishMs)}`,
+    );
+    reports.push({
+      name: fork.name,
+      scope: fork.scope,
+      forkId: fork.id,
+      result: fork.result,
+      baseVersionId: fork.baseVersionId,
+      attachMs,
+      action,
+      versionId: version,
+      finishMs,
+      links,
+    });
+  }
+  return { exitCode, signal, volumes: reports };
+}
+
+/**
+ * Colours an attach result: hit green, stale yellow, miss as is.
+ *
+ * @param out - the output
+ * @param result - `hit`, `stale` or `miss`
+ */
+export function colorResult(out: Output, result: string): string {
+  return result === 'hit'
+    ? out.err('green', result)
+    : result === 'stale'
+      ? out.err('yellow', result)
+      : out.err('bold', result);
+}

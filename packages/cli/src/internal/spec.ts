@@ -1,0 +1,90 @@
+import type { CliIo } from './output.js';
+
+/** One flag of a command, as `--help` shows it and `node:util` parseArgs reads it. */
+export interface OptionSpec {
+  /** `string` takes a value; `boolean` does not. */
+  type: 'string' | 'boolean';
+  /** One-letter alias. */
+  short?: string;
+  /** May be given more than once (values collect into a list). */
+  multiple?: boolean;
+  /** The value's placeholder in help, e.g. `DIR`. */
+  value?: string;
+  /** One line for `--help`. */
+  description: string;
+  /** The environment variable read when the flag is absent. */
+  env?: string;
+}
+
+/** A positional argument. */
+export interface PositionalSpec {
+  /** Its placeholder, e.g. `NAME`. */
+  name: string;
+  /** What it is, for help and errors. */
+  description: string;
+}
+
+/** What a command receives once its command line is parsed. */
+export interface ParsedArgs {
+  /** Flag values by long name. */
+  values: Record<string, string | boolean | string[] | undefined>;
+  /** Positional arguments, in order. */
+  positionals: string[];
+  /** Everything after `--` (only commands with `command: true` get any). */
+  command: string[];
+}
+
+/** A `cachevol` command: its help and what it does. */
+export interface CommandSpec {
+  /** `attach`, or `pipeline plan` for sub-commands. */
+  name: string;
+  /** One line for the command list. */
+  summary: string;
+  /** Positional arguments (all required, in order). */
+  positionals: PositionalSpec[];
+  /** The command's own flags (global flags are added to every command). */
+  options: Record<string, OptionSpec>;
+  /** True when the command takes a program to run after `--`. */
+  command?: boolean;
+  /** Extra paragraphs for `--help`. */
+  details?: string;
+  /** An example line for `--help`. */
+  example?: string;
+  /**
+   * Runs the command.
+   *
+   * @param args - the parsed command line
+   * @param io - streams and environment
+   * @returns the exit code
+   */
+  run(args: ParsedArgs, io: CliIo): Promise<number>;
+}
+
+/** Flags every command accepts. */
+export const GLOBAL_OPTIONS: Record<string, OptionSpec> = {
+  backend: {
+    type: 'string',
+    value: 'KIND',
+    env: 'CACHEVOL_BACKEND',
+    description: 'storage backend: dir (default), btrfs, zfs or sparsebundle',
+  },
+  root: {
+    type: 'string',
+    value: 'DIR',
+    env: 'CACHEVOL_ROOT',
+    description: 'where backend data and state.json live (default ./.cachevol)',
+  },
+  dataset: {
+    type: 'string',
+    value: 'POOL/DS',
+    env: 'CACHEVOL_ZFS_DATASET',
+    description: 'the ZFS dataset that holds the volumes (with --backend zfs)',
+  },
+  lease: {
+    type: 'string',
+    value: 'TIME',
+    env: 'CACHEVOL_LEASE_MS',
+    description: 'fork lease, e.g. 30s, 10m, 2h (default 2h); env value in milliseconds',
+  },
+  help: { type: 'boolean', short: 'h', description: 'show this help' },
+};
