@@ -18,6 +18,7 @@ import { parseOptions } from './internal/parse-options.js';
 import { prepareRoot } from './internal/prepare-root.js';
 import { probeReflink } from './internal/reflink.js';
 import { removeTree } from './internal/remove-tree.js';
+import { syncFilesystem } from './internal/sync-filesystem.js';
 import { type DirBackendOptions, dirBackendOptionsSchema } from './options.js';
 
 /** The dir backend: a {@link Backend} over plain directories under {@link DirBackend.root}. */
@@ -103,6 +104,8 @@ export function createDirBackend(options: DirBackendOptions): DirBackend {
     transfer: false,
     changeDetection: false,
   });
+
+  let canSyncFs = true;
 
   const notFound = (kind: EntryKind, id: string): never => {
     throw new CacheVolumeError('NOT_FOUND', `The dir backend has no ${kind} "${id}" under ${layout.root}.`, {
@@ -204,7 +207,9 @@ export function createDirBackend(options: DirBackendOptions): DirBackend {
         );
       }
       return guard(`committing fork ${forkId} as version ${versionId}`, fork, async () => {
-        const usedBytes = await measureTree(fork, { fsync: true });
+        // Flush before the rename makes it a version: one syncfs, or an fsync per file.
+        if (canSyncFs) canSyncFs = await syncFilesystem(fork);
+        const usedBytes = await measureTree(fork, { fsync: !canSyncFs });
         await rename(fork, version);
         await fsyncPath(layout.area('versions'), true);
         await fsyncPath(layout.area('forks'), true);

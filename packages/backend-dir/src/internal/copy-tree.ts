@@ -34,15 +34,22 @@ const COPY_FLAGS: Record<CloneMode, number> = {
 
 const isRoot = (): boolean => process.getuid?.() === 0;
 
+/** Runs `work` over `items`, {@link PARALLEL} at a time; after a failure, starts nothing new and waits for what runs. */
 async function runPool<T>(items: readonly T[], work: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
+  let failed = false;
   const worker = async () => {
-    while (next < items.length) {
+    while (!failed && next < items.length) {
       const item = items[next++] as T;
-      await work(item);
+      await work(item).catch((error: unknown) => {
+        failed = true;
+        throw error;
+      });
     }
   };
-  await Promise.all(Array.from({ length: Math.min(PARALLEL, items.length) }, worker));
+  const results = await Promise.allSettled(Array.from({ length: Math.min(PARALLEL, items.length) }, worker));
+  const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failure) throw failure.reason;
 }
 
 /**
