@@ -112,6 +112,7 @@ export {
   CONTAINER_CACHE_SUFFIX,
   type ConfigProblem,
   cacheConfigSchema,
+  cacheConfigSchemaFor,
   cachePathFromSubdir,
   cachePathListSchema,
   cachePathSchema,
