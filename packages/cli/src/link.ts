@@ -79,7 +79,16 @@ async function lstatOrNull(path: string) {
  * `vendor -> /etc` must not turn `vendor/bundle` into `/etc/bundle`).
  */
 async function checkParents(request: LinkRequest): Promise<void> {
-  const realWithin = await realpath(request.within);
+  const realWithin = await realpath(request.within).catch((error: unknown) => {
+    throw new CacheVolumeError(
+      'INVALID_ARGUMENT',
+      `Cannot link ${request.linkPath}: ${request.within} does not exist.`,
+      {
+        cause: error,
+        details: { path: request.linkPath },
+      },
+    );
+  });
   let current = request.within;
   const parts = relative(request.within, dirname(request.linkPath)).split(sep).filter(Boolean);
   for (const part of parts) {

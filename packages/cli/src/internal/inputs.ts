@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import {
   CACHE_OS,
@@ -140,6 +141,29 @@ export function readAttachInputs(
     replace: flag(args, 'replace'),
     job: str(args, 'job') ?? `cli-${process.pid}`,
   };
+}
+
+/**
+ * Checks that the working directory and the instance root are existing directories (before
+ * anything is attached).
+ *
+ * @param inputs - the attach inputs
+ * @param command - for error hints
+ * @throws {@link UsageError} naming the flag
+ */
+export function checkDirectories(inputs: AttachInputs, command: string): void {
+  for (const [flagName, dir] of [
+    ['--workdir', inputs.workdir],
+    ['--instance-root', inputs.instanceRoot],
+  ] as const) {
+    let ok = false;
+    try {
+      ok = statSync(dir).isDirectory();
+    } catch {
+      ok = false;
+    }
+    if (!ok) throw new UsageError(`${flagName}: ${dir} is not an existing directory`, command);
+  }
 }
 
 /**

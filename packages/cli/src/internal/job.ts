@@ -79,6 +79,8 @@ export interface JobReport {
   exitCode: number;
   /** The signal that ended the job, if one did. */
   signal: NodeJS.Signals | null;
+  /** How long the command(s) ran (ms). */
+  commandMs: number;
   /** Per volume. */
   volumes: VolumeReport[];
 }
@@ -300,9 +302,11 @@ async function runWatched(
     ? { CACHEVOL_FORK_ID: only.fork.id, CACHEVOL_RESULT: only.fork.result }
     : {};
   const timer = setInterval(heartbeat, Math.max(50, Math.floor(leaseMs / 3)));
+  const commandStarted = performance.now();
   const exitCode = await runPrograms(commands, place.workdir, out, watch, env).finally(() =>
     clearInterval(timer),
   );
+  const commandMs = performance.now() - commandStarted;
   const signal = watch.received;
 
   const reports: VolumeReport[] = [];
@@ -338,7 +342,7 @@ async function runWatched(
       links,
     });
   }
-  return { exitCode, signal, volumes: reports };
+  return { exitCode, signal, commandMs, volumes: reports };
 }
 
 /**

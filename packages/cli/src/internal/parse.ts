@@ -33,7 +33,7 @@ function allOptions(commands: readonly CommandSpec[]): ParseArgsOptions {
 function usageFromParseError(error: unknown, command: string): UsageError {
   const code = (error as { code?: string }).code;
   const message = error instanceof Error ? error.message : String(error);
-  const flag = /'(-[^' ]+)/.exec(message)?.[1] ?? '';
+  const flag = /'(?:-[^-], )?(-[^' ]+)/.exec(message)?.[1] ?? '';
   if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION')
     return new UsageError(`unknown option '${flag}' for \`cachevol ${command}\``, command);
   if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {

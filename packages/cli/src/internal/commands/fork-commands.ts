@@ -2,7 +2,15 @@ import { dirname, join } from 'node:path';
 import { validateId, validateLabel } from '@cachevol/core';
 import { linkPaths } from '../../link.js';
 import { readGlobals } from '../globals.js';
-import { ATTACH_OPTIONS, flag, list, readAttachInputs, str, volumeName } from '../inputs.js';
+import {
+  ATTACH_OPTIONS,
+  checkDirectories,
+  flag,
+  list,
+  readAttachInputs,
+  str,
+  volumeName,
+} from '../inputs.js';
 import { colorResult, planLinks } from '../job.js';
 import { openEngine, requireEngine } from '../open.js';
 import { formatMs, Output, progressLine } from '../output.js';
@@ -40,6 +48,7 @@ export const attachCommand: CommandSpec = {
     const globals = readGlobals(args, io, 'attach');
     const name = volumeName(args.positionals[0] as string);
     const inputs = readAttachInputs(args, io, 'attach');
+    checkDirectories(inputs, 'attach');
     validateLabel(inputs.job, 'job');
     const paths = list(args, 'path');
     const place = { ...inputs };

@@ -2,8 +2,8 @@ import { readFile } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import { DEFAULT_LEASE_MS, type PipelineStep, parsePipeline, validateName } from '@cachevol/core';
 import { readGlobals } from '../globals.js';
-import { ATTACH_OPTIONS, flag, readAttachInputs, str } from '../inputs.js';
-import { type JobVolume, planLinks, runJob, type VolumeReport } from '../job.js';
+import { ATTACH_OPTIONS, checkDirectories, flag, readAttachInputs, str } from '../inputs.js';
+import { colorResult, type JobVolume, planLinks, runJob, type VolumeReport } from '../job.js';
 import { openEngine } from '../open.js';
 import { type CliIo, formatMs, Output } from '../output.js';
 import type { CommandSpec, OptionSpec, ParsedArgs } from '../spec.js';
@@ -143,8 +143,15 @@ export const pipelineRunCommand: CommandSpec = {
     const out = new Output(io);
     const globals = readGlobals(args, io, 'pipeline run');
     const { jobs, inputs } = await loadPipeline(args, io, 'pipeline run');
+    checkDirectories(inputs, 'pipeline run');
     const engine = await openEngine(globals, true);
-    const summary: { step: number; title: string; exitCode: number; volumes: VolumeReport[] }[] = [];
+    const summary: {
+      step: number;
+      title: string;
+      exitCode: number;
+      commandMs: number;
+      volumes: VolumeReport[];
+    }[] = [];
     let exitCode = 0;
     for (const { step, volumes } of jobs) {
       const title = stepTitle(step);
@@ -162,7 +169,13 @@ export const pipelineRunCommand: CommandSpec = {
         out,
         globals.leaseMs ?? DEFAULT_LEASE_MS,
       );
-      summary.push({ step: step.index + 1, title, exitCode: report.exitCode, volumes: report.volumes });
+      summary.push({
+        step: step.index + 1,
+        title,
+        exitCode: report.exitCode,
+        commandMs: report.commandMs,
+        volumes: report.volumes,
+      });
       if (report.exitCode !== 0) {
         exitCode = report.exitCode;
         out.note(out.err('red', `step ${step.index + 1} failed with exit code ${report.exitCode}; stopping`));
@@ -171,12 +184,12 @@ export const pipelineRunCommand: CommandSpec = {
     }
     out.note(out.err('bold', '--- summary'));
     for (const s of summary) {
+      out.note(`step ${s.step} (${s.title}): exit ${s.exitCode}, command ran ${formatMs(s.commandMs)}`);
       for (const v of s.volumes) {
         out.note(
-          `step ${s.step} ${v.scope}/${v.name}: ${v.result}, attach ${formatMs(v.attachMs)}, ${v.action}${v.versionId ? ` as ${v.versionId}` : ''} in ${formatMs(v.finishMs)}`,
+          `  volume ${v.scope}/${v.name}: ${colorResult(out, v.result)}, attach ${formatMs(v.attachMs)}, ${v.action}${v.versionId ? ` as ${v.versionId}` : ''} in ${formatMs(v.finishMs)}`,
         );
       }
-      if (s.volumes.length === 0) out.note(`step ${s.step}: no cache, exit ${s.exitCode}`);
     }
     return exitCode;
   },

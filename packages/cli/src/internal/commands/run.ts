@@ -1,7 +1,7 @@
 import { basename } from 'node:path';
 import { DEFAULT_LEASE_MS, validateLabel, validateName } from '@cachevol/core';
 import { readGlobals } from '../globals.js';
-import { ATTACH_OPTIONS, list, readAttachInputs, str } from '../inputs.js';
+import { ATTACH_OPTIONS, checkDirectories, list, readAttachInputs, str } from '../inputs.js';
 import { planLinks, runJob } from '../job.js';
 import { openEngine } from '../open.js';
 import { Output } from '../output.js';
@@ -58,6 +58,7 @@ export const runCommand: CommandSpec = {
     const out = new Output(io);
     const globals = readGlobals(args, io, 'run');
     const inputs = readAttachInputs(args, io, 'run');
+    checkDirectories(inputs, 'run');
     validateLabel(inputs.job, 'job');
     const name = validateName(str(args, 'name') ?? defaultName(inputs.workdir));
     const volumes = [

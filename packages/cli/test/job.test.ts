@@ -1,0 +1,149 @@
+import { mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createDirBackend } from '@cachevol/backend-dir';
+import { createMemoryBackend } from '@cachevol/backend-memory';
+import { CacheVolumes, createMemoryStore, headOf } from '@cachevol/core';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { type JobPlace, type JobVolume, runJob } from '../src/internal/job.js';
+import { Output } from '../src/internal/output.js';
+import { tempDir } from './helpers/cli.js';
+
+function capture() {
+  let err = '';
+  const io = {
+    stdout: { write: () => true },
+    stderr: {
+      write: (t: string) => {
+        err += t;
+        return true;
+      },
+    },
+    env: {},
+    cwd: '/',
+  };
+  return { out: new Output(io), stderr: () => err };
+}
+
+const node = (code: string) => ({ file: process.execPath, args: ['-e', code] });
+
+describe('runJob on the memory backend (no paths)', () => {
+  const volumes: JobVolume[] = [{ name: 'deps', scope: 's', paths: [], commit: 'on-success' }];
+  const place: JobPlace = {
+    workdir: process.cwd(),
+    instanceRoot: '/',
+    os: 'linux',
+    replace: false,
+    job: 't',
+  };
+  const engine = () =>
+    new CacheVolumes({ backend: createMemoryBackend(), store: createMemoryStore(), host: 'h' });
+
+  it('commits on exit 0 and the next attach is a hit', async () => {
+    const volumesEngine = engine();
+    const { out, stderr } = capture();
+    const first = await runJob(volumesEngine, volumes, place, [node('')], out);
+    expect(first).toMatchObject({
+      exitCode: 0,
+      signal: null,
+      volumes: [{ result: 'miss', action: 'committed' }],
+    });
+    const second = await runJob(volumesEngine, volumes, place, [node('')], out);
+    expect(second.volumes[0]).toMatchObject({ result: 'hit', baseVersionId: first.volumes[0]?.versionId });
+    expect(stderr()).toMatch(/s\/deps: miss, attached in \d+ ms/);
+  });
+
+  it('passes a failing exit code through, abandons, and leaves the head alone', async () => {
+    const volumesEngine = engine();
+    const { out } = capture();
+    const good = await runJob(volumesEngine, volumes, place, [node('')], out);
+    const bad = await runJob(volumesEngine, volumes, place, [node('process.exit(3)')], out);
+    expect(bad).toMatchObject({
+      exitCode: 3,
+      volumes: [{ result: 'hit', action: 'abandoned', versionId: null }],
+    });
+    const state = await volumesEngine.state();
+    expect(headOf(Object.values(state.volumes)[0])?.id).toBe(good.volumes[0]?.versionId);
+    expect(Object.values(state.forks).every((f) => f.state === 'committed' || f.state === 'abandoned')).toBe(
+      true,
+    );
+  });
+
+  it('stops at the first failing command, and reports 127 for a missing program', async () => {
+    const { out, stderr } = capture();
+    const ran = await runJob(
+      engine(),
+      volumes,
+      place,
+      [node('process.exit(5)'), node('process.exit(0)')],
+      out,
+    );
+    expect(ran.exitCode).toBe(5);
+    const missing = await runJob(
+      engine(),
+      volumes,
+      place,
+      [{ file: 'cachevol-no-such-program', args: [] }],
+      out,
+    );
+    expect(missing).toMatchObject({ exitCode: 127, volumes: [{ action: 'abandoned' }] });
+    expect(stderr()).toContain('cannot run cachevol-no-such-program: command not found');
+  });
+
+  it('tells the command its fork and attach result', async () => {
+    const { out } = capture();
+    const check = node(
+      'process.exit(process.env.CACHEVOL_RESULT === "miss" && /^f-/.test(process.env.CACHEVOL_FORK_ID) ? 0 : 9)',
+    );
+    expect((await runJob(engine(), volumes, place, [check], out)).exitCode).toBe(0);
+  });
+});
+
+describe('runJob on the dir backend with linked paths', () => {
+  let dir: string;
+  let cleanup: () => Promise<void>;
+  beforeEach(async () => {
+    ({ dir, cleanup } = await tempDir('job'));
+  });
+  afterEach(() => cleanup());
+
+  it('links each path into the working directory, keeps what a good job wrote, and unlinks after', async () => {
+    const volumesEngine = new CacheVolumes({
+      backend: createDirBackend({ root: join(dir, 'data') }),
+      store: createMemoryStore(),
+      host: 'h',
+    });
+    const { out } = capture();
+    const workdir = join(dir, 'work');
+    const place: JobPlace = {
+      workdir,
+      instanceRoot: join(dir, 'instance'),
+      os: 'linux',
+      replace: false,
+      job: 't',
+    };
+    const volumes: JobVolume[] = [
+      { name: 'deps', scope: 's', paths: ['out', '/opt/tool'], commit: 'on-success' },
+    ];
+    await mkdir(workdir);
+    await mkdir(place.instanceRoot);
+    const write = node(
+      `const fs = require('fs'); fs.writeFileSync('out/a', 'A'); fs.writeFileSync(${JSON.stringify(join(dir, 'instance/opt/tool/b'))}, 'B')`,
+    );
+    await require0(await runJob(volumesEngine, volumes, place, [{ ...write, args: write.args }], out));
+    const read = node(
+      `const fs = require('fs'); process.stdout.write(fs.readFileSync('out/a', 'utf8')); fs.writeFileSync('seen', fs.readFileSync(${JSON.stringify(join(dir, 'instance/opt/tool/b'))}))`,
+    );
+    const second = await runJob(volumesEngine, volumes, place, [read], out);
+    expect(second).toMatchObject({ exitCode: 0, volumes: [{ result: 'hit', action: 'committed' }] });
+    expect(await readFile(join(workdir, 'seen'), 'utf8')).toBe('B');
+    expect(second.volumes[0]?.links.map((l) => l.linkPath)).toEqual([
+      join(workdir, 'out'),
+      join(dir, 'instance/opt/tool'),
+    ]);
+    await expect(readFile(join(workdir, 'out/a'))).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+});
+
+async function require0(report: { exitCode: number }) {
+  expect(report.exitCode).toBe(0);
+}

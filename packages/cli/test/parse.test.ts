@@ -1,0 +1,117 @@
+import { describe, expect, it } from 'vitest';
+import { COMMANDS } from '../src/internal/commands/index.js';
+import { parseDuration, readGlobals } from '../src/internal/globals.js';
+import { commandHelp, mainHelp } from '../src/internal/help.js';
+import { parseCommandLine } from '../src/internal/parse.js';
+import { UsageError } from '../src/internal/usage-error.js';
+
+const parse = (...argv: string[]) => parseCommandLine(argv, COMMANDS);
+const usage = (...argv: string[]) => {
+  try {
+    parse(...argv);
+  } catch (error) {
+    expect(error).toBeInstanceOf(UsageError);
+    return (error as Error).message;
+  }
+  throw new Error(`expected a usage error for ${argv.join(' ')}`);
+};
+
+describe('parseCommandLine', () => {
+  it('finds the command among global flags and parses its flags', () => {
+    const inv = parse('--root', '/r', 'attach', 'deps', '--path', 'a', '-p', 'b', '--json');
+    expect(inv).toMatchObject({ kind: 'command', spec: { name: 'attach' } });
+    if (inv.kind !== 'command') throw new Error('unreachable');
+    expect(inv.args.positionals).toEqual(['deps']);
+    expect(inv.args.values).toMatchObject({ root: '/r', path: ['a', 'b'], json: true });
+  });
+
+  it('splits off the command of `run` after --, keeping its own flags intact', () => {
+    const inv = parse('run', '--cache', 'node_modules', '--', 'npm', 'ci', '--json', '--', 'x');
+    if (inv.kind !== 'command') throw new Error('expected a command');
+    expect(inv.args.command).toEqual(['npm', 'ci', '--json', '--', 'x']);
+    expect(inv.args.values).toMatchObject({ cache: ['node_modules'] });
+  });
+
+  it('reads sub-commands', () => {
+    expect(parse('pipeline', 'plan', 'p.yml', '--slug', 's')).toMatchObject({
+      kind: 'command',
+      spec: { name: 'pipeline plan' },
+    });
+    expect(parse('pipeline', '--help')).toEqual({ kind: 'help', command: null, group: 'pipeline' });
+  });
+
+  it('answers --help for every command, even with other flags missing', () => {
+    for (const spec of COMMANDS) {
+      expect(parse(...spec.name.split(' '), '--help')).toEqual({ kind: 'help', command: spec, group: null });
+      expect(commandHelp(spec)).toContain(`Usage: cachevol ${spec.name}`);
+    }
+    expect(parse()).toMatchObject({ kind: 'help', command: null });
+    expect(parse('help', 'run')).toMatchObject({ kind: 'help', command: { name: 'run' } });
+    expect(parse('--version')).toEqual({ kind: 'version' });
+    expect(mainHelp(COMMANDS)).toContain('Exit codes');
+  });
+
+  it('reports bad command lines as one-line usage errors', () => {
+    expect(usage('frobnicate')).toBe("unknown command 'frobnicate'");
+    expect(usage('ls', '--frob')).toBe("unknown option '--frob' for `cachevol ls`");
+    expect(usage('attach', 'deps', '--path')).toBe("option '--path' needs a value");
+    expect(usage('ls', '--json=yes')).toBe("option '--json' does not take a value");
+    expect(usage('attach')).toBe('missing NAME (the volume name, e.g. node-modules)');
+    expect(usage('ls', 'extra')).toBe("unexpected argument 'extra' for `cachevol ls`");
+    expect(usage('run', 'npm', 'test')).toContain("missing '--' before the command to run");
+    expect(usage('run', '--')).toBe("missing the command to run after '--'");
+    expect(usage('ls', '--', 'x')).toContain('does not run a command');
+    expect(usage('pipeline')).toContain('needs a sub-command');
+    expect(usage('--root', 'x')).toBe('missing command');
+  });
+});
+
+describe('readGlobals', () => {
+  const io = (env: Record<string, string> = {}) => ({
+    stdout: { write() {} },
+    stderr: { write() {} },
+    env,
+    cwd: '/here',
+  });
+  const globals = (values: Record<string, string>, env?: Record<string, string>) =>
+    readGlobals({ values, positionals: [], command: [] }, io(env), 'ls');
+
+  it('takes flags over environment over defaults, and makes the root absolute', () => {
+    expect(globals({})).toEqual({ backend: 'dir', root: '/here/.cachevol' });
+    expect(
+      globals({}, { CACHEVOL_BACKEND: 'btrfs', CACHEVOL_ROOT: '/var/cv', CACHEVOL_LEASE_MS: '1500' }),
+    ).toEqual({
+      backend: 'btrfs',
+      root: '/var/cv',
+      leaseMs: 1500,
+    });
+    expect(globals({ backend: 'dir', root: 'r', lease: '2m' }, { CACHEVOL_BACKEND: 'btrfs' })).toEqual({
+      backend: 'dir',
+      root: '/here/r',
+      leaseMs: 120_000,
+    });
+  });
+
+  it('names the flag or variable that is wrong', () => {
+    expect(() => globals({ backend: 'nfs' })).toThrow(
+      '--backend: expected one of dir, btrfs, zfs, sparsebundle, got "nfs"',
+    );
+    expect(() => globals({}, { CACHEVOL_BACKEND: 'nfs' })).toThrow(/^CACHEVOL_BACKEND: expected one of/);
+    expect(() => globals({ lease: 'soon' })).toThrow('--lease: invalid lease "soon"');
+    expect(() => globals({}, { CACHEVOL_LEASE_MS: '2h' })).toThrow(
+      'CACHEVOL_LEASE_MS: invalid lease "2h"; write milliseconds',
+    );
+    expect(() => globals({ backend: 'zfs' })).toThrow('--backend zfs needs --dataset');
+  });
+
+  it('parses durations', () => {
+    expect([
+      parseDuration('500ms'),
+      parseDuration('30s'),
+      parseDuration('10m'),
+      parseDuration('2h'),
+      parseDuration('7'),
+    ]).toEqual([500, 30_000, 600_000, 7_200_000, 7]);
+    expect(parseDuration('1.5h')).toBeNaN();
+  });
+});
