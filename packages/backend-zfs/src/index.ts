@@ -1,8 +1,9 @@
 /**
- * `@cachevol/backend-zfs` (being built).
+ * `@cachevol/backend-zfs`: cache volumes as ZFS datasets. A version is a filesystem with one
+ * snapshot, a fork is a clone of it with a `refquota`; fork and commit take constant time.
+ * Works with OpenZFS 2.x and zfs-fuse.
  *
  * @packageDocumentation
  */
-
-/** The package name. */
-export const PACKAGE_NAME = "@cachevol/backend-zfs";
+export { type ZfsBackendOptions, type ZfsSettings, zfsBackendOptionsSchema } from './options.js';
+export { createZfsBackend, type ZfsBackend } from './zfs-backend.js';

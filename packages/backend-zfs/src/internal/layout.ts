@@ -1,0 +1,69 @@
+/**
+ * Where cachevol keeps things under the parent dataset `<root>`:
+ *
+ * - `<root>/forks/<fork id>`: live forks, mounted (the only mounted datasets).
+ * - `<root>/tmp/<fork id>`: forks being built; renamed into `forks/` when complete.
+ * - `<root>/versions/<version id>` with the snapshot `@v`: committed versions (not mounted).
+ *   A removed version whose snapshot still has clones stays here with the user property
+ *   {@link DELETED_PROPERTY} set until its last dependent is gone.
+ */
+export interface Layout {
+  /** The parent dataset from the options. */
+  readonly root: string;
+  /** `<root>/forks`. */
+  readonly forks: string;
+  /** `<root>/versions`. */
+  readonly versions: string;
+  /** `<root>/tmp`. */
+  readonly tmp: string;
+}
+
+/** The user property that marks a removed version awaiting the end of its last dependent. */
+export const DELETED_PROPERTY = 'cachevol:deleted';
+
+/** The name of the one snapshot of a version (and of a fork being committed). */
+export const SNAPSHOT_NAME = 'v';
+
+/**
+ * The layout under a parent dataset.
+ *
+ * @param root - the parent dataset (already validated)
+ */
+export function layoutOf(root: string): Layout {
+  return { root, forks: `${root}/forks`, versions: `${root}/versions`, tmp: `${root}/tmp` };
+}
+
+/**
+ * The dataset of a live fork.
+ * @param layout - the layout
+ * @param forkId - a validated fork id
+ */
+export function forkDataset(layout: Layout, forkId: string): string {
+  return `${layout.forks}/${forkId}`;
+}
+
+/**
+ * The dataset a fork is built in before it is renamed into place.
+ * @param layout - the layout
+ * @param forkId - a validated fork id
+ */
+export function tmpDataset(layout: Layout, forkId: string): string {
+  return `${layout.tmp}/${forkId}`;
+}
+
+/**
+ * The dataset of a version.
+ * @param layout - the layout
+ * @param versionId - a validated version id
+ */
+export function versionDataset(layout: Layout, versionId: string): string {
+  return `${layout.versions}/${versionId}`;
+}
+
+/**
+ * The snapshot of a dataset that a version is (or will be, for a fork being committed).
+ * @param dataset - a version or fork dataset
+ */
+export function snapshotOf(dataset: string): string {
+  return `${dataset}@${SNAPSHOT_NAME}`;
+}

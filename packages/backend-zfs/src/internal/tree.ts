@@ -1,0 +1,151 @@
+import type { BackendEntry } from '@cachevol/core';
+import { DELETED_PROPERTY, type Layout, SNAPSHOT_NAME } from './layout.js';
+
+/** What cachevol knows about one dataset or snapshot, from `zfs get -H -p`. */
+export interface DatasetInfo {
+  /** `filesystem`, `snapshot`, `volume`, ... */
+  type: string;
+  /** The snapshot a clone was made from, or `null`. */
+  origin: string | null;
+  /** An absolute path, `none`, `legacy`, or `null` when not applicable (snapshots). */
+  mountpoint: string | null;
+  /** Whether the filesystem is mounted now. */
+  mounted: boolean;
+  /** Whether the version was removed and waits for its last dependent to go. */
+  deleted: boolean;
+}
+
+/** Every dataset under the parent dataset (the parent included), by full name. */
+export type Tree = ReadonlyMap<string, DatasetInfo>;
+
+const ID = /^[a-z0-9][a-z0-9_-]*$/;
+
+/**
+ * Parses `zfs get -H -p -o name,property,value` output (one `name<TAB>property<TAB>value` line
+ * per property) into the properties of each dataset, by name.
+ *
+ * @param stdout - the command's output
+ */
+export function parseProperties(stdout: string): Map<string, Map<string, string>> {
+  const datasets = new Map<string, Map<string, string>>();
+  for (const line of stdout.split('\n')) {
+    const first = line.indexOf('\t');
+    const second = line.indexOf('\t', first + 1);
+    if (first <= 0 || second < 0) continue;
+    const name = line.slice(0, first);
+    let properties = datasets.get(name);
+    if (!properties) {
+      properties = new Map();
+      datasets.set(name, properties);
+    }
+    properties.set(line.slice(first + 1, second), line.slice(second + 1));
+  }
+  return datasets;
+}
+
+/**
+ * Parses `zfs get -H -p -o name,property,value` output of the tree properties into one
+ * record per dataset. Unset or inapplicable values are `-`.
+ *
+ * @param stdout - the command's output
+ */
+export function parseTree(stdout: string): Tree {
+  const tree = new Map<string, DatasetInfo>();
+  for (const [name, properties] of parseProperties(stdout)) {
+    const value = (property: string): string | null => {
+      const raw = properties.get(property);
+      return raw === undefined || raw === '-' ? null : raw;
+    };
+    tree.set(name, {
+      type: value('type') ?? '',
+      origin: value('origin'),
+      mountpoint: value('mountpoint'),
+      mounted: value('mounted') === 'yes',
+      deleted: value(DELETED_PROPERTY) === 'on',
+    });
+  }
+  return tree;
+}
+
+/** The id of `<area>/<id>` when `name` is a direct child of `area` with a valid id. */
+function childId(area: string, name: string): string | undefined {
+  if (!name.startsWith(`${area}/`)) return undefined;
+  const id = name.slice(area.length + 1);
+  return ID.test(id) && id.length <= 64 ? id : undefined;
+}
+
+/**
+ * A live version: `versions/<id>` is a filesystem with its snapshot and not marked deleted.
+ *
+ * @param tree - the datasets
+ * @param dataset - the version's dataset name
+ */
+export function isLiveVersion(tree: Tree, dataset: string): boolean {
+  const info = tree.get(dataset);
+  return (
+    info?.type === 'filesystem' &&
+    !info.deleted &&
+    tree.get(`${dataset}@${SNAPSHOT_NAME}`)?.type === 'snapshot'
+  );
+}
+
+/**
+ * What the backend holds, for `list()`: forks under `forks/`, half-built forks under `tmp/`
+ * (listed under the fork id they were built for), and versions under `versions/` that are not
+ * marked deleted. Names that are not valid ids are not cachevol's and are left out.
+ *
+ * @param tree - the datasets
+ * @param layout - the layout
+ */
+export function entriesOf(tree: Tree, layout: Layout): BackendEntry[] {
+  const forks = new Set<string>();
+  const versions = new Set<string>();
+  for (const [name, info] of tree) {
+    if (info.type !== 'filesystem') continue;
+    const fork = childId(layout.forks, name) ?? childId(layout.tmp, name);
+    if (fork !== undefined) forks.add(fork);
+    const version = childId(layout.versions, name);
+    if (version !== undefined && !info.deleted) versions.add(version);
+  }
+  return [
+    ...[...forks].sort().map((id) => ({ kind: 'fork' as const, id })),
+    ...[...versions].sort().map((id) => ({ kind: 'version' as const, id })),
+  ];
+}
+
+/**
+ * The removed versions that can be destroyed now, in an order that works: a version marked
+ * deleted goes once no dataset is a clone of one of its snapshots, and destroying it may free
+ * the version it was itself cloned from (the walk up `origin`).
+ *
+ * @param tree - the datasets
+ * @param layout - the layout
+ * @returns version datasets to `zfs destroy -r`, dependents first
+ */
+export function collectable(tree: Tree, layout: Layout): string[] {
+  const clones = new Map<string, number>();
+  const parentOf = (snapshot: string): string => snapshot.slice(0, snapshot.indexOf('@'));
+  for (const info of tree.values()) {
+    if (info.origin) clones.set(parentOf(info.origin), (clones.get(parentOf(info.origin)) ?? 0) + 1);
+  }
+  const marked = [...tree]
+    .filter(
+      ([name, info]) =>
+        info.deleted && info.type === 'filesystem' && childId(layout.versions, name) !== undefined,
+    )
+    .map(([name]) => name)
+    .sort();
+  const order: string[] = [];
+  let progress = true;
+  while (progress) {
+    progress = false;
+    for (const name of marked) {
+      if (order.includes(name) || (clones.get(name) ?? 0) > 0) continue;
+      order.push(name);
+      progress = true;
+      const origin = tree.get(name)?.origin;
+      if (origin) clones.set(parentOf(origin), (clones.get(parentOf(origin)) ?? 1) - 1);
+    }
+  }
+  return order;
+}

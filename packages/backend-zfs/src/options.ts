@@ -1,0 +1,66 @@
+import { isAbsolute, resolve } from 'node:path';
+import { CacheVolumeError } from '@cachevol/core';
+import { z } from 'zod';
+import { datasetNameProblem } from './internal/dataset-name.js';
+
+/** The schema of {@link ZfsBackendOptions}: the single source of truth for the options. */
+export const zfsBackendOptionsSchema = z
+  .object({
+    dataset: z
+      .string()
+      .superRefine((value, context) => {
+        const problem = datasetNameProblem(value);
+        if (problem) context.addIssue({ code: 'custom', message: problem });
+      })
+      .describe(
+        'an existing ZFS filesystem (such as `tank/cachevol`); cachevol keeps its datasets under it and touches nothing else',
+      ),
+    mountRoot: z
+      .string()
+      .min(1)
+      .refine((value) => isAbsolute(value), 'must be an absolute path')
+      .transform((value) => resolve(value))
+      .optional()
+      .describe(
+        'directory under which forks are mounted (`<mountRoot>/<fork id>`); by default they are mounted under `<mountpoint of dataset>/forks`',
+      ),
+    zfsPath: z
+      .string()
+      .min(1)
+      .default('zfs')
+      .describe('the `zfs` program: a name on PATH or an absolute path'),
+  })
+  .strict();
+
+/**
+ * Options for `createZfsBackend`.
+ *
+ * - `dataset` (required): an existing ZFS filesystem such as `tank/cachevol`. cachevol creates
+ *   `forks`, `versions` and `tmp` under it and touches nothing else.
+ * - `mountRoot` (optional): an absolute directory under which forks are mounted, as
+ *   `<mountRoot>/<fork id>`. Without it forks are mounted under `<mountpoint of dataset>/forks`,
+ *   so the dataset then needs a real mountpoint (not `none` or `legacy`).
+ * - `zfsPath` (default `"zfs"`): the `zfs` program.
+ */
+export type ZfsBackendOptions = z.input<typeof zfsBackendOptionsSchema>;
+
+/** Options after parsing: defaults applied, `mountRoot` normalised. */
+export type ZfsSettings = z.output<typeof zfsBackendOptionsSchema>;
+
+/**
+ * Parses the options, turning every problem into one `INVALID_ARGUMENT` error that names each
+ * option.
+ *
+ * @param input - what the caller passed
+ * @throws {@link CacheVolumeError} `INVALID_ARGUMENT`
+ */
+export function parseZfsBackendOptions(input: unknown): ZfsSettings {
+  const parsed = zfsBackendOptionsSchema.safeParse(input ?? {});
+  if (parsed.success) return parsed.data;
+  const problems = parsed.error.issues.map(
+    (issue) => `${issue.path.length > 0 ? issue.path.join('.') : '(root)'}: ${issue.message}`,
+  );
+  throw new CacheVolumeError('INVALID_ARGUMENT', `Invalid ZFS backend options: ${problems.join('; ')}.`, {
+    details: { issues: parsed.error.issues },
+  });
+}
