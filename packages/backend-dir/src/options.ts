@@ -16,7 +16,7 @@ export type ReflinkMode = (typeof REFLINK_MODES)[number];
 export const dirBackendOptionsSchema = z
   .object({
     root: z.string().min(1).describe('directory that holds every version and fork (created if missing)'),
-    reflink: z.enum(REFLINK_MODES).default('auto').describe('clone file data: auto, always or never'),
+    reflink: z.literal(REFLINK_MODES).default('auto').describe('clone file data: auto, always or never'),
   })
   .strict();
 
