@@ -1,5 +1,5 @@
 import type { Stats } from 'node:fs';
-import { lstat, mkdir, readdir, rename } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import {
   type Backend,
   type BackendCapabilities,
@@ -10,6 +10,7 @@ import {
   type Usage,
   validateId,
 } from '@cachevol/core';
+import { hasEntries, treesDiffer } from './internal/compare-trees.js';
 import { type CloneMode, copyTree } from './internal/copy-tree.js';
 import { errnoCode, fsFailure } from './internal/errors.js';
 import { isIdName, Layout, parseScratchName } from './internal/layout.js';
@@ -27,6 +28,15 @@ export interface DirBackend extends Backend {
   readonly name: 'dir';
   /** The canonical absolute root directory. */
   readonly root: string;
+  /**
+   * Tells whether a fork differs from the version it was made from (or, for an empty fork,
+   * holds anything), comparing paths, types, permissions, owners, sizes, modification times
+   * and symlink targets. A fork whose version was removed counts as changed.
+   *
+   * @param forkId - the fork
+   * @throws `NOT_FOUND` when the fork does not exist
+   */
+  hasChanges(forkId: string): Promise<boolean>;
 }
 
 async function statOrNull(path: string): Promise<Stats | null> {
@@ -102,7 +112,7 @@ export function createDirBackend(options: DirBackendOptions): DirBackend {
     constantTime: false,
     quota: false,
     transfer: false,
-    changeDetection: false,
+    changeDetection: true,
   });
 
   let canSyncFs = true;
@@ -116,6 +126,7 @@ export function createDirBackend(options: DirBackendOptions): DirBackend {
   /** Builds a fork in `tmp/` and renames it into place; a retry returns the existing fork. */
   const buildFork = async (
     forkId: string,
+    baseId: string | null,
     action: string,
     build: (tmp: string) => Promise<unknown>,
   ): Promise<ForkMount> => {
@@ -124,12 +135,17 @@ export function createDirBackend(options: DirBackendOptions): DirBackend {
     const tmp = layout.scratch('tmp', 'fork', forkId);
     try {
       await build(tmp);
+      await writeFile(layout.base(forkId), baseId ?? '');
       await rename(tmp, mountPath);
     } catch (error) {
       await removeTree(tmp).catch(() => undefined);
       // Another caller finished the same fork first: theirs is as good as ours.
-      const code = errnoCode(error);
-      if ((code === 'EEXIST' || code === 'ENOTEMPTY') && (await isDirectory(mountPath))) return { mountPath };
+      if (await isDirectory(mountPath)) {
+        const code = errnoCode(error);
+        if (code === 'EEXIST' || code === 'ENOTEMPTY') return { mountPath };
+      } else {
+        await rm(layout.base(forkId), { force: true }).catch(() => undefined);
+      }
       throw fsFailure(action, tmp, error);
     }
     await guard('flushing the forks directory', layout.area('forks'), () =>
@@ -156,6 +172,7 @@ export function createDirBackend(options: DirBackendOptions): DirBackend {
           },
         );
       }
+      if (kind === 'fork') await rm(layout.base(id), { force: true });
       for (const name of await namesIn(layout.area('trash'))) {
         const owner = parseScratchName(name);
         if (owner?.kind === kind && owner.id === id) await removeTree(`${layout.area('trash')}/${name}`);
@@ -170,7 +187,7 @@ export function createDirBackend(options: DirBackendOptions): DirBackend {
 
     async createFork(forkId) {
       validateId(forkId, 'fork id');
-      return buildFork(forkId, `creating fork ${forkId}`, (tmp) => mkdir(tmp));
+      return buildFork(forkId, null, `creating fork ${forkId}`, (tmp) => mkdir(tmp));
     },
 
     async forkVersion(forkId, versionId, forkOptions) {
@@ -180,7 +197,7 @@ export function createDirBackend(options: DirBackendOptions): DirBackend {
       if (await isDirectory(mountPath)) return { mountPath };
       const source = layout.entry('version', versionId);
       if (!(await isDirectory(source))) notFound('version', versionId);
-      return buildFork(forkId, `copying version ${versionId} into fork ${forkId}`, (tmp) =>
+      return buildFork(forkId, versionId, `copying version ${versionId} into fork ${forkId}`, (tmp) =>
         copyTree(source, tmp, { clone, onProgress: forkOptions?.onProgress }),
       );
     },
@@ -210,6 +227,8 @@ export function createDirBackend(options: DirBackendOptions): DirBackend {
         // Flush before the rename makes it a version: one syncfs, or an fsync per file.
         if (canSyncFs) canSyncFs = await syncFilesystem(fork);
         const usedBytes = await measureTree(fork, { fsync: !canSyncFs });
+        // Forget the base first: a crash in between leaves a fork that reports changes.
+        await rm(layout.base(forkId), { force: true });
         await rename(fork, version);
         await fsyncPath(layout.area('versions'), true);
         await fsyncPath(layout.area('forks'), true);
@@ -230,6 +249,23 @@ export function createDirBackend(options: DirBackendOptions): DirBackend {
       const path = layout.entry(kind, id);
       if (!(await isDirectory(path))) notFound(kind, id);
       return { usedBytes: await guard(`measuring ${kind} ${id}`, path, () => measureTree(path)) };
+    },
+
+    async hasChanges(forkId) {
+      validateId(forkId, 'fork id');
+      const fork = layout.entry('fork', forkId);
+      if (!(await isDirectory(fork))) notFound('fork', forkId);
+      return guard(`comparing fork ${forkId} with its version`, fork, async () => {
+        const baseId = await readFile(layout.base(forkId), 'utf8').catch((error: unknown) => {
+          if (errnoCode(error) === 'ENOENT') return undefined;
+          throw error;
+        });
+        if (baseId === '') return hasEntries(fork);
+        if (baseId === undefined || !isIdName(baseId)) return true; // base unknown: assume changed
+        const version = layout.entry('version', baseId);
+        if (!(await isDirectory(version))) return true; // base removed: nothing to compare with
+        return treesDiffer(version, fork);
+      });
     },
 
     async list(): Promise<BackendEntry[]> {

@@ -8,6 +8,8 @@ import {
   readdir,
   readFile,
   readlink,
+  rename,
+  rm,
   stat,
   symlink,
   utimes,
@@ -43,7 +45,7 @@ describe('createDirBackend options and root', () => {
     const backend = createDirBackend({ root: join(parent, 'a', 'b') });
     expect(backend.name).toBe('dir');
     expect(backend.root).toBe(join(parent, 'a', 'b'));
-    expect((await readdir(backend.root)).sort()).toEqual(['forks', 'tmp', 'trash', 'versions']);
+    expect((await readdir(backend.root)).sort()).toEqual(['bases', 'forks', 'tmp', 'trash', 'versions']);
     expect(await backend.list()).toEqual([]);
   });
 
@@ -77,7 +79,7 @@ describe('createDirBackend options and root', () => {
       quota: false,
       constantTime: false,
       transfer: false,
-      changeDetection: false,
+      changeDetection: true,
     });
     expect(createDirBackend({ root: tempDir(), reflink: 'never' }).capabilities.copyOnWrite).toBe(false);
     if (auto.capabilities.copyOnWrite) {
@@ -114,6 +116,7 @@ describe('copies keep what a cache needs and never leave the tree', () => {
       );
     }
     expect(await readdir(b.mountPath)).not.toContain('secret.txt');
+    expect(await backend.hasChanges('f2')).toBe(false);
     expect(await readFile(join(outside, 'secret.txt'), 'utf8')).toBe('outside data');
     // Removing the fork removes the links, not their targets.
     await backend.discardFork('f2');
@@ -172,6 +175,7 @@ describe('copies keep what a cache needs and never leave the tree', () => {
     expect(existsSync(join(b.mountPath, 'fifo'))).toBe(false);
     expect(await readFile(join(b.mountPath, 'ro', 'deep', 'file'), 'utf8')).toBe('f');
     expect((await backend.usage('fork', 'f2')).usedBytes).toBe(used.usedBytes);
+    expect(await backend.hasChanges('f2')).toBe(false);
     await backend.discardFork('f2');
     await backend.removeVersion('v1');
     expect(await backend.list()).toEqual([]);
@@ -284,5 +288,52 @@ describe('progress, failures and leftovers', () => {
     expect(new Set(mounts.map((m) => m.mountPath)).size).toBe(1);
     expect((await readdir(mounts[0]?.mountPath ?? '')).length).toBe(50);
     expect(await readdir(join(backend.root, 'tmp'))).toEqual([]);
+  });
+});
+
+describe('change detection', () => {
+  async function setup() {
+    const backend = createDirBackend({ root: tempDir() });
+    const a = await backend.createFork('f1', fork);
+    await mkdir(join(a.mountPath, 'dir'));
+    await writeFile(join(a.mountPath, 'dir', 'file'), 'content');
+    await symlink('dir/file', join(a.mountPath, 'link'));
+    await backend.commitFork('f1', 'v1');
+    return backend;
+  }
+
+  const changes: [string, (mount: string) => Promise<unknown>][] = [
+    ['a rewrite with the same size', (m) => writeFile(join(m, 'dir', 'file'), 'CONTENT')],
+    ['a chmod', (m) => chmod(join(m, 'dir', 'file'), 0o600)],
+    ['a deletion', (m) => rm(join(m, 'dir', 'file'))],
+    ['a rename', (m) => rename(join(m, 'dir', 'file'), join(m, 'dir', 'moved'))],
+    ['a new empty directory', (m) => mkdir(join(m, 'new'))],
+    [
+      'a symlink pointed elsewhere',
+      async (m) => {
+        await rm(join(m, 'link'));
+        await symlink('elsewhere', join(m, 'link'));
+      },
+    ],
+  ];
+  for (const [what, change] of changes) {
+    it(`sees ${what}`, async () => {
+      const backend = await setup();
+      const b = await backend.forkVersion('f2', 'v1', fork);
+      expect(await backend.hasChanges('f2')).toBe(false);
+      await new Promise((r) => setTimeout(r, 5));
+      await change(b.mountPath);
+      expect(await backend.hasChanges('f2')).toBe(true);
+    });
+  }
+
+  it('reports a change when the base version was removed, and NOT_FOUND once the fork is gone', async () => {
+    const backend = await setup();
+    await backend.forkVersion('f2', 'v1', fork);
+    await backend.removeVersion('v1');
+    expect(await backend.hasChanges('f2')).toBe(true);
+    await backend.commitFork('f2', 'v2');
+    expect((await rejection(backend.hasChanges('f2'))).code).toBe('NOT_FOUND');
+    expect(await readdir(join(backend.root, 'bases'))).toEqual([]);
   });
 });

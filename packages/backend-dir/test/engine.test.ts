@@ -48,6 +48,18 @@ describe('CacheVolumes over the dir backend and the file store', () => {
     });
   });
 
+  it('skips the commit of an unchanged fork in on-change mode', async () => {
+    const { volumes } = engine(tempDir());
+    const first = await volumes.attach('deps', { scope: 'pipeline' });
+    await writeFile(join(first.mountPath, 'a'), 'a');
+    await first.finish(0);
+    const unchanged = await volumes.attach('deps', { scope: 'pipeline', commit: 'on-change' });
+    expect(await unchanged.finish(0)).toEqual({ action: 'skipped', version: null });
+    const changed = await volumes.attach('deps', { scope: 'pipeline', commit: 'on-change' });
+    await writeFile(join(changed.mountPath, 'b'), 'b');
+    expect((await changed.finish(0)).action).toBe('committed');
+  });
+
   it('reconcile removes what a crashed process left in the backend', async () => {
     const dir = tempDir();
     const { backend, volumes } = engine(dir);

@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { type EntryKind, MAX_ID_LENGTH } from '@cachevol/core';
 
-/** The four directories under a backend root. */
-export const AREAS = ['versions', 'forks', 'tmp', 'trash'] as const;
+/** The directories under a backend root. */
+export const AREAS = ['versions', 'forks', 'tmp', 'trash', 'bases'] as const;
 
 /** One of {@link AREAS}. */
 export type Area = (typeof AREAS)[number];
@@ -15,7 +15,9 @@ const ID = /^[a-z0-9][a-z0-9_-]*$/;
  * - `versions/<id>`: committed versions (never written after commit);
  * - `forks/<id>`: live forks (the mount paths);
  * - `tmp/<kind>.<id>.<random>`: forks being built (renamed into `forks/` when complete);
- * - `trash/<kind>.<id>.<random>`: forks and versions being deleted (renamed here, then removed).
+ * - `trash/<kind>.<id>.<random>`: forks and versions being deleted (renamed here, then removed);
+ * - `bases/<fork id>`: the id of the version a live fork was made from (empty for an empty
+ *   fork), for change detection. Written before the fork appears, deleted before it goes.
  *
  * A crash leaves only names that {@link parseScratchName} can map back to a kind and id.
  */
@@ -40,6 +42,14 @@ export class Layout {
    */
   entry(kind: EntryKind, id: string): string {
     return join(this.root, kind === 'fork' ? 'forks' : 'versions', id);
+  }
+
+  /**
+   * The file that records which version a fork was made from.
+   * @param forkId - a validated fork id
+   */
+  base(forkId: string): string {
+    return join(this.root, 'bases', forkId);
   }
 
   /**
