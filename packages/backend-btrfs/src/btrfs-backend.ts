@@ -25,7 +25,7 @@ const BTRFS_SUPER_MAGIC = 0x9123683e;
  * Checks, without changing anything, that `root` is an existing directory on btrfs.
  *
  * @param root - an absolute path
- * @throws {@link CacheVolumeError} `INVALID_ARGUMENT` when it is missing or not a directory,
+ * @throws `CacheVolumeError` `INVALID_ARGUMENT` when it is missing or not a directory,
  *   `BACKEND_UNAVAILABLE` when it is not on btrfs
  */
 function checkRoot(root: string): void {
@@ -64,12 +64,12 @@ function checkRoot(root: string): void {
  *
  * Checks the options and that `root` is an existing directory on btrfs right away, without
  * changing anything; the first method call (or {@link BtrfsBackend.ready}) checks for the
- * `btrfs` tool, creates `forks/` and `versions/` under `root` and turns
- * quotas on when needed. Needs root privileges (subvolume listing and quotas need
- * `CAP_SYS_ADMIN`).
+ * `btrfs` tool, creates `forks/` and `versions/` under `root` and turns quotas on when needed.
+ * Needs root privileges (subvolume listing and quotas need `CAP_SYS_ADMIN`). See
+ * docs/backends/btrfs.md for host set-up, limits and costs.
  *
  * @param options - root, quota, btrfs program
- * @throws {@link CacheVolumeError} `INVALID_ARGUMENT` for bad options or a missing root,
+ * @throws `CacheVolumeError` `INVALID_ARGUMENT` for bad options or a missing root,
  *   `BACKEND_UNAVAILABLE` when root is not on btrfs
  *
  * @example

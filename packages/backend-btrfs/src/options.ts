@@ -5,16 +5,19 @@ import { z } from 'zod';
 /** The schema of {@link BtrfsBackendOptions}: the single source of truth for the options. */
 export const btrfsBackendOptionsSchema = z
   .object({
+    /** An existing, absolute directory on btrfs; cachevol keeps its subvolumes under it. */
     root: z
       .string()
       .min(1)
       .refine((value) => isAbsolute(value), 'must be an absolute path')
       .transform((value) => resolve(value))
       .describe('an existing directory on a btrfs filesystem; cachevol keeps its subvolumes under it'),
+    /** Enforce fork capacity with qgroup limits (turns btrfs quotas on). */
     quota: z
       .boolean()
       .default(true)
       .describe('enforce fork capacity with qgroup limits (turns btrfs quotas on; they cost write speed)'),
+    /** The `btrfs` program. */
     btrfs: z
       .string()
       .min(1)

@@ -25,6 +25,7 @@ async function expectNothingLeft(b: BtrfsBackend): Promise<void> {
   expect(await b.list()).toEqual([]);
   expect(await leftovers(b.root)).toEqual([]);
   expect(await fs.subvolumesUnder(b.root)).toEqual([]);
+  expect(await fs.staleQgroups()).toEqual([]);
 }
 
 async function eventually(check: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
@@ -159,6 +160,8 @@ describeWithBtrfs('btrfs backend on a loopback btrfs', () => {
         expect(isCacheVolumeError(error, 'INVALID_ARGUMENT')).toBe(true);
       }
       expect(await b.list()).toEqual([]);
+      const error = await b.usage('fork ' as never, 'f1').catch((e: unknown) => e);
+      expect(isCacheVolumeError(error, 'INVALID_ARGUMENT')).toBe(true);
     });
   });
 

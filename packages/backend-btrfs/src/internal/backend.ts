@@ -50,6 +50,11 @@ async function statOf(path: string): Promise<Stats | undefined> {
   }
 }
 
+function missingAsEmpty(error: NodeJS.ErrnoException): string[] {
+  if (error.code === 'ENOENT') return [];
+  throw error;
+}
+
 function checkCapacity(options: ForkOptions): number {
   const bytes = options?.capacityBytes;
   if (typeof bytes === 'number' && Number.isSafeInteger(bytes) && bytes > 0) return bytes;
@@ -116,9 +121,9 @@ export function btrfsBackendOn(settings: BtrfsSettings, host: Host): BtrfsBacken
 
   async function dropQgroup(id: number): Promise<void> {
     if (!settings.quota) return;
-    // Newer kernels drop the qgroup themselves once the subvolume is cleaned up and refuse
-    // while it still holds data; older ones leave it behind unless destroyed. Either way the
-    // subvolume is gone, so a refusal is not an error.
+    // Without this, older kernels keep a stale qgroup for every deleted subvolume. Some
+    // refuse (the qgroup is already gone, or still in use until the cleaner has run); the
+    // subvolume is deleted either way, and `btrfs qgroup clear-stale` clears what is left.
     await btrfs(qgroupDestroyArgs(id, root)).catch((error: unknown) => {
       if (!(error instanceof CommandFailedError)) throw error;
     });
@@ -244,6 +249,12 @@ export function btrfsBackendOn(settings: BtrfsSettings, host: Host): BtrfsBacken
     },
 
     async usage(kind, id): Promise<Usage> {
+      if (kind !== 'fork' && kind !== 'version') {
+        throw new CacheVolumeError(
+          'INVALID_ARGUMENT',
+          `Invalid entry kind ${JSON.stringify(kind)}: expected "fork" or "version".`,
+        );
+      }
       validateId(id, `${kind} id`);
       await ready();
       const path = paths.live(kind, id);
@@ -255,7 +266,7 @@ export function btrfsBackendOn(settings: BtrfsSettings, host: Host): BtrfsBacken
       await ready();
       const entries = new Map<string, BackendEntry>();
       for (const area of AREAS) {
-        for (const name of await readdir(paths.area(area))) {
+        for (const name of await readdir(paths.area(area)).catch(missingAsEmpty)) {
           const entry = entryOfName(area, name);
           if (entry) entries.set(`${entry.kind}:${entry.id}`, entry);
         }

@@ -1,0 +1,35 @@
+import { checkEngineModel } from '@cachevol/core/testing';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { type BtrfsBackend, createBtrfsBackend } from '../src/index.js';
+import {
+  btrfsFileAccess,
+  createLoopBtrfs,
+  describeWithBtrfs,
+  type LoopBtrfs,
+  leftovers,
+  removeAll,
+} from './helpers/loop-btrfs.js';
+
+let fs: LoopBtrfs;
+
+describeWithBtrfs('CacheVolumes over the btrfs backend', () => {
+  beforeAll(async () => {
+    fs = await createLoopBtrfs();
+  });
+  afterAll(async () => {
+    await fs?.destroy();
+  });
+
+  it('matches the reference model, crashes and reconcile included', async () => {
+    await checkEngineModel({
+      createBackend: async () => createBtrfsBackend({ root: await fs.freshRoot() }),
+      destroyBackend: async (backend) => {
+        await removeAll(backend);
+        expect(await leftovers((backend as BtrfsBackend).root)).toEqual([]);
+        expect(await fs.subvolumesUnder((backend as BtrfsBackend).root)).toEqual([]);
+      },
+      files: btrfsFileAccess,
+      numRuns: 5,
+    });
+  }, 240_000);
+});
