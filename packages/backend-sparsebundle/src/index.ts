@@ -1,8 +1,16 @@
 /**
- * `@cachevol/backend-sparsebundle` (being built).
+ * `@cachevol/backend-sparsebundle`: the macOS backend. Forks are APFS sparse bundle disk images
+ * attached with `hdiutil`; forks of a version are APFS clones of its bundle.
  *
  * @packageDocumentation
  */
-
-/** The package name. */
-export const PACKAGE_NAME = "@cachevol/backend-sparsebundle";
+export {
+  type CommandResult,
+  type CommandRunner,
+  createExecaRunner,
+  type ExecaRunnerOptions,
+  MACOS_TOOL_PATHS,
+} from './command-runner.js';
+export { RESERVED_MACOS_PATHS } from './internal/reserved-paths.js';
+export { type SparseBundleBackendOptions, sparseBundleBackendOptionsSchema } from './options.js';
+export { createSparseBundleBackend, type SparseBundleBackend } from './sparsebundle-backend.js';
