@@ -108,12 +108,20 @@ export class Output {
 }
 
 /**
- * Collapses a message onto one line (error messages may quote a tool's multi-line stderr).
+ * Collapses a message onto one line (error messages may quote a tool's multi-line stderr, or
+ * list several problems): lines are joined with `; `, or a space after a line ending in `:`.
  *
  * @param text - any text
  */
 export function oneLine(text: string): string {
-  return text.replace(/\s*\n\s*/g, ' | ').trim();
+  const lines = text
+    .split('\n')
+    .map((line) => line.trim().replace(/^- /, ''))
+    .filter(Boolean);
+  return lines.reduce(
+    (joined, line) => (joined === '' ? line : `${joined}${joined.endsWith(':') ? ' ' : '; '}${line}`),
+    '',
+  );
 }
 
 /**

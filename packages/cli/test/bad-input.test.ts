@@ -1,0 +1,148 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cachevol, ensureBuilt, listTree, tempDir } from './helpers/cli.js';
+
+let base: string;
+let cleanup: () => Promise<void>;
+let root: string;
+let work: string;
+const run = (args: string[]) => cachevol(args, { cwd: work, env: { CACHEVOL_ROOT: root } });
+
+beforeAll(async () => {
+  ensureBuilt();
+  ({ dir: base, cleanup } = await tempDir('bad-input'));
+  root = join(base, 'root');
+  work = join(base, 'work');
+  await mkdir(work);
+  await writeFile(join(base, 'bad-pipeline.yml'), 'cache: "../escape"\nsteps:\n  - command: "true"\n');
+  const ok = await run(['run', '--cache', 'c', '--name', 'deps', '--', process.execPath, '-e', '0']);
+  expect(ok.code).toBe(0);
+});
+afterAll(() => cleanup());
+
+const cases: [string, string[], RegExp][] = [
+  ['an unknown command', ['frobnicate'], /^cachevol: unknown command 'frobnicate'/],
+  ['an unknown flag', ['ls', '--frob'], /^cachevol: unknown option '--frob' for `cachevol ls`/],
+  ['a flag without its value', ['run', '--cache'], /^cachevol: option '--cache' needs a value/],
+  ['a missing --', ['run', '--cache', 'c', 'true'], /^cachevol: missing '--' before the command to run/],
+  [
+    'a size below the minimum',
+    ['run', '--size', '10g', '-c', 'c', '--', 'true'],
+    /^cachevol: INVALID_ARGUMENT: Invalid size "10g"/,
+  ],
+  [
+    'a malformed size',
+    ['attach', 'deps', '--size', '20gb', '-p', 'c'],
+    /^cachevol: INVALID_ARGUMENT: Invalid size "20gb"/,
+  ],
+  [
+    'a path escaping the working directory',
+    ['run', '-c', '../outside', '--', 'true'],
+    /^cachevol: INVALID_ARGUMENT: Invalid cache path "..\/outside"/,
+  ],
+  [
+    'a path escaping after a detour',
+    ['attach', 'deps', '-p', 'a/../../x'],
+    /^cachevol: INVALID_ARGUMENT: Invalid cache path/,
+  ],
+  [
+    'a volume name with traversal (run)',
+    ['run', '--name', '../etc', '-c', 'c', '--', 'true'],
+    /^cachevol: INVALID_ARGUMENT: Invalid volume name/,
+  ],
+  [
+    'a volume name with traversal (attach)',
+    ['attach', 'deps/../../x', '-p', 'c'],
+    /^cachevol: INVALID_ARGUMENT: Invalid volume name/,
+  ],
+  ['a volume name with traversal (rm)', ['rm', '..'], /^cachevol: INVALID_ARGUMENT: Invalid volume name/],
+  [
+    'a scope with traversal',
+    ['run', '--scope', '../s', '-c', 'c', '--', 'true'],
+    /^cachevol: INVALID_ARGUMENT: Invalid scope/,
+  ],
+  [
+    'a fork id with traversal',
+    ['finish', '../../x', '--exit-code', '0'],
+    /^cachevol: INVALID_ARGUMENT: Invalid fork id/,
+  ],
+  [
+    'a non-numeric exit code',
+    ['finish', 'f-1', '--exit-code', 'zero'],
+    /^cachevol: --exit-code: expected an integer/,
+  ],
+  [
+    'an unknown commit mode',
+    ['run', '--commit', 'sometimes', '-c', 'c', '--', 'true'],
+    /^cachevol: --commit: expected one of/,
+  ],
+  [
+    'an unknown backend',
+    ['--backend', 'nfs', 'ls'],
+    /^cachevol: --backend: expected one of dir, btrfs, zfs, sparsebundle/,
+  ],
+  [
+    'another backend than the root was made with',
+    ['run', '--backend', 'btrfs', '-c', 'c', '--', 'true'],
+    /^cachevol: INVALID_ARGUMENT: The root .* holds volumes of the dir backend/,
+  ],
+  [
+    'a missing pipeline file',
+    ['pipeline', 'run', 'nope.yml', '--slug', 's'],
+    /^cachevol: cannot read .*nope.yml: ENOENT/,
+  ],
+  [
+    'a pipeline path escaping its root',
+    ['pipeline', 'run', '../bad-pipeline.yml', '--slug', 's'],
+    /^cachevol: INVALID_ARGUMENT: Invalid cache configuration in .*bad-pipeline.yml \(1 problem\): cache \(line 1, column 8\): Invalid cache path "..\/escape"/,
+  ],
+  [
+    'a missing working directory',
+    ['run', '--workdir', 'nowhere', '-c', 'c', '--', 'true'],
+    /^cachevol: --workdir: .*nowhere is not an existing directory/,
+  ],
+];
+
+describe('bad input (built binary)', () => {
+  it.each(cases)('%s: one clear line, exit 2, nothing changed on disk', async (_what, args, message) => {
+    const before = [await listTree(root), await listTree(work), await listTree(base)];
+    const result = await run(args);
+    expect(result.code, result.stderr).toBe(2);
+    expect(result.stderr).toMatch(message);
+    expect(result.stderr.trimEnd().split('\n')).toHaveLength(1);
+    expect(result.stdout).toBe('');
+    expect([await listTree(root), await listTree(work), await listTree(base)]).toEqual(before);
+  });
+
+  it('reports errors as JSON with --json, and exits 1 for a failure that is not bad input', async () => {
+    const result = await run(['rm', 'no-such-volume', '--json']);
+    expect(result.code).toBe(1);
+    expect(JSON.parse(result.stderr)).toMatchObject({ error: { code: 'NOT_FOUND' } });
+  });
+
+  it('prints help for every command and exits 0', async () => {
+    const help = await run(['--help']);
+    expect(help.code).toBe(0);
+    for (const name of [
+      'run',
+      'attach',
+      'finish',
+      'commit',
+      'abandon',
+      'heartbeat',
+      'pipeline plan',
+      'pipeline run',
+      'ls',
+      'stats',
+      'gc',
+      'rm',
+    ]) {
+      expect(help.stdout).toContain(`  ${name} `);
+    }
+    const runHelp = await run(['run', '--help']);
+    expect(runHelp).toMatchObject({ code: 0 });
+    expect(runHelp.stdout).toContain('Usage: cachevol run [options] -- COMMAND [ARGS...]');
+    expect(runHelp.stdout).toContain('CACHEVOL_ROOT');
+  });
+});

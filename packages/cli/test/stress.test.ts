@@ -1,0 +1,120 @@
+import { spawn } from 'node:child_process';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { headOf, isLive, type State } from '@cachevol/core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cachevol, ensureBuilt, tempDir } from './helpers/cli.js';
+
+const WORKERS = 8;
+const CYCLES = 50;
+const VOLUMES = 3;
+const WORKER = fileURLToPath(new URL('./fixtures/stress-worker.mjs', import.meta.url));
+
+interface Commit {
+  name: string;
+  versionId: string;
+  seq: number;
+  forkId: string;
+}
+
+let base: string;
+let cleanup: () => Promise<void>;
+beforeAll(async () => {
+  ensureBuilt();
+  ({ dir: base, cleanup } = await tempDir('stress'));
+});
+afterAll(() => cleanup());
+
+interface Read {
+  versionId: string;
+  owner: string;
+}
+
+function worker(
+  root: string,
+  id: number,
+): Promise<{ commits: Commit[]; reads: Read[]; abandoned: number; failed: number }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [WORKER, root, String(id), String(CYCLES), String(VOLUMES)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      err += d.toString();
+    });
+    child.on('close', (code) =>
+      code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`worker ${id} exited ${code}: ${err}`)),
+    );
+  });
+}
+
+describe('multi-process stress through the file store', () => {
+  it(`${WORKERS} processes x ${CYCLES} attach/commit/abandon cycles, with gc running meanwhile: every invariant holds`, async () => {
+    const root = join(base, 'root');
+    const env = { CACHEVOL_ROOT: root };
+    const workers = Array.from({ length: WORKERS }, (_, id) => worker(root, id));
+    // gc runs alongside the jobs: it must never take a live fork's data or an owned version.
+    let gcRuns = 0;
+    let done = false;
+    const gcLoop = (async () => {
+      while (!done) {
+        const gc = await cachevol(['gc', '--json'], { cwd: base, env });
+        expect(gc.code, gc.stderr).toBe(0);
+        expect(JSON.parse(gc.stdout)).toMatchObject({ expiredForks: [], leftovers: [] });
+        gcRuns++;
+      }
+    })();
+    const results = await Promise.all(workers).finally(() => {
+      done = true;
+    });
+    await gcLoop;
+    expect(gcRuns).toBeGreaterThan(0);
+
+    const state = JSON.parse(await readFile(join(root, 'state.json'), 'utf8')) as State;
+    const commits = results.flatMap((r) => r.commits);
+    const abandoned = results.reduce((n, r) => n + r.abandoned + r.failed, 0);
+    expect(commits.length + abandoned).toBe(WORKERS * CYCLES);
+    expect(commits.length).toBeGreaterThan(WORKERS * CYCLES * 0.4);
+
+    // A fork of a version saw exactly what that version's committing fork wrote.
+    const committedBy = new Map(commits.map((c) => [c.versionId, c.forkId]));
+    const reads = results.flatMap((r) => r.reads);
+    expect(reads.length).toBeGreaterThan(0);
+    for (const read of reads) expect(read.owner).toBe(committedBy.get(read.versionId));
+
+    // No live forks left, and every fork ended the way its process said.
+    expect(Object.values(state.forks).filter(isLive)).toEqual([]);
+    for (const c of commits)
+      expect(state.forks[c.forkId]).toMatchObject({ state: 'committed', versionId: c.versionId });
+
+    for (const volume of Object.values(state.volumes)) {
+      const mine = commits.filter((c) => c.name === volume.name).sort((a, b) => a.seq - b.seq);
+      // No commit lost: every successful commit is a kept version, the head or superseded by it.
+      expect(Object.keys(volume.versions).sort()).toEqual(mine.map((c) => c.versionId).sort());
+      expect(new Set(mine.map((c) => c.seq)).size).toBe(mine.length);
+      // The head is the last committed (highest seq), and its files are that fork's.
+      const head = headOf(volume);
+      expect(head?.id).toBe(mine.at(-1)?.versionId);
+      const owner = await readFile(join(root, 'data/versions', head?.id as string, 'owner'), 'utf8');
+      expect(owner).toBe(mine.at(-1)?.forkId);
+      expect(volume.counts.hit + volume.counts.stale + volume.counts.miss).toBe(
+        Object.values(state.forks).filter((f) => f.name === volume.name).length,
+      );
+    }
+
+    // After a final gc, no directory is left that no record owns.
+    const gc = await cachevol(['gc', '--json'], { cwd: base, env });
+    expect(gc.code, gc.stderr).toBe(0);
+    const versions = Object.values(state.volumes).flatMap((v) => Object.keys(v.versions));
+    expect((await readdir(join(root, 'data/versions'))).sort()).toEqual(versions.sort());
+    for (const area of ['forks', 'tmp', 'trash']) {
+      expect(await readdir(join(root, 'data', area)).catch(() => [])).toEqual([]);
+    }
+    expect((await readdir(root)).filter((name) => name.endsWith('.tmp'))).toEqual([]);
+  }, 180_000);
+});
