@@ -1,0 +1,103 @@
+import { describe, expect, it } from 'vitest';
+import {
+  cloneArgs,
+  createForkArgs,
+  createLayoutArgs,
+  destroyArgs,
+  getArgs,
+  mountArgs,
+  renameArgs,
+  setArgs,
+  snapshotArgs,
+  TREE_PROPERTIES,
+  unmountArgs,
+} from '../src/internal/commands.js';
+import { forkDataset, layoutOf, snapshotOf, tmpDataset, versionDataset } from '../src/internal/layout.js';
+
+const layout = layoutOf('tank/ci');
+
+describe('zfs argv', () => {
+  it('names datasets after the layout', () => {
+    expect(layout).toEqual({
+      root: 'tank/ci',
+      forks: 'tank/ci/forks',
+      versions: 'tank/ci/versions',
+      tmp: 'tank/ci/tmp',
+    });
+    expect(forkDataset(layout, 'f1')).toBe('tank/ci/forks/f1');
+    expect(tmpDataset(layout, 'f1')).toBe('tank/ci/tmp/f1');
+    expect(versionDataset(layout, 'v1')).toBe('tank/ci/versions/v1');
+    expect(snapshotOf('tank/ci/versions/v1')).toBe('tank/ci/versions/v1@v');
+  });
+
+  it('reads the whole tree with one recursive, parseable get', () => {
+    expect(getArgs(['tank/ci'], TREE_PROPERTIES, true)).toEqual([
+      'get',
+      '-H',
+      '-p',
+      '-r',
+      '-o',
+      'name,property,value',
+      'type,origin,mountpoint,mounted,cachevol:deleted',
+      'tank/ci',
+    ]);
+    expect(getArgs(['tank/ci/forks/f1'], ['used', 'cachevol:deleted'])).toEqual([
+      'get',
+      '-H',
+      '-p',
+      '-o',
+      'name,property,value',
+      'used,cachevol:deleted',
+      'tank/ci/forks/f1',
+    ]);
+  });
+
+  it('creates layout datasets with or without a mountpoint', () => {
+    expect(createLayoutArgs('tank/ci/versions', 'none')).toEqual([
+      'create',
+      '-o',
+      'mountpoint=none',
+      'tank/ci/versions',
+    ]);
+    expect(createLayoutArgs('tank/ci/forks', '/mnt/forks')).toEqual([
+      'create',
+      '-o',
+      'mountpoint=/mnt/forks',
+      'tank/ci/forks',
+    ]);
+    expect(createLayoutArgs('tank/ci/forks')).toEqual(['create', 'tank/ci/forks']);
+  });
+
+  it('creates and clones forks with their refquota set at creation', () => {
+    expect(createForkArgs('tank/ci/tmp/f1', 33554432)).toEqual([
+      'create',
+      '-o',
+      'refquota=33554432',
+      'tank/ci/tmp/f1',
+    ]);
+    expect(cloneArgs('tank/ci/versions/v1@v', 'tank/ci/tmp/f2', 1073741824)).toEqual([
+      'clone',
+      '-o',
+      'refquota=1073741824',
+      'tank/ci/versions/v1@v',
+      'tank/ci/tmp/f2',
+    ]);
+  });
+
+  it('snapshots, renames, mounts, unmounts, marks and destroys', () => {
+    expect(snapshotArgs('tank/ci/forks/f1@v')).toEqual(['snapshot', 'tank/ci/forks/f1@v']);
+    expect(renameArgs('tank/ci/forks/f1', 'tank/ci/versions/v1')).toEqual([
+      'rename',
+      'tank/ci/forks/f1',
+      'tank/ci/versions/v1',
+    ]);
+    expect(mountArgs('tank/ci/forks/f1')).toEqual(['mount', 'tank/ci/forks/f1']);
+    expect(unmountArgs('tank/ci/forks/f1')).toEqual(['unmount', 'tank/ci/forks/f1']);
+    expect(setArgs('tank/ci/versions/v1', 'cachevol:deleted', 'on')).toEqual([
+      'set',
+      'cachevol:deleted=on',
+      'tank/ci/versions/v1',
+    ]);
+    expect(destroyArgs('tank/ci/versions/v1')).toEqual(['destroy', '-r', 'tank/ci/versions/v1']);
+  });
+});

@@ -1,0 +1,18 @@
+import { checkEngineModel } from '@cachevol/core/testing';
+import { it } from 'vitest';
+import { createZfsBackend, type ZfsBackend } from '../src/index.js';
+import { describeZfs, useTestPool, zfsFiles } from './zfs-pool.js';
+
+describeZfs('the CacheVolumes engine over the zfs backend', () => {
+  const pool = useTestPool();
+
+  it('matches the reference model, with crashes and reconcile', { timeout: 170_000 }, async () => {
+    await checkEngineModel({
+      createBackend: async () => createZfsBackend({ dataset: await pool.newDataset() }),
+      destroyBackend: (backend) => pool.destroyDataset((backend as ZfsBackend).dataset),
+      files: zfsFiles,
+      numRuns: 5,
+      maxCommands: 25,
+    });
+  });
+});

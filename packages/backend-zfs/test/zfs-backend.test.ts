@@ -1,0 +1,161 @@
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { isCacheVolumeError } from '@cachevol/core';
+import { expect, it } from 'vitest';
+import { createZfsBackend, type ZfsBackend } from '../src/index.js';
+import { describeZfs, run, useTestPool, zfsFiles } from './zfs-pool.js';
+
+const MIB = 1 << 20;
+const fork = { capacityBytes: 64 * MIB };
+
+async function codeOf(promise: Promise<unknown>): Promise<string | undefined> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  return isCacheVolumeError(error) ? error.code : String(error);
+}
+
+/** Polls until `check` holds (ZFS space accounting lags writes and frees by seconds). */
+async function eventually(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting until ${what}`);
+    await sleep(250);
+  }
+}
+
+describeZfs('zfs backend specifics on a real pool', () => {
+  const pool = useTestPool();
+  const layoutNames = (dataset: string) =>
+    [dataset, `${dataset}/forks`, `${dataset}/tmp`, `${dataset}/versions`].sort();
+  const fresh = async (): Promise<ZfsBackend> => createZfsBackend({ dataset: await pool.newDataset() });
+
+  it('keeps a removed version until its last clone goes, then destroys it', async () => {
+    const backend = await fresh();
+    const root = backend.dataset;
+    const a = await backend.createFork('f1', fork);
+    await zfsFiles.write(a.mountPath, 'data.txt', 'v1 data');
+    await backend.commitFork('f1', 'v1');
+    const child = await backend.forkVersion('f2', 'v1', fork);
+    await backend.removeVersion('v1');
+
+    expect(await backend.list()).toEqual([{ kind: 'fork', id: 'f2' }]);
+    expect(await pool.get(`${root}/versions/v1`, 'cachevol:deleted')).toBe('on');
+    expect(await codeOf(backend.forkVersion('f3', 'v1', fork))).toBe('NOT_FOUND');
+    expect(await codeOf(backend.usage('version', 'v1'))).toBe('NOT_FOUND');
+    expect(await zfsFiles.read(child.mountPath, 'data.txt')).toBe('v1 data');
+    await zfsFiles.write(child.mountPath, 'data.txt', 'still writable');
+    expect(await zfsFiles.read(child.mountPath, 'data.txt')).toBe('still writable');
+
+    await backend.discardFork('f2');
+    expect(await backend.list()).toEqual([]);
+    expect(await pool.names(root)).toEqual(layoutNames(root));
+  });
+
+  it('destroys a chain of removed versions once the last dependent goes (walking up origins)', async () => {
+    const backend = await fresh();
+    const a = await backend.createFork('f1', fork);
+    await zfsFiles.write(a.mountPath, 'a.txt', 'a');
+    await backend.commitFork('f1', 'v1');
+    const b = await backend.forkVersion('f2', 'v1', fork);
+    await zfsFiles.write(b.mountPath, 'b.txt', 'b');
+    await backend.commitFork('f2', 'v2');
+    const c = await backend.forkVersion('f3', 'v2', fork);
+    await backend.removeVersion('v1');
+    await backend.removeVersion('v2');
+    expect(await backend.list()).toEqual([{ kind: 'fork', id: 'f3' }]);
+    expect(await zfsFiles.list(c.mountPath)).toEqual(['a.txt', 'b.txt']);
+    expect(await pool.names(backend.dataset)).toContain(`${backend.dataset}/versions/v1`);
+
+    await backend.discardFork('f3');
+    expect(await pool.names(backend.dataset)).toEqual(layoutNames(backend.dataset));
+  });
+
+  it('forks and commits without copying data, and reclaims the space after the last dependent goes', async () => {
+    const backend = await fresh();
+    const root = backend.dataset;
+    const used = async () => Number(await pool.get(root, 'used'));
+    const a = await backend.createFork('f1', fork);
+    await zfsFiles.fill(a.mountPath, 'big.bin', 16 * MIB);
+    await backend.commitFork('f1', 'v1');
+    await eventually('the 16 MiB version is accounted for', async () => (await used()) >= 16 * MIB);
+    const withVersion = await used();
+
+    const child = await backend.forkVersion('f2', 'v1', fork);
+    await sleep(1000);
+    expect(await used(), 'a fork shares its version’s blocks').toBeLessThan(withVersion + 2 * MIB);
+    expect((await backend.usage('fork', 'f2')).usedBytes).toBeLessThan(2 * MIB);
+
+    await backend.removeVersion('v1');
+    await sleep(1000);
+    expect(await used(), 'the fork still needs the removed version’s blocks').toBeGreaterThanOrEqual(
+      16 * MIB,
+    );
+    expect((await zfsFiles.list(child.mountPath)).includes('big.bin')).toBe(true);
+
+    await backend.discardFork('f2');
+    await eventually('the version’s space is freed', async () => (await used()) < withVersion - 12 * MIB);
+  });
+
+  it('mounts forks under mountRoot when given', async () => {
+    const dataset = await pool.newDataset();
+    const mountRoot = join(pool.dir, 'mounts', dataset.replaceAll('/', '_'));
+    const backend = createZfsBackend({ dataset, mountRoot });
+    const a = await backend.createFork('f1', fork);
+    expect(a.mountPath).toBe(join(mountRoot, 'f1'));
+    await zfsFiles.write(a.mountPath, 'x.txt', 'x');
+    await backend.commitFork('f1', 'v1');
+    const b = await backend.forkVersion('f2', 'v1', fork);
+    expect(b.mountPath).toBe(join(mountRoot, 'f2'));
+    expect(await zfsFiles.read(b.mountPath, 'x.txt')).toBe('x');
+    const other = createZfsBackend({ dataset, mountRoot: join(mountRoot, 'elsewhere') });
+    expect(await codeOf(other.createFork('f3', fork))).toBe('INVALID_ARGUMENT');
+  });
+
+  it('refuses a capacity smaller than the version it forks, creating nothing', async () => {
+    const backend = await fresh();
+    const a = await backend.createFork('f1', fork);
+    await zfsFiles.fill(a.mountPath, 'big.bin', 8 * MIB);
+    await backend.commitFork('f1', 'v1');
+    await eventually(
+      'the version is accounted for',
+      async () => Number(await pool.get(`${backend.dataset}/versions/v1`, 'referenced')) >= 8 * MIB,
+    );
+    expect(await codeOf(backend.forkVersion('f2', 'v1', { capacityBytes: 2 * MIB }))).toBe(
+      'CAPACITY_EXCEEDED',
+    );
+    expect(await backend.list()).toEqual([{ kind: 'version', id: 'v1' }]);
+    expect(await codeOf(backend.createFork('f3', { capacityBytes: 0 }))).toBe('INVALID_ARGUMENT');
+    expect(await codeOf(backend.createFork('f3', { capacityBytes: 1.5 }))).toBe('INVALID_ARGUMENT');
+  });
+
+  it('refuses a parent dataset that does not exist, or is not mountable, and touches nothing', async () => {
+    const before = await pool.names(pool.name);
+    const missing = createZfsBackend({ dataset: `${pool.name}/does-not-exist` });
+    for (const attempt of [
+      missing.list(),
+      missing.createFork('f1', fork),
+      missing.forkVersion('f1', 'v1', fork),
+      missing.commitFork('f1', 'v1'),
+      missing.discardFork('f1'),
+      missing.removeVersion('v1'),
+    ]) {
+      expect(await codeOf(attempt)).toBe('BACKEND_UNAVAILABLE');
+    }
+    expect(await codeOf(missing.usage('fork', 'f1'))).toBe('NOT_FOUND');
+    const error = await missing.list().catch((e: unknown) => e);
+    expect(String((error as Error).message)).toMatch(/does-not-exist" does not exist: create it/);
+    expect(await codeOf(createZfsBackend({ dataset: 'cachevol-test-no-such-pool/x' }).list())).toBe(
+      'BACKEND_UNAVAILABLE',
+    );
+
+    const unmountable = `${pool.name}/unmountable`;
+    await run('zfs', ['create', '-o', 'mountpoint=none', unmountable]);
+    const backend = createZfsBackend({ dataset: unmountable });
+    expect(await backend.list()).toEqual([]);
+    expect(await codeOf(backend.createFork('f1', fork))).toBe('INVALID_ARGUMENT');
+    expect(await pool.names(pool.name)).toEqual([...before, unmountable].sort());
+    await pool.destroyDataset(unmountable);
+  });
+});
