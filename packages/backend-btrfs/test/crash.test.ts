@@ -171,7 +171,9 @@ describeWithBtrfs('btrfs backend: a crash between any two steps is repaired', ()
 
   for (const scenario of scenarios) {
     describe(scenario.name, () => {
-      it('is repaired by a retry, and by list() plus discard/remove, after a crash before each step', async () => {
+      it('is repaired by a retry, and by list() plus discard/remove, after a crash before each step', {
+        timeout: 180_000,
+      }, async () => {
         const full = await crashAt(scenario, Number.POSITIVE_INFINITY);
         expect(full.completed).toBe(true);
         expect(full.steps).toBeGreaterThan(0);
