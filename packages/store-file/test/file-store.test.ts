@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -158,6 +158,35 @@ describe('createFileStore', () => {
     await new Promise((r) => setTimeout(r, 50));
     await unlock();
     expect(await waiting).toBe(1);
+  });
+
+  it('takes over a stale lock left by a crashed process', async () => {
+    const path = join(dir, 'state.json');
+    mkdirSync(`${path}.lock`);
+    const old = new Date(Date.now() - 60_000);
+    utimesSync(`${path}.lock`, old, old);
+    const started = Date.now();
+    expect(await createFileStore({ path, lockTimeoutMs: 2_000 }).update(increment)).toBe(1);
+    expect(Date.now() - started).toBeLessThan(1_000);
+    expect(existsSync(`${path}.lock`)).toBe(false);
+  });
+
+  it('deletes temporary files that crashed writers left, and nothing else', async () => {
+    const path = join(dir, 'state.json');
+    writeFileSync(`${path}.4242.0123456789ab.tmp`, '{"half":');
+    writeFileSync(`${path}.bak.4242.0123456789ab.tmp`, '{}');
+    writeFileSync(join(dir, 'unrelated.tmp'), 'keep');
+    writeFileSync(`${path}.notes`, 'keep');
+    await createFileStore({ path }).update(increment);
+    expect((await readdir(dir)).sort()).toEqual(['state.json', 'state.json.notes', 'unrelated.tmp']);
+  });
+
+  it('fails with STORE_FAILED when the state file cannot be written', async () => {
+    const file = join(dir, 'file');
+    writeFileSync(file, 'x');
+    const error = await caught(createFileStore({ path: join(file, 'state.json') }).update(increment));
+    expect(error.code).toBe('STORE_FAILED');
+    expect(error.message).toContain(join(file, 'state.json'));
   });
 
   it('names the option in INVALID_ARGUMENT errors', () => {

@@ -12,13 +12,13 @@ import { walkTree } from './walk.js';
  */
 export async function removeTree(path: string): Promise<void> {
   try {
-    await rm(path, { recursive: true, force: true });
+    await rm(path, { recursive: true, force: true, maxRetries: 3 });
   } catch (error) {
     const code = errnoCode(error);
     if (code !== 'EACCES' && code !== 'EPERM') throw error;
     await walkTree(path, async (entry) => {
       if (entry.type === 'dir') await chmod(join(path, entry.path), (entry.stats.mode & 0o7777) | 0o700);
     });
-    await rm(path, { recursive: true, force: true });
+    await rm(path, { recursive: true, force: true, maxRetries: 3 });
   }
 }
