@@ -208,8 +208,9 @@ export function btrfsBackendOn(settings: BtrfsSettings, host: Host): BtrfsBacken
       await ready();
       if (await statOf(paths.live('fork', forkId))) return { mountPath: paths.live('fork', forkId) };
       const source = paths.live('version', versionId);
-      if (!(await statOf(source)))
+      if (!(await statOf(source))) {
         notFound(`The btrfs backend has no version "${versionId}" to fork.`, { versionId });
+      }
       return makeFork(forkId, capacityBytes, source);
     },
 
