@@ -1,3 +1,4 @@
+import { constants } from 'node:os';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Backend } from '../contracts/backend.js';
 import { isCacheVolumeError } from '../errors.js';
@@ -67,9 +68,19 @@ async function expectCode(promise: Promise<unknown>, code: string): Promise<void
   expect(isCacheVolumeError(error) ? error.code : error).toBe(code);
 }
 
+/**
+ * ENOSPC or EDQUOT by name, or by number: Node 20's libuv has no name for EDQUOT on Linux and
+ * reports it as "Unknown system error -122".
+ */
 function isCapacityError(error: unknown): boolean {
-  const code = (error as { code?: unknown })?.code;
-  return isCacheVolumeError(error, 'CAPACITY_EXCEEDED') || code === 'ENOSPC' || code === 'EDQUOT';
+  const { code, errno } = (error ?? {}) as { code?: unknown; errno?: unknown };
+  return (
+    isCacheVolumeError(error, 'CAPACITY_EXCEEDED') ||
+    code === 'ENOSPC' ||
+    code === 'EDQUOT' ||
+    errno === -constants.errno.ENOSPC ||
+    errno === -constants.errno.EDQUOT
+  );
 }
 
 /**
