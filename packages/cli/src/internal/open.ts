@@ -34,6 +34,7 @@ async function importBackend(kind: Globals['backend'], globals: Globals, data: s
     case 'dir':
       return createDirBackend({ root: data });
     case 'btrfs': {
+      await mkdir(data, { recursive: true });
       const mod = await import('@cachevol/backend-btrfs').catch((e: unknown) => {
         throw unavailable('@cachevol/backend-btrfs', e);
       });
@@ -46,6 +47,7 @@ async function importBackend(kind: Globals['backend'], globals: Globals, data: s
       return mod.createZfsBackend({ dataset: globals.dataset as string });
     }
     case 'sparsebundle': {
+      await mkdir(data, { recursive: true });
       const mod = await import('@cachevol/backend-sparsebundle').catch((e: unknown) => {
         throw unavailable('@cachevol/backend-sparsebundle', e);
       });

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 export const REPO = fileURLToPath(new URL('../../../../', import.meta.url));
 /** The built `cachevol` executable. */
 export const BIN = join(REPO, 'packages/cli/dist/cli.js');
-/** The workspace packages the CLI loads at run time. */
+/** The workspace packages the CLI loads at run time (with the default backend). */
 const NEEDED = ['core', 'backend-dir', 'store-file', 'cli'];
 
 function newest(dir: string): number {
@@ -31,8 +31,10 @@ function oldestDist(pkg: string): number {
  * Builds the packages the CLI needs when their dist is missing or older than their sources
  * (after `npm run build`, as `npm test` does, this does nothing). A directory lock keeps test
  * files that run at the same time from building at once.
+ *
+ * @param extra - more packages to build, such as `backend-btrfs`
  */
-export function ensureBuilt(): void {
+export function ensureBuilt(extra: string[] = []): void {
   const lock = join(tmpdir(), 'cachevol-cli-test-build.lock');
   for (let i = 0; ; i++) {
     try {
@@ -44,7 +46,7 @@ export function ensureBuilt(): void {
     }
   }
   try {
-    for (const pkg of NEEDED) {
+    for (const pkg of [...NEEDED.slice(0, -1), ...extra, 'cli']) {
       const src = join(REPO, 'packages', pkg, 'src');
       if (oldestDist(pkg) > newest(src)) continue;
       execFileSync('npm', ['run', 'build', '--silent'], { cwd: join(REPO, 'packages', pkg), stdio: 'pipe' });
