@@ -140,6 +140,7 @@ export {
   type VersionRef,
 } from './model/transitions.js';
 export { MAX_ID_LENGTH, MAX_NAME_LENGTH, validateId, validateLabel, validateName } from './names.js';
+export { parseOptions } from './options.js';
 export {
   DEFAULT_SIZE_BYTES,
   forkCapacity,

@@ -1,7 +1,7 @@
 import { posix } from 'node:path';
 import { z } from 'zod';
 import { CacheVolumeError } from '../errors.js';
-import { parseOptions } from '../internal/options.js';
+import { parseOptions } from '../options.js';
 import { describeValue } from './internal/describe.js';
 
 /** The operating systems whose path rules cachevol knows. */

@@ -3,7 +3,7 @@ import PQueue from 'p-queue';
 import type { Backend, ForkOptions } from '../contracts/backend.js';
 import type { Store } from '../contracts/store.js';
 import { CacheVolumeError, isCacheVolumeError } from '../errors.js';
-import { parseOptions } from '../internal/options.js';
+import { parseOptions } from '../options.js';
 import { type Policy, resolvePolicy } from '../model/policy.js';
 import { expiredForks, planRetention } from '../model/retention.js';
 import { type Selection, selectParent } from '../model/selection.js';
