@@ -1,5 +1,5 @@
 import { isAbsolute, resolve } from 'node:path';
-import { CacheVolumeError } from '@cachevol/core';
+import { parseOptions } from '@cachevol/core';
 import { z } from 'zod';
 
 /** The schema of {@link BtrfsBackendOptions}: the single source of truth for the options. */
@@ -48,12 +48,5 @@ export type BtrfsSettings = z.output<typeof btrfsBackendOptionsSchema>;
  * @param input - what the caller passed
  */
 export function parseBtrfsBackendOptions(input: unknown): BtrfsSettings {
-  const parsed = btrfsBackendOptionsSchema.safeParse(input ?? {});
-  if (parsed.success) return parsed.data;
-  const problems = parsed.error.issues.map(
-    (issue) => `${issue.path.length > 0 ? issue.path.join('.') : '(root)'}: ${issue.message}`,
-  );
-  throw new CacheVolumeError('INVALID_ARGUMENT', `Invalid btrfs backend options: ${problems.join('; ')}.`, {
-    details: { issues: parsed.error.issues },
-  });
+  return parseOptions(btrfsBackendOptionsSchema, input, 'btrfs backend options');
 }

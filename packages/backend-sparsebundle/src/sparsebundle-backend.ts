@@ -8,6 +8,7 @@ import {
   type EntryKind,
   type ForkMount,
   type ForkOptions,
+  parseOptions,
   type Usage,
   validateId,
 } from '@cachevol/core';
@@ -35,7 +36,6 @@ import {
   parseEntryName,
   trashPath,
 } from './internal/layout.js';
-import { parseOptions } from './internal/parse-options.js';
 import {
   type AttachedImage,
   parseAttachOutput,
