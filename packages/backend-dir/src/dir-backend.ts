@@ -77,11 +77,12 @@ async function guard<T>(action: string, path: string, work: () => Promise<T>): P
  * ones). A fork of a version is a copy that uses reflinks where the filesystem supports them
  * (btrfs, XFS, APFS), so it shares data with its version, and a full copy elsewhere; symlinks,
  * hard links, modes and timestamps are kept. Commit renames the fork into `versions/` after
- * flushing it. Needs no root privileges and no external tools.
+ * flushing it. Needs no root privileges and no external tools (on Linux it flushes with
+ * `sync -f` when that works, and with an `fsync` per file otherwise).
  *
  * Capabilities: `copyOnWrite` is true exactly when forks use reflinks (probed once, here);
  * `quota` is false (capacity is not enforced); `constantTime` is false (copies, usage and the
- * commit flush walk the tree).
+ * commit flush walk the tree); `changeDetection` is true (`hasChanges` compares metadata).
  *
  * @param options - `root` and `reflink` (see {@link DirBackendOptions})
  * @throws `INVALID_ARGUMENT` for bad options; `BACKEND_UNAVAILABLE` when the root is a file or
@@ -197,9 +198,15 @@ export function createDirBackend(options: DirBackendOptions): DirBackend {
       if (await isDirectory(mountPath)) return { mountPath };
       const source = layout.entry('version', versionId);
       if (!(await isDirectory(source))) notFound('version', versionId);
-      return buildFork(forkId, versionId, `copying version ${versionId} into fork ${forkId}`, (tmp) =>
-        copyTree(source, tmp, { clone, onProgress: forkOptions?.onProgress }),
-      );
+      try {
+        return await buildFork(forkId, versionId, `copying version ${versionId} into fork ${forkId}`, (tmp) =>
+          copyTree(source, tmp, { clone, onProgress: forkOptions?.onProgress }),
+        );
+      } catch (error) {
+        // The version was removed while it was being copied.
+        if (!(await isDirectory(source)) && !(await isDirectory(mountPath))) notFound('version', versionId);
+        throw error;
+      }
     },
 
     async commitFork(forkId, versionId): Promise<Usage> {
@@ -207,12 +214,13 @@ export function createDirBackend(options: DirBackendOptions): DirBackend {
       validateId(versionId, 'version id');
       const fork = layout.entry('fork', forkId);
       const version = layout.entry('version', versionId);
+      const measureVersion = async (): Promise<Usage> => ({
+        usedBytes: await guard(`measuring version ${versionId}`, version, () => measureTree(version)),
+      });
       const [forkExists, versionExists] = await Promise.all([isDirectory(fork), isDirectory(version)]);
       if (!forkExists) {
         if (!versionExists) notFound('fork', forkId);
-        return {
-          usedBytes: await guard(`measuring version ${versionId}`, version, () => measureTree(version)),
-        };
+        return measureVersion();
       }
       if (versionExists) {
         throw new CacheVolumeError(
@@ -223,17 +231,22 @@ export function createDirBackend(options: DirBackendOptions): DirBackend {
           },
         );
       }
-      return guard(`committing fork ${forkId} as version ${versionId}`, fork, async () => {
+      try {
         // Flush before the rename makes it a version: one syncfs, or an fsync per file.
-        if (canSyncFs) canSyncFs = await syncFilesystem(fork);
-        const usedBytes = await measureTree(fork, { fsync: !canSyncFs });
+        const synced = canSyncFs ? await syncFilesystem(fork) : 'unsupported';
+        if (synced === 'unsupported') canSyncFs = false;
+        const usedBytes = await measureTree(fork, { fsync: synced !== 'synced' });
         // Forget the base first: a crash in between leaves a fork that reports changes.
         await rm(layout.base(forkId), { force: true });
         await rename(fork, version);
         await fsyncPath(layout.area('versions'), true);
         await fsyncPath(layout.area('forks'), true);
         return { usedBytes };
-      });
+      } catch (error) {
+        // Another caller (a reconcile) committed the same fork meanwhile.
+        if (!(await isDirectory(fork)) && (await isDirectory(version))) return measureVersion();
+        throw fsFailure(`committing fork ${forkId} as version ${versionId}`, fork, error);
+      }
     },
 
     async discardFork(forkId) {

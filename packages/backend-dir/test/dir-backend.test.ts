@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import {
   chmod,
   link,
@@ -277,6 +277,31 @@ describe('progress, failures and leftovers', () => {
     await writeFile(join(b.mountPath, 'x'), 'x');
     expect((await rejection(backend.commitFork('f2', 'v1'))).code).toBe('ALREADY_EXISTS');
     expect(await readFile(join(b.mountPath, 'x'), 'utf8')).toBe('x');
+  });
+
+  it('reports NOT_FOUND when the version is removed while it is being copied', async () => {
+    const backend = createDirBackend({ root: tempDir(), reflink: 'never' });
+    const a = await backend.createFork('f1', fork);
+    for (let i = 0; i < 20; i++) await writeFile(join(a.mountPath, `f${i}`), 'x'.repeat(1000));
+    await backend.commitFork('f1', 'v1');
+    const gone = join(backend.root, 'gone');
+    const removing = {
+      ...fork,
+      onProgress: () => {
+        if (!existsSync(gone)) renameSync(join(backend.root, 'versions', 'v1'), gone);
+      },
+    };
+    expect((await rejection(backend.forkVersion('f2', 'v1', removing))).code).toBe('NOT_FOUND');
+    expect(await backend.list()).toEqual([]);
+  });
+
+  it('ends concurrent commits of the same fork with one version and the same usage', async () => {
+    const backend = createDirBackend({ root: tempDir() });
+    const a = await backend.createFork('f1', fork);
+    await writeFile(join(a.mountPath, 'a'), 'abc');
+    const results = await Promise.all([1, 2, 3].map(() => backend.commitFork('f1', 'v1')));
+    expect(results).toEqual([{ usedBytes: 3 }, { usedBytes: 3 }, { usedBytes: 3 }]);
+    expect(await backend.list()).toEqual([{ kind: 'version', id: 'v1' }]);
   });
 
   it('ends concurrent forks of the same id with one fork and no leftovers', async () => {

@@ -20,16 +20,29 @@ export function syncFilesystemCommand(path: string): Command {
 }
 
 /**
- * Flushes the filesystem holding `path` with {@link syncFilesystemCommand}.
+ * What {@link syncFilesystem} did: `synced`; `unsupported` (no `sync`, or one without `-f`, or
+ * not Linux: do not try again); `failed` (it ran and failed, for example on a vanished path).
+ */
+export type SyncResult = 'synced' | 'unsupported' | 'failed';
+
+/**
+ * Flushes the filesystem holding `path` with {@link syncFilesystemCommand}. When it does not
+ * report `synced`, the caller flushes file by file, which also surfaces any I/O error.
  *
  * @param path - an absolute path on the filesystem to flush
- * @returns true when it ran and succeeded; false when the platform or its `sync` cannot do it
- *   (the caller then flushes file by file, which also surfaces any I/O error)
  */
-export function syncFilesystem(path: string): Promise<boolean> {
-  if (process.platform !== 'linux') return Promise.resolve(false);
+export function syncFilesystem(path: string): Promise<SyncResult> {
+  if (process.platform !== 'linux') return Promise.resolve('unsupported');
   const { command, args } = syncFilesystemCommand(path);
   return new Promise((resolve) => {
-    execFile(command, args, { shell: false }, (error) => resolve(!error));
+    execFile(command, args, { shell: false }, (error, _stdout, stderr) => {
+      if (!error) resolve('synced');
+      else if (
+        (error as NodeJS.ErrnoException).code === 'ENOENT' ||
+        /invalid option|illegal option|unrecognized|usage/i.test(stderr)
+      ) {
+        resolve('unsupported');
+      } else resolve('failed');
+    });
   });
 }
