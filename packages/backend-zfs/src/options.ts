@@ -1,11 +1,12 @@
 import { isAbsolute, resolve } from 'node:path';
-import { CacheVolumeError } from '@cachevol/core';
+import { parseOptions } from '@cachevol/core';
 import { z } from 'zod';
 import { datasetNameProblem } from './internal/dataset-name.js';
 
 /** The schema of {@link ZfsBackendOptions}: the single source of truth for the options. */
 export const zfsBackendOptionsSchema = z
   .object({
+    /** An existing ZFS filesystem; cachevol keeps its datasets under it. */
     dataset: z
       .string()
       .superRefine((value, context) => {
@@ -15,6 +16,7 @@ export const zfsBackendOptionsSchema = z
       .describe(
         'an existing ZFS filesystem (such as `tank/cachevol`); cachevol keeps its datasets under it and touches nothing else',
       ),
+    /** Directory under which forks are mounted; by default `<mountpoint of dataset>/forks`. */
     mountRoot: z
       .string()
       .min(1)
@@ -24,6 +26,7 @@ export const zfsBackendOptionsSchema = z
       .describe(
         'directory under which forks are mounted (`<mountRoot>/<fork id>`); by default they are mounted under `<mountpoint of dataset>/forks`',
       ),
+    /** The `zfs` program. */
     zfsPath: z
       .string()
       .min(1)
@@ -52,15 +55,8 @@ export type ZfsSettings = z.output<typeof zfsBackendOptionsSchema>;
  * option.
  *
  * @param input - what the caller passed
- * @throws {@link CacheVolumeError} `INVALID_ARGUMENT`
+ * @throws `CacheVolumeError` `INVALID_ARGUMENT`
  */
 export function parseZfsBackendOptions(input: unknown): ZfsSettings {
-  const parsed = zfsBackendOptionsSchema.safeParse(input ?? {});
-  if (parsed.success) return parsed.data;
-  const problems = parsed.error.issues.map(
-    (issue) => `${issue.path.length > 0 ? issue.path.join('.') : '(root)'}: ${issue.message}`,
-  );
-  throw new CacheVolumeError('INVALID_ARGUMENT', `Invalid ZFS backend options: ${problems.join('; ')}.`, {
-    details: { issues: parsed.error.issues },
-  });
+  return parseOptions(zfsBackendOptionsSchema, input, 'ZFS backend options');
 }

@@ -3,12 +3,20 @@ import { createZfsBackendWith } from './internal/operations.js';
 import { execaRunner } from './internal/runner.js';
 import { parseZfsBackendOptions, type ZfsBackendOptions } from './options.js';
 
-/** The ZFS backend: a {@link Backend} named `zfs`, plus the dataset it works under. */
+/** The ZFS backend: a `Backend` named `zfs`, plus the dataset it works under. */
 export interface ZfsBackend extends Backend {
   /** Always `"zfs"`. */
   readonly name: 'zfs';
   /** The parent dataset (from the options). */
   readonly dataset: string;
+  /**
+   * Checks, without changing anything, that `zfs` runs and that the parent dataset exists and is
+   * a filesystem; every method checks this too, so calling it is optional. Lets a service fail
+   * at start-up rather than on its first job.
+   *
+   * @throws `CacheVolumeError` `BACKEND_UNAVAILABLE` saying what to install, start or create
+   */
+  ready(): Promise<void>;
 }
 
 /**
@@ -22,7 +30,7 @@ export interface ZfsBackend extends Backend {
  * then).
  *
  * @param options - the parent dataset, where forks are mounted, and the `zfs` program
- * @throws {@link CacheVolumeError} `INVALID_ARGUMENT` naming the bad option
+ * @throws `CacheVolumeError` `INVALID_ARGUMENT` naming the bad option
  *
  * @example
  * ```ts

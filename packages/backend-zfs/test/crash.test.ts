@@ -1,10 +1,11 @@
 import type { Backend } from '@cachevol/core';
+import { nodeFileAccess } from '@cachevol/core/testing';
 import { expect, it } from 'vitest';
 import { createZfsBackend } from '../src/index.js';
 import { createZfsBackendWith } from '../src/internal/operations.js';
 import { execaRunner, type ZfsRunner } from '../src/internal/runner.js';
 import { parseZfsBackendOptions } from '../src/options.js';
-import { describeZfs, type TestPool, useTestPool, zfsFiles } from './zfs-pool.js';
+import { describeZfs, type TestPool, useTestPool } from './zfs-pool.js';
 
 const fork = { capacityBytes: 64 * 1024 * 1024 };
 
@@ -50,36 +51,36 @@ const SCENARIOS: Record<string, Scenario> = {
     act: (backend) => backend.createFork('f1', fork),
     async check(backend) {
       const { mountPath } = await backend.createFork('f1', fork);
-      expect(await zfsFiles.list(mountPath)).toEqual([]);
-      await zfsFiles.write(mountPath, 'w.txt', 'w');
-      expect(await zfsFiles.read(mountPath, 'w.txt')).toBe('w');
+      expect(await nodeFileAccess.list(mountPath)).toEqual([]);
+      await nodeFileAccess.write(mountPath, 'w.txt', 'w');
+      expect(await nodeFileAccess.read(mountPath, 'w.txt')).toBe('w');
       expect((await backend.list()).map((e) => `${e.kind}:${e.id}`)).toEqual(['fork:f1']);
     },
   },
   forkVersion: {
     async setup(backend) {
       const { mountPath } = await backend.createFork('f0', fork);
-      await zfsFiles.write(mountPath, 'base.txt', 'base');
+      await nodeFileAccess.write(mountPath, 'base.txt', 'base');
       await backend.commitFork('f0', 'v0');
     },
     act: (backend) => backend.forkVersion('f1', 'v0', fork),
     async check(backend) {
       const { mountPath } = await backend.forkVersion('f1', 'v0', fork);
-      expect(await zfsFiles.read(mountPath, 'base.txt')).toBe('base');
+      expect(await nodeFileAccess.read(mountPath, 'base.txt')).toBe('base');
       expect((await backend.list()).map((e) => `${e.kind}:${e.id}`)).toEqual(['fork:f1', 'version:v0']);
     },
   },
   commitFork: {
     async setup(backend) {
       const { mountPath } = await backend.createFork('f1', fork);
-      await zfsFiles.write(mountPath, 'work.txt', 'work');
+      await nodeFileAccess.write(mountPath, 'work.txt', 'work');
     },
     act: (backend) => backend.commitFork('f1', 'v1'),
     async check(backend) {
       await backend.commitFork('f1', 'v1');
       expect((await backend.list()).map((e) => `${e.kind}:${e.id}`)).toEqual(['version:v1']);
       const { mountPath } = await backend.forkVersion('f2', 'v1', fork);
-      expect(await zfsFiles.read(mountPath, 'work.txt')).toBe('work');
+      expect(await nodeFileAccess.read(mountPath, 'work.txt')).toBe('work');
     },
   },
   removeVersion: {

@@ -1,7 +1,7 @@
-import { checkEngineModel } from '@cachevol/core/testing';
+import { checkEngineModel, nodeFileAccess } from '@cachevol/core/testing';
 import { it } from 'vitest';
 import { createZfsBackend, type ZfsBackend } from '../src/index.js';
-import { describeZfs, useTestPool, zfsFiles } from './zfs-pool.js';
+import { describeZfs, useTestPool } from './zfs-pool.js';
 
 describeZfs('the CacheVolumes engine over the zfs backend', () => {
   const pool = useTestPool();
@@ -10,7 +10,7 @@ describeZfs('the CacheVolumes engine over the zfs backend', () => {
     await checkEngineModel({
       createBackend: async () => createZfsBackend({ dataset: await pool.newDataset() }),
       destroyBackend: (backend) => pool.destroyDataset((backend as ZfsBackend).dataset),
-      files: zfsFiles,
+      files: nodeFileAccess,
       numRuns: 5,
       maxCommands: 25,
     });

@@ -1,9 +1,10 @@
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isCacheVolumeError } from '@cachevol/core';
+import { nodeFileAccess } from '@cachevol/core/testing';
 import { expect, it } from 'vitest';
 import { createZfsBackend, type ZfsBackend } from '../src/index.js';
-import { describeZfs, run, useTestPool, zfsFiles } from './zfs-pool.js';
+import { describeZfs, run, useTestPool } from './zfs-pool.js';
 
 const MIB = 1 << 20;
 const fork = { capacityBytes: 64 * MIB };
@@ -35,7 +36,7 @@ describeZfs('zfs backend specifics on a real pool', () => {
     const backend = await fresh();
     const root = backend.dataset;
     const a = await backend.createFork('f1', fork);
-    await zfsFiles.write(a.mountPath, 'data.txt', 'v1 data');
+    await nodeFileAccess.write(a.mountPath, 'data.txt', 'v1 data');
     await backend.commitFork('f1', 'v1');
     const child = await backend.forkVersion('f2', 'v1', fork);
     await backend.removeVersion('v1');
@@ -44,9 +45,9 @@ describeZfs('zfs backend specifics on a real pool', () => {
     expect(await pool.get(`${root}/versions/v1`, 'cachevol:deleted')).toBe('on');
     expect(await codeOf(backend.forkVersion('f3', 'v1', fork))).toBe('NOT_FOUND');
     expect(await codeOf(backend.usage('version', 'v1'))).toBe('NOT_FOUND');
-    expect(await zfsFiles.read(child.mountPath, 'data.txt')).toBe('v1 data');
-    await zfsFiles.write(child.mountPath, 'data.txt', 'still writable');
-    expect(await zfsFiles.read(child.mountPath, 'data.txt')).toBe('still writable');
+    expect(await nodeFileAccess.read(child.mountPath, 'data.txt')).toBe('v1 data');
+    await nodeFileAccess.write(child.mountPath, 'data.txt', 'still writable');
+    expect(await nodeFileAccess.read(child.mountPath, 'data.txt')).toBe('still writable');
 
     await backend.discardFork('f2');
     expect(await backend.list()).toEqual([]);
@@ -56,16 +57,16 @@ describeZfs('zfs backend specifics on a real pool', () => {
   it('destroys a chain of removed versions once the last dependent goes (walking up origins)', async () => {
     const backend = await fresh();
     const a = await backend.createFork('f1', fork);
-    await zfsFiles.write(a.mountPath, 'a.txt', 'a');
+    await nodeFileAccess.write(a.mountPath, 'a.txt', 'a');
     await backend.commitFork('f1', 'v1');
     const b = await backend.forkVersion('f2', 'v1', fork);
-    await zfsFiles.write(b.mountPath, 'b.txt', 'b');
+    await nodeFileAccess.write(b.mountPath, 'b.txt', 'b');
     await backend.commitFork('f2', 'v2');
     const c = await backend.forkVersion('f3', 'v2', fork);
     await backend.removeVersion('v1');
     await backend.removeVersion('v2');
     expect(await backend.list()).toEqual([{ kind: 'fork', id: 'f3' }]);
-    expect(await zfsFiles.list(c.mountPath)).toEqual(['a.txt', 'b.txt']);
+    expect(await nodeFileAccess.list(c.mountPath)).toEqual(['a.txt', 'b.txt']);
     expect(await pool.names(backend.dataset)).toContain(`${backend.dataset}/versions/v1`);
 
     await backend.discardFork('f3');
@@ -77,7 +78,7 @@ describeZfs('zfs backend specifics on a real pool', () => {
     const root = backend.dataset;
     const used = async () => Number(await pool.get(root, 'used'));
     const a = await backend.createFork('f1', fork);
-    await zfsFiles.fill(a.mountPath, 'big.bin', 16 * MIB);
+    await nodeFileAccess.fill(a.mountPath, 'big.bin', 16 * MIB);
     await backend.commitFork('f1', 'v1');
     await eventually('the 16 MiB version is accounted for', async () => (await used()) >= 16 * MIB);
     const withVersion = await used();
@@ -92,7 +93,7 @@ describeZfs('zfs backend specifics on a real pool', () => {
     expect(await used(), 'the fork still needs the removed version’s blocks').toBeGreaterThanOrEqual(
       16 * MIB,
     );
-    expect((await zfsFiles.list(child.mountPath)).includes('big.bin')).toBe(true);
+    expect((await nodeFileAccess.list(child.mountPath)).includes('big.bin')).toBe(true);
 
     await backend.discardFork('f2');
     await eventually('the version’s space is freed', async () => (await used()) < withVersion - 12 * MIB);
@@ -104,11 +105,11 @@ describeZfs('zfs backend specifics on a real pool', () => {
     const backend = createZfsBackend({ dataset, mountRoot });
     const a = await backend.createFork('f1', fork);
     expect(a.mountPath).toBe(join(mountRoot, 'f1'));
-    await zfsFiles.write(a.mountPath, 'x.txt', 'x');
+    await nodeFileAccess.write(a.mountPath, 'x.txt', 'x');
     await backend.commitFork('f1', 'v1');
     const b = await backend.forkVersion('f2', 'v1', fork);
     expect(b.mountPath).toBe(join(mountRoot, 'f2'));
-    expect(await zfsFiles.read(b.mountPath, 'x.txt')).toBe('x');
+    expect(await nodeFileAccess.read(b.mountPath, 'x.txt')).toBe('x');
     const other = createZfsBackend({ dataset, mountRoot: join(mountRoot, 'elsewhere') });
     expect(await codeOf(other.createFork('f3', fork))).toBe('INVALID_ARGUMENT');
   });
@@ -116,7 +117,7 @@ describeZfs('zfs backend specifics on a real pool', () => {
   it('refuses a capacity smaller than the version it forks, creating nothing', async () => {
     const backend = await fresh();
     const a = await backend.createFork('f1', fork);
-    await zfsFiles.fill(a.mountPath, 'big.bin', 8 * MIB);
+    await nodeFileAccess.fill(a.mountPath, 'big.bin', 8 * MIB);
     await backend.commitFork('f1', 'v1');
     await eventually(
       'the version is accounted for',
@@ -134,6 +135,7 @@ describeZfs('zfs backend specifics on a real pool', () => {
     const before = await pool.names(pool.name);
     const missing = createZfsBackend({ dataset: `${pool.name}/does-not-exist` });
     for (const attempt of [
+      missing.ready(),
       missing.list(),
       missing.createFork('f1', fork),
       missing.forkVersion('f1', 'v1', fork),
@@ -153,6 +155,7 @@ describeZfs('zfs backend specifics on a real pool', () => {
     const unmountable = `${pool.name}/unmountable`;
     await run('zfs', ['create', '-o', 'mountpoint=none', unmountable]);
     const backend = createZfsBackend({ dataset: unmountable });
+    await backend.ready();
     expect(await backend.list()).toEqual([]);
     expect(await codeOf(backend.createFork('f1', fork))).toBe('INVALID_ARGUMENT');
     expect(await pool.names(pool.name)).toEqual([...before, unmountable].sort());

@@ -1,9 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm, truncate, writeFile } from 'node:fs/promises';
-import { constants, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type FileAccess, nodeFileAccess } from '@cachevol/core/testing';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 
@@ -150,21 +149,3 @@ export function useTestPool(sizeMiB = 256): TestPool {
     },
   };
 }
-
-/**
- * `nodeFileAccess` whose `fill` names EDQUOT: Node 20's libuv has no name for errno 122 on
- * Linux and reports `Unknown system error -122`, which the conformance suite's capacity check
- * would not recognise. Only the error's `code` is filled in; nothing else changes.
- */
-export const zfsFiles: FileAccess = {
-  ...nodeFileAccess,
-  async fill(mountPath, path, bytes) {
-    try {
-      await nodeFileAccess.fill(mountPath, path, bytes);
-    } catch (error) {
-      const e = error as NodeJS.ErrnoException;
-      if (e.errno === -constants.errno.EDQUOT && !String(e.code).startsWith('E')) e.code = 'EDQUOT';
-      throw e;
-    }
-  },
-};

@@ -223,6 +223,10 @@ export function createZfsBackendWith(settings: ZfsSettings, runner: ZfsRunner): 
     dataset: layout.root,
     capabilities: CAPABILITIES,
 
+    async ready() {
+      await readRoot();
+    },
+
     async createFork(forkId, options: ForkOptions) {
       validateId(forkId, 'fork id');
       const capacityBytes = checkCapacity(options?.capacityBytes);
