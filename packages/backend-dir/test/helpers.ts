@@ -15,7 +15,7 @@ afterEach(() => {
  * @param parent - where to make it
  */
 export function tempDir(parent = tmpdir()): string {
-  const dir = mkdtempSync(join(parent, 'cachevol-dir-'));
+  const dir = mkdtempSync(join(parent, 'cachevol-test-dir-'));
   made.push(dir);
   return dir;
 }
