@@ -4,6 +4,8 @@
  *
  * @packageDocumentation
  */
+
+export type { CliIo, TextSink } from './internal/output.js';
 export {
   type LinkOptions,
   type LinkRequest,

@@ -76,9 +76,9 @@ describe('cachevol run (built binary)', () => {
     const slow = node(
       "const fs = require('fs'); fs.writeFileSync('c/value', 'slow'); fs.writeFileSync('../slow-started', ''); setTimeout(() => {}, 1500)",
     );
+    await mkdir(join(work, 'a'));
+    await mkdir(join(work, 'b'));
     const slowRun = run(['run', '-c', 'c', '--name', 'deps', '--workdir', join(work, 'a'), '--', ...slow]);
-    await mkdir(join(work, 'a'), { recursive: true }).catch(() => undefined);
-    await mkdir(join(work, 'b'), { recursive: true });
     for (let i = 0; i < 100 && !existsSync(join(work, 'slow-started')); i++)
       await new Promise((r) => setTimeout(r, 50));
     const fast = await run([

@@ -3,6 +3,11 @@ import { UsageError } from './usage-error.js';
 
 /** A place to write text: `process.stdout`, `process.stderr`, or a test buffer. */
 export interface TextSink {
+  /**
+   * Writes text as is (no newline added).
+   *
+   * @param text - the text
+   */
   write(text: string): unknown;
   /** True when the sink is a terminal (colour and progress are shown only then). */
   isTTY?: boolean;

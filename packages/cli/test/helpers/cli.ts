@@ -41,6 +41,9 @@ export function ensureBuilt(extra: string[] = []): void {
       mkdirSync(lock);
       break;
     } catch {
+      // A lock older than ten minutes was left by a test run that died while building.
+      const since = statSync(lock, { throwIfNoEntry: false })?.mtimeMs ?? Date.now();
+      if (Date.now() - since > 600_000) rmdirSync(lock);
       if (i > 600) throw new Error(`build lock ${lock} held for 5 minutes; remove it if no test is running`);
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 500);
     }
