@@ -41,13 +41,13 @@ describe('zfs argv', () => {
       'type,origin,mountpoint,mounted,cachevol:deleted',
       'tank/ci',
     ]);
-    expect(getArgs(['tank/ci/forks/f1'], ['used', 'cachevol:deleted'])).toEqual([
+    expect(getArgs(['tank/ci/forks/f1'], ['referenced', 'cachevol:deleted'])).toEqual([
       'get',
       '-H',
       '-p',
       '-o',
       'name,property,value',
-      'used,cachevol:deleted',
+      'referenced,cachevol:deleted',
       'tank/ci/forks/f1',
     ]);
   });

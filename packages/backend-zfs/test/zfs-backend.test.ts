@@ -86,7 +86,11 @@ describeZfs('zfs backend specifics on a real pool', () => {
     const child = await backend.forkVersion('f2', 'v1', fork);
     await sleep(1000);
     expect(await used(), 'a fork shares its version’s blocks').toBeLessThan(withVersion + 2 * MIB);
-    expect((await backend.usage('fork', 'f2')).usedBytes).toBeLessThan(2 * MIB);
+    expect(Number(await pool.get(`${root}/forks/f2`, 'used'))).toBeLessThan(2 * MIB);
+    expect(
+      (await backend.usage('fork', 'f2')).usedBytes,
+      'usage is what the fork shows',
+    ).toBeGreaterThanOrEqual(16 * MIB);
 
     await backend.removeVersion('v1');
     await sleep(1000);
@@ -97,6 +101,30 @@ describeZfs('zfs backend specifics on a real pool', () => {
 
     await backend.discardFork('f2');
     await eventually('the version’s space is freed', async () => (await used()) < withVersion - 12 * MIB);
+  });
+
+  it('drops a stray half-built copy of a fork that exists or was committed', async () => {
+    const backend = await fresh();
+    await backend.createFork('f1', fork);
+    await run('zfs', ['create', '-o', 'mountpoint=none', `${backend.dataset}/tmp/f1`]);
+    expect(await backend.list()).toEqual([{ kind: 'fork', id: 'f1' }]);
+    await backend.commitFork('f1', 'v1');
+    expect(await backend.list()).toEqual([{ kind: 'version', id: 'v1' }]);
+    expect(await pool.names(backend.dataset)).not.toContain(`${backend.dataset}/tmp/f1`);
+  });
+
+  it('reports what a fork or version shows (referenced), which its refquota limits', async () => {
+    const backend = await fresh();
+    const a = await backend.createFork('f1', fork);
+    await nodeFileAccess.fill(a.mountPath, 'big.bin', 4 * MIB);
+    await eventually(
+      'the fork shows 4 MiB',
+      async () => (await backend.usage('fork', 'f1')).usedBytes >= 4 * MIB,
+    );
+    const committed = await backend.commitFork('f1', 'v1');
+    expect(committed.usedBytes).toBeGreaterThanOrEqual(4 * MIB);
+    expect((await backend.usage('version', 'v1')).usedBytes).toBe(committed.usedBytes);
+    expect(String(committed.usedBytes)).toBe(await pool.get(`${backend.dataset}/versions/v1`, 'referenced'));
   });
 
   it('mounts forks under mountRoot when given', async () => {

@@ -195,27 +195,36 @@ export function createZfsBackendWith(settings: ZfsSettings, runner: ZfsRunner): 
     }
   };
 
+  /**
+   * A fork's or version's `referenced` bytes: all the data it shows, shared or not. That is what
+   * `refquota` limits, so a fork of it gets `referenced + requested size` of room (ZFS `used`
+   * would count only the blocks not shared with the origin).
+   */
   const usageOf = async (kind: EntryKind, id: string, dataset: string): Promise<Usage> => {
     let output: string;
     try {
-      output = await zfs(getArgs([dataset], ['used', DELETED_PROPERTY]));
+      output = await zfs(getArgs([dataset], ['referenced', DELETED_PROPERTY]));
     } catch (error) {
       if (isZfsFailure(error, 'missing')) return notFound(kind, id, layout.root);
       throw error;
     }
     const values = parseProperties(output).get(dataset) ?? new Map<string, string>();
     if (values.get(DELETED_PROPERTY) === 'on') return notFound(kind, id, layout.root);
-    const used = Number(values.get('used'));
-    if (!Number.isSafeInteger(used) || used < 0) {
+    const referenced = Number(values.get('referenced'));
+    if (!Number.isSafeInteger(referenced) || referenced < 0) {
       throw new CacheVolumeError(
         'BACKEND_FAILED',
-        `Unexpected \`used\` value for ${dataset}: ${values.get('used')}.`,
-        {
-          details: { dataset, output },
-        },
+        `Unexpected \`referenced\` value for ${dataset}: ${values.get('referenced')}.`,
+        { details: { dataset, output } },
       );
     }
-    return { usedBytes: used };
+    return { usedBytes: referenced };
+  };
+
+  /** Destroys a half-built copy of a fork that exists (or was committed) already. */
+  const dropLeftover = async (tree: Tree, forkId: string): Promise<void> => {
+    const tmp = tmpDataset(layout, forkId);
+    if (tree.has(tmp)) await tolerate(destroyArgs(tmp), 'missing');
   };
 
   return {
@@ -231,7 +240,10 @@ export function createZfsBackendWith(settings: ZfsSettings, runner: ZfsRunner): 
       validateId(forkId, 'fork id');
       const capacityBytes = checkCapacity(options?.capacityBytes);
       const tree = await readRoot();
-      if (tree.has(forkDataset(layout, forkId))) return mountFork(forkId);
+      if (tree.has(forkDataset(layout, forkId))) {
+        await dropLeftover(tree, forkId);
+        return mountFork(forkId);
+      }
       return buildFork(tree, forkId, (tmp) =>
         zfs(createForkArgs(tmp, capacityBytes)).then(
           () => undefined,
@@ -245,7 +257,10 @@ export function createZfsBackendWith(settings: ZfsSettings, runner: ZfsRunner): 
       validateId(versionId, 'version id');
       const capacityBytes = checkCapacity(options?.capacityBytes);
       const tree = await readRoot();
-      if (tree.has(forkDataset(layout, forkId))) return mountFork(forkId);
+      if (tree.has(forkDataset(layout, forkId))) {
+        await dropLeftover(tree, forkId);
+        return mountFork(forkId);
+      }
       const version = versionDataset(layout, versionId);
       if (!isLiveVersion(tree, version)) return notFound('version', versionId, layout.root);
       return buildFork(tree, forkId, async (tmp) => {
@@ -276,6 +291,7 @@ export function createZfsBackendWith(settings: ZfsSettings, runner: ZfsRunner): 
         );
       }
       await ensureArea(tree, layout.versions);
+      await dropLeftover(tree, forkId);
       // A snapshot left by an interrupted commit may predate the fork's last writes: retake it.
       // Taking the snapshot also flushes: it includes every write that has returned.
       if (tree.has(snapshotOf(fork))) await tolerate(destroyArgs(snapshotOf(fork)), 'missing');
