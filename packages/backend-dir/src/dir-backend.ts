@@ -7,6 +7,7 @@ import {
   CacheVolumeError,
   type EntryKind,
   type ForkMount,
+  parseOptions,
   type Usage,
   validateId,
 } from '@cachevol/core';
@@ -15,7 +16,7 @@ import { type CloneMode, copyTree } from './internal/copy-tree.js';
 import { errnoCode, fsFailure } from './internal/errors.js';
 import { isIdName, Layout, parseScratchName } from './internal/layout.js';
 import { fsyncPath, measureTree } from './internal/measure.js';
-import { parseOptions } from './internal/parse-options.js';
+
 import { prepareRoot } from './internal/prepare-root.js';
 import { probeReflink } from './internal/reflink.js';
 import { removeTree } from './internal/remove-tree.js';

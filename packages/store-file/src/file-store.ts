@@ -1,8 +1,8 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { CacheVolumeError, type State, type Store, type StoreUpdate } from '@cachevol/core';
+import { CacheVolumeError, parseOptions, type State, type Store, type StoreUpdate } from '@cachevol/core';
 import { withFileLock } from './internal/lock.js';
-import { parseOptions } from './internal/parse-options.js';
+
 import {
   readStateFile,
   removeStrayTempFiles,
