@@ -31,6 +31,7 @@ describe('classifying zfs failures (OpenZFS and zfs-fuse wording)', () => {
     ],
     ["cannot rename 'tank/f': dataset is busy", 'busy'],
     ["cannot create 'tank/tmp/f': out of space", 'out-of-space'],
+    ["cannot set property for 'tank/f': size is less than current used or reserved space", 'out-of-space'],
     [
       'connect: No such file or directory\nPlease make sure that the zfs-fuse daemon is running.\ninternal error: failed to initialize ZFS library',
       'unavailable',

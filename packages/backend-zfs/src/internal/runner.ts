@@ -43,7 +43,7 @@ export function classifyFailure(stderr: string): ZfsFailure {
   if (/already mounted/i.test(stderr)) return 'mounted';
   if (/not currently mounted|not mounted/i.test(stderr)) return 'not-mounted';
   if (/dependent clones/i.test(stderr)) return 'has-clones';
-  if (/out of space|quota exceeded/i.test(stderr)) return 'out-of-space';
+  if (/out of space|quota exceeded|size is less than current used/i.test(stderr)) return 'out-of-space';
   if (/busy/i.test(stderr)) return 'busy';
   return 'other';
 }
