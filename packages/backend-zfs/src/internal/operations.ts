@@ -33,7 +33,7 @@ import {
   tmpDataset,
   versionDataset,
 } from './layout.js';
-import { isZfsFailure, type ZfsRunner } from './runner.js';
+import { isZfsFailure, type ZfsFailure, type ZfsRunner } from './runner.js';
 import { collectable, entriesOf, isLiveVersion, parseProperties, parseTree, type Tree } from './tree.js';
 
 const CAPABILITIES: BackendCapabilities = Object.freeze({
@@ -107,7 +107,7 @@ export function createZfsBackendWith(settings: ZfsSettings, runner: ZfsRunner): 
   };
 
   /** Runs a command whose work may already be done (by a retry or a concurrent caller). */
-  const tolerate = async (args: readonly string[], ...already: Parameters<typeof isZfsFailure>[1][]) => {
+  const tolerate = async (args: readonly string[], ...already: ZfsFailure[]) => {
     try {
       await zfs(args);
     } catch (error) {
