@@ -131,11 +131,12 @@ describe('runJob on the dir backend with linked paths', () => {
     );
     await require0(await runJob(volumesEngine, volumes, place, [{ ...write, args: write.args }], out));
     const read = node(
-      `const fs = require('fs'); process.stdout.write(fs.readFileSync('out/a', 'utf8')); fs.writeFileSync('seen', fs.readFileSync(${JSON.stringify(join(dir, 'instance/opt/tool/b'))}))`,
+      `const fs = require('fs'); fs.writeFileSync('seen-a', fs.readFileSync('out/a')); fs.writeFileSync('seen', fs.readFileSync(${JSON.stringify(join(dir, 'instance/opt/tool/b'))}))`,
     );
     const second = await runJob(volumesEngine, volumes, place, [read], out);
     expect(second).toMatchObject({ exitCode: 0, volumes: [{ result: 'hit', action: 'committed' }] });
     expect(await readFile(join(workdir, 'seen'), 'utf8')).toBe('B');
+    expect(await readFile(join(workdir, 'seen-a'), 'utf8')).toBe('A');
     expect(second.volumes[0]?.links.map((l) => l.linkPath)).toEqual([
       join(workdir, 'out'),
       join(dir, 'instance/opt/tool'),
