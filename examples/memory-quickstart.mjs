@@ -6,7 +6,9 @@ import { CacheVolumes, createMemoryStore, formatSize } from '@cachevol/core';
 
 const backend = createMemoryBackend();
 const volumes = new CacheVolumes({ backend, store: createMemoryStore(), host: 'example-host' });
-volumes.on('attach', ({ fork }) => console.log(`attach ${fork.name}: ${fork.result} (capacity ${formatSize(fork.capacityBytes)})`));
+volumes.on('attach', ({ fork }) =>
+  console.log(`attach ${fork.name}: ${fork.result} (capacity ${formatSize(fork.capacityBytes)})`),
+);
 
 // Job 1: the first attach starts empty (a miss); the job fills the cache and exits 0.
 const job1 = await volumes.attach('node-modules', { scope: 'my-pipeline', job: 'build-1' });
@@ -24,4 +26,6 @@ console.log('job 3 sees:', backend.files(job3).list());
 await job3.abandon();
 
 const [stats] = await volumes.stats();
-console.log(`hit ratio for ${stats.name}: ${stats.hitRatio} (hit ${stats.counts.hit}, miss ${stats.counts.miss})`);
+console.log(
+  `hit ratio for ${stats.name}: ${stats.hitRatio} (hit ${stats.counts.hit}, miss ${stats.counts.miss})`,
+);

@@ -9,11 +9,17 @@ describe('built dist', () => {
     `volumes.attach('v').then((f) => f.commit()).then(() => volumes.attach('v')).then((f) => console.log(f.result, core.parseSize('20g')));`;
 
   it('works from CommonJS', () => {
-    expect(run(['-e', program("const core = require('@cachevol/core'); const mem = require('@cachevol/backend-memory')")])).toBe('hit 21474836480');
+    expect(
+      run([
+        '-e',
+        program("const core = require('@cachevol/core'); const mem = require('@cachevol/backend-memory')"),
+      ]),
+    ).toBe('hit 21474836480');
   });
 
   it('works from ESM', () => {
-    const load = "const core = await import('@cachevol/core'); const mem = await import('@cachevol/backend-memory')";
+    const load =
+      "const core = await import('@cachevol/core'); const mem = await import('@cachevol/backend-memory')";
     expect(run(['--input-type=module', '-e', program(load)])).toBe('hit 21474836480');
   });
 });

@@ -1,8 +1,8 @@
 import { type Document, isNode, LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
 import { isCacheVolumeError } from '../errors.js';
-import { parseOptions } from '../options.js';
 import { validateName } from '../names.js';
+import { parseOptions } from '../options.js';
 import { parseSize } from '../size.js';
 import { describeValue } from './internal/describe.js';
 import { problemsFromIssues } from './internal/issues.js';

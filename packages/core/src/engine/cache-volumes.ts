@@ -3,7 +3,6 @@ import PQueue from 'p-queue';
 import type { Backend, ForkOptions } from '../contracts/backend.js';
 import type { Store } from '../contracts/store.js';
 import { CacheVolumeError, isCacheVolumeError } from '../errors.js';
-import { parseOptions } from '../options.js';
 import { type Policy, resolvePolicy } from '../model/policy.js';
 import { expiredForks, planRetention } from '../model/retention.js';
 import { type Selection, selectParent } from '../model/selection.js';
@@ -33,6 +32,7 @@ import {
   type VersionRef,
 } from '../model/transitions.js';
 import { validateLabel, validateName } from '../names.js';
+import { parseOptions } from '../options.js';
 import { parseSize } from '../size.js';
 import { type AbandonReason, type CacheVolumeEvents, Emitter, type Listener } from './events.js';
 import { ForkHandle } from './fork-handle.js';

@@ -16,7 +16,12 @@ function setup(overrides: Partial<CacheVolumesOptions> = {}) {
   const backend = createMemoryBackend();
   const store = createMemoryStore();
   const engine = new CacheVolumes({ backend, store, host: 'h1', clock: () => clock.now, ...overrides });
-  return { clock, backend: (overrides.backend ?? backend) as MemoryBackend, store: (overrides.store ?? store) as Store, engine };
+  return {
+    clock,
+    backend: (overrides.backend ?? backend) as MemoryBackend,
+    store: (overrides.store ?? store) as Store,
+    engine,
+  };
 }
 
 async function code(promise: Promise<unknown>): Promise<string> {
@@ -110,7 +115,13 @@ describe('CacheVolumes', () => {
 
   it('reports NOT_FOUND for unknown fork ids', async () => {
     const { engine } = setup();
-    for (const op of [engine.fork('f-nope'), engine.commit('f-nope'), engine.abandon('f-nope'), engine.finish('f-nope', 0), engine.heartbeat('f-nope')]) {
+    for (const op of [
+      engine.fork('f-nope'),
+      engine.commit('f-nope'),
+      engine.abandon('f-nope'),
+      engine.finish('f-nope', 0),
+      engine.heartbeat('f-nope'),
+    ]) {
       expect(await code(op)).toBe('NOT_FOUND');
     }
   });
@@ -137,7 +148,9 @@ describe('CacheVolumes', () => {
       ['ok', { job: 'a\nb' }],
     ];
     for (const [name, options] of bad) {
-      expect(await code(engine.attach(name, options as never)), `${name} ${JSON.stringify(options)}`).toBe('INVALID_ARGUMENT');
+      expect(await code(engine.attach(name, options as never)), `${name} ${JSON.stringify(options)}`).toBe(
+        'INVALID_ARGUMENT',
+      );
     }
     expect(await store.read()).toEqual(before);
     expect(await code(engine.finish('f-x', 1.5))).toBe('INVALID_ARGUMENT');
@@ -230,7 +243,16 @@ describe('CacheVolumes', () => {
     const [stats] = await engine.stats();
     expect(stats?.counts).toEqual({ hit: 2, stale: 1, miss: 1 });
     expect(stats?.hitRatio).toBe(0.5);
-    expect(events).toEqual(['attach:miss', 'commit', 'attach:hit', 'commit', 'attach:hit', 'attach:stale', 'abandon:failed', 'abandon:requested']);
+    expect(events).toEqual([
+      'attach:miss',
+      'commit',
+      'attach:hit',
+      'commit',
+      'attach:hit',
+      'attach:stale',
+      'abandon:failed',
+      'abandon:requested',
+    ]);
   });
 
   it('removes a whole volume, abandoning its live forks', async () => {

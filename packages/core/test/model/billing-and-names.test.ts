@@ -57,7 +57,9 @@ describe('billing estimate', () => {
       }),
       params,
     );
-    expect(() => estimateBill({ builds: [], volumes: [], now, prices: { perBuild: -1, perActiveGb: 0 } })).toThrow(CacheVolumeError);
+    expect(() =>
+      estimateBill({ builds: [], volumes: [], now, prices: { perBuild: -1, perActiveGb: 0 } }),
+    ).toThrow(CacheVolumeError);
   });
 });
 
@@ -76,12 +78,28 @@ describe('names and ids', () => {
     expect(validateName('my-pipeline/container-cache')).toBe('my-pipeline/container-cache');
   });
 
-  it.each(['', '.', '..', '../x', 'a/../b', 'a//b', '/a', 'a/', 'a\u0000b', 'a b', 'a;b', 'a|b', '$(x)', '`x`', 'a&b', '-a', '.hidden', 'x'.repeat(201)])(
-    'refuses the name %j',
-    (name) => {
-      expect(() => validateName(name)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
-    },
-  );
+  it.each([
+    '',
+    '.',
+    '..',
+    '../x',
+    'a/../b',
+    'a//b',
+    '/a',
+    'a/',
+    'a\u0000b',
+    'a b',
+    'a;b',
+    'a|b',
+    '$(x)',
+    '`x`',
+    'a&b',
+    '-a',
+    '.hidden',
+    'x'.repeat(201),
+  ])('refuses the name %j', (name) => {
+    expect(() => validateName(name)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+  });
 
   it.each(HOSTILE_IDS)('refuses the id %j', (id) => {
     expect(() => validateId(id)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
@@ -90,7 +108,12 @@ describe('names and ids', () => {
 
 describe('errors', () => {
   it('carry a code, details and a readable command line', () => {
-    const error = new CommandFailedError({ command: 'zfs', args: ['destroy', 'pool/x'], exitCode: 1, stderr: 'dataset is busy' });
+    const error = new CommandFailedError({
+      command: 'zfs',
+      args: ['destroy', 'pool/x'],
+      exitCode: 1,
+      stderr: 'dataset is busy',
+    });
     expect(isCacheVolumeError(error, 'BACKEND_FAILED')).toBe(true);
     expect(error.message).toBe('`zfs destroy pool/x` exited with 1: dataset is busy');
     expect(error.details).toMatchObject({ command: 'zfs', exitCode: 1 });

@@ -15,8 +15,8 @@ import {
   parseSize,
   planRetention,
   resolvePolicy,
-  selectParent,
   type State,
+  selectParent,
   volumeKeyString,
 } from '../../src/index.js';
 import {
@@ -73,10 +73,16 @@ describe('size math', () => {
 describe('parent selection', () => {
   it('never returns an expired, removed or uncommitted version, and prefers the head', () => {
     fc.assert(
-      fc.property(arbVolume(NOW, 12), arbHost, arbPolicy, fc.nat(30 * 24 * 3600 * 1000), (volume, host, policy, later) => {
-        const now = NOW + later;
-        assertSelectionValid(selectParent(volume, [], { host, now }, policy), volume, host, now, policy);
-      }),
+      fc.property(
+        arbVolume(NOW, 12),
+        arbHost,
+        arbPolicy,
+        fc.nat(30 * 24 * 3600 * 1000),
+        (volume, host, policy, later) => {
+          const now = NOW + later;
+          assertSelectionValid(selectParent(volume, [], { host, now }, policy), volume, host, now, policy);
+        },
+      ),
       params,
     );
   });
@@ -116,7 +122,10 @@ describe('parent selection', () => {
       fc.property(arbVolume(NOW, 6), (volume) => {
         const head = headOf(volume);
         fc.pre(head !== undefined);
-        const fresh = { ...volume, versions: { ...volume.versions, [head.id]: { ...head, lastUsedAt: NOW, hosts: ['h'] } } };
+        const fresh = {
+          ...volume,
+          versions: { ...volume.versions, [head.id]: { ...head, lastUsedAt: NOW, hosts: ['h'] } },
+        };
         expect(selectParent(fresh, [], { host: 'h', now: NOW }, resolvePolicy()).result).toBe('hit');
       }),
       params,
@@ -139,7 +148,11 @@ describe('retention', () => {
       fc.property(arbState(NOW), arbPolicy, (state, policy) => {
         const plan = planRetention(state, NOW, policy);
         const planned = new Set(plan.map((p) => p.versionId));
-        const protectedIds = new Set(Object.values(state.forks).filter((f) => f.endedAt === null).map((f) => f.baseId));
+        const protectedIds = new Set(
+          Object.values(state.forks)
+            .filter((f) => f.endedAt === null)
+            .map((f) => f.baseId),
+        );
         let kept = 0;
         let protectedBytes = 0;
         for (const volume of Object.values(state.volumes)) {
@@ -162,8 +175,17 @@ describe('retention', () => {
 describe('transitions', () => {
   const arbOps = fc.array(
     fc.oneof(
-      fc.record({ op: fc.constant('attach' as const), volume: fc.constantFrom('a', 'b'), host: fc.constantFrom('h1', 'h2'), size: arbSizeText }),
-      fc.record({ op: fc.constantFrom('commit' as const, 'abandon' as const), fork: fc.nat(20), used: fc.nat(10 * GIB) }),
+      fc.record({
+        op: fc.constant('attach' as const),
+        volume: fc.constantFrom('a', 'b'),
+        host: fc.constantFrom('h1', 'h2'),
+        size: arbSizeText,
+      }),
+      fc.record({
+        op: fc.constantFrom('commit' as const, 'abandon' as const),
+        fork: fc.nat(20),
+        used: fc.nat(10 * GIB),
+      }),
       fc.record({ op: fc.constant('tick' as const), ms: fc.nat(3 * 24 * 3600 * 1000) }),
     ),
     { maxLength: 40 },
@@ -204,10 +226,17 @@ describe('transitions', () => {
             const forkId = live.splice(step.fork % live.length, 1)[0] as string;
             if (step.op === 'commit') {
               const versionId = `v${++n}`;
-              state = completeCommit(beginCommit(state, forkId, versionId, now), forkId, step.used, now).state;
+              state = completeCommit(
+                beginCommit(state, forkId, versionId, now),
+                forkId,
+                step.used,
+                now,
+              ).state;
               const fork = state.forks[forkId];
               log.push({ scope: 's', name: fork?.name as string, versionId });
-              expect(headOf(state.volumes[volumeKeyString({ scope: 's', name: fork?.name as string })])?.id).toBe(versionId);
+              expect(
+                headOf(state.volumes[volumeKeyString({ scope: 's', name: fork?.name as string })])?.id,
+              ).toBe(versionId);
             } else {
               const before = state;
               state = completeAbandon(beginAbandon(state, forkId), forkId, now);
