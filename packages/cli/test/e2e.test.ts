@@ -23,6 +23,21 @@ async function sandbox(name: string) {
   return { root, work, run };
 }
 
+/** Waits for a file that a command started by `child` writes; fails at once if `child` exits first. */
+async function waitForFile(path: string, child: ReturnType<typeof spawnCachevol>): Promise<void> {
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
+  for (let i = 0; i < 300; i++) {
+    if (existsSync(path)) return;
+    if (child.exitCode !== null || child.signalCode !== null)
+      throw new Error(`cachevol exited early: ${stderr}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`${path} did not appear in 15 s: ${stderr}`);
+}
+
 /** A node one-liner as a `cachevol run` command. */
 const node = (code: string) => [process.execPath, '-e', code];
 
@@ -113,7 +128,7 @@ describe('cachevol run (built binary)', () => {
       env: { CACHEVOL_ROOT: root },
     });
     const pidFile = join(work, 'child.pid');
-    for (let i = 0; i < 200 && !existsSync(pidFile); i++) await new Promise((r) => setTimeout(r, 50));
+    await waitForFile(pidFile, child);
     const exited = new Promise((r) => child.on('exit', r));
     child.kill('SIGKILL');
     await exited;
@@ -146,8 +161,7 @@ describe('cachevol run (built binary)', () => {
     child.stderr?.on('data', (d: Buffer) => {
       stderr += d.toString();
     });
-    for (let i = 0; i < 200 && !existsSync(join(work, 'ready')); i++)
-      await new Promise((r) => setTimeout(r, 50));
+    await waitForFile(join(work, 'ready'), child);
     const code = new Promise((r) => child.on('close', r));
     child.kill('SIGTERM');
     expect(await code).toBe(143);

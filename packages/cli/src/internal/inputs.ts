@@ -6,6 +6,7 @@ import {
   COMMIT_MODES,
   type CommitMode,
   parseSize,
+  validateLabel,
   validateName,
 } from '@cachevol/core';
 import type { CliIo } from './output.js';
@@ -139,7 +140,7 @@ export function readAttachInputs(
     instanceRoot: dir(str(args, 'instance-root'), '/'),
     os: os as CacheOs,
     replace: flag(args, 'replace'),
-    job: str(args, 'job') ?? `cli-${process.pid}`,
+    job: validateLabel(str(args, 'job') ?? `cli-${process.pid}`, 'job'),
   };
 }
 

@@ -1,6 +1,4 @@
-import { dirname, join } from 'node:path';
-import { validateId, validateLabel } from '@cachevol/core';
-import { linkPaths } from '../../link.js';
+import { validateId } from '@cachevol/core';
 import { readGlobals } from '../globals.js';
 import {
   ATTACH_OPTIONS,
@@ -11,9 +9,9 @@ import {
   str,
   volumeName,
 } from '../inputs.js';
-import { colorResult, planLinks } from '../job.js';
+import { attachVolumes, colorResult, planLinks } from '../job.js';
 import { openEngine, requireEngine } from '../open.js';
-import { formatMs, Output, progressLine } from '../output.js';
+import { formatMs, Output } from '../output.js';
 import type { CommandSpec, OptionSpec } from '../spec.js';
 import { UsageError } from '../usage-error.js';
 
@@ -49,46 +47,17 @@ export const attachCommand: CommandSpec = {
     const name = volumeName(args.positionals[0] as string);
     const inputs = readAttachInputs(args, io, 'attach');
     checkDirectories(inputs, 'attach');
-    validateLabel(inputs.job, 'job');
-    const paths = list(args, 'path');
-    const place = { ...inputs };
-    planLinks([{ name, scope: inputs.scope, paths, commit: inputs.commit }], place); // check paths first
+    const volume = {
+      name,
+      scope: inputs.scope,
+      paths: list(args, 'path'),
+      commit: inputs.commit,
+      size: inputs.size,
+    };
+    planLinks([volume], inputs); // every path is checked before anything is attached
     const engine = await openEngine(globals, true);
-    const progress = progressLine(io);
-    const stop = engine.on('progress', (p) => progress.update(p.doneBytes, p.totalBytes));
-    const started = performance.now();
-    const fork = await engine
-      .attach(name, {
-        scope: inputs.scope,
-        job: inputs.job,
-        commit: inputs.commit,
-        ...(inputs.size ? { size: inputs.size } : {}),
-      })
-      .finally(() => {
-        stop();
-        progress.clear();
-      });
-    let links: Awaited<ReturnType<typeof linkPaths>>;
-    try {
-      const requests =
-        planLinks([{ name, scope: inputs.scope, paths, commit: inputs.commit }], place)[0] ?? [];
-      links = await linkPaths(
-        requests.map((p) => ({
-          linkPath: p.linkPath,
-          target: join(fork.mountPath, p.subdir),
-          within: p.within,
-        })),
-        { replace: inputs.replace, ownedPrefix: dirname(fork.mountPath) },
-      );
-    } catch (error) {
-      await fork.abandon().catch(() => undefined);
-      throw error;
-    }
-    const attachMs = performance.now() - started;
-    for (const link of links) {
-      if (link.action === 'moved-aside')
-        out.warn(`moved ${link.linkPath} aside to ${link.movedTo} (--replace)`);
-    }
+    const [attached] = await attachVolumes(engine, [volume], inputs, out);
+    const { fork, links, attachMs } = attached as NonNullable<typeof attached>;
     if (flag(args, 'json')) {
       out.json({
         forkId: fork.id,

@@ -1,5 +1,5 @@
 import { basename } from 'node:path';
-import { DEFAULT_LEASE_MS, validateLabel, validateName } from '@cachevol/core';
+import { DEFAULT_LEASE_MS, validateName } from '@cachevol/core';
 import { readGlobals } from '../globals.js';
 import { ATTACH_OPTIONS, checkDirectories, list, readAttachInputs, str } from '../inputs.js';
 import { planLinks, runJob } from '../job.js';
@@ -59,7 +59,6 @@ export const runCommand: CommandSpec = {
     const globals = readGlobals(args, io, 'run');
     const inputs = readAttachInputs(args, io, 'run');
     checkDirectories(inputs, 'run');
-    validateLabel(inputs.job, 'job');
     const name = validateName(str(args, 'name') ?? defaultName(inputs.workdir));
     const volumes = [
       {
