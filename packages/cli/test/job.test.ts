@@ -1,10 +1,11 @@
-import { mkdir, readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createDirBackend } from '@cachevol/backend-dir';
 import { createMemoryBackend } from '@cachevol/backend-memory';
 import { CacheVolumes, createMemoryStore, headOf } from '@cachevol/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type JobPlace, type JobVolume, runJob } from '../src/internal/job.js';
+import { attachVolumes, type JobPlace, type JobVolume, runJob } from '../src/internal/job.js';
 import { Output } from '../src/internal/output.js';
 import { tempDir } from './helpers/cli.js';
 
@@ -142,6 +143,32 @@ describe('runJob on the dir backend with linked paths', () => {
       join(dir, 'instance/opt/tool'),
     ]);
     await expect(readFile(join(workdir, 'out/a'))).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+});
+
+describe('attachVolumes when a link is refused', () => {
+  it('removes the links already made and abandons the fork', async () => {
+    const { dir, cleanup } = await tempDir('job-refused');
+    try {
+      const volumesEngine = new CacheVolumes({
+        backend: createDirBackend({ root: join(dir, 'data') }),
+        store: createMemoryStore(),
+        host: 'h',
+      });
+      const workdir = join(dir, 'work');
+      await mkdir(join(workdir, 'b'), { recursive: true });
+      await writeFile(join(workdir, 'b', 'mine'), 'x');
+      const place: JobPlace = { workdir, instanceRoot: dir, os: 'linux', replace: false, job: 't' };
+      const volumes: JobVolume[] = [{ name: 'deps', scope: 's', paths: ['a', 'b'], commit: 'on-success' }];
+      await expect(attachVolumes(volumesEngine, volumes, place, capture().out)).rejects.toMatchObject({
+        code: 'ALREADY_EXISTS',
+      });
+      expect(existsSync(join(workdir, 'a'))).toBe(false);
+      expect(await readFile(join(workdir, 'b', 'mine'), 'utf8')).toBe('x');
+      expect((await volumesEngine.forks()).map((f) => f.state)).toEqual(['abandoned']);
+    } finally {
+      await cleanup();
+    }
   });
 });
 

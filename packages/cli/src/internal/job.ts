@@ -10,7 +10,7 @@ import {
   resolveCachePath,
 } from '@cachevol/core';
 import { execa } from 'execa';
-import { type LinkRequest, type LinkResult, linkPaths, unlinkPaths } from '../link.js';
+import { type LinkRequest, type LinkResult, linkPath, unlinkPaths } from '../link.js';
 import { formatMs, type Output, progressLine } from './output.js';
 
 /** One volume a job attaches, with the cache paths linked from it. */
@@ -147,10 +147,12 @@ export async function attachVolumes(
         target: join(fork.mountPath, p.subdir),
         within: p.within,
       }));
-      entry.links = await linkPaths(requests, {
-        replace: place.replace,
-        ownedPrefix: dirname(fork.mountPath),
-      });
+      // One at a time, so that the links made before a failure are known and removed.
+      for (const request of requests) {
+        entry.links.push(
+          await linkPath(request, { replace: place.replace, ownedPrefix: dirname(fork.mountPath) }),
+        );
+      }
       entry.attachMs = performance.now() - started;
       for (const link of entry.links) {
         if (link.action === 'moved-aside')
