@@ -66,8 +66,9 @@ async function loadPipeline(args: ParsedArgs, io: CliIo, command: string) {
   return { file, slug, inputs, pipeline, jobs };
 }
 
+/** A step's label, key, or the first line of its first command: one line for headings. */
 function stepTitle(step: PipelineStep): string {
-  return step.label ?? step.key ?? step.commands[0] ?? step.path;
+  return step.label ?? step.key ?? step.commands[0]?.split('\n')[0] ?? step.path;
 }
 
 /** `cachevol pipeline plan`. */
@@ -85,6 +86,7 @@ export const pipelinePlanCommand: CommandSpec = {
     const steps = [];
     for (const { step, volumes } of jobs) {
       const links = planLinks(volumes, inputs);
+      const title = stepTitle(step);
       const planned = [];
       for (const [i, volume] of volumes.entries()) {
         const selection = engine ? await engine.lookup(volume.name, { scope: volume.scope }) : null;
@@ -100,6 +102,7 @@ export const pipelinePlanCommand: CommandSpec = {
       steps.push({
         index: step.index,
         path: step.path,
+        title,
         label: step.label ?? null,
         key: step.key ?? null,
         commands: step.commands,
@@ -112,9 +115,7 @@ export const pipelinePlanCommand: CommandSpec = {
     }
     out.line(`${out.out('bold', file)}: pipeline ${slug} (${pipeline.os}), workdir ${inputs.workdir}`);
     for (const step of steps) {
-      out.line(
-        `step ${step.index + 1} (${step.path}): ${step.label ?? step.key ?? step.commands[0] ?? '(no command)'}`,
-      );
+      out.line(`step ${step.index + 1} (${step.path}): ${step.title}`);
       if (step.volumes.length === 0) out.line('  no cache');
       for (const v of step.volumes) {
         const now = v.versionId ? `${v.wouldGet} (version ${v.versionId})` : v.wouldGet;
