@@ -34,6 +34,13 @@ function cachevol(args, { capture = false } = {}) {
   return result;
 }
 
+// Removes the temporary directory (unless --keep) and exits.
+function finish(code) {
+  if (keep) console.log(`\nkept ${base}`);
+  else rmSync(base, { recursive: true, force: true });
+  process.exit(code);
+}
+
 const runs = [];
 for (const n of [1, 2]) {
   const checkout = join(base, `checkout-${n}`); // a fresh working directory, as a CI job gets
@@ -46,7 +53,7 @@ for (const n of [1, 2]) {
   runs.push({ n, ms: Date.now() - started, status: run.status });
   if (run.status !== 0) {
     console.error(`run ${n} failed with exit code ${run.status}`);
-    process.exit(1);
+    finish(1);
   }
 }
 
@@ -63,7 +70,5 @@ console.log(
 );
 cachevol(['ls']);
 
-if (keep) console.log(`\nkept ${base}`);
-else rmSync(base, { recursive: true, force: true });
 // Run 1: step 1 misses, step 2 hits step 1's commit; run 2: both steps hit.
-process.exit(volume.counts.miss === 1 && volume.counts.hit === 3 ? 0 : 1);
+finish(volume.counts.miss === 1 && volume.counts.hit === 3 ? 0 : 1);
