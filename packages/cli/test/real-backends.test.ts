@@ -125,7 +125,17 @@ describeIf(
       await sh('zfs', ['create', `${pool}/cv`]);
     });
     afterAll(async () => {
-      await sh('zpool', ['destroy', '-f', pool]).catch(() => undefined);
+      // zfs-fuse may report the pool busy for a moment after the last unmount: retry, then
+      // fail loudly rather than leak the pool.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await sh('zpool', ['destroy', '-f', pool]);
+          break;
+        } catch (error) {
+          if (attempt === 10) throw error;
+          await new Promise((resolve) => setTimeout(resolve, 500));
+        }
+      }
       await rm(join(dir, 'mnt'), { recursive: true, force: true }).catch(() => undefined);
       await cleanup();
     });
