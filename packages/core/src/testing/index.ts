@@ -40,4 +40,4 @@ export {
   InvariantViolation,
 } from './invariants.js';
 export { checkEngineModel, type EngineModelOptions } from './model-harness.js';
-export { propertyParameters } from './parameters.js';
+export { DEFAULT_SEED_LOG, propertyParameters, seedLogPlugin } from './parameters.js';
