@@ -17,29 +17,22 @@
  *   --tmp DIR        where to put trees, loop files and pools (default: the OS temp directory)
  *   --out FILE       results file (default: bench/results/latest.json)
  */
+import { spawn } from 'node:child_process';
 import { statSync } from 'node:fs';
-import { mkdir, mkdtemp, rename, rm, statfs, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rename, rm, statfs, writeFile } from 'node:fs/promises';
 import { cpus, freemem, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { buildSubjects, importPackages } from './catalog.mjs';
 import { benchEngine, benchSelection } from './core-bench.mjs';
-import { installCommandTracer } from './instrument.mjs';
 import { createLoopBtrfs } from './loop-btrfs.mjs';
 import { createZfsPool, ensureZfsService } from './loop-zfs.mjs';
 import { computeRatios, computeTargets, renderReport } from './report.mjs';
-import {
-  baselineSubject,
-  memorySubject,
-  rawBtrfs,
-  rawSubject,
-  rawZfs,
-  sdkSubject,
-  zfsPatiently,
-} from './subjects.mjs';
+import { cleanStaleRuns } from './stale.mjs';
 import { findTools, isRoot, kernelZfs, missingTools } from './tools.mjs';
 import { BYTES_PER_FILE, describePlan, planTree, writeTree } from './tree.mjs';
-import { formatBytes, formatMs, messageOf, now, round, run, summarize } from './util.mjs';
+import { formatBytes, formatMs, messageOf, now, round, run } from './util.mjs';
 
 const MiB = 2 ** 20;
 const GiB = 2 ** 30;
@@ -95,10 +88,7 @@ const log = (...parts) => console.error(`[bench ${new Date().toISOString().slice
 
 /** Teardown steps, run last-in first-out however the run ends. */
 const teardown = [];
-let tearingDown = false;
 async function runTeardown() {
-  if (tearingDown) return;
-  tearingDown = true;
   while (teardown.length > 0) {
     const step = teardown.pop();
     try {
@@ -108,124 +98,54 @@ async function runTeardown() {
     }
   }
 }
-for (const signal of ['SIGINT', 'SIGTERM']) {
-  process.once(signal, () => {
-    log(`${signal}: tearing down`);
-    runTeardown().finally(() => process.exit(130));
+
+/** Set by SIGINT/SIGTERM: the run stops after the current step and tears down. */
+const signal = { aborted: false };
+/** @type {import('node:child_process').ChildProcess | null} */
+let currentChild = null;
+for (const name of ['SIGINT', 'SIGTERM']) {
+  process.on(name, () => {
+    if (signal.aborted) return;
+    signal.aborted = true;
+    log(`${name}: stopping after the current step, then tearing down`);
+    currentChild?.kill('SIGINT');
   });
 }
+for (const stream of [process.stdout, process.stderr]) stream.on('error', () => undefined);
 
 /**
- * Runs one subject on one tree: open (populate), optional warm-up, then timed iterations
- * until `max` or (at least `min` and the time budget is spent), then close.
+ * Measures one subject on one tree in a fresh child process (see cell.mjs for why).
  *
- * @param {import('./subjects.mjs').Subject} subject - what to measure
- * @param {import('./subjects.mjs').TreeInfo} tree - on which tree
- * @param {{ min: number, max: number, budgetMs: number }} policy - how long
+ * @param {object} job - what cell.mjs reads: env, subject, tree, policy
+ * @param {string} jobsDir - where to put the job and result files
  */
-async function measureCell(subject, tree, policy) {
-  const base = { subject: subject.id, tree: tree.id };
-  if (subject.unavailable) return { ...base, status: 'unavailable', reason: subject.unavailable };
-  const skip = subject.skip?.(tree);
-  if (skip) return { ...base, status: 'skipped', reason: skip };
-  /** @type {Record<string, any[]>} */
-  const records = Object.fromEntries(subject.ops.map((op) => [op, []]));
-  let cell;
-  const started = now();
+async function measureInChild(job, jobsDir) {
+  const base = join(jobsDir, `cell-${job.subject}-${job.tree.id}`);
+  const out = `${base}.result.json`;
+  await writeFile(`${base}.json`, JSON.stringify({ ...job, out }));
+  const child = spawn(process.execPath, [join(BENCH_DIR, 'src', 'cell.mjs'), `${base}.json`], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  currentChild = child;
+  const code = await new Promise((resolve) => {
+    child.once('error', () => resolve(-1));
+    child.once('exit', (c, s) => resolve(c ?? s));
+  });
+  currentChild = null;
   try {
-    cell = await subject.open(tree);
-    if (subject.warmup) await cell.iterate(0);
-    for (let i = 1; i <= policy.max; i++) {
-      if (i > policy.min && now() - started > policy.budgetMs) break;
-      const round = await cell.iterate(i);
-      for (const op of subject.ops) records[op].push(round[op]);
-    }
-  } catch (error) {
-    log(`  ${subject.id} on ${tree.id} failed: ${messageOf(error)}`);
-    await cell?.close().catch(() => undefined);
-    return { ...base, status: 'failed', reason: messageOf(error), partialSamples: records };
-  }
-  await cell
-    .close()
-    .catch((error) => log(`  ${subject.id} on ${tree.id}: close failed: ${messageOf(error)}`));
-  const ops = {};
-  const breakdown = {};
-  for (const op of subject.ops) {
-    const samples = records[op].map((r) => r.ms);
-    ops[op] = { ...summarize(samples), samplesMs: samples.map(round) };
-    if (records[op][0]?.parts) breakdown[op] = breakdownOf(records[op], ops[op].mean);
-  }
-  return {
-    ...base,
-    status: 'ok',
-    populateMs: round(cell.populateMs),
-    ...(cell.info ? { info: cell.info } : {}),
-    ops,
-    ...(Object.keys(breakdown).length > 0 ? { breakdown } : {}),
-  };
-}
-
-/**
- * Mean time per operation in store calls, backend calls and the rest, and the commands the
- * backend spawned (count and time per operation).
- *
- * @param {import('./subjects.mjs').StepRecord[]} records - one per iteration
- * @param {number} mean - mean duration of the operation
- */
-function breakdownOf(records, mean) {
-  const n = records.length;
-  const parts = {};
-  for (const r of records)
-    for (const [k, v] of Object.entries(r.parts ?? {})) parts[k] = (parts[k] ?? 0) + v / n;
-  const counted = Object.values(parts).reduce((a, b) => a + b, 0);
-  const commands = new Map();
-  for (const r of records) {
-    for (const c of r.commands ?? []) {
-      const words = [];
-      for (const arg of c.args) {
-        if (words.length >= 4 || /[/@=]|^\d+$/.test(arg)) break;
-        words.push(arg);
-      }
-      const key = [c.command, ...words].join(' ');
-      const entry = commands.get(key) ?? { command: key, count: 0, ms: 0 };
-      entry.count++;
-      entry.ms += Number.isFinite(c.ms) ? c.ms : 0;
-      commands.set(key, entry);
-    }
-  }
-  return {
-    parts: Object.fromEntries(
-      [
-        ...Object.entries(parts).map(([k, v]) => [k, round(v)]),
-        ['engine+other', round(mean - counted)],
-      ].filter(([, v]) => v !== 0),
-    ),
-    commands: [...commands.values()]
-      .map((c) => ({ command: c.command, perOp: round(c.count / n), msPerOp: round(c.ms / n) }))
-      .sort((a, b) => b.msPerOp - a.msPerOp),
-  };
-}
-
-/**
- * Imports a workspace package and picks one export, or explains why it cannot.
- *
- * @param {string} name - package name
- * @param {string} exportName - the factory it must export
- * @returns {Promise<{ fn: any, reason: null } | { fn: null, reason: string }>}
- */
-async function importFactory(name, exportName) {
-  try {
-    const mod = await import(name);
-    if (typeof mod[exportName] === 'function') return { fn: mod[exportName], reason: null };
-    return { fn: null, reason: `${name} does not export ${exportName} (yet)` };
-  } catch (error) {
-    return { fn: null, reason: `cannot import ${name} (run npm run build first?): ${messageOf(error)}` };
+    return JSON.parse(await readFile(out, 'utf8'));
+  } catch {
+    return {
+      subject: job.subject,
+      tree: job.tree.id,
+      status: 'failed',
+      reason: `cell process exited with ${code}`,
+    };
   }
 }
 
 async function main() {
   const startedAt = new Date();
-  installCommandTracer();
   const tmpBase = resolve(argv.tmp ?? tmpdir());
   const outFile = resolve(argv.out ?? join(BENCH_DIR, 'results', 'latest.json'));
   const only = argv.only ? new Set(argv.only.split(',').map((s) => s.trim())) : null;
@@ -279,10 +199,11 @@ async function main() {
   const largest = Math.max(CONFIG.nodeModules.bytes, ...CONFIG.sweep);
   const imageBytes = Math.max(2 * GiB, 3 * largest + 2 * GiB);
 
-  const work = await mkdtemp(join(tmpBase, 'cachevol-bench-'));
+  await cleanStaleRuns(tmpBase, log);
+  const work = await mkdtemp(join(tmpBase, `cachevol-bench-${process.pid}-`));
   teardown.push({ name: `remove ${work}`, fn: () => rm(work, { recursive: true, force: true }) });
   const dirs = {};
-  for (const name of ['trees', 'scratch', 'jobs', 'state', 'dir', 'loops']) {
+  for (const name of ['trees', 'scratch', 'jobs', 'cells', 'state', 'dir', 'loops']) {
     dirs[name] = join(work, name);
     await mkdir(dirs[name], { recursive: true });
   }
@@ -299,50 +220,45 @@ async function main() {
 
   // ---- environment: packages, loop filesystems, pool ------------------------------------
   const tools = results.tools;
-  const pkgs = {
-    memory: await importFactory('@cachevol/backend-memory', 'createMemoryBackend'),
-    dir: await importFactory('@cachevol/backend-dir', 'createDirBackend'),
-    btrfs: await importFactory('@cachevol/backend-btrfs', 'createBtrfsBackend'),
-    zfs: await importFactory('@cachevol/backend-zfs', 'createZfsBackend'),
-    fileStore: await importFactory('@cachevol/store-file', 'createFileStore'),
-  };
+  const pkgs = await importPackages();
   results.environment.packages = Object.fromEntries(
     Object.entries(pkgs).map(([k, v]) => [k, v.reason ?? 'ok']),
   );
 
   const wanted = (ids) => !only || ids.some((id) => only.has(id));
-  /** @type {{ noQuota: import('./loop-btrfs.mjs').LoopBtrfs | null, quota: import('./loop-btrfs.mjs').LoopBtrfs | null }} */
-  const btrfs = { noQuota: null, quota: null };
-  let btrfsReason = !isRoot()
-    ? 'needs root (loop devices, mounts)'
-    : missingTools(tools, ['btrfs', 'mkfs.btrfs', 'losetup', 'mount', 'umount', 'cp']);
-  if (!btrfsReason && wanted(['btrfs', 'btrfs-noquota', 'raw-btrfs', 'raw-btrfs-quota', 'dir-reflink'])) {
+  /** @type {import('./catalog.mjs').Environment} */
+  const env = {
+    dirs: { jobs: dirs.jobs, state: dirs.state, dir: dirs.dir, scratch: dirs.scratch },
+    btrfs: null,
+    btrfsReason: !isRoot()
+      ? 'needs root (loop devices, mounts)'
+      : missingTools(tools, ['btrfs', 'mkfs.btrfs', 'losetup', 'mount', 'umount', 'cp']),
+    zfs: null,
+    zfsReason: !isRoot() ? 'needs root (pools)' : missingTools(tools, ['zfs', 'zpool', 'cp']),
+    tools,
+    memoryMaxFiles: MEMORY_MAX_FILES,
+  };
+  if (!env.btrfsReason && wanted(['btrfs', 'btrfs-noquota', 'raw-btrfs', 'raw-btrfs-quota', 'dir-reflink'])) {
     try {
+      const mounts = {};
       for (const kind of ['noQuota', 'quota']) {
         const dir = join(dirs.loops, `btrfs-${kind}`);
         await mkdir(dir);
         const loop = await createLoopBtrfs(dir, imageBytes);
         teardown.push({ name: `btrfs loop ${loop.mountPoint}`, fn: () => loop.destroy() });
-        btrfs[kind] = loop;
+        mounts[kind] = loop.mountPoint;
       }
-      await run('btrfs', ['quota', 'enable', btrfs.quota.mountPoint]);
-      await run('btrfs', ['quota', 'rescan', '-w', btrfs.quota.mountPoint]);
-      results.environment.btrfs = {
-        status: 'ok',
-        imageBytes,
-        mounts: { noQuota: btrfs.noQuota.mountPoint, quota: btrfs.quota.mountPoint },
-      };
+      await run('btrfs', ['quota', 'enable', mounts.quota]);
+      await run('btrfs', ['quota', 'rescan', '-w', mounts.quota]);
+      env.btrfs = { noQuota: mounts.noQuota, quota: mounts.quota };
+      results.environment.btrfs = { status: 'ok', imageBytes, mounts };
     } catch (error) {
-      btrfsReason = `loop btrfs set-up failed: ${messageOf(error)}`;
+      env.btrfsReason = `loop btrfs set-up failed: ${messageOf(error)}`;
     }
-  }
-  if (btrfsReason) results.environment.btrfs = { status: 'unavailable', reason: btrfsReason };
+  } else if (!env.btrfsReason) env.btrfsReason = 'not selected (--only)';
+  if (env.btrfsReason) results.environment.btrfs = { status: 'unavailable', reason: env.btrfsReason };
 
-  /** @type {import('./loop-zfs.mjs').ZfsPool | null} */
-  let pool = null;
-  let zfsReason = !isRoot() ? 'needs root (pools)' : missingTools(tools, ['zfs', 'zpool', 'cp']);
-  if (!zfsReason && !kernelZfs() && !tools['zfs-fuse'].path && !tools.zpool.path) zfsReason = 'no ZFS';
-  if (!zfsReason && wanted(['zfs', 'raw-zfs'])) {
+  if (!env.zfsReason && wanted(['zfs', 'raw-zfs'])) {
     try {
       const service = await ensureZfsService();
       if (service.startedPid !== null) {
@@ -352,8 +268,9 @@ async function main() {
       results.environment.zfsFuseStartedByBench = service.startedPid !== null;
       const dir = join(dirs.loops, 'zfs');
       await mkdir(dir);
-      pool = await createZfsPool(dir, `cachevol-bench-${process.pid}`, imageBytes);
-      teardown.push({ name: `zfs pool ${pool.pool}`, fn: () => pool?.destroy() });
+      const pool = await createZfsPool(dir, `cachevol-bench-${process.pid}`, imageBytes);
+      teardown.push({ name: `zfs pool ${pool.pool}`, fn: () => pool.destroy() });
+      env.zfs = { pool: pool.pool, mountPoint: pool.mountPoint, kernel: kernelZfs() };
       results.environment.zfs = {
         status: 'ok',
         implementation: kernelZfs() ? 'kernel (OpenZFS)' : 'zfs-fuse',
@@ -361,136 +278,13 @@ async function main() {
         imageBytes,
       };
     } catch (error) {
-      zfsReason = `ZFS set-up failed: ${messageOf(error)}`;
+      env.zfsReason = `ZFS set-up failed: ${messageOf(error)}`;
     }
-  }
-  if (zfsReason) results.environment.zfs = { status: 'unavailable', reason: zfsReason };
+  } else if (!env.zfsReason) env.zfsReason = 'not selected (--only)';
+  if (env.zfsReason) results.environment.zfs = { status: 'unavailable', reason: env.zfsReason };
 
   // ---- subjects ---------------------------------------------------------------------------
-  const needs = (...reasons) => reasons.find((r) => r) ?? null;
-  const fileStore = async () => pkgs.fileStore.fn;
-  const common = { fileStore, stateDir: dirs.state, jobsDir: dirs.jobs };
-  const treeRoot = (base, tree, prefix) => async () => {
-    const root = join(base, `${prefix}-${tree.id}`);
-    await mkdir(root, { recursive: true });
-    return root;
-  };
-  const subjects = [
-    memorySubject({
-      unavailable: pkgs.memory.reason,
-      memoryBackend: async () => pkgs.memory.fn,
-      jobsDir: dirs.jobs,
-      maxFiles: MEMORY_MAX_FILES,
-    }),
-    sdkSubject({
-      id: 'dir',
-      label: 'dir (SDK, full copy on ext4)',
-      unavailable: needs(pkgs.dir.reason, pkgs.fileStore.reason),
-      warmup: false,
-      make: async (tree) => {
-        const root = await treeRoot(dirs.dir, tree, 'dir')();
-        return {
-          backend: pkgs.dir.fn({ root, reflink: 'never' }),
-          dispose: () => rm(root, { recursive: true, force: true }),
-        };
-      },
-      ...common,
-    }),
-    sdkSubject({
-      id: 'dir-reflink',
-      label: 'dir (SDK, reflink copy on btrfs)',
-      unavailable: needs(pkgs.dir.reason, pkgs.fileStore.reason, btrfsReason),
-      warmup: false,
-      make: async (tree) => {
-        const root = await treeRoot(btrfs.noQuota.mountPoint, tree, 'dir')();
-        return {
-          backend: pkgs.dir.fn({ root, reflink: 'always' }),
-          dispose: () => rm(root, { recursive: true, force: true }),
-        };
-      },
-      ...common,
-    }),
-    sdkSubject({
-      id: 'btrfs-noquota',
-      label: 'btrfs (SDK, quota: false)',
-      unavailable: needs(pkgs.btrfs.reason, pkgs.fileStore.reason, btrfsReason),
-      make: async (tree) => {
-        const root = await treeRoot(btrfs.noQuota.mountPoint, tree, 'sdk')();
-        return { backend: pkgs.btrfs.fn({ root, quota: false }) };
-      },
-      ...common,
-    }),
-    rawSubject({
-      id: 'raw-btrfs',
-      label: 'raw btrfs snapshot (quotas off)',
-      unavailable: btrfsReason,
-      make: (tree) => rawBtrfs(btrfs.noQuota.mountPoint)(tree),
-      jobsDir: dirs.jobs,
-    }),
-    sdkSubject({
-      id: 'btrfs',
-      label: 'btrfs (SDK, default quota: true)',
-      unavailable: needs(pkgs.btrfs.reason, pkgs.fileStore.reason, btrfsReason),
-      make: async (tree) => {
-        const root = await treeRoot(btrfs.quota.mountPoint, tree, 'sdk')();
-        return { backend: pkgs.btrfs.fn({ root }) };
-      },
-      ...common,
-    }),
-    rawSubject({
-      id: 'raw-btrfs-quota',
-      label: 'raw btrfs snapshot (quotas on)',
-      unavailable: btrfsReason,
-      make: (tree) => rawBtrfs(btrfs.quota.mountPoint)(tree),
-      jobsDir: dirs.jobs,
-    }),
-    sdkSubject({
-      id: 'zfs',
-      label: `zfs (SDK${kernelZfs() ? '' : ', zfs-fuse'})`,
-      unavailable: needs(pkgs.zfs.reason, pkgs.fileStore.reason, zfsReason),
-      make: async (tree) => {
-        const dataset = `${pool.pool}/sdk-${tree.id}`;
-        await run('zfs', ['create', dataset]);
-        return {
-          backend: pkgs.zfs.fn({ dataset }),
-          dispose: () => zfsPatiently(['destroy', '-r', '-R', dataset]).catch(() => undefined),
-        };
-      },
-      ...common,
-    }),
-    rawSubject({
-      id: 'raw-zfs',
-      label: `raw zfs clone${kernelZfs() ? '' : ' (zfs-fuse)'}`,
-      unavailable: zfsReason,
-      make: (tree) => rawZfs(pool.pool, pool.mountPoint)(tree),
-      jobsDir: dirs.jobs,
-    }),
-    baselineSubject({
-      id: 'cp-a',
-      label: 'cp -a (ext4)',
-      op: 'restore',
-      unavailable: missingTools(tools, ['cp']),
-      scratch: dirs.scratch,
-      command: (tree, out) => ['cp', ['-a', join(tree.dir, 'node_modules'), out]],
-    }),
-    baselineSubject({
-      id: 'tar-extract',
-      label: 'tar+zstd extract (ext4)',
-      op: 'restore',
-      unavailable: missingTools(tools, ['tar', 'zstd']),
-      scratch: dirs.scratch,
-      outputIsDir: true,
-      command: (tree, out) => ['tar', ['--zstd', '-xf', tree.archive, '-C', out]],
-    }),
-    baselineSubject({
-      id: 'tar-create',
-      label: 'tar+zstd create (ext4)',
-      op: 'save',
-      unavailable: missingTools(tools, ['tar', 'zstd']),
-      scratch: dirs.scratch,
-      command: (tree, out) => ['tar', ['--zstd', '-cf', `${out}.tar.zst`, '-C', tree.dir, 'node_modules']],
-    }),
-  ].filter((s) => !only || only.has(s.id));
+  const subjects = buildSubjects(env, pkgs).filter((s) => !only || only.has(s.id));
   results.subjects = subjects.map((s) => ({
     id: s.id,
     label: s.label,
@@ -518,19 +312,20 @@ async function main() {
   ];
   const canTar = !missingTools(tools, ['tar', 'zstd']);
   for (const spec of treeSpecs) {
-    const plan = planTree({ name: spec.id, bytes: spec.bytes, files: spec.files });
+    if (signal.aborted) break;
+    let plan = planTree({ name: spec.id, bytes: spec.bytes, files: spec.files });
     const dir = join(dirs.trees, spec.id);
     await mkdir(dir);
     log(`tree ${spec.label}: writing ${plan.files.length} files, ${formatBytes(plan.bytes)}`);
     let t = now();
     await writeTree(plan, dir);
     const generateMs = now() - t;
-    /** @type {import('./subjects.mjs').TreeInfo} */
     const tree = {
       id: spec.id,
       label: spec.label,
       group: spec.group,
-      plan,
+      bytes: spec.bytes,
+      files: plan.files.length,
       dir,
       archive: join(dirs.trees, `${spec.id}.tar.zst`),
     };
@@ -541,13 +336,14 @@ async function main() {
       ...describePlan(plan),
       generateMs: round(generateMs),
     };
+    plan = null;
     if (canTar) {
       t = now();
       await run('tar', ['--zstd', '-cf', tree.archive, '-C', dir, 'node_modules']);
       const archiveBytes = statSync(tree.archive).size;
       record.archive = {
         bytes: archiveBytes,
-        ratio: round(plan.bytes / archiveBytes),
+        ratio: round(record.bytes / archiveBytes),
         createMs: round(now() - t),
       };
     }
@@ -555,8 +351,15 @@ async function main() {
     await run('sync', []);
     const policy = CONFIG.iterations[spec.group];
     for (const subject of subjects) {
+      if (signal.aborted) break;
+      const base = { subject: subject.id, tree: tree.id };
+      const skip = subject.unavailable ? null : subject.skip?.(tree);
       const t0 = now();
-      const cell = await measureCell(subject, tree, policy);
+      const cell = subject.unavailable
+        ? { ...base, status: 'unavailable', reason: subject.unavailable }
+        : skip
+          ? { ...base, status: 'skipped', reason: skip }
+          : await measureInChild({ env, subject: subject.id, tree, policy }, dirs.cells);
       results.cells.push(cell);
       const summary = Object.entries(cell.ops ?? {})
         .map(([op, s]) => `${op} p50 ${formatMs(s.p50)} p95 ${formatMs(s.p95)} (n=${s.n})`)
@@ -568,6 +371,7 @@ async function main() {
     await rm(dir, { recursive: true, force: true });
     await rm(tree.archive, { force: true });
   }
+  if (signal.aborted) throw new Error('interrupted');
 
   // ---- report -----------------------------------------------------------------------------
   results.ratios = computeRatios(results);

@@ -20,7 +20,8 @@ const ATTACH = { scope: 'bench', size: '20g' };
  * @property {string} id - e.g. `node-modules`, `sweep-10MiB`
  * @property {string} label - for tables
  * @property {'node-modules' | 'sweep'} group - which part of the benchmark it belongs to
- * @property {import('./tree.mjs').TreePlan} plan - what is in it
+ * @property {number} files - how many files it has
+ * @property {import('./tree.mjs').TreePlan} plan - what is in it (computed on first use)
  * @property {string} dir - the directory holding `node_modules/`
  * @property {string} archive - its `.tar.zst`
  */
@@ -220,8 +221,8 @@ export function memorySubject({ unavailable, memoryBackend, jobsDir, maxFiles })
     warmup: true,
     unavailable,
     skip: (tree) =>
-      tree.plan.files.length > maxFiles
-        ? `skipped: ${tree.plan.files.length} files; filling a memory fork costs O(files) per write (MemoryBackend.files().write re-sums the whole tree), so ${tree.plan.files.length} files would take too long`
+      tree.files > maxFiles
+        ? `skipped: ${tree.files} files; filling a memory fork costs O(files) per write (MemoryBackend.files().write re-sums the whole tree), so ${tree.files} files would take too long`
         : null,
     async open(tree) {
       const createMemoryBackend = await memoryBackend();

@@ -1,0 +1,192 @@
+/**
+ * The list of subjects, built the same way in the orchestrator (for names and availability)
+ * and in each cell's child process (to run them), from a JSON-serialisable description of the
+ * environment.
+ */
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  baselineSubject,
+  memorySubject,
+  rawBtrfs,
+  rawSubject,
+  rawZfs,
+  sdkSubject,
+  zfsPatiently,
+} from './subjects.mjs';
+import { missingTools } from './tools.mjs';
+import { messageOf, run } from './util.mjs';
+
+/**
+ * @typedef {object} Environment
+ * @property {{ jobs: string, state: string, dir: string, scratch: string }} dirs - work directories
+ * @property {{ noQuota: string, quota: string } | null} btrfs - mount points of the two loop filesystems
+ * @property {string | null} btrfsReason - why btrfs is unavailable
+ * @property {{ pool: string, mountPoint: string, kernel: boolean } | null} zfs - the pool
+ * @property {string | null} zfsReason - why ZFS is unavailable
+ * @property {Record<string, import('./tools.mjs').ToolInfo>} tools - from findTools
+ * @property {number} memoryMaxFiles - larger trees are not loaded into the memory backend
+ */
+
+/**
+ * @typedef {{ fn: any, reason: null } | { fn: null, reason: string }} Factory
+ */
+
+/**
+ * Imports a workspace package and picks one export, or explains why it cannot.
+ *
+ * @param {string} name - package name
+ * @param {string} exportName - the factory it must export
+ * @returns {Promise<Factory>}
+ */
+async function importFactory(name, exportName) {
+  try {
+    const mod = await import(name);
+    if (typeof mod[exportName] === 'function') return { fn: mod[exportName], reason: null };
+    return { fn: null, reason: `${name} does not export ${exportName} (yet)` };
+  } catch (error) {
+    return { fn: null, reason: `cannot import ${name} (run npm run build first?): ${messageOf(error)}` };
+  }
+}
+
+/** Imports the backends and the file store from their built packages. */
+export async function importPackages() {
+  return {
+    memory: await importFactory('@cachevol/backend-memory', 'createMemoryBackend'),
+    dir: await importFactory('@cachevol/backend-dir', 'createDirBackend'),
+    btrfs: await importFactory('@cachevol/backend-btrfs', 'createBtrfsBackend'),
+    zfs: await importFactory('@cachevol/backend-zfs', 'createZfsBackend'),
+    fileStore: await importFactory('@cachevol/store-file', 'createFileStore'),
+  };
+}
+
+/**
+ * Every subject, in the order they run on each tree.
+ *
+ * @param {Environment} env - the environment
+ * @param {Awaited<ReturnType<typeof importPackages>>} pkgs - the imported packages
+ * @returns {import('./subjects.mjs').Subject[]}
+ */
+export function buildSubjects(env, pkgs) {
+  const { dirs, btrfs, zfs, tools } = env;
+  const needs = (...reasons) => reasons.find((r) => r) ?? null;
+  const common = { fileStore: async () => pkgs.fileStore.fn, stateDir: dirs.state, jobsDir: dirs.jobs };
+  const rootFor = async (base, tree, prefix) => {
+    const root = join(base, `${prefix}-${tree.id}`);
+    await mkdir(root, { recursive: true });
+    return root;
+  };
+  const fuse = zfs && !zfs.kernel ? ', zfs-fuse' : '';
+  return [
+    memorySubject({
+      unavailable: pkgs.memory.reason,
+      memoryBackend: async () => pkgs.memory.fn,
+      jobsDir: dirs.jobs,
+      maxFiles: env.memoryMaxFiles,
+    }),
+    sdkSubject({
+      id: 'dir',
+      label: 'dir (SDK, full copy on ext4)',
+      unavailable: needs(pkgs.dir.reason, pkgs.fileStore.reason),
+      warmup: false,
+      make: async (tree) => {
+        const root = await rootFor(dirs.dir, tree, 'dir');
+        return {
+          backend: pkgs.dir.fn({ root, reflink: 'never' }),
+          dispose: () => rm(root, { recursive: true, force: true }),
+        };
+      },
+      ...common,
+    }),
+    sdkSubject({
+      id: 'dir-reflink',
+      label: 'dir (SDK, reflink copy on btrfs)',
+      unavailable: needs(pkgs.dir.reason, pkgs.fileStore.reason, env.btrfsReason),
+      warmup: false,
+      make: async (tree) => {
+        const root = await rootFor(btrfs.noQuota, tree, 'dir');
+        return {
+          backend: pkgs.dir.fn({ root, reflink: 'always' }),
+          dispose: () => rm(root, { recursive: true, force: true }),
+        };
+      },
+      ...common,
+    }),
+    sdkSubject({
+      id: 'btrfs-noquota',
+      label: 'btrfs (SDK, quota: false)',
+      unavailable: needs(pkgs.btrfs.reason, pkgs.fileStore.reason, env.btrfsReason),
+      make: async (tree) => ({
+        backend: pkgs.btrfs.fn({ root: await rootFor(btrfs.noQuota, tree, 'sdk'), quota: false }),
+      }),
+      ...common,
+    }),
+    rawSubject({
+      id: 'raw-btrfs',
+      label: 'raw btrfs snapshot (quotas off)',
+      unavailable: env.btrfsReason,
+      make: (tree) => rawBtrfs(btrfs.noQuota)(tree),
+      jobsDir: dirs.jobs,
+    }),
+    sdkSubject({
+      id: 'btrfs',
+      label: 'btrfs (SDK, default quota: true)',
+      unavailable: needs(pkgs.btrfs.reason, pkgs.fileStore.reason, env.btrfsReason),
+      make: async (tree) => ({ backend: pkgs.btrfs.fn({ root: await rootFor(btrfs.quota, tree, 'sdk') }) }),
+      ...common,
+    }),
+    rawSubject({
+      id: 'raw-btrfs-quota',
+      label: 'raw btrfs snapshot (quotas on)',
+      unavailable: env.btrfsReason,
+      make: (tree) => rawBtrfs(btrfs.quota)(tree),
+      jobsDir: dirs.jobs,
+    }),
+    sdkSubject({
+      id: 'zfs',
+      label: `zfs (SDK${fuse})`,
+      unavailable: needs(pkgs.zfs.reason, pkgs.fileStore.reason, env.zfsReason),
+      make: async (tree) => {
+        const dataset = `${zfs.pool}/sdk-${tree.id}`;
+        await run('zfs', ['create', dataset]);
+        return {
+          backend: pkgs.zfs.fn({ dataset }),
+          dispose: () => zfsPatiently(['destroy', '-r', '-R', dataset]).catch(() => undefined),
+        };
+      },
+      ...common,
+    }),
+    rawSubject({
+      id: 'raw-zfs',
+      label: `raw zfs clone${fuse ? ' (zfs-fuse)' : ''}`,
+      unavailable: env.zfsReason,
+      make: (tree) => rawZfs(zfs.pool, zfs.mountPoint)(tree),
+      jobsDir: dirs.jobs,
+    }),
+    baselineSubject({
+      id: 'cp-a',
+      label: 'cp -a (ext4)',
+      op: 'restore',
+      unavailable: missingTools(tools, ['cp']),
+      scratch: dirs.scratch,
+      command: (tree, out) => ['cp', ['-a', join(tree.dir, 'node_modules'), out]],
+    }),
+    baselineSubject({
+      id: 'tar-extract',
+      label: 'tar+zstd extract (ext4)',
+      op: 'restore',
+      unavailable: missingTools(tools, ['tar', 'zstd']),
+      scratch: dirs.scratch,
+      outputIsDir: true,
+      command: (tree, out) => ['tar', ['--zstd', '-xf', tree.archive, '-C', out]],
+    }),
+    baselineSubject({
+      id: 'tar-create',
+      label: 'tar+zstd create (ext4)',
+      op: 'save',
+      unavailable: missingTools(tools, ['tar', 'zstd']),
+      scratch: dirs.scratch,
+      command: (tree, out) => ['tar', ['--zstd', '-cf', out, '-C', tree.dir, 'node_modules']],
+    }),
+  ];
+}

@@ -1,0 +1,66 @@
+/**
+ * Removes what an earlier benchmark run left behind when it was killed before its teardown:
+ * pools named `cachevol-bench-<pid>`, mounts and loop devices under
+ * `<tmp>/cachevol-bench-<pid>-*`, and those directories, but only when that pid is no longer
+ * running. Touches nothing else.
+ */
+import { readdir, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { messageOf, run } from './util.mjs';
+
+/**
+ * Whether a process is running.
+ *
+ * @param {number} pid - process id
+ */
+function alive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return /** @type {NodeJS.ErrnoException} */ (error).code === 'EPERM';
+  }
+}
+
+/**
+ * Cleans up after dead benchmark runs.
+ *
+ * @param {string} tmpBase - where runs put their work directories
+ * @param {(message: string) => void} log - progress messages
+ */
+export async function cleanStaleRuns(tmpBase, log) {
+  const deadDir = (name) => {
+    const match = /^cachevol-bench-(\d+)-/.exec(name);
+    return match !== null && Number(match[1]) !== process.pid && !alive(Number(match[1]));
+  };
+  const pools = await run('zpool', ['list', '-H', '-o', 'name'], { allowFailure: true }).catch(() => null);
+  for (const pool of pools?.code === 0 ? pools.stdout.split('\n') : []) {
+    const match = /^cachevol-bench-(\d+)$/.exec(pool.trim());
+    if (!match || Number(match[1]) === process.pid || alive(Number(match[1]))) continue;
+    log(`removing pool ${pool} left by a dead run`);
+    await run('zpool', ['destroy', '-f', pool], { allowFailure: true });
+  }
+  const dirs = (await readdir(tmpBase).catch(() => [])).filter(deadDir).map((name) => join(tmpBase, name));
+  if (dirs.length === 0) return;
+  const under = (path) => dirs.some((dir) => path.startsWith(`${dir}/`));
+  const mounts = (await readFile('/proc/mounts', 'utf8'))
+    .split('\n')
+    .map((line) => line.split(' ')[1])
+    .filter((path) => path && under(path))
+    .sort((a, b) => b.length - a.length);
+  for (const mount of mounts) {
+    log(`unmounting ${mount} left by a dead run`);
+    const result = await run('umount', [mount], { allowFailure: true });
+    if (result.code !== 0) await run('umount', ['-l', mount], { allowFailure: true });
+  }
+  const loops = await run('losetup', ['-a'], { allowFailure: true }).catch(() => null);
+  for (const line of loops?.stdout.split('\n') ?? []) {
+    const match = /^(\/dev\/loop\d+):.*\((.*)\)$/.exec(line.trim());
+    if (match && under(match[2])) await run('losetup', ['-d', match[1]], { allowFailure: true });
+  }
+  for (const dir of dirs) {
+    await rm(dir, { recursive: true, force: true }).catch((error) =>
+      log(`cannot remove ${dir}: ${messageOf(error)}`),
+    );
+  }
+}
