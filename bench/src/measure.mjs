@@ -8,7 +8,7 @@ import { messageOf, now, round, summarize } from './util.mjs';
  * @typedef {object} IterationPolicy
  * @property {number} min - at least this many timed iterations
  * @property {number} max - at most this many
- * @property {number} budgetMs - stop after `min` once the cell has run this long
+ * @property {number} budgetMs - stop after `min` once the timed iterations have run this long
  */
 
 /**
@@ -27,10 +27,11 @@ export async function measureCell(subject, tree, policy, signal, log) {
   /** @type {Record<string, import('./subjects.mjs').StepRecord[]>} */
   const records = Object.fromEntries(subject.ops.map((op) => [op, []]));
   let cell;
-  const started = now();
   try {
     cell = await subject.open(tree);
     if (subject.warmup) await cell.iterate(0);
+    // The budget covers the timed iterations only, not populating or the warm-up.
+    const started = now();
     for (let i = 1; i <= policy.max && !signal.aborted; i++) {
       if (i > policy.min && now() - started > policy.budgetMs) break;
       const round = await cell.iterate(i);

@@ -191,8 +191,10 @@ export function table(header, rows) {
   return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }
 
-const statusText = (cell) =>
-  cell ? (cell.status === 'ok' ? '' : `${cell.status}: ${cell.reason}`) : 'not run';
+/** `status: reason`, without repeating the status when the reason starts with it. */
+const why = (cell) =>
+  `${cell.status}: ${String(cell.reason ?? '').replace(new RegExp(`^${cell.status}: `), '')}`;
+const statusText = (cell) => (cell ? (cell.status === 'ok' ? '' : why(cell)) : 'not run');
 
 /**
  * Every table of a run, as markdown.
@@ -271,7 +273,7 @@ export function renderReport(results) {
         const notes = sweep
           .map((t) => cellOf(results, subject.id, t.id))
           .filter((c) => c && c.status !== 'ok')
-          .map((c) => `${c.tree}: ${c.status}: ${c.reason}`);
+          .map((c) => `${c.tree}: ${why(c)}`);
         rows.push([
           subject.label,
           op,

@@ -222,7 +222,7 @@ export function memorySubject({ unavailable, memoryBackend, jobsDir, maxFiles })
     unavailable,
     skip: (tree) =>
       tree.files > maxFiles
-        ? `skipped: ${tree.files} files; filling a memory fork costs O(files) per write (MemoryBackend.files().write re-sums the whole tree), so ${tree.files} files would take too long`
+        ? `${tree.files} files; filling a memory fork costs O(files) per write (MemoryBackend.files().write re-sums the whole tree), so ${tree.files} files would take too long`
         : null,
     async open(tree) {
       const createMemoryBackend = await memoryBackend();
