@@ -68,6 +68,7 @@ export function syntheticVolume(count) {
     name: NAME,
     seq: count,
     versions,
+    versionIds: Object.keys(versions),
     counts: { hit: 0, stale: 0, miss: 0 },
     lastUsedAt: at,
   };
@@ -106,8 +107,9 @@ function timeCall(fn, samples) {
 /**
  * Parent selection (`selectParent`, pure) over 10, 1,000 and 100,000 versions: the common case
  * (the head is usable) and a stale pick (the head is busy, so the newest usable older version
- * local to the host is chosen). Also `CacheVolumes.lookup()` through the memory store, which
- * copies the state on every read.
+ * local to the host is chosen), and the worst case, a miss on a host that holds no version
+ * (selection looks at every version). Also `CacheVolumes.lookup()` through the memory store,
+ * which copies the state on every read.
  *
  * @param {{ quick: boolean }} options - quick mode takes fewer samples
  */
@@ -123,6 +125,8 @@ export async function benchSelection({ quick }) {
         policy: resolvePolicy({ maxForksPerVersion: 1 }),
         request: { host: 'host-a', now: at },
       },
+      // The worst case: a host that holds no version looks at every one of them, then misses.
+      { case: 'miss (no version on host-c)', policy: resolvePolicy(), request: { host: 'host-c', now: at } },
     ];
     for (const c of cases) {
       const picked = selectParent(volume, forks, c.request, c.policy);

@@ -23,6 +23,7 @@ const withCounter = (state: State, n: number): State => ({
       name: 'n',
       seq: n,
       versions: {},
+      versionIds: [],
       counts: { hit: 0, stale: 0, miss: 0 },
       lastUsedAt: 0,
     },

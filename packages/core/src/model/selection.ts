@@ -24,17 +24,19 @@ export interface SelectionRequest {
 }
 
 /**
- * The head of a volume: its committed version with the highest `seq`, or `undefined`.
+ * The head of a volume: its committed version with the highest `seq`, or `undefined`. Walks
+ * `versionIds` from the newest, so it usually looks at one version.
  *
  * @param volume - the volume, or `undefined` when it does not exist yet
  */
 export function headOf(volume: VolumeRecord | undefined): VersionRecord | undefined {
-  let head: VersionRecord | undefined;
-  if (!volume) return head;
-  for (const version of Object.values(volume.versions)) {
-    if (version.state === 'committed' && (!head || version.seq > head.seq)) head = version;
+  if (!volume) return undefined;
+  const { versionIds, versions } = volume;
+  for (let i = versionIds.length - 1; i >= 0; i--) {
+    const version = versions[versionIds[i] as string];
+    if (version?.state === 'committed') return version;
   }
-  return head;
+  return undefined;
 }
 
 /**
@@ -55,8 +57,11 @@ export function isExpired(version: VersionRecord, now: number, retentionMs: numb
  * the policy allows transfer, under the usage bound, within the staleness bounds); otherwise it
  * is a miss.
  *
- * Runs in one pass over the versions (plus one over the forks), so it stays fast with 100,000
- * versions.
+ * Walks the versions from the newest (`versionIds`) and stops at the first usable one, or once
+ * they are more than `maxStaleVersions` behind the head: a hit looks at one version whatever
+ * their number, a stale pick at the versions it skips. Only a miss with no staleness bound looks
+ * at every version. Live forks are counted in one pass, and only when `maxForksPerVersion` is
+ * finite.
  *
  * @param volume - the volume, or `undefined` when it has never been committed
  * @param forks - forks of any volume; only live forks of this volume's versions count
@@ -82,15 +87,15 @@ export function selectParent(
   }
 
   let best: VersionRecord | undefined;
-  for (const version of Object.values(volume.versions)) {
-    if (best && version.seq <= best.seq) continue;
+  const { versionIds, versions } = volume;
+  for (let i = versionIds.length - 1; i >= 0 && !best; i--) {
+    const version = versions[versionIds[i] as string];
+    if (!version) continue;
+    if (head.seq - version.seq > policy.maxStaleVersions) break;
     if (version.state !== 'committed' || isExpired(version, request.now, policy.retentionMs)) continue;
     if (!policy.transfer && !version.hosts.includes(request.host)) continue;
     if ((usage.get(version.id) ?? 0) >= policy.maxForksPerVersion) continue;
-    if (version !== head) {
-      if (head.seq - version.seq > policy.maxStaleVersions) continue;
-      if (request.now - version.committedAt > policy.maxStaleMs) continue;
-    }
+    if (version !== head && request.now - version.committedAt > policy.maxStaleMs) continue;
     best = version;
   }
   if (!best) return { result: 'miss', version: null, reason: 'none-usable' };

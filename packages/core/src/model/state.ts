@@ -119,6 +119,12 @@ export interface VolumeRecord extends VolumeKey {
   seq: number;
   /** Versions by id. */
   versions: Record<string, VersionRecord>;
+  /**
+   * The ids of {@link VolumeRecord.versions} in commit order (ascending `seq`), so the head is
+   * near the end. The transitions keep it; selection walks it from the newest version and stops
+   * at the first usable one, so a hit costs the same with 10 or 100,000 versions.
+   */
+  versionIds: string[];
   /** Attach counts since the volume was created. */
   counts: AttachCounts;
   /** The last attach or commit (ms since epoch). */

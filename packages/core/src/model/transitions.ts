@@ -84,6 +84,7 @@ function newVolume(key: VolumeKey, now: number): VolumeRecord {
     name: key.name,
     seq: 0,
     versions: {},
+    versionIds: [],
     counts: { hit: 0, stale: 0, miss: 0 },
     lastUsedAt: now,
   };
@@ -236,6 +237,7 @@ export function completeCommit(
     seq: version.seq,
     lastUsedAt: now,
     versions: { ...volume.versions, [version.id]: version },
+    versionIds: [...volume.versionIds, version.id],
   };
   const next = withFork(withVolume(state, nextVolume), { ...fork, state: 'committed', endedAt: now });
   return { state: next, version };
@@ -336,7 +338,8 @@ export function completeRemoveVersion(state: State, ref: VersionRef): State {
   const volume = state.volumes[volumeKeyString(ref)];
   if (!volume?.versions[ref.versionId]) return state;
   const { [ref.versionId]: _removed, ...versions } = volume.versions;
-  return withVolume(state, { ...volume, versions });
+  const versionIds = volume.versionIds.filter((id) => id !== ref.versionId);
+  return withVolume(state, { ...volume, versions, versionIds });
 }
 
 /**

@@ -122,7 +122,8 @@ export function arbVolume(now: number, maxVersions = 8): fc.Arbitrary<VolumeReco
           state: v.removing ? 'removing' : 'committed',
         };
       });
-      return { scope, name, seq: sorted.length, versions: records, counts, lastUsedAt: now };
+      const versionIds = Object.keys(records);
+      return { scope, name, seq: sorted.length, versions: records, versionIds, counts, lastUsedAt: now };
     });
 }
 
@@ -133,7 +134,7 @@ function withIdPrefix(volume: VolumeRecord, prefix: string): VolumeRecord {
   for (const v of Object.values(volume.versions)) {
     versions[rename(v.id)] = { ...v, id: rename(v.id), baseId: v.baseId === null ? null : rename(v.baseId) };
   }
-  return { ...volume, versions };
+  return { ...volume, versions, versionIds: volume.versionIds.map(rename) };
 }
 
 const FORK_STATES: readonly ForkState[] = [

@@ -36,6 +36,7 @@ export {
   assertRetentionSparesLiveForks,
   assertSelectionValid,
   assertStateInvariants,
+  assertVersionsInCommitOrder,
   type CommitRecord,
   InvariantViolation,
 } from './invariants.js';

@@ -41,6 +41,33 @@ export interface CommitRecord {
 }
 
 /**
+ * Versions are listed in commit order: every volume's `versionIds` names each of its versions
+ * exactly once, in ascending `seq` (selection relies on it to start from the newest).
+ *
+ * @param state - the state
+ */
+export function assertVersionsInCommitOrder(state: State): void {
+  for (const volume of Object.values(state.volumes)) {
+    const ids = volume.versionIds;
+    check(
+      ids.length === Object.keys(volume.versions).length && new Set(ids).size === ids.length,
+      'versionsInCommitOrder',
+      () => `${volume.name}: versionIds [${ids.join(', ')}] do not list each version once`,
+    );
+    ids.forEach((id, i) => {
+      const version = volume.versions[id];
+      const previous = i > 0 ? volume.versions[ids[i - 1] as string] : undefined;
+      check(version !== undefined, 'versionsInCommitOrder', () => `${volume.name}: no version ${id}`);
+      check(
+        !previous || !version || previous.seq < version.seq,
+        'versionsInCommitOrder',
+        () => `${volume.name}: ${id} is listed after a version with a higher seq`,
+      );
+    });
+  }
+}
+
+/**
  * Head is always the last committed, non-removed version: for every volume, the head has the
  * highest `seq` among committed versions, seqs are unique, and none exceeds the volume's
  * counter.
@@ -259,6 +286,7 @@ export function assertReconciled(state: State, entries: readonly BackendEntry[])
  * @param log - successful commits, in completion order (optional)
  */
 export function assertStateInvariants(state: State, log: readonly CommitRecord[] = []): void {
+  assertVersionsInCommitOrder(state);
   assertHeadIsLastCommitted(state);
   assertCommitsDurable(state, log);
   assertLiveForksHaveBases(state);

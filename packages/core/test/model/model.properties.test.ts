@@ -8,15 +8,18 @@ import {
   completeAttach,
   completeCommit,
   emptyState,
+  type ForkRecord,
   forkCapacity,
   GIB,
   headOf,
   isLive,
+  type Policy,
   parseSize,
   planRetention,
   resolvePolicy,
   type State,
   selectParent,
+  type VolumeRecord,
   volumeKeyString,
 } from '../../src/index.js';
 import {
@@ -81,6 +84,42 @@ describe('parent selection', () => {
         (volume, host, policy, later) => {
           const now = NOW + later;
           assertSelectionValid(selectParent(volume, [], { host, now }, policy), volume, host, now, policy);
+        },
+      ),
+      params,
+    );
+  });
+
+  it('picks what a scan of every version picks: the newest usable one', () => {
+    const scan = (volume: VolumeRecord, forks: ForkRecord[], host: string, now: number, policy: Policy) => {
+      const head = headOf(volume);
+      const users = (id: string) => forks.filter((f) => f.baseId === id && isLive(f)).length;
+      const usable = Object.values(volume.versions).filter(
+        (v) =>
+          v.state === 'committed' &&
+          now - v.lastUsedAt < policy.retentionMs &&
+          (policy.transfer || v.hosts.includes(host)) &&
+          users(v.id) < policy.maxForksPerVersion &&
+          (v === head ||
+            (head !== undefined &&
+              head.seq - v.seq <= policy.maxStaleVersions &&
+              now - v.committedAt <= policy.maxStaleMs)),
+      );
+      return usable.sort((a, b) => b.seq - a.seq)[0]?.id ?? null;
+    };
+    fc.assert(
+      fc.property(
+        arbState(NOW),
+        arbHost,
+        arbPolicy,
+        fc.nat(20 * 24 * 3600 * 1000),
+        (state, host, policy, later) => {
+          const forks = Object.values(state.forks);
+          for (const volume of Object.values(state.volumes)) {
+            const ownForks = forks.filter((f) => f.scope === volume.scope && f.name === volume.name);
+            const picked = selectParent(volume, forks, { host, now: NOW + later }, policy);
+            expect(picked.version?.id ?? null).toBe(scan(volume, ownForks, host, NOW + later, policy));
+          }
         },
       ),
       params,
