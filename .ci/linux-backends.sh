@@ -20,6 +20,8 @@ backends_setup() {
   local need=()
   command -v btrfs >/dev/null 2>&1 || need+=(btrfs-progs)
   command -v losetup >/dev/null 2>&1 || need+=(mount)
+  # The benchmark's smoke run compares against a tar + zstd restore.
+  command -v zstd >/dev/null 2>&1 || need+=(zstd)
   # OpenZFS with its module loaded is fine as it is; otherwise use zfs-fuse.
   if ! backends_zfs_ready && ! command -v zfs-fuse >/dev/null 2>&1; then need+=(zfs-fuse); fi
   if [ ${#need[@]} -gt 0 ]; then

@@ -16,6 +16,7 @@
  *   --no-core        skip the core benchmarks
  *   --tmp DIR        where to put trees, loop files and pools (default: the OS temp directory)
  *   --out FILE       results file (default: bench/results/latest.json)
+ *   --strict         exit 1 when a subject is unavailable, not only when one failed (CI uses it)
  */
 import { spawn } from 'node:child_process';
 import { statSync } from 'node:fs';
@@ -46,6 +47,7 @@ const { values: argv } = parseArgs({
     'no-core': { type: 'boolean', default: false },
     tmp: { type: 'string' },
     out: { type: 'string' },
+    strict: { type: 'boolean', default: false },
   },
 });
 const quick = argv.quick;
@@ -386,6 +388,13 @@ async function main() {
   await rename(`${outFile}.tmp`, outFile);
   await writeFile(outFile.replace(/\.json$/, '.md'), `${report}\n`);
   log(`wrote ${outFile}`);
+
+  // A slow figure is reported, never an error; a cell that could not run is.
+  const broken = results.cells.filter(
+    (c) => c.status === 'failed' || (argv.strict && c.status === 'unavailable'),
+  );
+  for (const c of broken) log(`${c.subject} on ${c.tree}: ${c.status}: ${c.reason}`);
+  if (broken.length > 0) process.exitCode = 1;
 }
 
 try {
