@@ -5,7 +5,7 @@ import {
   deleteSubvolumeByIdArgs,
   filesystemDuArgs,
   listSubvolumesArgs,
-  qgroupDestroyArgs,
+  qgroupClearStaleArgs,
   qgroupLimitArgs,
   qgroupShowArgs,
   quotaEnableArgs,
@@ -34,27 +34,19 @@ describe('btrfs argv builders', () => {
       '/mnt/pool/cache/versions/v1',
       '/mnt/pool/cache/forks/.tmp-f2',
     ]);
-    expect(snapshotArgs(`${R}/forks/f2`, `${R}/versions/.tmp-v2`, true)).toEqual([
+    expect(snapshotArgs(`${R}/forks/f2`, `${R}/versions/v2`, true)).toEqual([
       'subvolume',
       'snapshot',
       '-r',
       '/mnt/pool/cache/forks/f2',
-      '/mnt/pool/cache/versions/.tmp-v2',
+      '/mnt/pool/cache/versions/v2',
     ]);
     expect(deleteSubvolumeArgs(`${R}/forks/.trash-f1`)).toEqual([
       'subvolume',
       'delete',
-      '-c',
       '/mnt/pool/cache/forks/.trash-f1',
     ]);
-    expect(deleteSubvolumeByIdArgs(261, R)).toEqual([
-      'subvolume',
-      'delete',
-      '-c',
-      '-i',
-      '261',
-      '/mnt/pool/cache',
-    ]);
+    expect(deleteSubvolumeByIdArgs(261, R)).toEqual(['subvolume', 'delete', '-i', '261', '/mnt/pool/cache']);
     expect(listSubvolumesArgs(R)).toEqual(['subvolume', 'list', '/mnt/pool/cache']);
   });
 
@@ -68,14 +60,14 @@ describe('btrfs argv builders', () => {
     expect(quotaRescanArgs(R, false)).toEqual(['quota', 'rescan', '-W', '/mnt/pool/cache']);
   });
 
-  it('builds qgroup limit, show and destroy', () => {
+  it('builds qgroup limit, show (with and without a sync) and clear-stale', () => {
     expect(qgroupLimitArgs(21474836480, `${R}/forks/.tmp-f1`)).toEqual([
       'qgroup',
       'limit',
       '21474836480',
       '/mnt/pool/cache/forks/.tmp-f1',
     ]);
-    expect(qgroupShowArgs(`${R}/forks/f1`)).toEqual([
+    expect(qgroupShowArgs(`${R}/forks/f1`, true)).toEqual([
       'qgroup',
       'show',
       '--raw',
@@ -83,7 +75,14 @@ describe('btrfs argv builders', () => {
       '--sync',
       '/mnt/pool/cache/forks/f1',
     ]);
-    expect(qgroupDestroyArgs(258, R)).toEqual(['qgroup', 'destroy', '0/258', '/mnt/pool/cache']);
+    expect(qgroupShowArgs(`${R}/versions/v1`, false)).toEqual([
+      'qgroup',
+      'show',
+      '--raw',
+      '-f',
+      '/mnt/pool/cache/versions/v1',
+    ]);
+    expect(qgroupClearStaleArgs(R)).toEqual(['qgroup', 'clear-stale', '/mnt/pool/cache']);
   });
 
   it('builds filesystem du', () => {

@@ -28,22 +28,24 @@ export function snapshotArgs(source: string, target: string, readOnly: boolean):
 }
 
 /**
- * `btrfs subvolume delete -c <path>`: deletes one subvolume and waits for the transaction
- * commit, so the deletion cannot be undone by a crash.
+ * `btrfs subvolume delete <path>`: deletes one subvolume. It does not wait for the transaction
+ * commit (`-c`): the subvolume is already under a `.trash-` name that `list()` reports, so one
+ * that a power loss brings back is removed again by a retry or `reconcile()`. Refused with
+ * `ENOTEMPTY` while the subvolume holds nested subvolumes.
  * @param path - the subvolume
  */
 export function deleteSubvolumeArgs(path: string): string[] {
-  return ['subvolume', 'delete', '-c', path];
+  return ['subvolume', 'delete', path];
 }
 
 /**
- * `btrfs subvolume delete -c -i <id> <path>`: deletes a subvolume by id (used for nested
+ * `btrfs subvolume delete -i <id> <path>`: deletes a subvolume by id (used for nested
  * subvolumes found with {@link listSubvolumesArgs}).
  * @param subvolumeId - the subvolume's id
  * @param path - a subvolume that holds it (btrfs-progs wants a subvolume here)
  */
 export function deleteSubvolumeByIdArgs(subvolumeId: number, path: string): string[] {
-  return ['subvolume', 'delete', '-c', '-i', String(subvolumeId), path];
+  return ['subvolume', 'delete', '-i', String(subvolumeId), path];
 }
 
 /**
@@ -91,22 +93,26 @@ export function qgroupLimitArgs(bytes: number, path: string): string[] {
 }
 
 /**
- * `btrfs qgroup show --raw -f --sync <path>`: the qgroup of the subvolume at `path`, in bytes,
- * after a sync so that recent writes are counted.
+ * `btrfs qgroup show --raw -f [--sync] <path>`: the qgroup of the subvolume at `path` in bytes
+ * (`-f` leaves out every other level-0 qgroup, so no subvolume id is needed to find its row).
+ * `--sync` commits the filesystem's transaction first, so that recent writes to a writable
+ * subvolume are counted; a snapshot commits its own transaction, so a version's figures are
+ * exact without it.
  * @param path - the subvolume
+ * @param sync - commit the transaction before reading
  */
-export function qgroupShowArgs(path: string): string[] {
-  return ['qgroup', 'show', '--raw', '-f', '--sync', path];
+export function qgroupShowArgs(path: string, sync: boolean): string[] {
+  return ['qgroup', 'show', '--raw', '-f', ...(sync ? ['--sync'] : []), path];
 }
 
 /**
- * `btrfs qgroup destroy 0/<id> <path>`: drops the qgroup of a deleted subvolume (kernels that
- * do not drop it themselves leave it behind otherwise).
- * @param subvolumeId - the deleted subvolume's id
+ * `btrfs qgroup clear-stale <path>`: destroys the level-0 qgroups whose subvolume is gone.
+ * Recent kernels (6.18 here) drop such a qgroup themselves once the cleaner has removed the
+ * subvolume, and refuse to destroy it before that (`EBUSY`); older kernels keep it.
  * @param path - any path on the filesystem
  */
-export function qgroupDestroyArgs(subvolumeId: number, path: string): string[] {
-  return ['qgroup', 'destroy', `0/${subvolumeId}`, path];
+export function qgroupClearStaleArgs(path: string): string[] {
+  return ['qgroup', 'clear-stale', path];
 }
 
 /**

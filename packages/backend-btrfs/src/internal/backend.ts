@@ -19,7 +19,7 @@ import {
   deleteSubvolumeByIdArgs,
   filesystemDuArgs,
   listSubvolumesArgs,
-  qgroupDestroyArgs,
+  qgroupClearStaleArgs,
   qgroupLimitArgs,
   qgroupShowArgs,
   quotaEnableArgs,
@@ -36,6 +36,7 @@ import {
   parseQgroupShow,
   parseRootId,
   parseSubvolumeList,
+  type QgroupRow,
 } from './parse.js';
 
 /** The inode number of every subvolume's root directory on btrfs. */
@@ -90,7 +91,7 @@ export function btrfsBackendOn(settings: BtrfsSettings, host: Host): BtrfsBacken
 
   async function ensureQuota(): Promise<void> {
     try {
-      await btrfs(qgroupShowArgs(root));
+      await btrfs(qgroupShowArgs(root, false));
     } catch (error) {
       if (!(error instanceof CommandFailedError && /not enabled/i.test(error.stderr))) throw error;
       await btrfs(quotaEnableArgs(root));
@@ -119,14 +120,22 @@ export function btrfsBackendOn(settings: BtrfsSettings, host: Host): BtrfsBacken
     return parseRootId(await btrfs(rootIdArgs(path)));
   }
 
-  async function dropQgroup(id: number): Promise<void> {
-    if (!settings.quota) return;
-    // Without this, older kernels keep a stale qgroup for every deleted subvolume. Some
-    // refuse (the qgroup is already gone, or still in use until the cleaner has run); the
-    // subvolume is deleted either way, and `btrfs qgroup clear-stale` clears what is left.
-    await btrfs(qgroupDestroyArgs(id, root)).catch((error: unknown) => {
-      if (!(error instanceof CommandFailedError)) throw error;
-    });
+  /** Deletes the subvolume at `path`, with any nested ones (deepest first). */
+  async function deleteSubvolume(path: string): Promise<void> {
+    try {
+      // The common case, in one command. btrfs refuses (ENOTEMPTY) while nested subvolumes
+      // exist, and then deletes nothing.
+      await btrfs(deleteSubvolumeArgs(path));
+      return;
+    } catch (error) {
+      if (!(error instanceof CommandFailedError) || !(await statOf(path))) throw error;
+    }
+    // Whatever the refusal was, delete what is nested and try once more: a second refusal
+    // is the real error.
+    const id = await subvolumeId(path);
+    const nested = nestedBottomUp(parseSubvolumeList(await btrfs(listSubvolumesArgs(root))), id);
+    for (const child of nested) await btrfs(deleteSubvolumeByIdArgs(child, path));
+    await btrfs(deleteSubvolumeArgs(path));
   }
 
   /** Deletes whatever is at `path`: a subvolume with any nested ones (bottom-up), or a plain tree. */
@@ -137,14 +146,19 @@ export function btrfsBackendOn(settings: BtrfsSettings, host: Host): BtrfsBacken
       await host.removeTree(path);
       return;
     }
-    const id = await subvolumeId(path);
-    const nested = nestedBottomUp(parseSubvolumeList(await btrfs(listSubvolumesArgs(root))), id);
-    for (const child of nested) {
-      await btrfs(deleteSubvolumeByIdArgs(child, path));
-      await dropQgroup(child);
-    }
-    await btrfs(deleteSubvolumeArgs(path));
-    await dropQgroup(id);
+    await deleteSubvolume(path);
+  }
+
+  /**
+   * Destroys the qgroups of subvolumes that are gone. Kernels that keep them leave one per
+   * deleted fork or version; this one (6.18) drops them itself once the cleaner is done, and
+   * refuses while it is not. Either way a refusal changes nothing (the command then fails).
+   */
+  async function clearStaleQgroups(): Promise<void> {
+    if (!settings.quota) return;
+    await btrfs(qgroupClearStaleArgs(root)).catch((error: unknown) => {
+      if (!(error instanceof CommandFailedError)) throw error;
+    });
   }
 
   /** Removes a fork or version and any half-built or half-deleted leftovers of it. */
@@ -159,10 +173,23 @@ export function btrfsBackendOn(settings: BtrfsSettings, host: Host): BtrfsBacken
     await purge(trash);
   }
 
-  async function measure(path: string): Promise<number> {
+  /**
+   * Bytes referenced by the subvolume at `path`: its qgroup's referenced bytes, or without
+   * quotas what `btrfs filesystem du` counts.
+   *
+   * @param path - a fork or version
+   * @param writable - a fork: commit the transaction first so that recent writes are counted
+   *   (a version is frozen, and its snapshot committed the transaction that made it)
+   */
+  async function measure(path: string, writable: boolean): Promise<number> {
     if (!settings.quota) return parseFilesystemDu(await btrfs(filesystemDuArgs(path)));
+    const rows = parseQgroupShow(await btrfs(qgroupShowArgs(path, writable)));
+    // `-f` lists the subvolume's own qgroup and maybe higher-level ones it belongs to; only
+    // the own one has level 0. Anything else (an unknown btrfs-progs) is settled by the id.
+    const own = rows.filter((r) => r.qgroupId.startsWith('0/'));
+    if (own.length === 1) return (own[0] as QgroupRow).referenced;
     const id = await subvolumeId(path);
-    const row = parseQgroupShow(await btrfs(qgroupShowArgs(path))).find((r) => r.qgroupId === `0/${id}`);
+    const row = rows.find((r) => r.qgroupId === `0/${id}`);
     if (row) return row.referenced;
     throw new CacheVolumeError(
       'BACKEND_FAILED',
@@ -227,14 +254,15 @@ export function btrfsBackendOn(settings: BtrfsSettings, host: Host): BtrfsBacken
             versionId,
           });
         }
-        const temp = paths.temp('version', versionId);
-        await purge(temp);
-        // The snapshot flushes the fork's dirty data first, then freezes it in constant time.
-        await btrfs(snapshotArgs(fork, temp, true));
-        await host.rename(temp, version);
+        // A leftover of an older release, which built versions under a temporary name.
+        await purge(paths.temp('version', versionId));
+        // One atomic step, so no temporary name: the snapshot flushes the fork's dirty data,
+        // then creates the read-only subvolume and its directory entry in one transaction
+        // commit, which also makes it durable. A crash leaves either no version or all of it.
+        await btrfs(snapshotArgs(fork, version, true));
       }
       await remove('fork', forkId);
-      return { usedBytes: await measure(version) };
+      return { usedBytes: await measure(version, false) };
     },
 
     async discardFork(forkId) {
@@ -247,6 +275,7 @@ export function btrfsBackendOn(settings: BtrfsSettings, host: Host): BtrfsBacken
       validateId(versionId, 'version id');
       await ready();
       await remove('version', versionId);
+      await clearStaleQgroups();
     },
 
     async usage(kind, id): Promise<Usage> {
@@ -260,7 +289,7 @@ export function btrfsBackendOn(settings: BtrfsSettings, host: Host): BtrfsBacken
       await ready();
       const path = paths.live(kind, id);
       if (!(await statOf(path))) notFound(`The btrfs backend has no ${kind} "${id}".`, { [kind]: id });
-      return { usedBytes: await measure(path) };
+      return { usedBytes: await measure(path, kind === 'fork') };
     },
 
     async list(): Promise<BackendEntry[]> {

@@ -67,7 +67,7 @@ export interface LoopBtrfs {
   subvolumesUnder(root: string): Promise<string[]>;
   /** Whether btrfs quotas are on. */
   quotasEnabled(): Promise<boolean>;
-  /** Level-0 qgroups whose subvolume no longer exists (after waiting for the cleaner). */
+  /** Level-0 qgroups whose subvolume no longer exists (after a commit and waiting for the cleaner). */
   staleQgroups(): Promise<string[]>;
   /**
    * Bytes allocated on the filesystem (`Used` of `btrfs filesystem usage -b`), after a sync and
@@ -148,6 +148,9 @@ export async function createLoopBtrfs(sizeBytes = 1024 * MIB): Promise<LoopBtrfs
       return execa('btrfs', ['qgroup', 'show', mountPoint], { reject: false }).then((r) => !r.failed);
     },
     async staleQgroups() {
+      // Deletes do not wait for their transaction commit, and the cleaner only sees a deleted
+      // subvolume once it is committed: commit first, or the wait lasts up to the commit interval.
+      await run('btrfs', ['filesystem', 'sync', mountPoint]);
       await run('btrfs', ['subvolume', 'sync', mountPoint]);
       const ids = new Set(['0/5']);
       for (const line of (await run('btrfs', ['subvolume', 'list', mountPoint])).split('\n')) {
