@@ -261,8 +261,12 @@ export function btrfsBackendOn(settings: BtrfsSettings, host: Host): BtrfsBacken
         // commit, which also makes it durable. A crash leaves either no version or all of it.
         await btrfs(snapshotArgs(fork, version, true));
       }
-      await remove('fork', forkId);
-      return { usedBytes: await measure(version, false) };
+      // Independent steps, so their commands run side by side. Both are waited for, so a
+      // failure never leaves a delete running behind the caller's retry.
+      const [removed, measured] = await Promise.allSettled([remove('fork', forkId), measure(version, false)]);
+      if (removed.status === 'rejected') throw removed.reason;
+      if (measured.status === 'rejected') throw measured.reason;
+      return { usedBytes: measured.value };
     },
 
     async discardFork(forkId) {
