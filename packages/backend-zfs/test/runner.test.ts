@@ -22,6 +22,7 @@ async function caught(promise: Promise<unknown>): Promise<unknown> {
 describe('classifying zfs failures (OpenZFS and zfs-fuse wording)', () => {
   it.each([
     ["cannot open 'tank/x': dataset does not exist", 'missing'],
+    ["cannot create 'tank/forks/f': parent does not exist", 'no-parent'],
     ["cannot create 'tank/x': dataset already exists", 'exists'],
     ["cannot mount 'tank/x': filesystem already mounted", 'mounted'],
     ["cannot unmount 'tank/x': not currently mounted", 'not-mounted'],

@@ -28,8 +28,7 @@ async function eventually(what: string, check: () => Promise<boolean>, timeoutMs
 
 describeZfs('zfs backend specifics on a real pool', () => {
   const pool = useTestPool();
-  const layoutNames = (dataset: string) =>
-    [dataset, `${dataset}/forks`, `${dataset}/tmp`, `${dataset}/versions`].sort();
+  const layoutNames = (dataset: string) => [dataset, `${dataset}/forks`, `${dataset}/versions`].sort();
   const fresh = async (): Promise<ZfsBackend> => createZfsBackend({ dataset: await pool.newDataset() });
 
   it('keeps a removed version until its last clone goes, then destroys it', async () => {
@@ -44,6 +43,9 @@ describeZfs('zfs backend specifics on a real pool', () => {
     expect(await backend.list()).toEqual([{ kind: 'fork', id: 'f2' }]);
     expect(await pool.get(`${root}/versions/v1`, 'cachevol:deleted')).toBe('on');
     expect(await codeOf(backend.forkVersion('f3', 'v1', fork))).toBe('NOT_FOUND');
+    expect(await pool.names(root), 'the fork cloned alongside the check is gone').not.toContain(
+      `${root}/forks/f3`,
+    );
     expect(await codeOf(backend.usage('version', 'v1'))).toBe('NOT_FOUND');
     expect(await nodeFileAccess.read(child.mountPath, 'data.txt')).toBe('v1 data');
     await nodeFileAccess.write(child.mountPath, 'data.txt', 'still writable');
@@ -103,12 +105,19 @@ describeZfs('zfs backend specifics on a real pool', () => {
     await eventually('the version’s space is freed', async () => (await used()) < withVersion - 12 * MIB);
   });
 
-  it('drops a stray half-built copy of a fork that exists or was committed', async () => {
+  it('lists a half-built fork left in tmp/ by an older release until discard removes it', async () => {
     const backend = await fresh();
     await backend.createFork('f1', fork);
-    await run('zfs', ['create', '-o', 'mountpoint=none', `${backend.dataset}/tmp/f1`]);
+    await run('zfs', ['create', '-o', 'mountpoint=none', `${backend.dataset}/tmp`]);
+    await run('zfs', ['create', `${backend.dataset}/tmp/f1`]);
     expect(await backend.list()).toEqual([{ kind: 'fork', id: 'f1' }]);
     await backend.commitFork('f1', 'v1');
+    // What reconcile() does with a fork no record owns.
+    expect(await backend.list()).toEqual([
+      { kind: 'fork', id: 'f1' },
+      { kind: 'version', id: 'v1' },
+    ]);
+    await backend.discardFork('f1');
     expect(await backend.list()).toEqual([{ kind: 'version', id: 'v1' }]);
     expect(await pool.names(backend.dataset)).not.toContain(`${backend.dataset}/tmp/f1`);
   });
@@ -162,16 +171,17 @@ describeZfs('zfs backend specifics on a real pool', () => {
   it('refuses a parent dataset that does not exist, or is not mountable, and touches nothing', async () => {
     const before = await pool.names(pool.name);
     const missing = createZfsBackend({ dataset: `${pool.name}/does-not-exist` });
+    // One at a time: a rejection nobody awaits yet is an unhandled rejection.
     for (const attempt of [
-      missing.ready(),
-      missing.list(),
-      missing.createFork('f1', fork),
-      missing.forkVersion('f1', 'v1', fork),
-      missing.commitFork('f1', 'v1'),
-      missing.discardFork('f1'),
-      missing.removeVersion('v1'),
+      () => missing.ready(),
+      () => missing.list(),
+      () => missing.createFork('f1', fork),
+      () => missing.forkVersion('f1', 'v1', fork),
+      () => missing.commitFork('f1', 'v1'),
+      () => missing.discardFork('f1'),
+      () => missing.removeVersion('v1'),
     ]) {
-      expect(await codeOf(attempt)).toBe('BACKEND_UNAVAILABLE');
+      expect(await codeOf(attempt())).toBe('BACKEND_UNAVAILABLE');
     }
     expect(await codeOf(missing.usage('fork', 'f1'))).toBe('NOT_FOUND');
     const error = await missing.list().catch((e: unknown) => e);

@@ -1,7 +1,9 @@
+import { posix } from 'node:path';
 import {
   type BackendCapabilities,
   type BackendEntry,
   CacheVolumeError,
+  CommandFailedError,
   type EntryKind,
   type ForkMount,
   type ForkOptions,
@@ -61,13 +63,31 @@ function checkCapacity(capacityBytes: unknown): number {
   );
 }
 
+/** Reads a byte count from `zfs get -H -p` output, or fails saying what came instead. */
+function bytesOf(output: string, dataset: string, property: string): number {
+  const raw = parseProperties(output).get(dataset)?.get(property);
+  const value = Number(raw);
+  if (raw === undefined || raw === '' || !Number.isSafeInteger(value) || value < 0) {
+    throw new CacheVolumeError('BACKEND_FAILED', `Unexpected \`${property}\` value for ${dataset}: ${raw}.`, {
+      details: { dataset, output },
+    });
+  }
+  return value;
+}
+
 /**
  * The ZFS backend over a given command runner (tests pass one that simulates crashes).
  *
- * Every method reads the dataset tree first and then does only what is still missing, so a
- * retry after a crash at any point finishes the job: forks are built under `tmp/` and renamed
- * into `forks/`; a commit snapshots the fork and renames it into `versions/`; a removed version
- * is marked with {@link DELETED_PROPERTY} and destroyed once no clone depends on it.
+ * The hot paths try the command first and read the dataset tree only when it fails: a fork is
+ * one `zfs clone -o refquota=` (or `zfs create -o refquota=`) straight to `forks/<id>`, which
+ * ZFS makes, sets up and mounts in one command, so a half-done fork is a fork that `list()`
+ * reports and a retry finishes; "dataset already exists" is a retry (the existing fork is
+ * returned), "does not exist" sends it to the careful path. A commit snapshots the fork,
+ * unmounts it and renames it into `versions/`; a failed snapshot (the fork is gone, or a
+ * previous attempt left its snapshot) sends it to the careful path, which reads the tree and
+ * does only what is missing. The layout datasets and the forks' mount root are read (and
+ * made) once per backend object. A removed version is marked with {@link DELETED_PROPERTY} and
+ * destroyed once no clone depends on it.
  *
  * @param settings - parsed options
  * @param runner - runs `zfs`
@@ -115,13 +135,17 @@ export function createZfsBackendWith(settings: ZfsSettings, runner: ZfsRunner): 
     }
   };
 
-  /** Creates `versions/` or `tmp/` (unmounted) when missing. */
-  const ensureArea = async (tree: Tree, area: string): Promise<void> => {
-    if (!tree.has(area)) await tolerate(createLayoutArgs(area, 'none'), 'exists');
+  /** Creates `versions/` (unmounted) when missing. */
+  const ensureVersionsArea = async (tree?: Tree): Promise<void> => {
+    if (!tree?.has(layout.versions)) await tolerate(createLayoutArgs(layout.versions, 'none'), 'exists');
   };
 
-  /** Creates `forks/` when missing, mounted under `mountRoot` or the parent; checks it. */
-  const ensureForksArea = async (tree: Tree): Promise<void> => {
+  /**
+   * Creates `forks/` when missing, mounted under `mountRoot` or the parent; checks it.
+   *
+   * @returns the directory forks are mounted under (`forks/<id>` inherits `<it>/<id>`)
+   */
+  const ensureForksArea = async (tree: Tree): Promise<string> => {
     const forks = tree.get(layout.forks);
     if (forks) {
       if (settings.mountRoot !== undefined && forks.mountpoint !== settings.mountRoot) {
@@ -131,7 +155,14 @@ export function createZfsBackendWith(settings: ZfsSettings, runner: ZfsRunner): 
           { details: { mountRoot: settings.mountRoot, current: forks.mountpoint } },
         );
       }
-      return;
+      if (!forks.mountpoint?.startsWith('/')) {
+        throw new CacheVolumeError(
+          'BACKEND_FAILED',
+          `${layout.forks} has mountpoint=${forks.mountpoint ?? 'none'}, so forks cannot be mounted: give it a mountpoint (\`zfs set mountpoint=<dir> ${layout.forks}\`) or set the \`mountRoot\` option.`,
+          { details: { dataset: layout.forks, mountpoint: forks.mountpoint } },
+        );
+      }
+      return forks.mountpoint;
     }
     const inherited = tree.get(layout.root)?.mountpoint;
     if (settings.mountRoot === undefined && !inherited?.startsWith('/')) {
@@ -142,32 +173,27 @@ export function createZfsBackendWith(settings: ZfsSettings, runner: ZfsRunner): 
       );
     }
     await tolerate(createLayoutArgs(layout.forks, settings.mountRoot), 'exists');
+    return settings.mountRoot ?? posix.join(inherited as string, 'forks');
   };
 
-  /** Mounts a fork if it is not mounted (a rename does not always mount) and says where. */
-  const mountFork = async (forkId: string): Promise<ForkMount> => {
-    const dataset = forkDataset(layout, forkId);
-    const info = parseTree(await zfs(getArgs([dataset], ['mountpoint', 'mounted']))).get(dataset);
-    if (!info?.mountpoint?.startsWith('/')) {
-      throw new CacheVolumeError(
-        'BACKEND_FAILED',
-        `Fork dataset ${dataset} has mountpoint=${info?.mountpoint ?? 'none'}: give ${layout.forks} a mountpoint (or set the \`mountRoot\` option).`,
-        { details: { dataset, mountpoint: info?.mountpoint } },
-      );
-    }
-    if (!info.mounted) await tolerate(mountArgs(dataset), 'mounted');
-    return { mountPath: info.mountpoint };
+  /**
+   * Checks the parent, makes `forks/` and `versions/` and finds where forks are mounted: one
+   * tree read, then nothing more for the lifetime of the backend object (the layout datasets
+   * are never destroyed; a command that finds one missing starts this again).
+   */
+  const prepare = async (): Promise<string> => {
+    const tree = await readRoot();
+    const mountRoot = await ensureForksArea(tree);
+    await ensureVersionsArea(tree);
+    return mountRoot;
   };
-
-  /** Builds a fork under `tmp/` with `build`, then renames it into place and mounts it. */
-  const buildFork = async (tree: Tree, forkId: string, build: (dataset: string) => Promise<void>) => {
-    await ensureForksArea(tree);
-    await ensureArea(tree, layout.tmp);
-    const tmp = tmpDataset(layout, forkId);
-    if (tree.has(tmp)) await tolerate(destroyArgs(tmp), 'missing');
-    await build(tmp);
-    await zfs(renameArgs(tmp, forkDataset(layout, forkId)));
-    return mountFork(forkId);
+  let prepared: Promise<string> | undefined;
+  const forksMountRoot = (): Promise<string> => {
+    prepared ??= prepare().catch((error: unknown) => {
+      prepared = undefined;
+      throw error;
+    });
+    return prepared;
   };
 
   /** Raises `CAPACITY_EXCEEDED` when ZFS refused a fork's refquota as too small. */
@@ -182,9 +208,95 @@ export function createZfsBackendWith(settings: ZfsSettings, runner: ZfsRunner): 
     throw error;
   };
 
-  /** Unmounts a fork before a rename or destroy (see {@link unmountArgs}). */
-  const unmount = async (tree: Tree, dataset: string): Promise<void> => {
-    if (tree.get(dataset)?.mounted) await tolerate(unmountArgs(dataset), 'not-mounted', 'missing');
+  /**
+   * The mount of a fork that exists already (a retry, or a `clone`/`create` that made the fork
+   * but failed after, such as "created, but not mounted"): one `zfs get`, then whatever is
+   * missing: the mount, and the refquota (OpenZFS sets `-o` properties just after creating
+   * the dataset, so a power loss in between can leave a fork without one).
+   *
+   * @param cause - the error that led here; thrown instead when the fork does not exist
+   */
+  const existingFork = async (forkId: string, capacityBytes: number, cause?: unknown): Promise<ForkMount> => {
+    const dataset = forkDataset(layout, forkId);
+    let values: Map<string, string> | undefined;
+    try {
+      const output = await zfs(getArgs([dataset], ['mountpoint', 'mounted', 'refquota']));
+      values = parseProperties(output).get(dataset);
+    } catch (error) {
+      if (cause !== undefined && isZfsFailure(error, 'missing')) throw cause;
+      throw error;
+    }
+    const mountpoint = values?.get('mountpoint');
+    if (!mountpoint?.startsWith('/')) {
+      throw new CacheVolumeError(
+        'BACKEND_FAILED',
+        `Fork dataset ${dataset} has mountpoint=${mountpoint ?? 'none'}: give ${layout.forks} a mountpoint (or set the \`mountRoot\` option).`,
+        { details: { dataset, mountpoint } },
+      );
+    }
+    if (values?.get('refquota') === '0') {
+      await zfs(setArgs(dataset, 'refquota', String(capacityBytes))).catch((error: unknown) =>
+        capacityRefused(error, forkId, capacityBytes),
+      );
+    }
+    if (values?.get('mounted') !== 'yes') await tolerate(mountArgs(dataset), 'mounted');
+    return { mountPath: mountpoint };
+  };
+
+  /** Unmounts (if mounted) and destroys a fork (or a half-built copy of one). */
+  const destroyFork = async (dataset: string, mounted: boolean): Promise<void> => {
+    if (mounted) await tolerate(unmountArgs(dataset), 'not-mounted', 'missing');
+    await tolerate(destroyArgs(dataset), 'missing');
+  };
+
+  /**
+   * Makes a fork with one command straight at `forks/<id>`: `zfs clone`/`create` with
+   * `-o refquota=` creates, sets up and mounts it, and a success means it is mounted at
+   * `<forks mountpoint>/<id>`. Failures are mapped, reading as little as possible.
+   *
+   * @param make - the command for a fork dataset
+   * @param onMissing - on "does not exist"/"parent does not exist": checks the layout (and
+   *   the version) from a fresh tree read and throws if the fork cannot be made
+   * @param check - runs alongside the command; may throw, then the new fork is destroyed
+   */
+  const makeFork = async (
+    forkId: string,
+    capacityBytes: number,
+    make: (dataset: string) => string[],
+    onMissing: (tree: Tree) => void,
+    check?: () => Promise<void>,
+  ): Promise<ForkMount> => {
+    const dataset = forkDataset(layout, forkId);
+    const mountRoot = await forksMountRoot();
+    const attempt = async (): Promise<ForkMount> => {
+      const [made, checked] = await Promise.allSettled([zfs(make(dataset)), check?.()]);
+      if (made.status === 'fulfilled') {
+        if (checked.status === 'rejected') {
+          await destroyFork(dataset, true);
+          throw checked.reason;
+        }
+        return { mountPath: posix.join(mountRoot, forkId) };
+      }
+      const error = made.reason;
+      if (!(error instanceof CommandFailedError)) throw error;
+      if (isZfsFailure(error, 'out-of-space')) return capacityRefused(error, forkId, capacityBytes);
+      if (isZfsFailure(error, 'missing') || isZfsFailure(error, 'no-parent')) throw error;
+      // "dataset already exists" (a retry), or created but not mounted, or anything else after
+      // which the fork may exist: finish it if it does.
+      return existingFork(forkId, capacityBytes, error);
+    };
+    try {
+      return await attempt();
+    } catch (error) {
+      if (!isZfsFailure(error, 'missing') && !isZfsFailure(error, 'no-parent')) throw error;
+      // The version, the layout or the parent is gone: look, repair the layout, try once more.
+      prepared = undefined;
+      const tree = await readRoot();
+      if (tree.has(dataset)) return existingFork(forkId, capacityBytes);
+      onMissing(tree);
+      await forksMountRoot();
+      return attempt();
+    }
   };
 
   /** Destroys every removed version that nothing depends on any more, walking up origins. */
@@ -196,35 +308,97 @@ export function createZfsBackendWith(settings: ZfsSettings, runner: ZfsRunner): 
   };
 
   /**
-   * A fork's or version's `referenced` bytes: all the data it shows, shared or not. That is what
-   * `refquota` limits, so a fork of it gets `referenced + requested size` of room (ZFS `used`
-   * would count only the blocks not shared with the origin).
+   * A fork's `referenced` bytes: all the data it shows, shared or not. That is what `refquota`
+   * limits, so a fork of a version gets `referenced + requested size` of room (ZFS `used` would
+   * count only the blocks not shared with the origin).
    */
-  const usageOf = async (kind: EntryKind, id: string, dataset: string): Promise<Usage> => {
-    let output: string;
+  const forkUsage = async (forkId: string): Promise<Usage> => {
+    const dataset = forkDataset(layout, forkId);
     try {
-      output = await zfs(getArgs([dataset], ['referenced', DELETED_PROPERTY]));
+      return { usedBytes: bytesOf(await zfs(getArgs([dataset], ['referenced'])), dataset, 'referenced') };
     } catch (error) {
-      if (isZfsFailure(error, 'missing')) return notFound(kind, id, layout.root);
+      if (isZfsFailure(error, 'missing')) return notFound('fork', forkId, layout.root);
       throw error;
     }
-    const values = parseProperties(output).get(dataset) ?? new Map<string, string>();
-    if (values.get(DELETED_PROPERTY) === 'on') return notFound(kind, id, layout.root);
-    const referenced = Number(values.get('referenced'));
-    if (!Number.isSafeInteger(referenced) || referenced < 0) {
-      throw new CacheVolumeError(
-        'BACKEND_FAILED',
-        `Unexpected \`referenced\` value for ${dataset}: ${values.get('referenced')}.`,
-        { details: { dataset, output } },
-      );
-    }
-    return { usedBytes: referenced };
   };
 
-  /** Destroys a half-built copy of a fork that exists (or was committed) already. */
-  const dropLeftover = async (tree: Tree, forkId: string): Promise<void> => {
-    const tmp = tmpDataset(layout, forkId);
-    if (tree.has(tmp)) await tolerate(destroyArgs(tmp), 'missing');
+  /**
+   * A version's usage: the `referenced` bytes of its snapshot (what its forks start from), read
+   * with the removal mark of its dataset in one `zfs get`.
+   */
+  const versionUsage = async (versionId: string): Promise<Usage> => {
+    const version = versionDataset(layout, versionId);
+    const snapshot = snapshotOf(version);
+    let output: string;
+    try {
+      output = await zfs(getArgs([version, snapshot], ['referenced', DELETED_PROPERTY]));
+    } catch (error) {
+      if (isZfsFailure(error, 'missing')) return notFound('version', versionId, layout.root);
+      throw error;
+    }
+    if (parseProperties(output).get(version)?.get(DELETED_PROPERTY) === 'on') {
+      return notFound('version', versionId, layout.root);
+    }
+    return { usedBytes: bytesOf(output, snapshot, 'referenced') };
+  };
+
+  /**
+   * The end of a commit, once `forks/<id>@v` is taken: unmounts the fork (reading the
+   * snapshot's size meanwhile) and renames it with its snapshot into `versions/`.
+   */
+  const finishCommit = async (forkId: string, versionId: string): Promise<Usage> => {
+    const fork = forkDataset(layout, forkId);
+    const version = versionDataset(layout, versionId);
+    const snapshot = snapshotOf(fork);
+    // Unmounted first: zfs-fuse refuses to rename a mounted filesystem ("dataset is busy").
+    // The unmount is spawned first: it is on the way to the rename, the read is not.
+    const [, usage] = await Promise.all([
+      tolerate(unmountArgs(fork), 'not-mounted'),
+      zfs(getArgs([snapshot], ['referenced'])).then((output) => ({
+        usedBytes: bytesOf(output, snapshot, 'referenced'),
+      })),
+    ]);
+    try {
+      await zfs(renameArgs(fork, version));
+    } catch (error) {
+      if (isZfsFailure(error, 'exists')) {
+        // Leave the fork as it was: usable, without the snapshot.
+        await tolerate(destroyArgs(snapshot), 'missing');
+        await tolerate(mountArgs(fork), 'mounted');
+        throw alreadyCommitted(forkId, versionId);
+      }
+      if (!isZfsFailure(error, 'no-parent')) throw error;
+      await ensureVersionsArea();
+      await zfs(renameArgs(fork, version));
+    }
+    return usage;
+  };
+
+  const alreadyCommitted = (forkId: string, versionId: string) =>
+    new CacheVolumeError(
+      'ALREADY_EXISTS',
+      `Cannot commit fork "${forkId}" as version "${versionId}": that version already exists.`,
+      { details: { forkId, versionId } },
+    );
+
+  /** A commit that found the fork gone or its snapshot taken: reads the tree, does what is left. */
+  const commitCarefully = async (forkId: string, versionId: string): Promise<Usage> => {
+    const tree = await readRoot();
+    const fork = forkDataset(layout, forkId);
+    const version = versionDataset(layout, versionId);
+    if (!tree.has(fork)) {
+      if (isLiveVersion(tree, version)) return versionUsage(versionId);
+      return notFound('fork', forkId, layout.root);
+    }
+    if (tree.has(version)) throw alreadyCommitted(forkId, versionId);
+    await ensureVersionsArea(tree);
+    // A half-built copy left in `tmp/` by an older release.
+    if (tree.has(tmpDataset(layout, forkId)))
+      await tolerate(destroyArgs(tmpDataset(layout, forkId)), 'missing');
+    // A snapshot left by an interrupted commit may predate the fork's last writes: retake it.
+    if (tree.has(snapshotOf(fork))) await tolerate(destroyArgs(snapshotOf(fork)), 'missing');
+    await zfs(snapshotArgs(snapshotOf(fork)));
+    return finishCommit(forkId, versionId);
   };
 
   return {
@@ -239,16 +413,11 @@ export function createZfsBackendWith(settings: ZfsSettings, runner: ZfsRunner): 
     async createFork(forkId, options: ForkOptions) {
       validateId(forkId, 'fork id');
       const capacityBytes = checkCapacity(options?.capacityBytes);
-      const tree = await readRoot();
-      if (tree.has(forkDataset(layout, forkId))) {
-        await dropLeftover(tree, forkId);
-        return mountFork(forkId);
-      }
-      return buildFork(tree, forkId, (tmp) =>
-        zfs(createForkArgs(tmp, capacityBytes)).then(
-          () => undefined,
-          (error: unknown) => capacityRefused(error, forkId, capacityBytes),
-        ),
+      return makeFork(
+        forkId,
+        capacityBytes,
+        (dataset) => createForkArgs(dataset, capacityBytes),
+        () => undefined,
       );
     },
 
@@ -256,58 +425,50 @@ export function createZfsBackendWith(settings: ZfsSettings, runner: ZfsRunner): 
       validateId(forkId, 'fork id');
       validateId(versionId, 'version id');
       const capacityBytes = checkCapacity(options?.capacityBytes);
-      const tree = await readRoot();
-      if (tree.has(forkDataset(layout, forkId))) {
-        await dropLeftover(tree, forkId);
-        return mountFork(forkId);
-      }
       const version = versionDataset(layout, versionId);
-      if (!isLiveVersion(tree, version)) return notFound('version', versionId, layout.root);
-      return buildFork(tree, forkId, async (tmp) => {
-        try {
-          await zfs(cloneArgs(snapshotOf(version), tmp, capacityBytes));
-        } catch (error) {
-          if (isZfsFailure(error, 'missing')) return notFound('version', versionId, layout.root);
-          capacityRefused(error, forkId, capacityBytes);
-        }
-      });
+      return makeFork(
+        forkId,
+        capacityBytes,
+        (dataset) => cloneArgs(snapshotOf(version), dataset, capacityBytes),
+        (tree) => {
+          if (!isLiveVersion(tree, version)) notFound('version', versionId, layout.root);
+        },
+        // A removed version keeps its snapshot while forks use it: never fork it again. Read
+        // alongside the clone; a fork made from a removed version is destroyed again.
+        async () => {
+          const output = await zfs(getArgs([version], [DELETED_PROPERTY])).catch((error: unknown) => {
+            if (isZfsFailure(error, 'missing')) return notFound('version', versionId, layout.root);
+            throw error;
+          });
+          if (parseProperties(output).get(version)?.get(DELETED_PROPERTY) === 'on') {
+            notFound('version', versionId, layout.root);
+          }
+        },
+      );
     },
 
     async commitFork(forkId, versionId) {
       validateId(forkId, 'fork id');
       validateId(versionId, 'version id');
-      const tree = await readRoot();
-      const fork = forkDataset(layout, forkId);
-      const version = versionDataset(layout, versionId);
-      if (!tree.has(fork)) {
-        if (isLiveVersion(tree, version)) return usageOf('version', versionId, version);
-        return notFound('fork', forkId, layout.root);
-      }
-      if (tree.has(version)) {
-        throw new CacheVolumeError(
-          'ALREADY_EXISTS',
-          `Cannot commit fork "${forkId}" as version "${versionId}": that version already exists.`,
-          { details: { forkId, versionId } },
-        );
-      }
-      await ensureArea(tree, layout.versions);
-      await dropLeftover(tree, forkId);
-      // A snapshot left by an interrupted commit may predate the fork's last writes: retake it.
       // Taking the snapshot also flushes: it includes every write that has returned.
-      if (tree.has(snapshotOf(fork))) await tolerate(destroyArgs(snapshotOf(fork)), 'missing');
-      await zfs(snapshotArgs(snapshotOf(fork)));
-      await unmount(tree, fork);
-      await zfs(renameArgs(fork, version));
-      return usageOf('version', versionId, version);
+      try {
+        await zfs(snapshotArgs(snapshotOf(forkDataset(layout, forkId))));
+      } catch (error) {
+        // The fork is gone (committed already?) or an interrupted commit left its snapshot.
+        if (isZfsFailure(error, 'missing') || isZfsFailure(error, 'exists')) {
+          return commitCarefully(forkId, versionId);
+        }
+        throw error;
+      }
+      return finishCommit(forkId, versionId);
     },
 
     async discardFork(forkId) {
       validateId(forkId, 'fork id');
       const tree = await readTree();
       for (const dataset of [tmpDataset(layout, forkId), forkDataset(layout, forkId)]) {
-        if (!tree.has(dataset)) continue;
-        await unmount(tree, dataset);
-        await tolerate(destroyArgs(dataset), 'missing');
+        const info = tree.get(dataset);
+        if (info) await destroyFork(dataset, info.mounted);
       }
       await collect();
     },
@@ -323,8 +484,8 @@ export function createZfsBackendWith(settings: ZfsSettings, runner: ZfsRunner): 
 
     async usage(kind, id) {
       validateId(id, `${kind} id`);
-      if (kind === 'fork') return usageOf(kind, id, forkDataset(layout, id));
-      if (kind === 'version') return usageOf(kind, id, versionDataset(layout, id));
+      if (kind === 'fork') return forkUsage(id);
+      if (kind === 'version') return versionUsage(id);
       throw new CacheVolumeError(
         'INVALID_ARGUMENT',
         `Invalid entry kind ${String(kind)}: expected "fork" or "version".`,

@@ -15,6 +15,7 @@ export interface ZfsRunner {
 /** What a failed `zfs` command's stderr says, as far as cachevol cares. */
 export type ZfsFailure =
   | 'missing'
+  | 'no-parent'
   | 'exists'
   | 'mounted'
   | 'not-mounted'
@@ -39,6 +40,7 @@ export function classifyFailure(stderr: string): ZfsFailure {
     return 'unavailable';
   }
   if (/dataset does not exist|could not find any snapshots to destroy/i.test(stderr)) return 'missing';
+  if (/parent does not exist/i.test(stderr)) return 'no-parent';
   if (/dataset already exists/i.test(stderr)) return 'exists';
   if (/already mounted/i.test(stderr)) return 'mounted';
   if (/not currently mounted|not mounted/i.test(stderr)) return 'not-mounted';
