@@ -44,9 +44,10 @@ export function createLayoutArgs(dataset: string, mountpoint?: string): string[]
 }
 
 /**
- * `zfs create -o refquota=<bytes> <dataset>`: an empty fork with its capacity.
+ * `zfs create -o refquota=<bytes> <dataset>`: an empty fork with its capacity, mounted (a
+ * success means it is mounted; a failure after the dataset was made says so on stderr).
  *
- * @param dataset - the temporary dataset to build the fork in
+ * @param dataset - the fork's dataset
  * @param capacityBytes - the fork's capacity
  */
 export function createForkArgs(dataset: string, capacityBytes: number): string[] {
@@ -54,10 +55,11 @@ export function createForkArgs(dataset: string, capacityBytes: number): string[]
 }
 
 /**
- * `zfs clone -o refquota=<bytes> <snapshot> <dataset>`: a fork of a version, in constant time.
+ * `zfs clone -o refquota=<bytes> <snapshot> <dataset>`: a fork of a version, in constant time,
+ * mounted like {@link createForkArgs}.
  *
  * @param snapshot - the version's snapshot
- * @param dataset - the temporary dataset to build the fork in
+ * @param dataset - the fork's dataset
  * @param capacityBytes - the fork's capacity
  */
 export function cloneArgs(snapshot: string, dataset: string, capacityBytes: number): string[] {
@@ -95,8 +97,8 @@ export function mountArgs(dataset: string): string[] {
 
 /**
  * `zfs unmount <dataset>`. cachevol unmounts a fork itself before renaming or destroying it:
- * on zfs-fuse a rename that has to unmount fails with "dataset is busy" for seconds after a
- * mount (it remounts on failure, so retrying the rename alone does not help).
+ * on zfs-fuse a rename of a mounted filesystem fails with "dataset is busy" (still seconds
+ * after the last write; it remounts on failure, so retrying the rename alone does not help).
  *
  * @param dataset - the mounted filesystem
  */

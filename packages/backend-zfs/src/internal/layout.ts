@@ -1,8 +1,10 @@
 /**
  * Where cachevol keeps things under the parent dataset `<root>`:
  *
- * - `<root>/forks/<fork id>`: live forks, mounted (the only mounted datasets).
- * - `<root>/tmp/<fork id>`: forks being built; renamed into `forks/` when complete.
+ * - `<root>/forks/<fork id>`: live forks, mounted (the only mounted datasets). A fork is made
+ *   here directly, by one `zfs clone`/`zfs create` that also sets its refquota and mounts it.
+ * - `<root>/tmp/<fork id>`: forks half-built by older releases (which built forks here and
+ *   renamed them into `forks/`); still listed and destroyed, never created.
  * - `<root>/versions/<version id>` with the snapshot `@v`: committed versions (not mounted).
  *   A removed version whose snapshot still has clones stays here with the user property
  *   {@link DELETED_PROPERTY} set until its last dependent is gone.
@@ -14,7 +16,7 @@ export interface Layout {
   readonly forks: string;
   /** `<root>/versions`. */
   readonly versions: string;
-  /** `<root>/tmp`. */
+  /** `<root>/tmp` (only left by older releases). */
   readonly tmp: string;
 }
 
@@ -43,7 +45,7 @@ export function forkDataset(layout: Layout, forkId: string): string {
 }
 
 /**
- * The dataset a fork is built in before it is renamed into place.
+ * Where older releases built a fork before renaming it into place.
  * @param layout - the layout
  * @param forkId - a validated fork id
  */

@@ -90,9 +90,10 @@ export function isLiveVersion(tree: Tree, dataset: string): boolean {
 }
 
 /**
- * What the backend holds, for `list()`: forks under `forks/`, half-built forks under `tmp/`
- * (listed under the fork id they were built for), and versions under `versions/` that are not
- * marked deleted. Names that are not valid ids are not cachevol's and are left out.
+ * What the backend holds, for `list()`: forks under `forks/`, half-built forks that older
+ * releases left under `tmp/` (listed under the fork id they were built for), and versions
+ * under `versions/` that are not marked deleted. Names that are not valid ids are not
+ * cachevol's and are left out.
  *
  * @param tree - the datasets
  * @param layout - the layout
