@@ -2,6 +2,7 @@
  * Small helpers: clocks, percentiles, running commands with argument arrays, formatting.
  */
 import { spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 
 /** Milliseconds since an arbitrary origin, with sub-millisecond resolution. */
@@ -102,9 +103,23 @@ export function run(command, args, options = {}) {
   });
 }
 
-/** Flushes every filesystem (`sync`), so that write-back does not leak into the next timing. */
+/**
+ * Flushes every filesystem (`sync`) and lets btrfs finish deleting subvolumes on the
+ * benchmark's own btrfs filesystems (`btrfs subvolume sync`, then a commit), so that neither
+ * write-back nor the cleaner's work for the last iteration (with quotas on, accounting every
+ * extent a deleted fork shared) leaks into the next timing, or into the next subject's.
+ */
 export async function syncAll() {
   await run('sync', []);
+  const mounts = await readFile('/proc/self/mounts', 'utf8').catch(() => '');
+  for (const line of mounts.split('\n')) {
+    const [, mountPoint, type] = line.split(' ');
+    if (type !== 'btrfs' || !mountPoint?.includes('/cachevol-bench-')) continue;
+    // The cleaner starts after a transaction commit: commit, wait for it, commit its work.
+    await run('btrfs', ['filesystem', 'sync', mountPoint]);
+    await run('btrfs', ['subvolume', 'sync', mountPoint]);
+    await run('btrfs', ['filesystem', 'sync', mountPoint]);
+  }
 }
 
 /**
