@@ -105,7 +105,7 @@ export function run(command, args, options = {}) {
 
 /**
  * Flushes every filesystem (`sync`) and lets btrfs finish deleting subvolumes on the
- * benchmark's own btrfs filesystems (`btrfs subvolume sync`, then a commit), so that neither
+ * benchmark's own btrfs filesystems (until `btrfs subvolume list -d` is empty), so that neither
  * write-back nor the cleaner's work for the last iteration (with quotas on, accounting every
  * extent a deleted fork shared) leaks into the next timing, or into the next subject's.
  */
@@ -115,9 +115,11 @@ export async function syncAll() {
   for (const line of mounts.split('\n')) {
     const [, mountPoint, type] = line.split(' ');
     if (type !== 'btrfs' || !mountPoint?.includes('/cachevol-bench-')) continue;
-    // The cleaner starts after a transaction commit: commit, wait for it, commit its work.
+    // The cleaner starts after a transaction commit: commit, wait until no deleted subvolume
+    // is left (polled here: `btrfs subvolume sync` checks only once a second), commit its work.
     await run('btrfs', ['filesystem', 'sync', mountPoint]);
-    await run('btrfs', ['subvolume', 'sync', mountPoint]);
+    while ((await run('btrfs', ['subvolume', 'list', '-d', mountPoint])).stdout.trim() !== '')
+      await sleep(20);
     await run('btrfs', ['filesystem', 'sync', mountPoint]);
   }
 }
