@@ -39,7 +39,7 @@ export const zfsBackendOptionsSchema = z
  * Options for `createZfsBackend`.
  *
  * - `dataset` (required): an existing ZFS filesystem such as `tank/cachevol`. cachevol creates
- *   `forks` and `versions` under it (older releases also made `tmp`) and touches nothing else.
+ *   `forks` and `versions` under it and touches nothing else.
  * - `mountRoot` (optional): an absolute directory under which forks are mounted, as
  *   `<mountRoot>/<fork id>`. Without it forks are mounted under `<mountpoint of dataset>/forks`,
  *   so the dataset then needs a real mountpoint (not `none` or `legacy`).

@@ -12,7 +12,7 @@ import {
   TREE_PROPERTIES,
   unmountArgs,
 } from '../src/internal/commands.js';
-import { forkDataset, layoutOf, snapshotOf, tmpDataset, versionDataset } from '../src/internal/layout.js';
+import { forkDataset, layoutOf, snapshotOf, versionDataset } from '../src/internal/layout.js';
 
 const layout = layoutOf('tank/ci');
 
@@ -22,10 +22,8 @@ describe('zfs argv', () => {
       root: 'tank/ci',
       forks: 'tank/ci/forks',
       versions: 'tank/ci/versions',
-      tmp: 'tank/ci/tmp',
     });
     expect(forkDataset(layout, 'f1')).toBe('tank/ci/forks/f1');
-    expect(tmpDataset(layout, 'f1')).toBe('tank/ci/tmp/f1');
     expect(versionDataset(layout, 'v1')).toBe('tank/ci/versions/v1');
     expect(snapshotOf('tank/ci/versions/v1')).toBe('tank/ci/versions/v1@v');
   });
@@ -69,18 +67,18 @@ describe('zfs argv', () => {
   });
 
   it('creates and clones forks with their refquota set at creation', () => {
-    expect(createForkArgs('tank/ci/tmp/f1', 33554432)).toEqual([
+    expect(createForkArgs('tank/ci/forks/f1', 33554432)).toEqual([
       'create',
       '-o',
       'refquota=33554432',
-      'tank/ci/tmp/f1',
+      'tank/ci/forks/f1',
     ]);
-    expect(cloneArgs('tank/ci/versions/v1@v', 'tank/ci/tmp/f2', 1073741824)).toEqual([
+    expect(cloneArgs('tank/ci/versions/v1@v', 'tank/ci/forks/f2', 1073741824)).toEqual([
       'clone',
       '-o',
       'refquota=1073741824',
       'tank/ci/versions/v1@v',
-      'tank/ci/tmp/f2',
+      'tank/ci/forks/f2',
     ]);
   });
 

@@ -108,7 +108,7 @@ async function removeEverything(pool: TestPool, backend: Backend & { dataset: st
   expect(await backend.list()).toEqual([]);
   const root = backend.dataset;
   const left = (await pool.names(root)).filter(
-    (name) => ![root, `${root}/forks`, `${root}/tmp`, `${root}/versions`].includes(name),
+    (name) => ![root, `${root}/forks`, `${root}/versions`].includes(name),
   );
   expect(left, 'datasets leaked after removing everything').toEqual([]);
 }

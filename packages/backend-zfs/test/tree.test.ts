@@ -30,7 +30,6 @@ function output(
 const base: Parameters<typeof output>[0] = [
   ['tank/ci', 'filesystem', '-', '/tank/ci', 'yes'],
   ['tank/ci/forks', 'filesystem', '-', '/tank/ci/forks', 'yes'],
-  ['tank/ci/tmp', 'filesystem', '-', 'none', 'no'],
   ['tank/ci/versions', 'filesystem', '-', 'none', 'no'],
 ];
 
@@ -72,14 +71,13 @@ describe('parsing zfs get output', () => {
 });
 
 describe('what the backend holds', () => {
-  it('lists forks, half-built forks under their id, and live versions only', () => {
+  it('lists forks and live versions only', () => {
     const tree = parseTree(
       output([
         ...base,
         ['tank/ci/forks/f1', 'filesystem', '-', '/tank/ci/forks/f1', 'yes'],
         ['tank/ci/forks/f1@v', 'snapshot'],
-        ['tank/ci/tmp/f2', 'filesystem', 'tank/ci/versions/v1@v', 'none', 'no'],
-        ['tank/ci/tmp/f1', 'filesystem', '-', 'none', 'no'],
+        ['tank/ci/forks/f2', 'filesystem', 'tank/ci/versions/v1@v', '/tank/ci/forks/f2', 'no'],
         ['tank/ci/versions/v1', 'filesystem', '-', 'none', 'no'],
         ['tank/ci/versions/v1@v', 'snapshot'],
         ['tank/ci/versions/v0', 'filesystem', '-', 'none', 'no', 'on'],
@@ -148,7 +146,7 @@ describe('collecting removed versions', () => {
         ['tank/ci/versions/a@v', 'snapshot'],
         ['tank/ci/versions/b', 'filesystem', 'tank/ci/versions/a@v', 'none', 'no', 'on'],
         ['tank/ci/versions/b@v', 'snapshot'],
-        ['tank/ci/tmp/f9', 'filesystem', 'tank/ci/versions/a@v', 'none', 'no'],
+        ['tank/ci/forks/f9', 'filesystem', 'tank/ci/versions/a@v', '/tank/ci/forks/f9', 'yes'],
         ['tank/ci/versions/live', 'filesystem', 'tank/ci/versions/b@v', 'none', 'no'],
         ['tank/ci/versions/live@v', 'snapshot'],
       ]),

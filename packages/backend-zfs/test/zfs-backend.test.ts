@@ -105,23 +105,6 @@ describeZfs('zfs backend specifics on a real pool', () => {
     await eventually('the version’s space is freed', async () => (await used()) < withVersion - 12 * MIB);
   });
 
-  it('lists a half-built fork left in tmp/ by an older release until discard removes it', async () => {
-    const backend = await fresh();
-    await backend.createFork('f1', fork);
-    await run('zfs', ['create', '-o', 'mountpoint=none', `${backend.dataset}/tmp`]);
-    await run('zfs', ['create', `${backend.dataset}/tmp/f1`]);
-    expect(await backend.list()).toEqual([{ kind: 'fork', id: 'f1' }]);
-    await backend.commitFork('f1', 'v1');
-    // What reconcile() does with a fork no record owns.
-    expect(await backend.list()).toEqual([
-      { kind: 'fork', id: 'f1' },
-      { kind: 'version', id: 'v1' },
-    ]);
-    await backend.discardFork('f1');
-    expect(await backend.list()).toEqual([{ kind: 'version', id: 'v1' }]);
-    expect(await pool.names(backend.dataset)).not.toContain(`${backend.dataset}/tmp/f1`);
-  });
-
   it('reports what a fork or version shows (referenced), which its refquota limits', async () => {
     const backend = await fresh();
     const a = await backend.createFork('f1', fork);

@@ -254,8 +254,6 @@ export function btrfsBackendOn(settings: BtrfsSettings, host: Host): BtrfsBacken
             versionId,
           });
         }
-        // A leftover of an older release, which built versions under a temporary name.
-        await purge(paths.temp('version', versionId));
         // One atomic step, so no temporary name: the snapshot flushes the fork's dirty data,
         // then creates the read-only subvolume and its directory entry in one transaction
         // commit, which also makes it durable. A crash leaves either no version or all of it.

@@ -3,8 +3,6 @@
  *
  * - `<root>/forks/<fork id>`: live forks, mounted (the only mounted datasets). A fork is made
  *   here directly, by one `zfs clone`/`zfs create` that also sets its refquota and mounts it.
- * - `<root>/tmp/<fork id>`: forks half-built by older releases (which built forks here and
- *   renamed them into `forks/`); still listed and destroyed, never created.
  * - `<root>/versions/<version id>` with the snapshot `@v`: committed versions (not mounted).
  *   A removed version whose snapshot still has clones stays here with the user property
  *   {@link DELETED_PROPERTY} set until its last dependent is gone.
@@ -16,8 +14,6 @@ export interface Layout {
   readonly forks: string;
   /** `<root>/versions`. */
   readonly versions: string;
-  /** `<root>/tmp` (only left by older releases). */
-  readonly tmp: string;
 }
 
 /** The user property that marks a removed version awaiting the end of its last dependent. */
@@ -32,7 +28,7 @@ export const SNAPSHOT_NAME = 'v';
  * @param root - the parent dataset (already validated)
  */
 export function layoutOf(root: string): Layout {
-  return { root, forks: `${root}/forks`, versions: `${root}/versions`, tmp: `${root}/tmp` };
+  return { root, forks: `${root}/forks`, versions: `${root}/versions` };
 }
 
 /**
@@ -42,15 +38,6 @@ export function layoutOf(root: string): Layout {
  */
 export function forkDataset(layout: Layout, forkId: string): string {
   return `${layout.forks}/${forkId}`;
-}
-
-/**
- * Where older releases built a fork before renaming it into place.
- * @param layout - the layout
- * @param forkId - a validated fork id
- */
-export function tmpDataset(layout: Layout, forkId: string): string {
-  return `${layout.tmp}/${forkId}`;
 }
 
 /**

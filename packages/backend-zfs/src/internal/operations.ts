@@ -32,7 +32,6 @@ import {
   type Layout,
   layoutOf,
   snapshotOf,
-  tmpDataset,
   versionDataset,
 } from './layout.js';
 import { isZfsFailure, type ZfsFailure, type ZfsRunner } from './runner.js';
@@ -392,9 +391,6 @@ export function createZfsBackendWith(settings: ZfsSettings, runner: ZfsRunner): 
     }
     if (tree.has(version)) throw alreadyCommitted(forkId, versionId);
     await ensureVersionsArea(tree);
-    // A half-built copy left in `tmp/` by an older release.
-    if (tree.has(tmpDataset(layout, forkId)))
-      await tolerate(destroyArgs(tmpDataset(layout, forkId)), 'missing');
     // A snapshot left by an interrupted commit may predate the fork's last writes: retake it.
     if (tree.has(snapshotOf(fork))) await tolerate(destroyArgs(snapshotOf(fork)), 'missing');
     await zfs(snapshotArgs(snapshotOf(fork)));
@@ -466,10 +462,9 @@ export function createZfsBackendWith(settings: ZfsSettings, runner: ZfsRunner): 
     async discardFork(forkId) {
       validateId(forkId, 'fork id');
       const tree = await readTree();
-      for (const dataset of [tmpDataset(layout, forkId), forkDataset(layout, forkId)]) {
-        const info = tree.get(dataset);
-        if (info) await destroyFork(dataset, info.mounted);
-      }
+      const dataset = forkDataset(layout, forkId);
+      const info = tree.get(dataset);
+      if (info) await destroyFork(dataset, info.mounted);
       await collect();
     },
 

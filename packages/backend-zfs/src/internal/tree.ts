@@ -90,9 +90,8 @@ export function isLiveVersion(tree: Tree, dataset: string): boolean {
 }
 
 /**
- * What the backend holds, for `list()`: forks under `forks/`, half-built forks that older
- * releases left under `tmp/` (listed under the fork id they were built for), and versions
- * under `versions/` that are not marked deleted. Names that are not valid ids are not
+ * What the backend holds, for `list()`: forks under `forks/` (half-made ones included) and
+ * versions under `versions/` that are not marked deleted. Names that are not valid ids are not
  * cachevol's and are left out.
  *
  * @param tree - the datasets
@@ -103,7 +102,7 @@ export function entriesOf(tree: Tree, layout: Layout): BackendEntry[] {
   const versions = new Set<string>();
   for (const [name, info] of tree) {
     if (info.type !== 'filesystem') continue;
-    const fork = childId(layout.forks, name) ?? childId(layout.tmp, name);
+    const fork = childId(layout.forks, name);
     if (fork !== undefined) forks.add(fork);
     const version = childId(layout.versions, name);
     if (version !== undefined && !info.deleted) versions.add(version);
