@@ -2,9 +2,9 @@
  * A btrfs filesystem on a sparse loop file, made and removed by the benchmark (the same idea
  * as the backend's test helper, kept here because test helpers are not published). Needs root.
  */
-import { mkdir, open, rm } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { run, sleep } from './util.mjs';
+import { run, sleep, sparseFile } from './util.mjs';
 
 /**
  * @typedef {object} LoopBtrfs
@@ -46,9 +46,7 @@ export async function createLoopBtrfs(dir, sizeBytes) {
   };
 
   try {
-    const handle = await open(image, 'w');
-    await handle.truncate(sizeBytes);
-    await handle.close();
+    await sparseFile(image, sizeBytes);
     await run('mkfs.btrfs', ['-q', image]);
     device = (await run('losetup', ['--find', '--show', image])).stdout.trim();
     await mkdir(mountPoint);

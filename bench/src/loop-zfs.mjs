@@ -3,10 +3,10 @@
  * (started only when no ZFS service answers, and then stopped again). Needs root.
  */
 import { spawn } from 'node:child_process';
-import { mkdir, open, rm } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { kernelZfs, which } from './tools.mjs';
-import { run, sleep } from './util.mjs';
+import { run, sleep, sparseFile } from './util.mjs';
 
 /**
  * @typedef {object} ZfsService
@@ -83,9 +83,7 @@ export async function createZfsPool(dir, name, sizeBytes) {
     await rm(mountPoint, { recursive: true, force: true });
   };
   try {
-    const handle = await open(image, 'w');
-    await handle.truncate(sizeBytes);
-    await handle.close();
+    await sparseFile(image, sizeBytes);
     await run('zpool', ['create', '-m', mountPoint, name, image]);
     created = true;
   } catch (error) {

@@ -2,7 +2,7 @@
  * Small helpers: clocks, percentiles, running commands with argument arrays, formatting.
  */
 import { spawn } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { open, readFile } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 
 /** Milliseconds since an arbitrary origin, with sub-millisecond resolution. */
@@ -122,6 +122,19 @@ export async function syncAll() {
       await sleep(20);
     await run('btrfs', ['filesystem', 'sync', mountPoint]);
   }
+}
+
+/**
+ * Creates a sparse file of `sizeBytes` (a loop device's or a pool's backing file): no data is
+ * written, so it takes no space until used.
+ *
+ * @param {string} path - the file
+ * @param {number} sizeBytes - its size
+ */
+export async function sparseFile(path, sizeBytes) {
+  const handle = await open(path, 'w');
+  await handle.truncate(sizeBytes);
+  await handle.close();
 }
 
 /**
