@@ -76,6 +76,22 @@ export function buildSubjects(env, pkgs) {
     await mkdir(root, { recursive: true });
     return root;
   };
+  // The dir backend with full copies (`never`) or per-file clones (`always`), under `base()`.
+  const dirSubject = (id, label, reflink, base, ...reasons) =>
+    sdkSubject({
+      id,
+      label,
+      unavailable: needs(pkgs.dir.reason, pkgs.fileStore.reason, ...reasons),
+      warmup: false,
+      make: async (tree) => {
+        const root = await rootFor(base(), tree, 'dir');
+        return {
+          backend: pkgs.dir.fn({ root, reflink }),
+          dispose: () => rm(root, { recursive: true, force: true }),
+        };
+      },
+      ...common,
+    });
   const fuse = zfs && !zfs.kernel ? ', zfs-fuse' : '';
   return [
     memorySubject({
@@ -84,34 +100,14 @@ export function buildSubjects(env, pkgs) {
       jobsDir: dirs.jobs,
       maxFiles: env.memoryMaxFiles,
     }),
-    sdkSubject({
-      id: 'dir',
-      label: 'dir (SDK, full copy on ext4)',
-      unavailable: needs(pkgs.dir.reason, pkgs.fileStore.reason),
-      warmup: false,
-      make: async (tree) => {
-        const root = await rootFor(dirs.dir, tree, 'dir');
-        return {
-          backend: pkgs.dir.fn({ root, reflink: 'never' }),
-          dispose: () => rm(root, { recursive: true, force: true }),
-        };
-      },
-      ...common,
-    }),
-    sdkSubject({
-      id: 'dir-reflink',
-      label: 'dir (SDK, reflink copy on btrfs)',
-      unavailable: needs(pkgs.dir.reason, pkgs.fileStore.reason, env.btrfsReason),
-      warmup: false,
-      make: async (tree) => {
-        const root = await rootFor(btrfs.noQuota, tree, 'dir');
-        return {
-          backend: pkgs.dir.fn({ root, reflink: 'always' }),
-          dispose: () => rm(root, { recursive: true, force: true }),
-        };
-      },
-      ...common,
-    }),
+    dirSubject('dir', 'dir (SDK, full copy on ext4)', 'never', () => dirs.dir),
+    dirSubject(
+      'dir-reflink',
+      'dir (SDK, reflink copy on btrfs)',
+      'always',
+      () => btrfs.noQuota,
+      env.btrfsReason,
+    ),
     sdkSubject({
       id: 'btrfs-noquota',
       label: 'btrfs (SDK, quota: false)',
