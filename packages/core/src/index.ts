@@ -60,10 +60,25 @@ export type {
   Progress,
   Usage,
 } from './contracts/backend.js';
-export { createMemoryStore, type Store, type StoreUpdate } from './contracts/store.js';
-export { CacheVolumes, type CacheVolumesOptions, type ReconcileOptions } from './engine/cache-volumes.js';
+export {
+  DEFAULT_PAGE_SIZE,
+  type DueQuery,
+  type ListVolumesOptions,
+  type SliceFunction,
+  type SliceSchedule,
+  type SliceUpdate,
+  type Store,
+  type TransactOptions,
+  type VolumePage,
+} from './contracts/store.js';
+export {
+  CacheVolumes,
+  type CacheVolumesOptions,
+  type GcOptions,
+  type ReconcileOptions,
+} from './engine/cache-volumes.js';
 export type { AbandonReason, CacheVolumeEvents, Listener } from './engine/events.js';
-export { ForkHandle } from './engine/fork-handle.js';
+export { type ForkActions, ForkHandle } from './engine/fork-handle.js';
 export {
   type AttachOptions,
   attachOptionsSchema,
@@ -89,14 +104,21 @@ export {
   type Prices,
   type VolumeUsage,
 } from './model/billing.js';
+export {
+  type LegacyStateDocument,
+  legacyStateProblem,
+  slicesFromLegacyState,
+} from './model/legacy-state.js';
 export { DAY_MS, DEFAULT_POLICY, type Policy, resolvePolicy } from './model/policy.js';
 export {
-  expiredForks,
   isRemovable,
   type PlannedRemoval,
   planRetention,
   type RemovalReason,
+  type RetentionPlanner,
+  retentionPlanner,
 } from './model/retention.js';
+export { isDue, isIntent, sliceSchedule } from './model/schedule.js';
 export {
   headOf,
   isExpired,
@@ -110,24 +132,30 @@ export {
   type AttachResult,
   COMMIT_MODES,
   type CommitMode,
-  emptyState,
+  compareVersionOrder,
+  emptySlice,
   type ForkRecord,
   type ForkState,
   isLive,
   LIVE_FORK_STATES,
-  type State,
   type VersionRecord,
   type VolumeKey,
   type VolumeRecord,
+  type VolumeSlice,
+  versionOrder,
   volumeKeyString,
 } from './model/state.js';
-export { type VolumeStats, volumeStats } from './model/stats.js';
+export { sliceStats, type VolumeStats, volumeStats } from './model/stats.js';
 export {
   type AttachInput,
   beginAbandon,
   beginAttach,
   beginCommit,
   beginRemoveVersion,
+  type Claim,
+  type ClaimInput,
+  type CompleteCommitOptions,
+  claimDue,
   completeAbandon,
   completeAttach,
   completeCommit,
@@ -135,7 +163,6 @@ export {
   dependents,
   dropEmptyVolume,
   getFork,
-  pruneEndedForks,
   renewLease,
   type VersionRef,
 } from './model/transitions.js';
@@ -150,3 +177,5 @@ export {
   MIN_SIZE_GB,
   parseSize,
 } from './size.js';
+export { createMemoryStore } from './store/memory-store.js';
+export { checkSliceUpdate, decodeCursor, encodeCursor } from './store/slice-io.js';

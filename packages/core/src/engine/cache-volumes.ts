@@ -1,36 +1,14 @@
 import { randomBytes } from 'node:crypto';
-import PQueue from 'p-queue';
-import type { Backend, ForkOptions } from '../contracts/backend.js';
+import type { Backend } from '../contracts/backend.js';
 import type { Store } from '../contracts/store.js';
 import { CacheVolumeError, isCacheVolumeError } from '../errors.js';
 import { type Policy, resolvePolicy } from '../model/policy.js';
-import { expiredForks, planRetention } from '../model/retention.js';
+import { retentionPlanner } from '../model/retention.js';
 import { type Selection, selectParent } from '../model/selection.js';
-import {
-  type CommitMode,
-  type ForkRecord,
-  isLive,
-  type State,
-  type VersionRecord,
-  type VolumeKey,
-  volumeKeyString,
-} from '../model/state.js';
+import type { CommitMode, ForkRecord, VersionRecord, VolumeKey, VolumeSlice } from '../model/state.js';
+import { isLive } from '../model/state.js';
 import { type VolumeStats, volumeStats } from '../model/stats.js';
-import {
-  beginAbandon,
-  beginAttach,
-  beginCommit,
-  beginRemoveVersion,
-  completeAbandon,
-  completeAttach,
-  completeCommit,
-  completeRemoveVersion,
-  dropEmptyVolume,
-  getFork,
-  pruneEndedForks,
-  renewLease,
-  type VersionRef,
-} from '../model/transitions.js';
+import { dropEmptyVolume, getFork, renewLease, type VersionRef } from '../model/transitions.js';
 import { validateLabel, validateName } from '../names.js';
 import { parseOptions } from '../options.js';
 import { parseSize } from '../size.js';
@@ -42,7 +20,10 @@ import {
   type EngineSettings,
   engineSettingsSchema,
 } from './options.js';
+import { WorkQueues } from './queues.js';
+import { allSlices, emptyReconcileReport, repairDue, sweepBackend } from './recovery.js';
 import type { FinishOutcome, GcReport, ReconcileReport } from './reports.js';
+import { abandonFork, attachFork, commitFork, type EngineContext, removeVersion } from './steps.js';
 
 /** What {@link CacheVolumes} is built from. */
 export interface CacheVolumesOptions extends EngineSettings {
@@ -65,11 +46,28 @@ export interface CacheVolumesOptions extends EngineSettings {
 /** Options for {@link CacheVolumes.reconcile}. */
 export interface ReconcileOptions {
   /**
-   * Treat every in-flight attach and commit as interrupted, even if its lease has not run out.
-   * Use only when no other process is using the store (after a host restart, in tests).
+   * Treat every in-flight attach, commit, abandon and removal as interrupted, even if its lease
+   * has not run out. Use only when no other process is using the store (after a host restart,
+   * in tests).
    * @defaultValue false
    */
   force?: boolean;
+  /**
+   * Remove backend data that no record accounts for (it is reported as `unaccounted` and kept
+   * otherwise). Use it after a lost database, once you know the data is not wanted.
+   * @defaultValue the value of `force`
+   */
+  removeUnaccounted?: boolean;
+}
+
+/** Options for {@link CacheVolumes.gc}. */
+export interface GcOptions {
+  /**
+   * Remove backend data that no record accounts for (reported as `unaccounted` and kept
+   * otherwise).
+   * @defaultValue false
+   */
+  removeUnaccounted?: boolean;
 }
 
 function defaultId(kind: 'fork' | 'version'): string {
@@ -81,9 +79,11 @@ function defaultId(kind: 'fork' | 'version'): string {
  * operation as intent → backend step → outcome, so that `reconcile()` can repair a crash at
  * any point without losing the last good head.
  *
- * Work on one volume runs one at a time in this process (p-queue); backend work across volumes
- * is bounded by `concurrency`. Several processes may share a store: every state change is an
- * atomic read-modify-write, and forks can be looked up by id from any of them.
+ * Each operation touches one volume's slice in the store, so its cost does not depend on how
+ * many volumes exist. Work on one volume runs one at a time in this process (p-queue); backend
+ * work across volumes is bounded by `concurrency`. Any number of processes and hosts may share
+ * a store: every state change is an atomic per-volume transaction, and forks can be looked up
+ * by id from any of them.
  *
  * @example
  * ```ts
@@ -103,13 +103,9 @@ export class CacheVolumes {
   /** The effective selection and retention policy. */
   readonly policy: Readonly<Policy>;
 
-  readonly #clock: () => number;
-  readonly #newId: (kind: 'fork' | 'version') => string;
-  readonly #leaseMs: number;
+  readonly #ctx: EngineContext;
   readonly #keepEndedMs: number;
   readonly #events = new Emitter();
-  readonly #volumeQueues = new Map<string, PQueue>();
-  readonly #backendQueue: PQueue;
 
   /**
    * @param options - backend, store, and settings
@@ -127,11 +123,17 @@ export class CacheVolumes {
     this.policy = Object.freeze(
       resolvePolicy({ ...parsed.policy, transfer: parsed.policy.transfer ?? backend.capabilities.transfer }),
     );
-    this.#clock = clock ?? Date.now;
-    this.#newId = newId ?? defaultId;
-    this.#leaseMs = parsed.leaseMs;
     this.#keepEndedMs = parsed.keepEndedMs;
-    this.#backendQueue = new PQueue({ concurrency: parsed.concurrency });
+    this.#ctx = {
+      backend,
+      store,
+      queues: new WorkQueues(parsed.concurrency),
+      events: this.#events,
+      policy: this.policy,
+      leaseMs: parsed.leaseMs,
+      clock: clock ?? Date.now,
+      newId: newId ?? defaultId,
+    };
   }
 
   /**
@@ -158,64 +160,17 @@ export class CacheVolumes {
   async attach(name: string, options: AttachOptions = {}): Promise<ForkHandle> {
     const opts = parseOptions(attachOptionsSchema, options, 'attach options');
     const key: VolumeKey = { scope: validateName(opts.scope, 'scope'), name: validateName(name) };
-    const requestedBytes = parseSize(opts.size);
-    const host = opts.host === undefined ? this.host : validateLabel(opts.host, 'host');
-    const job = validateLabel(opts.job, 'job');
-    const forkId = this.#newId('fork');
-
-    return this.#onVolume(key, async () => {
-      const { fork, selection } = await this.store.update((state) => {
-        const begun = beginAttach(state, {
-          ...key,
-          forkId,
-          host,
-          job,
-          requestedBytes,
-          commitMode: opts.commit as CommitMode,
-          leaseMs: opts.leaseMs ?? this.#leaseMs,
-          now: this.#clock(),
-          policy: this.policy,
-        });
-        if (opts.failOnMiss && begun.selection.result === 'miss') {
-          throw new CacheVolumeError(
-            'NOT_FOUND',
-            `Volume "${key.name}" (scope "${key.scope}") has no usable version and failOnMiss is set.`,
-            {
-              details: { ...key, reason: begun.selection.reason },
-            },
-          );
-        }
-        return { state: begun.state, result: begun };
-      });
-      let mountPath: string;
-      try {
-        const forkOptions: ForkOptions = {
-          capacityBytes: fork.capacityBytes,
-          onProgress: (p) => this.#events.emit('progress', { forkId, ...p }),
-        };
-        ({ mountPath } = await this.#backendStep(() =>
-          fork.baseId
-            ? this.backend.forkVersion(forkId, fork.baseId, forkOptions)
-            : this.backend.createFork(forkId, forkOptions),
-        ));
-      } catch (error) {
-        await this.#abandonNow(forkId, 'attach-failed').catch(() => undefined);
-        throw error;
-      }
-      let attached: ForkRecord;
-      try {
-        attached = await this.#update((state) => {
-          const next = completeAttach(state, forkId, mountPath);
-          return { state: next, result: getFork(next, forkId) };
-        });
-      } catch (error) {
-        if (isCacheVolumeError(error, 'CONFLICT'))
-          await this.#abandonNow(forkId, 'attach-failed').catch(() => undefined);
-        throw error;
-      }
-      this.#events.emit('attach', { fork: attached, selection });
-      return new ForkHandle(this, attached);
-    });
+    const request = {
+      forkId: this.#ctx.newId('fork'),
+      host: opts.host === undefined ? this.host : validateLabel(opts.host, 'host'),
+      job: validateLabel(opts.job, 'job'),
+      requestedBytes: parseSize(opts.size),
+      commitMode: opts.commit as CommitMode,
+      leaseMs: opts.leaseMs ?? this.#ctx.leaseMs,
+      failOnMiss: opts.failOnMiss,
+    };
+    const { fork } = await this.#onVolume(key, () => attachFork(this.#ctx, key, request));
+    return new ForkHandle(this, fork);
   }
 
   /**
@@ -227,11 +182,11 @@ export class CacheVolumes {
   async lookup(name: string, options: { scope?: string; host?: string } = {}): Promise<Selection> {
     const key = { scope: validateName(options.scope ?? 'default', 'scope'), name: validateName(name) };
     const host = options.host === undefined ? this.host : validateLabel(options.host, 'host');
-    const state = await this.store.read();
+    const slice = await this.store.read(key);
     return selectParent(
-      state.volumes[volumeKeyString(key)],
-      Object.values(state.forks),
-      { host, now: this.#clock() },
+      slice.volume ?? undefined,
+      Object.values(slice.forks),
+      { host, now: this.#ctx.clock() },
       this.policy,
     );
   }
@@ -243,13 +198,22 @@ export class CacheVolumes {
    * @throws `NOT_FOUND` for an unknown id
    */
   async fork(forkId: string): Promise<ForkHandle> {
-    const state = await this.store.read();
-    return new ForkHandle(this, getFork(state, forkId));
+    return new ForkHandle(this, await this.#findFork(forkId));
   }
 
-  /** Every fork record the store holds (live ones, and ended ones until pruned). */
+  /** Every live fork, in volume order. */
   async forks(): Promise<ForkRecord[]> {
-    return Object.values((await this.store.read()).forks);
+    const out: ForkRecord[] = [];
+    for await (const slice of allSlices(this.#ctx)) out.push(...Object.values(slice.forks).filter(isLive));
+    return out;
+  }
+
+  /**
+   * Every volume's slice (its record, versions and live forks), page by page from the store.
+   * For tools (`cachevol ls`) and tests.
+   */
+  volumes(): AsyncGenerator<VolumeSlice> {
+    return allSlices(this.#ctx);
   }
 
   /**
@@ -261,17 +225,15 @@ export class CacheVolumes {
    *   commit mode `never`; `NOT_FOUND` for an unknown id
    */
   async commit(forkId: string): Promise<VersionRecord> {
-    const fork = await this.#peekFork(forkId);
+    const fork = await this.#findFork(forkId);
     if (fork.commitMode === 'never') {
       throw new CacheVolumeError(
         'CONFLICT',
         `Fork "${forkId}" was attached with commit mode "never"; abandon it instead.`,
-        {
-          details: { forkId },
-        },
+        { details: { forkId } },
       );
     }
-    return this.#onVolume(fork, () => this.#commitNow(forkId));
+    return this.#onVolume(fork, () => commitFork(this.#ctx, fork, forkId));
   }
 
   /**
@@ -282,8 +244,8 @@ export class CacheVolumes {
    * @throws `CONFLICT` when the fork was committed; `NOT_FOUND` for an unknown id
    */
   async abandon(forkId: string): Promise<void> {
-    const fork = await this.#peekFork(forkId);
-    await this.#onVolume(fork, () => this.#abandonNow(forkId, 'requested'));
+    const fork = await this.#findFork(forkId);
+    await this.#onVolume(fork, () => abandonFork(this.#ctx, fork, forkId, 'requested'));
   }
 
   /**
@@ -298,14 +260,14 @@ export class CacheVolumes {
     if (!Number.isInteger(exitCode)) {
       throw new CacheVolumeError('INVALID_ARGUMENT', `Exit code must be an integer, got ${exitCode}.`);
     }
-    const fork = await this.#peekFork(forkId);
+    const fork = await this.#findFork(forkId);
     return this.#onVolume(fork, async () => {
       const skip = await this.#skipReason(fork, exitCode);
       if (skip) {
-        await this.#abandonNow(forkId, skip);
+        await abandonFork(this.#ctx, fork, forkId, skip);
         return { action: skip === 'failed' ? 'abandoned' : 'skipped', version: null };
       }
-      return { action: 'committed', version: await this.#commitNow(forkId) };
+      return { action: 'committed', version: await commitFork(this.#ctx, fork, forkId) };
     });
   }
 
@@ -316,82 +278,65 @@ export class CacheVolumes {
    * @param leaseMs - the new lease length from now (default: the engine's)
    * @returns the new lease end (ms since epoch)
    */
-  async heartbeat(forkId: string, leaseMs = this.#leaseMs): Promise<number> {
-    const expiresAt = this.#clock() + leaseMs;
-    return this.#update((state) => {
-      const next = renewLease(state, forkId, expiresAt);
-      return { state: next, result: getFork(next, forkId).expiresAt };
-    });
+  async heartbeat(forkId: string, leaseMs = this.#ctx.leaseMs): Promise<number> {
+    const fork = await this.#findFork(forkId);
+    const expiresAt = this.#ctx.clock() + leaseMs;
+    return this.store.transact(
+      fork,
+      (slice) => {
+        const next = renewLease(slice, forkId, expiresAt);
+        return { slice: next, result: getFork(next, forkId).expiresAt };
+      },
+      { forks: [forkId] },
+    );
   }
 
   /**
    * Housekeeping: abandons forks whose lease ran out, repairs interrupted operations whose
    * lease ran out, removes versions by retention (idle past the retention period, then least
-   * recently used while over `maxTotalBytes`; never one a live fork depends on), and prunes old
-   * fork records.
+   * recently used while over `maxTotalBytes`; never one a live fork depends on), prunes old
+   * fork records, and reports backend data that no record accounts for (removing it only with
+   * `removeUnaccounted`).
+   *
+   * @param options - `removeUnaccounted`
    */
-  async gc(): Promise<GcReport> {
-    const now = this.#clock();
-    const expired: string[] = [];
-    for (const fork of expiredForks(await this.store.read(), now)) {
-      await this.#onVolume(fork, () => this.#abandonNow(fork.id, 'lease-expired'))
-        .then(() => expired.push(fork.id))
-        .catch(() => undefined);
-    }
-    const reconcile = await this.#repairIntents(false);
+  async gc(options: GcOptions = {}): Promise<GcReport> {
+    const reconcile = emptyReconcileReport();
+    await repairDue(this.#ctx, false, reconcile);
     const removedVersions: VersionRef[] = [];
-    for (const planned of planRetention(await this.store.read(), this.#clock(), this.policy)) {
-      const removed = await this.#onVolume(planned, () =>
-        this.#removeVersionNow(planned, planned.reason),
-      ).catch((error) => {
-        if (isCacheVolumeError(error, 'CONFLICT')) return false; // a fork took it meanwhile
-        throw error;
-      });
-      if (removed)
-        removedVersions.push({ scope: planned.scope, name: planned.name, versionId: planned.versionId });
+    const planner = retentionPlanner(this.#ctx.clock(), this.policy);
+    for await (const slice of allSlices(this.#ctx)) planner.add(slice);
+    for (const planned of planner.plan()) {
+      const ref = { scope: planned.scope, name: planned.name, versionId: planned.versionId };
+      try {
+        await this.#onVolume(ref, () => removeVersion(this.#ctx, ref, planned.reason));
+        removedVersions.push(ref);
+      } catch (error) {
+        // A fork took it meanwhile (CONFLICT) or another gc removed it first (NOT_FOUND).
+        if (!isCacheVolumeError(error, 'CONFLICT') && !isCacheVolumeError(error, 'NOT_FOUND'))
+          reconcile.errors.push({ id: ref.versionId, error: String(error) });
+      }
     }
-    const cutoff = this.#clock() - this.#keepEndedMs;
-    const prunedForks = await this.#update((state) => {
-      const next = pruneEndedForks(state, cutoff);
-      return { state: next, result: Object.keys(state.forks).length - Object.keys(next.forks).length };
-    });
-    return { expiredForks: expired, removedVersions, prunedForks, reconcile };
+    const prunedForks = await this.store.pruneForks(this.#ctx.clock() - this.#keepEndedMs);
+    await sweepBackend(this.#ctx, options.removeUnaccounted ?? false, reconcile);
+    return { expiredForks: reconcile.expiredForks, removedVersions, prunedForks, reconcile };
   }
 
   /**
-   * Repairs what crashes left: completes interrupted commits (the backend commit is
-   * idempotent), abandons interrupted attaches, finishes interrupted abandons and removals,
-   * then removes backend entries that no record owns. In-flight attaches and commits of other
-   * processes are left alone until their lease runs out, unless `force` is set.
+   * Repairs what crashes left: abandons forks whose lease ran out, completes interrupted
+   * commits (the backend commit is idempotent; a commit completed this way becomes head only
+   * if no other commit of its volume finished after it began), abandons interrupted attaches,
+   * finishes interrupted abandons and removals, then reports backend entries that no record
+   * owns (removing them with `removeUnaccounted`). In-flight operations of other processes are
+   * left alone until their lease runs out, unless `force` is set.
    *
-   * @param options - `force`
+   * @param options - `force`, `removeUnaccounted`
    */
   async reconcile(options: ReconcileOptions = {}): Promise<ReconcileReport> {
-    const report = await this.#repairIntents(options.force ?? false);
-    // List before reading the state: anything the backend holds was recorded as an intent
-    // before it was made, so it is in a state read afterwards.
-    const entries = await this.#backendStep(() => this.backend.list());
-    const state = await this.store.read();
-    const liveForks = new Set<string>();
-    const versions = new Set<string>();
-    for (const fork of Object.values(state.forks)) {
-      if (isLive(fork)) liveForks.add(fork.id);
-      if (fork.versionId) versions.add(fork.versionId);
-    }
-    for (const volume of Object.values(state.volumes))
-      for (const id of Object.keys(volume.versions)) versions.add(id);
-    for (const entry of entries) {
-      const owned = entry.kind === 'fork' ? liveForks.has(entry.id) : versions.has(entry.id);
-      if (owned) continue;
-      try {
-        await this.#backendStep(() =>
-          entry.kind === 'fork' ? this.backend.discardFork(entry.id) : this.backend.removeVersion(entry.id),
-        );
-        report.leftovers.push(entry);
-      } catch (error) {
-        report.errors.push({ id: entry.id, error: String(error) });
-      }
-    }
+    const force = options.force ?? false;
+    const report = emptyReconcileReport();
+    await repairDue(this.#ctx, force, report);
+    await sweepBackend(this.#ctx, options.removeUnaccounted ?? force, report);
     return report;
   }
 
@@ -405,40 +350,37 @@ export class CacheVolumes {
   async removeVolume(name: string, options: { scope?: string } = {}): Promise<string[]> {
     const key = { scope: validateName(options.scope ?? 'default', 'scope'), name: validateName(name) };
     return this.#onVolume(key, async () => {
-      const state = await this.store.read();
-      for (const fork of Object.values(state.forks)) {
-        if (fork.scope === key.scope && fork.name === key.name && isLive(fork))
-          await this.#abandonNow(fork.id, 'requested');
-      }
-      const volume = state.volumes[volumeKeyString(key)];
-      if (!volume)
+      const slice = await this.store.read(key);
+      if (!slice.volume)
         throw new CacheVolumeError('NOT_FOUND', `No volume "${key.name}" in scope "${key.scope}".`, {
           details: key,
         });
+      for (const fork of Object.values(slice.forks))
+        if (isLive(fork)) await abandonFork(this.#ctx, key, fork.id, 'requested');
       const removed: string[] = [];
-      for (const versionId of Object.keys(volume.versions)) {
-        await this.#removeVersionNow({ ...key, versionId }, 'requested');
+      for (const versionId of slice.volume.versionIds) {
+        await removeVersion(this.#ctx, { ...key, versionId }, 'requested');
         removed.push(versionId);
       }
-      await this.#update((s) => ({ state: dropEmptyVolume(s, key), result: undefined }));
+      await this.store.transact(key, (s) => ({ slice: dropEmptyVolume(s), result: undefined }));
       return removed;
     });
   }
 
   /** Per-volume statistics: hit/stale/miss counts and ratio, versions, sizes, live forks. */
   async stats(): Promise<VolumeStats[]> {
-    return volumeStats(await this.store.read());
-  }
-
-  /** Reads the raw state (for tools and tests). */
-  async state(): Promise<State> {
-    return this.store.read();
+    return volumeStats(await collect(allSlices(this.#ctx)));
   }
 
   /** Waits until every queued operation of this engine has finished. */
   async idle(): Promise<void> {
-    await Promise.all([...this.#volumeQueues.values()].map((q) => q.onIdle()));
-    await this.#backendQueue.onIdle();
+    await this.#ctx.queues.idle();
+  }
+
+  /** Waits for queued work, then closes the store (its connections and files). */
+  async close(): Promise<void> {
+    await this.idle();
+    await this.store.close();
   }
 
   // ---- internals -------------------------------------------------------------------------
@@ -449,138 +391,31 @@ export class CacheVolumes {
     if (exitCode !== 0 && mode !== 'always') return 'failed';
     if (mode === 'if-missing' && fork.result !== 'miss') return 'not-missing';
     if (mode === 'on-change' && this.backend.capabilities.changeDetection && this.backend.hasChanges) {
-      const changed = await this.#backendStep(() =>
-        (this.backend.hasChanges as (id: string) => Promise<boolean>)(fork.id),
-      );
-      if (!changed) return 'unchanged';
+      const hasChanges = this.backend.hasChanges.bind(this.backend);
+      if (!(await this.#ctx.queues.backend(() => hasChanges(fork.id)))) return 'unchanged';
     }
     return null;
   }
 
-  async #peekFork(forkId: string): Promise<ForkRecord> {
-    return getFork(await this.store.read(), forkId);
-  }
-
-  async #commitNow(forkId: string): Promise<VersionRecord> {
-    const versionId = this.#newId('version');
-    await this.#update((state) => ({
-      state: beginCommit(state, forkId, versionId, this.#clock() + this.#leaseMs),
-      result: undefined,
-    }));
-    let usedBytes: number;
-    try {
-      ({ usedBytes } = await this.#backendStep(() => this.backend.commitFork(forkId, versionId)));
-    } catch (error) {
-      await this.#abandonNow(forkId, 'commit-failed').catch(() => undefined);
-      throw error;
-    }
-    return this.#finishCommit(forkId, usedBytes);
-  }
-
-  async #finishCommit(forkId: string, usedBytes: number): Promise<VersionRecord> {
-    const { fork, version } = await this.#update((state) => {
-      const done = completeCommit(state, forkId, usedBytes, this.#clock());
-      return { state: done.state, result: { fork: getFork(done.state, forkId), version: done.version } };
-    });
-    this.#events.emit('commit', { fork, version });
-    return version;
-  }
-
-  async #abandonNow(forkId: string, reason: AbandonReason): Promise<void> {
-    await this.#update((state) => ({ state: beginAbandon(state, forkId), result: undefined }));
-    await this.#backendStep(() => this.backend.discardFork(forkId));
-    const fork = await this.#update((state) => {
-      const next = completeAbandon(state, forkId, this.#clock());
-      return { state: next, result: getFork(next, forkId) };
-    });
-    this.#events.emit('abandon', { fork, reason });
-  }
-
-  async #removeVersionNow(ref: VersionRef, reason: CacheVolumeEvents['remove']['reason']): Promise<boolean> {
-    await this.#update((state) => ({ state: beginRemoveVersion(state, ref), result: undefined }));
-    await this.#backendStep(() => this.backend.removeVersion(ref.versionId));
-    await this.#update((state) => ({ state: completeRemoveVersion(state, ref), result: undefined }));
-    this.#events.emit('remove', { version: ref, reason });
-    return true;
-  }
-
-  async #repairIntents(force: boolean): Promise<ReconcileReport> {
-    const report: ReconcileReport = {
-      committed: [],
-      abandoned: [],
-      removedVersions: [],
-      leftovers: [],
-      errors: [],
-    };
-    const state = await this.store.read();
-    const now = this.#clock();
-    const attempt = async (id: string, key: VolumeKey, work: () => Promise<void>) => {
-      try {
-        await this.#onVolume(key, work);
-      } catch (error) {
-        report.errors.push({ id, error: String(error) });
-      }
-    };
-    for (const fork of Object.values(state.forks)) {
-      const stale = force || fork.expiresAt <= now;
-      if (fork.state === 'abandoning' || (fork.state === 'creating' && stale)) {
-        await attempt(fork.id, fork, async () => {
-          await this.#abandonNow(fork.id, 'reconcile');
-          report.abandoned.push(fork.id);
-        });
-      } else if (fork.state === 'committing' && stale) {
-        await attempt(fork.id, fork, async () => {
-          if (await this.#retryCommit(fork)) report.committed.push(fork.id);
-          else report.abandoned.push(fork.id);
-        });
-      }
-    }
-    for (const volume of Object.values(state.volumes)) {
-      for (const version of Object.values(volume.versions)) {
-        if (version.state !== 'removing') continue;
-        const ref = { scope: volume.scope, name: volume.name, versionId: version.id };
-        await attempt(version.id, volume, async () => {
-          await this.#removeVersionNow(ref, 'requested');
-          report.removedVersions.push(version.id);
-        });
-      }
-    }
-    return report;
-  }
-
-  async #retryCommit(fork: ForkRecord): Promise<boolean> {
-    try {
-      const { usedBytes } = await this.#backendStep(() =>
-        this.backend.commitFork(fork.id, fork.versionId as string),
+  async #findFork(forkId: string): Promise<ForkRecord> {
+    const fork = await this.store.findFork(forkId);
+    if (!fork) {
+      throw new CacheVolumeError(
+        'NOT_FOUND',
+        `No fork with id "${forkId}": it was never attached here, or gc() pruned it.`,
+        { details: { forkId } },
       );
-      await this.#finishCommit(fork.id, usedBytes);
-      return true;
-    } catch (error) {
-      if (!isCacheVolumeError(error, 'NOT_FOUND')) throw error;
-      await this.#abandonNow(fork.id, 'reconcile');
-      return false;
     }
-  }
-
-  #update<T>(fn: (state: State) => { state: State; result: T }): Promise<T> {
-    return this.store.update(fn);
-  }
-
-  #backendStep<T>(work: () => Promise<T>): Promise<T> {
-    return this.#backendQueue.add(work, { throwOnTimeout: true });
+    return fork;
   }
 
   #onVolume<T>(key: VolumeKey, work: () => Promise<T>): Promise<T> {
-    const id = volumeKeyString(key);
-    let queue = this.#volumeQueues.get(id);
-    if (!queue) {
-      const created = new PQueue({ concurrency: 1 });
-      created.on('idle', () => {
-        if (this.#volumeQueues.get(id) === created) this.#volumeQueues.delete(id);
-      });
-      this.#volumeQueues.set(id, created);
-      queue = created;
-    }
-    return queue.add(work, { throwOnTimeout: true });
+    return this.#ctx.queues.onVolume(key, work);
   }
+}
+
+async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const item of items) out.push(item);
+  return out;
 }

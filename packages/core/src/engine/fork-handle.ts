@@ -1,6 +1,17 @@
 import type { AttachResult, CommitMode, ForkRecord, VersionRecord } from '../model/state.js';
-import type { CacheVolumes } from './cache-volumes.js';
 import type { FinishOutcome } from './reports.js';
+
+/** What a {@link ForkHandle} needs from the engine: the operations on a fork by id. */
+export interface ForkActions {
+  /** Commits a fork. */
+  commit(forkId: string): Promise<VersionRecord>;
+  /** Abandons a fork. */
+  abandon(forkId: string): Promise<void>;
+  /** Ends a fork the way its commit mode says for an exit code. */
+  finish(forkId: string, exitCode: number): Promise<FinishOutcome>;
+  /** Renews a fork's lease. */
+  heartbeat(forkId: string, leaseMs?: number): Promise<number>;
+}
 
 /**
  * A job's handle on its fork, as `attach()` or `fork(id)` returns it. The fields are a snapshot
@@ -28,13 +39,13 @@ export class ForkHandle {
   readonly commitMode: CommitMode;
   /** The fork record this handle was made from. */
   readonly record: Readonly<ForkRecord>;
-  readonly #engine: CacheVolumes;
+  readonly #engine: ForkActions;
 
   /**
    * @param engine - the engine that acts on the fork
    * @param record - the fork's record
    */
-  constructor(engine: CacheVolumes, record: ForkRecord) {
+  constructor(engine: ForkActions, record: ForkRecord) {
     this.#engine = engine;
     this.record = Object.freeze({ ...record });
     this.id = record.id;

@@ -1,4 +1,5 @@
-import type { ForkRecord, VersionRecord } from '../model/state.js';
+import type { BackendEntry } from '../contracts/backend.js';
+import type { VersionRecord } from '../model/state.js';
 import type { VersionRef } from '../model/transitions.js';
 
 /** What `finish()` did. */
@@ -11,29 +12,36 @@ export interface FinishOutcome {
 
 /** What `gc()` did. */
 export interface GcReport {
-  /** Forks abandoned because their lease ran out. */
+  /** Forks abandoned because their lease ran out (also in `reconcile.expiredForks`). */
   expiredForks: string[];
   /** Versions removed by retention. */
   removedVersions: VersionRef[];
   /** Ended fork records dropped. */
   prunedForks: number;
-  /** What the reconcile pass inside gc did. */
+  /** What the repair and backend sweep inside gc did. */
   reconcile: ReconcileReport;
 }
 
-/** What `reconcile()` did. */
+/** What `reconcile()` (and the repair pass of `gc()`) did. */
 export interface ReconcileReport {
+  /** Attached forks whose lease ran out, abandoned. */
+  expiredForks: string[];
   /** Interrupted commits that were completed. */
   committed: string[];
   /** Interrupted attaches, commits and abandons that ended as abandoned. */
   abandoned: string[];
   /** Interrupted version removals completed. */
   removedVersions: string[];
-  /** Backend entries that no record owned, removed. */
-  leftovers: { kind: 'fork' | 'version'; id: string }[];
+  /** Backend entries that no record owned, removed (only with `removeUnaccounted`). */
+  leftovers: BackendEntry[];
+  /**
+   * Backend entries that no record owns, kept: data the state cannot account for is deleted
+   * only on request (`removeUnaccounted`, `cachevol gc --force`).
+   */
+  unaccounted: BackendEntry[];
   /** Operations that failed and will be retried next time. */
   errors: { id: string; error: string }[];
 }
 
 /** A fork, as `fork()` and `forks()` report it. */
-export type ForkInfo = ForkRecord;
+export type { ForkRecord as ForkInfo } from '../model/state.js';

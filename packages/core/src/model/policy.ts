@@ -13,7 +13,8 @@ export interface Policy {
    */
   retentionMs: number;
   /**
-   * How many commits behind the head a stale version may be and still be offered.
+   * How many commits behind the head a stale version may be and still be offered: the number of
+   * committed versions newer than it, in head order (0 offers only the head).
    * @defaultValue `Infinity`
    */
   maxStaleVersions: number;

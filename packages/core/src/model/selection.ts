@@ -24,8 +24,8 @@ export interface SelectionRequest {
 }
 
 /**
- * The head of a volume: its committed version with the highest `seq`, or `undefined`. Walks
- * `versionIds` from the newest, so it usually looks at one version.
+ * The head of a volume: its last committed version in head order (`versionIds`), or
+ * `undefined`. Walks `versionIds` from the newest, so it usually looks at one version.
  *
  * @param volume - the volume, or `undefined` when it does not exist yet
  */
@@ -88,11 +88,12 @@ export function selectParent(
 
   let best: VersionRecord | undefined;
   const { versionIds, versions } = volume;
+  let behind = -1; // committed versions between the head and this one
   for (let i = versionIds.length - 1; i >= 0 && !best; i--) {
     const version = versions[versionIds[i] as string];
-    if (!version) continue;
-    if (head.seq - version.seq > policy.maxStaleVersions) break;
-    if (version.state !== 'committed' || isExpired(version, request.now, policy.retentionMs)) continue;
+    if (version?.state !== 'committed') continue;
+    if (++behind > policy.maxStaleVersions) break;
+    if (isExpired(version, request.now, policy.retentionMs)) continue;
     if (!policy.transfer && !version.hosts.includes(request.host)) continue;
     if ((usage.get(version.id) ?? 0) >= policy.maxForksPerVersion) continue;
     if (version !== head && request.now - version.committedAt > policy.maxStaleMs) continue;

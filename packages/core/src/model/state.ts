@@ -1,7 +1,7 @@
 /**
- * The model's state: plain, JSON-serialisable data that a {@link Store} keeps. Every function in
- * `model/` takes a state and returns a new one; none does I/O, reads a clock or draws random
- * numbers.
+ * The model's state: plain, JSON-serialisable data that a {@link Store} keeps, one
+ * {@link VolumeSlice} per volume. Every function in `model/` takes a slice and returns a new one;
+ * none does I/O, reads a clock or draws random numbers.
  */
 
 /** Identifies a volume: a `name` inside an isolation `scope` (a pipeline, a cluster). */
@@ -58,6 +58,19 @@ export interface VersionRecord {
   hosts: string[];
   /** `committed`, or `removing` while being removed. */
   state: 'committed' | 'removing';
+  /**
+   * Where the version stands in head order. `null` for a commit that finished normally: it is
+   * ordered by `seq`, after every version that finished before it. A commit that recovery
+   * completed after newer commits of the volume had finished gets the `seq` of the last version
+   * that had finished when it began: it is ordered right after that one and below every newer
+   * commit, so a repaired commit never supersedes a newer one.
+   */
+  orderedAfterSeq: number | null;
+  /**
+   * While `removing`: when the removal's lease ends (ms since epoch). Until then the engine
+   * that began the removal owns it; afterwards any reconciler may claim and finish it.
+   */
+  leaseUntil: number | null;
 }
 
 /**
@@ -99,6 +112,11 @@ export interface ForkRecord {
   state: ForkState;
   /** The version id its commit creates; set when the commit starts. */
   versionId: string | null;
+  /**
+   * The volume's `seq` when the commit started (the last commit that had finished then); set
+   * with `versionId`. Recovery uses it so a late-repaired commit never supersedes a newer one.
+   */
+  commitAfterSeq: number | null;
   /** When it reached `committed` or `abandoned` (ms since epoch). */
   endedAt: number | null;
 }
@@ -113,16 +131,17 @@ export interface AttachCounts {
   miss: number;
 }
 
-/** A volume: its versions and counters. Forks live in {@link State.forks}. */
+/** A volume: its versions and counters. Its forks are in the same {@link VolumeSlice}. */
 export interface VolumeRecord extends VolumeKey {
   /** The last `seq` handed out. */
   seq: number;
   /** Versions by id. */
   versions: Record<string, VersionRecord>;
   /**
-   * The ids of {@link VolumeRecord.versions} in commit order (ascending `seq`), so the head is
-   * near the end. The transitions keep it; selection walks it from the newest version and stops
-   * at the first usable one, so a hit costs the same with 10 or 100,000 versions.
+   * The ids of {@link VolumeRecord.versions} in head order (see {@link versionOrder}: ascending
+   * `seq`, with late-repaired commits placed below newer ones), so the head is near the end. The
+   * transitions keep it; selection walks it from the newest version and stops at the first
+   * usable one, so a hit costs the same with 10 or 100,000 versions.
    */
   versionIds: string[];
   /** Attach counts since the volume was created. */
@@ -131,29 +150,67 @@ export interface VolumeRecord extends VolumeKey {
   lastUsedAt: number;
 }
 
-/** The whole state a store keeps. */
-export interface State {
-  /** Format version of this document. */
-  schema: 1;
-  /** Volumes by {@link volumeKeyString}. */
-  volumes: Record<string, VolumeRecord>;
-  /** Forks by id, including ended ones until `gc()` prunes them. */
+/**
+ * One volume's part of the state: its record (with its versions) and its forks. It is the unit
+ * a {@link Store} transaction loads, hands to a pure function and writes back atomically, so
+ * the cost of an operation never depends on how many other volumes exist.
+ *
+ * `forks` holds every live fork of the volume, plus the ended forks a transaction asked for by
+ * id; ended forks stay findable by id until `gc()` prunes them.
+ */
+export interface VolumeSlice extends VolumeKey {
+  /** The volume's record, or `null` before its first attach (and after it was dropped). */
+  volume: VolumeRecord | null;
+  /** The volume's forks by id (see above for which). */
   forks: Record<string, ForkRecord>;
 }
 
-/** A state with nothing in it. */
-export function emptyState(): State {
-  return { schema: 1, volumes: {}, forks: {} };
+/**
+ * A slice with nothing in it yet.
+ *
+ * @param key - the volume
+ */
+export function emptySlice(key: VolumeKey): VolumeSlice {
+  return { scope: key.scope, name: key.name, volume: null, forks: {} };
 }
 
 /**
- * The string a volume is filed under in {@link State.volumes}: `scope` and `name` joined by a
+ * The string a volume is filed under (in maps, logs and cursors): `scope` and `name` joined by a
  * character that neither may contain.
  *
  * @param key - scope and name
  */
 export function volumeKeyString(key: VolumeKey): string {
   return `${key.scope}\u0000${key.name}`;
+}
+
+/**
+ * The head-order sort key of a version: `[seq, 0]` for a normal commit, `[orderedAfterSeq, 1,
+ * seq]` for a late-repaired one (right after the version it was begun after, below every later
+ * commit). {@link VolumeRecord.versionIds} is sorted by it, ascending.
+ *
+ * @param version - the version
+ */
+export function versionOrder(version: VersionRecord): readonly number[] {
+  return version.orderedAfterSeq === null || version.orderedAfterSeq === undefined
+    ? [version.seq, 0]
+    : [version.orderedAfterSeq, 1, version.seq];
+}
+
+/**
+ * Compares two versions in head order (negative when `a` comes first).
+ *
+ * @param a - a version
+ * @param b - another version of the same volume
+ */
+export function compareVersionOrder(a: VersionRecord, b: VersionRecord): number {
+  const x = versionOrder(a);
+  const y = versionOrder(b);
+  for (let i = 0; i < Math.max(x.length, y.length); i++) {
+    const d = (x[i] ?? -1) - (y[i] ?? -1);
+    if (d !== 0) return d;
+  }
+  return 0;
 }
 
 /** Fork states in which a fork is alive: it holds backend resources and depends on its base. */

@@ -1,5 +1,5 @@
 import { headOf } from './selection.js';
-import type { AttachCounts, State, VolumeKey } from './state.js';
+import type { AttachCounts, VolumeKey, VolumeSlice } from './state.js';
 import { isLive } from './state.js';
 
 /** What {@link volumeStats} reports for one volume. */
@@ -23,34 +23,42 @@ export interface VolumeStats extends VolumeKey {
 }
 
 /**
+ * One volume's statistics, or `null` for a slice without a volume record.
+ *
+ * @param slice - the volume's slice
+ */
+export function sliceStats(slice: VolumeSlice): VolumeStats | null {
+  const volume = slice.volume;
+  if (!volume) return null;
+  const head = headOf(volume);
+  const versions = Object.values(volume.versions).filter((v) => v.state === 'committed');
+  const attaches = volume.counts.hit + volume.counts.stale + volume.counts.miss;
+  return {
+    scope: volume.scope,
+    name: volume.name,
+    counts: { ...volume.counts },
+    hitRatio: attaches === 0 ? null : volume.counts.hit / attaches,
+    versions: versions.length,
+    headId: head?.id ?? null,
+    headBytes: head?.usedBytes ?? 0,
+    storedBytes: versions.reduce((sum, v) => sum + v.usedBytes, 0),
+    liveForks: Object.values(slice.forks).filter(isLive).length,
+    lastUsedAt: volume.lastUsedAt,
+  };
+}
+
+/**
  * Per-volume statistics, sorted by scope then name.
  *
- * @param state - the state
+ * @param slices - the volumes' slices
  */
-export function volumeStats(state: State): VolumeStats[] {
-  const live = new Map<string, number>();
-  for (const fork of Object.values(state.forks)) {
-    if (!isLive(fork)) continue;
-    const key = `${fork.scope}\u0000${fork.name}`;
-    live.set(key, (live.get(key) ?? 0) + 1);
+export function volumeStats(slices: Iterable<VolumeSlice>): VolumeStats[] {
+  const out: VolumeStats[] = [];
+  for (const slice of slices) {
+    const stats = sliceStats(slice);
+    if (stats) out.push(stats);
   }
-  return Object.entries(state.volumes)
-    .map(([key, volume]) => {
-      const head = headOf(volume);
-      const versions = Object.values(volume.versions).filter((v) => v.state === 'committed');
-      const attaches = volume.counts.hit + volume.counts.stale + volume.counts.miss;
-      return {
-        scope: volume.scope,
-        name: volume.name,
-        counts: { ...volume.counts },
-        hitRatio: attaches === 0 ? null : volume.counts.hit / attaches,
-        versions: versions.length,
-        headId: head?.id ?? null,
-        headBytes: head?.usedBytes ?? 0,
-        storedBytes: versions.reduce((sum, v) => sum + v.usedBytes, 0),
-        liveForks: live.get(key) ?? 0,
-        lastUsedAt: volume.lastUsedAt,
-      };
-    })
-    .sort((a, b) => a.scope.localeCompare(b.scope) || a.name.localeCompare(b.name));
+  return out.sort((a, b) =>
+    a.scope < b.scope ? -1 : a.scope > b.scope ? 1 : a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
+  );
 }

@@ -1,27 +1,28 @@
 import { CacheVolumeError } from '../errors.js';
 import { forkCapacity } from '../size.js';
 import type { Policy } from './policy.js';
+import { isIntent } from './schedule.js';
 import { type Selection, selectParent } from './selection.js';
 import type {
   CommitMode,
   ForkRecord,
   ForkState,
-  State,
   VersionRecord,
   VolumeKey,
   VolumeRecord,
+  VolumeSlice,
 } from './state.js';
-import { volumeKeyString } from './state.js';
+import { compareVersionOrder, isLive } from './state.js';
 
 /**
- * State transitions. Each takes a state and returns a new one (the input is never changed), so
- * a store can apply them inside an atomic read-modify-write. Intents (`creating`, `committing`,
- * `abandoning`, `removing`) are written before the backend step; the `complete*` transitions
- * after it.
+ * State transitions on one volume's {@link VolumeSlice}. Each takes a slice and returns a new one
+ * (the input is never changed), so a store can apply it inside an atomic read-modify-write.
+ * Intents (`creating`, `committing`, `abandoning`, `removing`) are written before the backend
+ * step; the `complete*` transitions after it.
  */
 
 /** What {@link beginAttach} needs. */
-export interface AttachInput extends VolumeKey {
+export interface AttachInput {
   /** The new fork's id (made by the engine). */
   forkId: string;
   /** The requesting host. */
@@ -49,13 +50,13 @@ function fail(
 }
 
 /**
- * Finds a fork or throws `NOT_FOUND`.
+ * Finds a fork of the slice or throws `NOT_FOUND`.
  *
- * @param state - the state
+ * @param slice - the volume's slice
  * @param forkId - the fork's id
  */
-export function getFork(state: State, forkId: string): ForkRecord {
-  const fork = state.forks[forkId];
+export function getFork(slice: VolumeSlice, forkId: string): ForkRecord {
+  const fork = slice.forks[forkId];
   if (!fork) {
     fail('NOT_FOUND', `No fork with id "${forkId}": it was never attached here, or gc() pruned it.`, {
       forkId,
@@ -64,18 +65,16 @@ export function getFork(state: State, forkId: string): ForkRecord {
   return fork;
 }
 
-function withFork(state: State, fork: ForkRecord): State {
-  return { ...state, forks: { ...state.forks, [fork.id]: fork } };
+function withFork(slice: VolumeSlice, fork: ForkRecord): VolumeSlice {
+  return { ...slice, forks: { ...slice.forks, [fork.id]: fork } };
 }
 
-function withVolume(state: State, volume: VolumeRecord): State {
-  return { ...state, volumes: { ...state.volumes, [volumeKeyString(volume)]: volume } };
+function withVolume(slice: VolumeSlice, volume: VolumeRecord | null): VolumeSlice {
+  return { ...slice, volume };
 }
 
-function touchVersion(volume: VolumeRecord, versionId: string, now: number): VolumeRecord {
-  const version = volume.versions[versionId];
-  if (!version) return volume;
-  return { ...volume, versions: { ...volume.versions, [versionId]: { ...version, lastUsedAt: now } } };
+function withVersion(volume: VolumeRecord, version: VersionRecord): VolumeRecord {
+  return { ...volume, versions: { ...volume.versions, [version.id]: version } };
 }
 
 function newVolume(key: VolumeKey, now: number): VolumeRecord {
@@ -92,41 +91,40 @@ function newVolume(key: VolumeKey, now: number): VolumeRecord {
 
 /**
  * Starts an attach: selects a parent, records the fork as `creating` (the intent), counts the
- * hit/stale/miss, and marks the parent as used.
+ * hit/stale/miss, and marks the parent as used (so a version in daily use does not expire).
  *
- * @param state - the state
+ * @param slice - the volume's slice
  * @param input - what is attached, by whom, when
- * @returns the new state, the fork record, and the selection that was made
+ * @returns the new slice, the fork record, and the selection that was made
  */
 export function beginAttach(
-  state: State,
+  slice: VolumeSlice,
   input: AttachInput,
-): { state: State; fork: ForkRecord; selection: Selection } {
-  if (state.forks[input.forkId])
+): { slice: VolumeSlice; fork: ForkRecord; selection: Selection } {
+  if (slice.forks[input.forkId])
     fail('ALREADY_EXISTS', `Fork id "${input.forkId}" is already in use.`, { forkId: input.forkId });
-  const key = volumeKeyString(input);
-  const existing = state.volumes[key];
   const selection = selectParent(
-    existing,
-    Object.values(state.forks),
+    slice.volume ?? undefined,
+    Object.values(slice.forks),
     { host: input.host, now: input.now },
     input.policy,
   );
-  let volume = existing ?? newVolume(input, input.now);
+  let volume = slice.volume ?? newVolume(slice, input.now);
   volume = {
     ...volume,
     counts: { ...volume.counts, [selection.result]: volume.counts[selection.result] + 1 },
     lastUsedAt: input.now,
   };
-  if (selection.version) volume = touchVersion(volume, selection.version.id, input.now);
+  const base = selection.version ? volume.versions[selection.version.id] : undefined;
+  if (base) volume = withVersion(volume, { ...base, lastUsedAt: input.now });
   const fork: ForkRecord = {
     id: input.forkId,
-    scope: input.scope,
-    name: input.name,
-    baseId: selection.version?.id ?? null,
+    scope: slice.scope,
+    name: slice.name,
+    baseId: base?.id ?? null,
     result: selection.result,
     requestedBytes: input.requestedBytes,
-    capacityBytes: forkCapacity(input.requestedBytes, selection.version?.usedBytes),
+    capacityBytes: forkCapacity(input.requestedBytes, base?.usedBytes),
     host: input.host,
     job: input.job,
     commitMode: input.commitMode,
@@ -135,9 +133,10 @@ export function beginAttach(
     mountPath: null,
     state: 'creating',
     versionId: null,
+    commitAfterSeq: null,
     endedAt: null,
   };
-  return { state: withFork(withVolume(state, volume), fork), fork, selection };
+  return { slice: withFork(withVolume(slice, volume), fork), fork, selection };
 }
 
 function expectState(fork: ForkRecord, allowed: ForkState[], action: string): void {
@@ -159,69 +158,93 @@ function expectState(fork: ForkRecord, allowed: ForkState[], action: string): vo
 /**
  * Records that the backend made the fork: `creating` → `attached`.
  *
- * @param state - the state
+ * @param slice - the volume's slice
  * @param forkId - the fork
  * @param mountPath - where the backend mounted it
  */
-export function completeAttach(state: State, forkId: string, mountPath: string): State {
-  const fork = getFork(state, forkId);
+export function completeAttach(slice: VolumeSlice, forkId: string, mountPath: string): VolumeSlice {
+  const fork = getFork(slice, forkId);
   expectState(fork, ['creating'], 'finish attaching');
-  return withFork(state, { ...fork, state: 'attached', mountPath });
+  return withFork(slice, { ...fork, state: 'attached', mountPath });
 }
 
 /**
- * Renews a fork's lease.
+ * Renews a fork's lease (it never shortens it).
  *
- * @param state - the state
+ * @param slice - the volume's slice
  * @param forkId - the fork
  * @param expiresAt - the new lease end
  */
-export function renewLease(state: State, forkId: string, expiresAt: number): State {
-  const fork = getFork(state, forkId);
+export function renewLease(slice: VolumeSlice, forkId: string, expiresAt: number): VolumeSlice {
+  const fork = getFork(slice, forkId);
   expectState(fork, ['attached'], 'renew the lease of');
-  return withFork(state, { ...fork, expiresAt: Math.max(fork.expiresAt, expiresAt) });
+  if (expiresAt <= fork.expiresAt) return slice;
+  return withFork(slice, { ...fork, expiresAt });
 }
 
 /**
- * Starts a commit: `attached` → `committing`, recording the version id the commit will create.
+ * Starts a commit: `attached` → `committing`, recording the version id the commit will create
+ * and the volume's `seq` at this moment (see {@link completeCommit}).
  *
- * @param state - the state
+ * @param slice - the volume's slice
  * @param forkId - the fork
  * @param versionId - the new version's id (made by the engine)
  * @param expiresAt - lease end for the commit itself
  * @throws `CONFLICT` for a double commit or a commit after abandon; `NOT_FOUND` for unknown ids
  */
-export function beginCommit(state: State, forkId: string, versionId: string, expiresAt: number): State {
-  const fork = getFork(state, forkId);
+export function beginCommit(
+  slice: VolumeSlice,
+  forkId: string,
+  versionId: string,
+  expiresAt: number,
+): VolumeSlice {
+  const fork = getFork(slice, forkId);
   expectState(fork, ['attached'], 'commit');
-  return withFork(state, {
+  return withFork(slice, {
     ...fork,
     state: 'committing',
     versionId,
+    commitAfterSeq: slice.volume?.seq ?? 0,
     expiresAt: Math.max(fork.expiresAt, expiresAt),
   });
 }
 
+/** Options of {@link completeCommit}. */
+export interface CompleteCommitOptions {
+  /**
+   * The commit is being completed by recovery (`reconcile`, `gc`), not by the job that began it.
+   * Then it becomes head only if no other commit of the volume finished after it began;
+   * otherwise it is placed right below those newer commits.
+   * @defaultValue false
+   */
+  repaired?: boolean;
+}
+
 /**
- * Finishes a commit: the fork becomes the volume's newest version (the head: "last write"
- * wins, by order of completion) and the fork is `committed`.
+ * Finishes a commit: the fork becomes a version and the fork is `committed`. A commit finished
+ * by its job becomes the head ("last write" wins, by order of completion). A commit finished by
+ * recovery becomes the head only if no other commit finished after it began; otherwise it is
+ * ordered below every commit that did (see {@link VersionRecord.orderedAfterSeq}).
  *
- * @param state - the state
+ * @param slice - the volume's slice
  * @param forkId - the fork
  * @param usedBytes - bytes in use, as the backend measured
  * @param now - completion time
- * @returns the new state and the version record
+ * @param options - whether recovery is completing it
+ * @returns the new slice and the version record
  */
 export function completeCommit(
-  state: State,
+  slice: VolumeSlice,
   forkId: string,
   usedBytes: number,
   now: number,
-): { state: State; version: VersionRecord } {
-  const fork = getFork(state, forkId);
+  options: CompleteCommitOptions = {},
+): { slice: VolumeSlice; version: VersionRecord } {
+  const fork = getFork(slice, forkId);
   expectState(fork, ['committing'], 'finish committing');
-  const key = volumeKeyString(fork);
-  const volume = state.volumes[key] ?? newVolume(fork, now);
+  const volume = slice.volume ?? newVolume(slice, now);
+  const began = fork.commitAfterSeq ?? volume.seq;
+  const superseded = options.repaired === true && volume.seq > began;
   const version: VersionRecord = {
     id: fork.versionId as string,
     seq: volume.seq + 1,
@@ -231,45 +254,60 @@ export function completeCommit(
     lastUsedAt: now,
     hosts: [fork.host],
     state: 'committed',
+    orderedAfterSeq: superseded ? began : null,
+    leaseUntil: null,
   };
-  const nextVolume: VolumeRecord = {
-    ...volume,
-    seq: version.seq,
-    lastUsedAt: now,
-    versions: { ...volume.versions, [version.id]: version },
-    versionIds: [...volume.versionIds, version.id],
-  };
-  const next = withFork(withVolume(state, nextVolume), { ...fork, state: 'committed', endedAt: now });
-  return { state: next, version };
+  const versions = { ...volume.versions, [version.id]: version };
+  let versionIds = [...volume.versionIds, version.id];
+  if (superseded) {
+    // Insert it before the first version it sorts below (few: only those newer than `began`).
+    let at = versionIds.length - 1;
+    while (
+      at > 0 &&
+      compareVersionOrder(version, versions[versionIds[at - 1] as string] as VersionRecord) < 0
+    )
+      at--;
+    versionIds = [...volume.versionIds.slice(0, at), version.id, ...volume.versionIds.slice(at)];
+  }
+  const nextVolume: VolumeRecord = { ...volume, seq: version.seq, lastUsedAt: now, versions, versionIds };
+  const next = withFork(withVolume(slice, nextVolume), { ...fork, state: 'committed', endedAt: now });
+  return { slice: next, version };
 }
 
 /**
  * Starts an abandon: `creating`, `attached` or `committing` → `abandoning`. Abandoning an
- * abandoned fork is a no-op.
+ * abandoned or abandoning fork changes nothing.
  *
- * @param state - the state
+ * @param slice - the volume's slice
  * @param forkId - the fork
+ * @param expiresAt - lease end for the abandon itself (it never shortens the lease)
  * @throws `CONFLICT` when the fork was committed
  */
-export function beginAbandon(state: State, forkId: string): State {
-  const fork = getFork(state, forkId);
-  if (fork.state === 'abandoned' || fork.state === 'abandoning') return state;
+export function beginAbandon(slice: VolumeSlice, forkId: string, expiresAt = 0): VolumeSlice {
+  const fork = getFork(slice, forkId);
+  if (fork.state === 'abandoned' || fork.state === 'abandoning') return slice;
   expectState(fork, ['creating', 'attached', 'committing'], 'abandon');
-  return withFork(state, { ...fork, state: 'abandoning', versionId: null });
+  return withFork(slice, {
+    ...fork,
+    state: 'abandoning',
+    versionId: null,
+    commitAfterSeq: null,
+    expiresAt: Math.max(fork.expiresAt, expiresAt),
+  });
 }
 
 /**
  * Finishes an abandon: the fork is `abandoned`. No version or head changes.
  *
- * @param state - the state
+ * @param slice - the volume's slice
  * @param forkId - the fork
  * @param now - completion time
  */
-export function completeAbandon(state: State, forkId: string, now: number): State {
-  const fork = getFork(state, forkId);
-  if (fork.state === 'abandoned') return state;
+export function completeAbandon(slice: VolumeSlice, forkId: string, now: number): VolumeSlice {
+  const fork = getFork(slice, forkId);
+  if (fork.state === 'abandoned') return slice;
   expectState(fork, ['abandoning'], 'finish abandoning');
-  return withFork(state, { ...fork, state: 'abandoned', endedAt: now });
+  return withFork(slice, { ...fork, state: 'abandoned', endedAt: now });
 }
 
 /** A version together with the volume it belongs to. */
@@ -279,99 +317,134 @@ export interface VersionRef extends VolumeKey {
 }
 
 /**
- * Tells which live forks depend on a version (forked from it, not yet ended).
+ * The live forks that depend on a version (forked from it, not yet ended).
  *
- * @param state - the state
+ * @param slice - the version's volume
  * @param versionId - the version
  */
-export function dependents(state: State, versionId: string): ForkRecord[] {
-  return Object.values(state.forks).filter(
-    (fork) =>
-      fork.baseId === versionId &&
-      (fork.state === 'creating' ||
-        fork.state === 'attached' ||
-        fork.state === 'committing' ||
-        fork.state === 'abandoning'),
-  );
+export function dependents(slice: VolumeSlice, versionId: string): ForkRecord[] {
+  return Object.values(slice.forks).filter((fork) => fork.baseId === versionId && isLive(fork));
 }
 
 /**
- * Starts removing a version: it stops being selectable at once (`removing`).
+ * Starts removing a version: it stops being selectable at once (`removing`), and the removal
+ * holds a lease until `leaseUntil`.
  *
- * @param state - the state
- * @param ref - the version
+ * @param slice - the version's volume
+ * @param versionId - the version
+ * @param leaseUntil - when the removal's lease ends
  * @throws `CONFLICT` while a live fork depends on it; `NOT_FOUND` when it does not exist
  */
-export function beginRemoveVersion(state: State, ref: VersionRef): State {
-  const volume = state.volumes[volumeKeyString(ref)];
-  const version = volume?.versions[ref.versionId];
+export function beginRemoveVersion(slice: VolumeSlice, versionId: string, leaseUntil: number): VolumeSlice {
+  const volume = slice.volume;
+  const version = volume?.versions[versionId];
   if (!volume || !version) {
-    fail('NOT_FOUND', `No version "${ref.versionId}" in volume "${ref.name}" (scope "${ref.scope}").`, {
-      ...ref,
+    fail('NOT_FOUND', `No version "${versionId}" in volume "${slice.name}" (scope "${slice.scope}").`, {
+      scope: slice.scope,
+      name: slice.name,
+      versionId,
     });
   }
-  if (version.state === 'removing') return state;
-  const users = dependents(state, ref.versionId);
+  if (version.state === 'removing') return slice;
+  const users = dependents(slice, versionId);
   if (users.length > 0) {
     fail(
       'CONFLICT',
-      `Version "${ref.versionId}" is in use by ${users.length} live fork(s); remove it after they finish.`,
-      {
-        ...ref,
-        forks: users.map((fork) => fork.id),
-      },
+      `Version "${versionId}" is in use by ${users.length} live fork(s); remove it after they finish.`,
+      { scope: slice.scope, name: slice.name, versionId, forks: users.map((fork) => fork.id) },
     );
   }
-  return withVolume(state, {
-    ...volume,
-    versions: { ...volume.versions, [version.id]: { ...version, state: 'removing' } },
-  });
+  return withVolume(slice, withVersion(volume, { ...version, state: 'removing', leaseUntil }));
 }
 
 /**
  * Finishes removing a version: its record goes. Idempotent.
  *
- * @param state - the state
- * @param ref - the version
+ * @param slice - the version's volume
+ * @param versionId - the version
  */
-export function completeRemoveVersion(state: State, ref: VersionRef): State {
-  const volume = state.volumes[volumeKeyString(ref)];
-  if (!volume?.versions[ref.versionId]) return state;
-  const { [ref.versionId]: _removed, ...versions } = volume.versions;
-  const versionIds = volume.versionIds.filter((id) => id !== ref.versionId);
-  return withVolume(state, { ...volume, versions, versionIds });
+export function completeRemoveVersion(slice: VolumeSlice, versionId: string): VolumeSlice {
+  const volume = slice.volume;
+  if (!volume?.versions[versionId]) return slice;
+  const { [versionId]: _removed, ...versions } = volume.versions;
+  const versionIds = volume.versionIds.filter((id) => id !== versionId);
+  return withVolume(slice, { ...volume, versions, versionIds });
 }
 
 /**
- * Drops records of forks that ended (committed or abandoned) before `before`.
+ * Drops the volume's record when it has no versions and no live forks. Idempotent.
  *
- * @param state - the state
- * @param before - cut-off time (ms)
+ * @param slice - the volume's slice
  */
-export function pruneEndedForks(state: State, before: number): State {
-  const forks: Record<string, ForkRecord> = {};
-  let pruned = false;
-  for (const fork of Object.values(state.forks)) {
-    if (fork.endedAt !== null && fork.endedAt < before) pruned = true;
-    else forks[fork.id] = fork;
+export function dropEmptyVolume(slice: VolumeSlice): VolumeSlice {
+  if (!slice.volume || Object.keys(slice.volume.versions).length > 0) return slice;
+  if (Object.values(slice.forks).some(isLive)) return slice;
+  return withVolume(slice, null);
+}
+
+/** Work that a reconciler claimed with {@link claimDue}. */
+export type Claim =
+  | {
+      /** A fork whose lease ran out while attached: abandon it. */
+      kind: 'lease-expired';
+      fork: ForkRecord;
+    }
+  | {
+      /** An interrupted attach (`creating`), commit (`committing`) or abandon (`abandoning`). */
+      kind: 'interrupted';
+      fork: ForkRecord;
+    }
+  | {
+      /** An interrupted removal of a version. */
+      kind: 'removing';
+      version: VersionRef;
+    };
+
+/** What {@link claimDue} needs. */
+export interface ClaimInput {
+  /** The current time. */
+  now: number;
+  /** The claim's lease end: the claimed work is this reconciler's until then. */
+  until: number;
+  /** Claim every intent in flight, whatever its lease (attached forks still only when expired). */
+  force?: boolean;
+}
+
+/**
+ * Claims the slice's due work for one reconciler: attached forks whose lease ran out, intents
+ * whose lease ran out (or every intent with `force`), and removing versions whose lease ran out.
+ * Each claimed item's lease is set to `until`, so another reconciler that reads the slice next
+ * finds nothing due and leaves it alone.
+ *
+ * @param slice - the volume's slice
+ * @param input - the time, the claim's lease end, `force`
+ * @returns the new slice and what was claimed
+ */
+export function claimDue(slice: VolumeSlice, input: ClaimInput): { slice: VolumeSlice; claims: Claim[] } {
+  const claims: Claim[] = [];
+  let next = slice;
+  for (const fork of Object.values(slice.forks)) {
+    if (!isLive(fork)) continue;
+    const expired = fork.expiresAt <= input.now;
+    const intent = isIntent(fork);
+    if (!expired && !(intent && input.force)) continue;
+    const claimed = { ...fork, expiresAt: input.until };
+    next = withFork(next, claimed);
+    claims.push({ kind: intent ? 'interrupted' : 'lease-expired', fork: claimed });
   }
-  return pruned ? { ...state, forks } : state;
-}
-
-/**
- * Removes a volume record that has no versions and no live forks. Idempotent.
- *
- * @param state - the state
- * @param key - the volume
- */
-export function dropEmptyVolume(state: State, key: VolumeKey): State {
-  const id = volumeKeyString(key);
-  const volume = state.volumes[id];
-  if (!volume || Object.keys(volume.versions).length > 0) return state;
-  if (
-    Object.values(state.forks).some((f) => f.scope === key.scope && f.name === key.name && f.endedAt === null)
-  )
-    return state;
-  const { [id]: _dropped, ...volumes } = state.volumes;
-  return { ...state, volumes };
+  const volume = next.volume;
+  if (volume) {
+    let versions = volume.versions;
+    for (const version of Object.values(volume.versions)) {
+      if (version.state !== 'removing') continue;
+      if ((version.leaseUntil ?? 0) > input.now && !input.force) continue;
+      versions = { ...versions, [version.id]: { ...version, leaseUntil: input.until } };
+      claims.push({
+        kind: 'removing',
+        version: { scope: slice.scope, name: slice.name, versionId: version.id },
+      });
+    }
+    if (versions !== volume.versions) next = withVolume(next, { ...volume, versions });
+  }
+  return { slice: next, claims };
 }

@@ -4,9 +4,9 @@ import {
   COMMIT_MODES,
   type ForkRecord,
   type ForkState,
-  type State,
   type VersionRecord,
   type VolumeRecord,
+  type VolumeSlice,
   volumeKeyString,
 } from '../model/state.js';
 import { GIB, MIN_SIZE_GB } from '../size.js';
@@ -120,6 +120,8 @@ export function arbVolume(now: number, maxVersions = 8): fc.Arbitrary<VolumeReco
           lastUsedAt: Math.min(now, committedAt + Math.min(v.idle, v.age)),
           hosts: v.hosts,
           state: v.removing ? 'removing' : 'committed',
+          orderedAfterSeq: null,
+          leaseUntil: v.removing ? now + v.idle - 20 * DAY_MS : null,
         };
       });
       const versionIds = Object.keys(records);
@@ -147,11 +149,11 @@ const FORK_STATES: readonly ForkState[] = [
 ];
 
 /**
- * A whole state: up to three volumes and some forks on their versions, around time `now`.
+ * Up to three volumes' slices, with some forks on their versions, around time `now`.
  *
  * @param now - the reference time
  */
-export function arbState(now: number): fc.Arbitrary<State> {
+export function arbSlices(now: number): fc.Arbitrary<VolumeSlice[]> {
   return fc
     .uniqueArray(arbVolume(now), { maxLength: 3, selector: (v) => volumeKeyString(v) })
     .map((volumes) => volumes.map((volume, k) => withIdPrefix(volume, `v${k}-`)))
@@ -169,8 +171,12 @@ export function arbState(now: number): fc.Arbitrary<State> {
       return fc.tuple(fc.constant(volumes), fc.array(arbFork, { maxLength: bases.length > 0 ? 6 : 0 }));
     })
     .map(([volumes, forks]) => {
-      const state: State = { schema: 1, volumes: {}, forks: {} };
-      for (const volume of volumes) state.volumes[volumeKeyString(volume)] = volume;
+      const slices = new Map<string, VolumeSlice>(
+        volumes.map((volume) => [
+          volumeKeyString(volume),
+          { scope: volume.scope, name: volume.name, volume, forks: {} },
+        ]),
+      );
       forks.forEach((f, i) => {
         if (!f.base) return;
         const { volume, baseId } = f.base;
@@ -191,10 +197,12 @@ export function arbState(now: number): fc.Arbitrary<State> {
           mountPath: f.state === 'creating' ? null : `/mnt/f${i + 1}`,
           state: f.state,
           versionId: f.state === 'committing' ? `v-new-${i + 1}` : null,
+          commitAfterSeq: f.state === 'committing' ? volume.seq : null,
           endedAt: f.state === 'committed' || f.state === 'abandoned' ? now - 1000 : null,
         };
-        state.forks[record.id] = record;
+        const slice = slices.get(volumeKeyString(volume)) as VolumeSlice;
+        slice.forks[record.id] = record;
       });
-      return state;
+      return [...slices.values()];
     });
 }

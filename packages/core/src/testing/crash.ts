@@ -16,6 +16,7 @@ export class SimulatedCrash extends Error {
  * Controls a simulated crash: after `steps` more state-changing steps (store updates and
  * backend calls that change something) have been carried out, the next one is carried out
  * and then the process "dies": that call and every later call throw {@link SimulatedCrash}.
+ * Store transactions count as one step each; backend calls that change something count too.
  */
 export interface CrashSwitch {
   /** Steps still allowed to complete without dying; `Infinity` for never. */
@@ -68,8 +69,15 @@ export function crashable(
     },
   });
   const wrappedStore: Store = {
-    read: () => step(false, () => store.read()),
-    update: (fn) => step(true, () => store.update(fn)),
+    name: store.name,
+    read: (key) => step(false, () => store.read(key)),
+    transact: (key, fn, options) => step(true, () => store.transact(key, fn, options)),
+    findFork: (forkId) => step(false, () => store.findFork(forkId)),
+    listVolumes: (options) => step(false, () => store.listVolumes(options)),
+    claimDue: (query, fn) => step(true, () => store.claimDue(query, fn)),
+    pruneForks: (before) => step(true, () => store.pruneForks(before)),
+    // The dying process's store handle is not the one the test goes on with: closing it is a no-op.
+    close: async () => undefined,
   };
   return { backend: wrappedBackend, store: wrappedStore, crash };
 }

@@ -13,7 +13,7 @@ export {
   arbPolicy,
   arbScope,
   arbSizeText,
-  arbState,
+  arbSlices,
   arbTime,
   arbVolume,
   arbVolumeName,
@@ -42,3 +42,20 @@ export {
 } from './invariants.js';
 export { checkEngineModel, type EngineModelOptions } from './model-harness.js';
 export { DEFAULT_SEED_LOG, propertyParameters, seedLogPlugin } from './parameters.js';
+export { readAllSlices } from './read-all.js';
+export {
+  counterVolume,
+  describeStoreConformance,
+  increment,
+  type StoreConformanceOptions,
+  type StoreUnderTest,
+  testFork,
+} from './store-conformance.js';
+export {
+  runStoreWorkers,
+  type StalledWriter,
+  type StoreWorker,
+  startStalledWriter,
+  type WorkerResult,
+  type WorkerTask,
+} from './store-workers.js';

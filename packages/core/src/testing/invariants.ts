@@ -2,7 +2,15 @@ import type { BackendEntry } from '../contracts/backend.js';
 import type { Policy } from '../model/policy.js';
 import type { PlannedRemoval } from '../model/retention.js';
 import { headOf, isExpired, type Selection } from '../model/selection.js';
-import { type ForkRecord, isLive, type State, type VolumeRecord, volumeKeyString } from '../model/state.js';
+import {
+  compareVersionOrder,
+  type ForkRecord,
+  isLive,
+  type VersionRecord,
+  type VolumeRecord,
+  type VolumeSlice,
+  volumeKeyString,
+} from '../model/state.js';
 import { forkCapacity } from '../size.js';
 
 /**
@@ -40,14 +48,21 @@ export interface CommitRecord {
   versionId: string;
 }
 
+const volumesOf = (slices: Iterable<VolumeSlice>): VolumeRecord[] => {
+  const out: VolumeRecord[] = [];
+  for (const slice of slices) if (slice.volume) out.push(slice.volume);
+  return out;
+};
+
 /**
- * Versions are listed in commit order: every volume's `versionIds` names each of its versions
- * exactly once, in ascending `seq` (selection relies on it to start from the newest).
+ * Versions are listed in head order: every volume's `versionIds` names each of its versions
+ * exactly once, sorted by `versionOrder` (ascending `seq`, late-repaired commits right after
+ * the version they began after). Selection relies on it to start from the newest.
  *
- * @param state - the state
+ * @param slices - the volumes' slices
  */
-export function assertVersionsInCommitOrder(state: State): void {
-  for (const volume of Object.values(state.volumes)) {
+export function assertVersionsInCommitOrder(slices: Iterable<VolumeSlice>): void {
+  for (const volume of volumesOf(slices)) {
     const ids = volume.versionIds;
     check(
       ids.length === Object.keys(volume.versions).length && new Set(ids).size === ids.length,
@@ -59,23 +74,22 @@ export function assertVersionsInCommitOrder(state: State): void {
       const previous = i > 0 ? volume.versions[ids[i - 1] as string] : undefined;
       check(version !== undefined, 'versionsInCommitOrder', () => `${volume.name}: no version ${id}`);
       check(
-        !previous || !version || previous.seq < version.seq,
+        !previous || compareVersionOrder(previous, version) < 0,
         'versionsInCommitOrder',
-        () => `${volume.name}: ${id} is listed after a version with a higher seq`,
+        () => `${volume.name}: ${id} is listed after a version it orders before`,
       );
     });
   }
 }
 
 /**
- * Head is always the last committed, non-removed version: for every volume, the head has the
- * highest `seq` among committed versions, seqs are unique, and none exceeds the volume's
- * counter.
+ * Head is always the last committed, non-removed version: for every volume, seqs are unique and
+ * none exceeds the volume's counter, and the head is the committed version that orders last.
  *
- * @param state - the state
+ * @param slices - the volumes' slices
  */
-export function assertHeadIsLastCommitted(state: State): void {
-  for (const volume of Object.values(state.volumes)) {
+export function assertHeadIsLastCommitted(slices: Iterable<VolumeSlice>): void {
+  for (const volume of volumesOf(slices)) {
     const seqs = new Set<number>();
     for (const version of Object.values(volume.versions)) {
       check(
@@ -91,52 +105,55 @@ export function assertHeadIsLastCommitted(state: State): void {
       );
     }
     const head = headOf(volume);
-    const committed = Object.values(volume.versions).filter((v) => v.state === 'committed');
-    const maxSeq = Math.max(0, ...committed.map((v) => v.seq));
+    const last = Object.values(volume.versions)
+      .filter((v) => v.state === 'committed')
+      .reduce<VersionRecord | undefined>((a, b) => (a && compareVersionOrder(a, b) > 0 ? a : b), undefined);
     check(
-      (head?.seq ?? 0) === maxSeq,
+      head?.id === last?.id,
       'headIsLastCommitted',
-      () => `head of ${volume.name} is not the highest committed seq`,
+      () => `head of ${volume.name} is ${head?.id}, but the last committed version is ${last?.id}`,
     );
   }
 }
 
 /**
  * Every successful commit is the head or was superseded by a later one: walking the commit log
- * of each volume in completion order, the head is the last logged commit that still exists
- * (retention may remove versions, never reorder them), and a logged version's seq is higher
- * than every version logged before it.
+ * of each volume in completion order, each logged version that still exists orders after every
+ * logged version before it, and the head orders at or after the last one (retention may remove
+ * versions, never reorder them).
  *
- * @param state - the state
+ * @param slices - the volumes' slices
  * @param log - the successful commits, in completion order
  */
-export function assertCommitsDurable(state: State, log: readonly CommitRecord[]): void {
+export function assertCommitsDurable(slices: Iterable<VolumeSlice>, log: readonly CommitRecord[]): void {
+  const volumes = new Map(volumesOf(slices).map((v) => [volumeKeyString(v), v]));
   const byVolume = new Map<string, CommitRecord[]>();
   for (const entry of log) {
     const key = volumeKeyString(entry);
     byVolume.set(key, [...(byVolume.get(key) ?? []), entry]);
   }
   for (const [key, entries] of byVolume) {
-    const volume = state.volumes[key];
-    let lastSeq = 0;
-    let lastPresent: string | undefined;
+    const volume = volumes.get(key);
+    let last: VersionRecord | undefined;
+    let lastPresent: VersionRecord | undefined;
     for (const entry of entries) {
       const version = volume?.versions[entry.versionId];
       if (!version) continue;
       check(
-        version.seq > lastSeq,
+        !last || compareVersionOrder(last, version) < 0,
         'commitsDurable',
         () => `commit ${entry.versionId} is ordered before an earlier commit`,
       );
-      lastSeq = version.seq;
-      if (version.state === 'committed') lastPresent = entry.versionId;
+      last = version;
+      if (version.state === 'committed') lastPresent = version;
     }
     const head = headOf(volume);
     if (lastPresent) {
+      const present = lastPresent;
       check(
-        head !== undefined && head.seq >= (volume?.versions[lastPresent]?.seq ?? 0),
+        head !== undefined && compareVersionOrder(head, present) >= 0,
         'commitsDurable',
-        () => `the last commit ${lastPresent} is neither head nor superseded`,
+        () => `the last commit ${present.id} is neither head nor superseded`,
       );
     }
   }
@@ -146,15 +163,18 @@ export function assertCommitsDurable(state: State, log: readonly CommitRecord[])
  * An abandoned fork changes nothing: the versions (ids, seqs, bytes, states) and heads of
  * every volume are the same before and after.
  *
- * @param before - state before the abandon
- * @param after - state after it
+ * @param before - the slices before the abandon
+ * @param after - the slices after it
  */
-export function assertAbandonChangesNothing(before: State, after: State): void {
-  const shape = (s: State) =>
-    Object.entries(s.volumes)
+export function assertAbandonChangesNothing(
+  before: Iterable<VolumeSlice>,
+  after: Iterable<VolumeSlice>,
+): void {
+  const shape = (s: Iterable<VolumeSlice>) =>
+    volumesOf(s)
       .map(
-        ([key, v]) =>
-          `${key}:${headOf(v)?.id ?? '-'}:${Object.values(v.versions)
+        (v) =>
+          `${volumeKeyString(v)}:${headOf(v)?.id ?? '-'}:${Object.values(v.versions)
             .map((x) => `${x.id}/${x.seq}/${x.usedBytes}/${x.state}`)
             .sort()
             .join(',')}`,
@@ -219,15 +239,24 @@ export function assertCapacityFollowsSizeMath(fork: ForkRecord, baseUsedBytes: n
   );
 }
 
+const forksOf = (slices: Iterable<VolumeSlice>): ForkRecord[] => {
+  const out: ForkRecord[] = [];
+  for (const slice of slices) out.push(...Object.values(slice.forks));
+  return out;
+};
+
 /**
  * Retention never removes a version a live fork depends on.
  *
- * @param state - the state the plan was made from
+ * @param slices - the slices the plan was made from
  * @param plan - the removals planned
  */
-export function assertRetentionSparesLiveForks(state: State, plan: readonly PlannedRemoval[]): void {
+export function assertRetentionSparesLiveForks(
+  slices: Iterable<VolumeSlice>,
+  plan: readonly PlannedRemoval[],
+): void {
   const used = new Set(
-    Object.values(state.forks)
+    forksOf(slices)
       .filter(isLive)
       .map((f) => f.baseId),
   );
@@ -241,14 +270,20 @@ export function assertRetentionSparesLiveForks(state: State, plan: readonly Plan
 }
 
 /**
- * Every live fork's base version still exists in the state (retention and removal never took it).
+ * Every live fork's base version still exists in its volume (retention and removal never took it).
  *
- * @param state - the state
+ * @param slices - the volumes' slices
  */
-export function assertLiveForksHaveBases(state: State): void {
-  for (const fork of Object.values(state.forks)) {
-    if (!isLive(fork) || fork.baseId === null || fork.state === 'abandoning') continue;
-    const version = state.volumes[volumeKeyString(fork)]?.versions[fork.baseId];
+export function assertLiveForksHaveBases(slices: Iterable<VolumeSlice>): void {
+  for (const slice of slices) {
+    for (const fork of Object.values(slice.forks)) checkBase(slice, fork);
+  }
+}
+
+function checkBase(slice: VolumeSlice, fork: ForkRecord): void {
+  {
+    if (!isLive(fork) || fork.baseId === null || fork.state === 'abandoning') return;
+    const version = slice.volume?.versions[fork.baseId];
     check(version !== undefined, 'liveForksHaveBases', () => `fork ${fork.id} lost its base ${fork.baseId}`);
   }
 }
@@ -258,17 +293,18 @@ export function assertLiveForksHaveBases(state: State): void {
  * `committing`, `abandoning` fork, no `removing` version), and the backend holds exactly what
  * the state owns: every attached fork and every version, nothing else.
  *
- * @param state - the state after reconcile
+ * @param slices - every volume's slice after reconcile
  * @param entries - `backend.list()` after reconcile
  */
-export function assertReconciled(state: State, entries: readonly BackendEntry[]): void {
+export function assertReconciled(slices: Iterable<VolumeSlice>, entries: readonly BackendEntry[]): void {
   const name = 'reconciled';
   const expected = new Set<string>();
-  for (const fork of Object.values(state.forks)) {
+  const all = [...slices];
+  for (const fork of forksOf(all)) {
     check(fork.state === 'attached' || !isLive(fork), name, () => `fork ${fork.id} is still ${fork.state}`);
     if (fork.state === 'attached') expected.add(`fork:${fork.id}`);
   }
-  for (const volume of Object.values(state.volumes)) {
+  for (const volume of volumesOf(all)) {
     for (const version of Object.values(volume.versions)) {
       check(version.state === 'committed', name, () => `version ${version.id} is still ${version.state}`);
       expected.add(`version:${version.id}`);
@@ -282,12 +318,16 @@ export function assertReconciled(state: State, entries: readonly BackendEntry[])
 /**
  * Runs every state-only invariant at once.
  *
- * @param state - the state
+ * @param slices - every volume's slice
  * @param log - successful commits, in completion order (optional)
  */
-export function assertStateInvariants(state: State, log: readonly CommitRecord[] = []): void {
-  assertVersionsInCommitOrder(state);
-  assertHeadIsLastCommitted(state);
-  assertCommitsDurable(state, log);
-  assertLiveForksHaveBases(state);
+export function assertStateInvariants(
+  slices: Iterable<VolumeSlice>,
+  log: readonly CommitRecord[] = [],
+): void {
+  const all = [...slices];
+  assertVersionsInCommitOrder(all);
+  assertHeadIsLastCommitted(all);
+  assertCommitsDurable(all, log);
+  assertLiveForksHaveBases(all);
 }

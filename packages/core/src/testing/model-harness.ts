@@ -1,11 +1,12 @@
 import fc from 'fast-check';
 import type { Backend } from '../contracts/backend.js';
-import { createMemoryStore, type Store } from '../contracts/store.js';
+import type { Store } from '../contracts/store.js';
 import { CacheVolumes } from '../engine/cache-volumes.js';
 import type { ForkHandle } from '../engine/fork-handle.js';
 import { isCacheVolumeError } from '../errors.js';
 import { DEFAULT_POLICY } from '../model/policy.js';
-import { isLive, volumeKeyString } from '../model/state.js';
+import { isLive } from '../model/state.js';
+import { createMemoryStore } from '../store/memory-store.js';
 import { crashable, SimulatedCrash } from './crash.js';
 import type { FileAccess } from './file-access.js';
 import {
@@ -16,6 +17,7 @@ import {
   type CommitRecord,
 } from './invariants.js';
 import { propertyParameters } from './parameters.js';
+import { readAllSlices } from './read-all.js';
 
 /** Options for {@link checkEngineModel}. */
 export interface EngineModelOptions {
@@ -117,10 +119,8 @@ async function recordAttach(model: Model, real: Real, volume: string, handle: Fo
     expected.content,
     `contents of a new fork of ${volume}`,
   );
-  const state = await real.store.read();
-  const base = handle.baseVersionId
-    ? state.volumes[volumeKeyString(handle)]?.versions[handle.baseVersionId]
-    : undefined;
+  const slice = await real.store.read(handle);
+  const base = handle.baseVersionId ? slice.volume?.versions[handle.baseVersionId] : undefined;
   assertCapacityFollowsSizeMath(handle.record, base?.usedBytes);
   const head = model.heads.get(volume);
   if (head && expected.result === 'hit') head.lastUsedAt = model.now;
@@ -139,9 +139,9 @@ function dropFork(model: Model, fork: RefFork): void {
 
 /** Between commands nothing is in flight, so the backend must hold exactly what the state owns. */
 async function checkInvariants(real: Real): Promise<void> {
-  const state = await real.store.read();
-  assertStateInvariants(state, real.log);
-  assertReconciled(state, await real.backend.list());
+  const slices = await readAllSlices(real.store);
+  assertStateInvariants(slices, real.log);
+  assertReconciled(slices, await real.backend.list());
 }
 
 type Cmd = fc.AsyncCommand<Model, Real>;
@@ -200,7 +200,7 @@ class Finish implements Cmd {
   check = (m: Readonly<Model>) => m.forks.length > 0;
   async run(m: Model, r: Real) {
     const fork = m.forks[this.fork % m.forks.length] as RefFork;
-    const before = await r.store.read();
+    const before = await readAllSlices(r.store);
     const outcome = await r.engine.finish(fork.id, this.exitCode);
     dropFork(m, fork);
     if (this.exitCode === 0) {
@@ -208,7 +208,7 @@ class Finish implements Cmd {
       recordCommit(m, r, fork, outcome.version?.id ?? fail('no version'));
     } else {
       same(outcome.action, 'abandoned', `finish(${this.exitCode})`);
-      assertAbandonChangesNothing(before, await r.store.read());
+      assertAbandonChangesNothing(before, await readAllSlices(r.store));
     }
     for (const again of [() => r.engine.commit(fork.id), () => r.engine.finish(fork.id, 0)]) {
       const error = await again().then(
@@ -259,11 +259,11 @@ class Abandon implements Cmd {
   check = (m: Readonly<Model>) => m.forks.length > 0;
   async run(m: Model, r: Real) {
     const fork = m.forks[this.fork % m.forks.length] as RefFork;
-    const before = await r.store.read();
+    const before = await readAllSlices(r.store);
     await r.engine.abandon(fork.id);
     await r.engine.abandon(fork.id);
     dropFork(m, fork);
-    assertAbandonChangesNothing(before, await r.store.read());
+    assertAbandonChangesNothing(before, await readAllSlices(r.store));
     const error = await r.engine.commit(fork.id).then(
       () => null,
       (e: unknown) => e,
@@ -344,22 +344,25 @@ class Crash implements Cmd {
     // A new process starts and repairs what the dead one left.
     const report = await r.engine.reconcile({ force: true });
     if (report.errors.length > 0) fail(`reconcile errors: ${JSON.stringify(report.errors)}`);
-    const state = await r.store.read();
     if (this.op === 'attach') {
       const head = m.heads.get(this.volume);
       if (head && expectedAttach(m, this.volume).result === 'hit') head.lastUsedAt = m.now;
       // The job that attached is gone too: its lease would run out; abandon it now.
       const known = new Set(m.forks.map((f) => f.id));
-      for (const orphan of Object.values(state.forks))
+      for (const orphan of await r.engine.forks())
         if (isLive(orphan) && !known.has(orphan.id)) await r.engine.abandon(orphan.id);
     } else if (this.op === 'commit' && fork) {
-      const record = state.forks[fork.id];
+      const record = await r.store.findFork(fork.id);
       if (record?.state !== 'committed' || !record.versionId)
         fail(`a crashed commit of ${fork.id} ended ${record?.state}`);
       dropFork(m, fork);
       recordCommit(m, r, fork, record.versionId);
     } else if (this.op === 'abandon' && fork) {
-      same(state.forks[fork.id]?.state, 'abandoned', `state of ${fork.id} after a crashed abandon`);
+      same(
+        (await r.store.findFork(fork.id))?.state,
+        'abandoned',
+        `state of ${fork.id} after a crashed abandon`,
+      );
       dropFork(m, fork);
     } else {
       await r.engine.gc();

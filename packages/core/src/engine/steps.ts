@@ -1,0 +1,279 @@
+import type { Backend, ForkOptions } from '../contracts/backend.js';
+import type { SliceFunction, SliceUpdate, Store } from '../contracts/store.js';
+import { CacheVolumeError, isCacheVolumeError } from '../errors.js';
+import type { Policy } from '../model/policy.js';
+import type { Selection } from '../model/selection.js';
+import type { CommitMode, ForkRecord, VersionRecord, VolumeKey, VolumeSlice } from '../model/state.js';
+import {
+  beginAbandon,
+  beginAttach,
+  beginCommit,
+  beginRemoveVersion,
+  completeAbandon,
+  completeAttach,
+  completeCommit,
+  completeRemoveVersion,
+  getFork,
+  type VersionRef,
+} from '../model/transitions.js';
+import type { AbandonReason, CacheVolumeEvents, Emitter } from './events.js';
+import type { WorkQueues } from './queues.js';
+
+/**
+ * The engine's operations, each written as one {@link Step}: an intent recorded in the store,
+ * a backend step, and an outcome recorded after it. {@link runStep} runs them all the same way,
+ * so a crash at any point leaves an intent that recovery (see `recovery.ts`) can finish.
+ */
+
+/** What the steps need from the engine. */
+export interface EngineContext {
+  readonly backend: Backend;
+  readonly store: Store;
+  readonly queues: WorkQueues;
+  readonly events: Emitter;
+  readonly policy: Policy;
+  readonly leaseMs: number;
+  clock(): number;
+  newId(kind: 'fork' | 'version'): string;
+}
+
+/** One operation: intent → backend step → outcome. */
+export interface Step<I, B, T> {
+  /** Records the intent before the backend step, or the intent already recorded (recovery). */
+  intent: SliceFunction<I> | { recorded: I };
+  /** The backend step. */
+  act(intent: I): Promise<B>;
+  /** Records the outcome. */
+  outcome(slice: VolumeSlice, done: B, intent: I): SliceUpdate<T>;
+  /** Called when the backend step or the outcome fails, before the error is rethrown. */
+  onFailure?(error: unknown, intent: I, stage: 'act' | 'outcome'): Promise<void>;
+  /** Ended forks the transactions must see (see `TransactOptions.forks`). */
+  forks?: readonly string[];
+  /** Which of the two writes must be on stable storage before going on. */
+  durable?: { intent?: boolean; outcome?: boolean };
+}
+
+/**
+ * Runs a {@link Step} on a volume: writes the intent, runs the backend step within the backend
+ * concurrency bound, writes the outcome. If the backend step or the outcome fails, `onFailure`
+ * runs (its own failure is ignored: the intent is still there for recovery) and the error is
+ * rethrown.
+ *
+ * @param ctx - the engine
+ * @param key - the volume
+ * @param step - the operation
+ */
+export async function runStep<I, B, T>(ctx: EngineContext, key: VolumeKey, step: Step<I, B, T>): Promise<T> {
+  const forks = step.forks;
+  const intent =
+    'recorded' in step.intent
+      ? step.intent.recorded
+      : await ctx.store.transact(key, step.intent, { forks, durable: step.durable?.intent });
+  let stage: 'act' | 'outcome' = 'act';
+  try {
+    const done = await ctx.queues.backend(() => step.act(intent));
+    stage = 'outcome';
+    return await ctx.store.transact(key, (slice) => step.outcome(slice, done, intent), {
+      forks,
+      durable: step.durable?.outcome,
+    });
+  } catch (error) {
+    await step.onFailure?.(error, intent, stage).catch(() => undefined);
+    throw error;
+  }
+}
+
+/** What {@link attachFork} needs. */
+export interface AttachRequest {
+  forkId: string;
+  host: string;
+  job: string;
+  requestedBytes: number;
+  commitMode: CommitMode;
+  leaseMs: number;
+  failOnMiss: boolean;
+}
+
+/**
+ * Attaches a fork: records it as `creating` with the selected parent, has the backend make it,
+ * records it as `attached`. A failed backend step abandons it, so nothing is left behind.
+ *
+ * @param ctx - the engine
+ * @param key - the volume
+ * @param request - the fork's id, owner, size, commit mode and lease
+ */
+export async function attachFork(
+  ctx: EngineContext,
+  key: VolumeKey,
+  request: AttachRequest,
+): Promise<{ fork: ForkRecord; selection: Selection }> {
+  const { forkId } = request;
+  const attached = await runStep(ctx, key, {
+    intent: (slice) => {
+      const begun = beginAttach(slice, { ...request, now: ctx.clock(), policy: ctx.policy });
+      if (request.failOnMiss && begun.selection.result === 'miss') {
+        throw new CacheVolumeError(
+          'NOT_FOUND',
+          `Volume "${key.name}" (scope "${key.scope}") has no usable version and failOnMiss is set.`,
+          { details: { ...key, reason: begun.selection.reason } },
+        );
+      }
+      return { slice: begun.slice, result: begun };
+    },
+    act: ({ fork }) => {
+      const options: ForkOptions = {
+        capacityBytes: fork.capacityBytes,
+        onProgress: (p) => ctx.events.emit('progress', { forkId, ...p }),
+      };
+      return fork.baseId
+        ? ctx.backend.forkVersion(forkId, fork.baseId, options)
+        : ctx.backend.createFork(forkId, options);
+    },
+    outcome: (slice, { mountPath }, { selection }) => {
+      const next = completeAttach(slice, forkId, mountPath);
+      return { slice: next, result: { fork: getFork(next, forkId), selection } };
+    },
+    onFailure: async (error, _intent, stage) => {
+      // A failed outcome write leaves the intent for recovery, unless the fork was taken from
+      // under us (a reconciler abandoned it): then it must be abandoned now.
+      if (stage === 'act' || isCacheVolumeError(error, 'CONFLICT'))
+        await abandonFork(ctx, key, forkId, 'attach-failed');
+    },
+  });
+  ctx.events.emit('attach', attached);
+  return attached;
+}
+
+/**
+ * Commits a fork: records `committing` with the new version's id, has the backend commit it,
+ * records the version (durably: once this returns, the commit survives a power cut). A failed
+ * backend step abandons the fork. Finishing a commit that recovery already finished returns
+ * that version.
+ *
+ * @param ctx - the engine
+ * @param key - the fork's volume
+ * @param forkId - the fork
+ */
+export async function commitFork(ctx: EngineContext, key: VolumeKey, forkId: string): Promise<VersionRecord> {
+  const versionId = ctx.newId('version');
+  return finishCommit(ctx, key, forkId, {
+    intent: (slice) => ({
+      slice: beginCommit(slice, forkId, versionId, ctx.clock() + ctx.leaseMs),
+      result: versionId,
+    }),
+    repaired: false,
+  });
+}
+
+/**
+ * Finishes a commit that a crash interrupted (the fork is `committing`): the backend commit is
+ * idempotent, and the version becomes head only if no commit of the volume finished after this
+ * one began. Returns `null`, after abandoning the fork, when the backend holds neither the fork
+ * nor the version.
+ *
+ * @param ctx - the engine
+ * @param fork - the interrupted fork (as claimed)
+ */
+export async function repairCommit(ctx: EngineContext, fork: ForkRecord): Promise<VersionRecord | null> {
+  try {
+    return await finishCommit(ctx, fork, fork.id, {
+      intent: { recorded: fork.versionId as string },
+      repaired: true,
+    });
+  } catch (error) {
+    if (!isCacheVolumeError(error, 'NOT_FOUND')) throw error;
+    await abandonFork(ctx, fork, fork.id, 'reconcile');
+    return null;
+  }
+}
+
+/** A commit's outcome: the version, and the fork when this call committed it. */
+interface CommitOutcome {
+  version: VersionRecord;
+  fork: ForkRecord | null;
+}
+
+async function finishCommit(
+  ctx: EngineContext,
+  key: VolumeKey,
+  forkId: string,
+  how: { intent: SliceFunction<string> | { recorded: string }; repaired: boolean },
+): Promise<VersionRecord> {
+  const { version, fork } = await runStep<string, { usedBytes: number }, CommitOutcome>(ctx, key, {
+    intent: how.intent,
+    act: (versionId) => ctx.backend.commitFork(forkId, versionId),
+    outcome: (slice, { usedBytes }, versionId) => {
+      const current = getFork(slice, forkId);
+      const already = current.state === 'committed' && current.versionId === versionId;
+      const version = already ? slice.volume?.versions[versionId] : undefined;
+      if (version) return { slice, result: { version, fork: null } };
+      const next = completeCommit(slice, forkId, usedBytes, ctx.clock(), { repaired: how.repaired });
+      return { slice: next.slice, result: { version: next.version, fork: getFork(next.slice, forkId) } };
+    },
+    onFailure: async (_error, _versionId, stage) => {
+      if (stage === 'act' && !how.repaired) await abandonFork(ctx, key, forkId, 'commit-failed');
+    },
+    forks: [forkId],
+    durable: { outcome: true },
+  });
+  if (fork) ctx.events.emit('commit', { fork, version });
+  return version;
+}
+
+/**
+ * Abandons a fork: records `abandoning`, has the backend discard it, records `abandoned`. No
+ * version or head changes. Abandoning an abandoned fork is a no-op.
+ *
+ * @param ctx - the engine
+ * @param key - the fork's volume
+ * @param forkId - the fork
+ * @param reason - why, for the `abandon` event
+ */
+export async function abandonFork(
+  ctx: EngineContext,
+  key: VolumeKey,
+  forkId: string,
+  reason: AbandonReason,
+): Promise<void> {
+  const fork = await runStep(ctx, key, {
+    intent: (slice) => ({ slice: beginAbandon(slice, forkId, ctx.clock() + ctx.leaseMs), result: undefined }),
+    act: () => ctx.backend.discardFork(forkId),
+    outcome: (slice) => {
+      const next = completeAbandon(slice, forkId, ctx.clock());
+      return { slice: next, result: getFork(next, forkId) };
+    },
+    forks: [forkId],
+  });
+  ctx.events.emit('abandon', { fork, reason });
+}
+
+/**
+ * Removes a version: records `removing` (durably, so a power cut never leaves a record of a
+ * version whose data is gone), has the backend remove it, drops the record.
+ *
+ * @param ctx - the engine
+ * @param ref - the version
+ * @param reason - why, for the `remove` event
+ * @param recorded - set when recovery finishes a removal that was already begun
+ * @throws `CONFLICT` while a live fork depends on it
+ */
+export async function removeVersion(
+  ctx: EngineContext,
+  ref: VersionRef,
+  reason: CacheVolumeEvents['remove']['reason'],
+  recorded = false,
+): Promise<void> {
+  const { versionId } = ref;
+  await runStep(ctx, ref, {
+    intent: recorded
+      ? { recorded: undefined }
+      : (slice) => ({
+          slice: beginRemoveVersion(slice, versionId, ctx.clock() + ctx.leaseMs),
+          result: undefined,
+        }),
+    act: () => ctx.backend.removeVersion(versionId),
+    outcome: (slice) => ({ slice: completeRemoveVersion(slice, versionId), result: undefined }),
+    durable: { intent: true },
+  });
+  ctx.events.emit('remove', { version: ref, reason });
+}
