@@ -385,7 +385,7 @@ export function dropEmptyVolume(slice: VolumeSlice): VolumeSlice {
 /** Work that a reconciler claimed with {@link claimDue}. */
 export type Claim =
   | {
-      /** A fork whose lease ran out while attached: abandon it. */
+      /** A fork whose lease ran out while attached: the claim began abandoning it. */
       kind: 'lease-expired';
       fork: ForkRecord;
     }
@@ -411,10 +411,10 @@ export interface ClaimInput {
 }
 
 /**
- * Claims the slice's due work for one reconciler: attached forks whose lease ran out, intents
- * whose lease ran out (or every intent with `force`), and removing versions whose lease ran out.
- * Each claimed item's lease is set to `until`, so another reconciler that reads the slice next
- * finds nothing due and leaves it alone.
+ * Claims the slice's due work for one reconciler: attached forks whose lease ran out (they
+ * become `abandoning`), intents whose lease ran out (or every intent with `force`), and
+ * removing versions whose lease ran out. Each claimed item's lease is set to `until`, so
+ * another reconciler that reads the slice next finds nothing due and leaves it alone.
  *
  * @param slice - the volume's slice
  * @param input - the time, the claim's lease end, `force`
@@ -428,7 +428,11 @@ export function claimDue(slice: VolumeSlice, input: ClaimInput): { slice: Volume
     const expired = fork.expiresAt <= input.now;
     const intent = isIntent(fork);
     if (!expired && !(intent && input.force)) continue;
-    const claimed = { ...fork, expiresAt: input.until };
+    // An attached fork whose lease ran out is abandoned: the claim records that intent, so a
+    // reconciler that dies right after claiming leaves an abandon for the next one to finish.
+    const claimed: ForkRecord = intent
+      ? { ...fork, expiresAt: input.until }
+      : { ...fork, state: 'abandoning', versionId: null, commitAfterSeq: null, expiresAt: input.until };
     next = withFork(next, claimed);
     claims.push({ kind: intent ? 'interrupted' : 'lease-expired', fork: claimed });
   }

@@ -144,6 +144,12 @@ async function checkInvariants(real: Real): Promise<void> {
   assertReconciled(slices, await real.backend.list());
 }
 
+/** The engine's live forks are exactly the model's. */
+async function sameLiveForks(model: Model, real: Real): Promise<void> {
+  const actual = (await real.engine.forks()).map((f) => f.id).sort();
+  same(actual, model.forks.map((f) => f.id).sort(), 'live forks');
+}
+
 type Cmd = fc.AsyncCommand<Model, Real>;
 
 class Attach implements Cmd {
@@ -312,6 +318,7 @@ class Gc implements Cmd {
     same([...report.expiredForks].sort(), expected, 'forks abandoned by gc');
     settleGc(m);
     await checkInvariants(r);
+    await sameLiveForks(m, r);
   }
   toString = () => 'gc';
 }
@@ -344,6 +351,8 @@ class Crash implements Cmd {
     // A new process starts and repairs what the dead one left.
     const report = await r.engine.reconcile({ force: true });
     if (report.errors.length > 0) fail(`reconcile errors: ${JSON.stringify(report.errors)}`);
+    // Reconcile also ends the forks whose lease ran out, as gc does.
+    settleGc(m);
     if (this.op === 'attach') {
       const head = m.heads.get(this.volume);
       if (head && expectedAttach(m, this.volume).result === 'hit') head.lastUsedAt = m.now;
@@ -369,6 +378,7 @@ class Crash implements Cmd {
       settleGc(m);
     }
     await checkInvariants(r);
+    await sameLiveForks(m, r);
   }
   toString = () => `crash(${this.op}, #${this.fork}, ${this.volume}, after ${this.steps} steps)`;
 }

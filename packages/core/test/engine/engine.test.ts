@@ -10,6 +10,7 @@ import {
   GIB,
   type Store,
 } from '../../src/index.js';
+import { readAllSlices } from '../../src/testing/index.js';
 
 function setup(overrides: Partial<CacheVolumesOptions> = {}) {
   const clock = { now: 1_700_000_000_000 };
@@ -128,7 +129,8 @@ describe('CacheVolumes', () => {
 
   it('refuses bad names, sizes and options with INVALID_ARGUMENT and changes nothing', async () => {
     const { engine, store } = setup();
-    const before = await store.read();
+    await (await engine.attach('ok')).commit();
+    const before = await readAllSlices(store);
     const bad: [string, object][] = [
       ['../etc', {}],
       ['a/../b', {}],
@@ -152,7 +154,7 @@ describe('CacheVolumes', () => {
         'INVALID_ARGUMENT',
       );
     }
-    expect(await store.read()).toEqual(before);
+    expect(await readAllSlices(store)).toEqual(before);
     expect(await code(engine.finish('f-x', 1.5))).toBe('INVALID_ARGUMENT');
   });
 
@@ -269,10 +271,10 @@ describe('CacheVolumes', () => {
   it('abandons the fork and rethrows when the backend fails to attach', async () => {
     const { backend, store } = setup();
     const failing = { ...backend, createFork: async () => Promise.reject(new Error('disk on fire')) };
-    const engine = new CacheVolumes({ backend: failing, store, host: 'h1' });
+    const engine = new CacheVolumes({ backend: failing, store, host: 'h1', newId: (kind) => `${kind[0]}-1` });
     await expect(engine.attach('v')).rejects.toThrow('disk on fire');
-    const forks = Object.values((await store.read()).forks);
-    expect(forks.map((f) => f.state)).toEqual(['abandoned']);
+    expect((await store.findFork('f-1'))?.state).toBe('abandoned');
+    expect(await engine.forks()).toEqual([]);
   });
 
   it('serialises work per volume and reports progress events', async () => {

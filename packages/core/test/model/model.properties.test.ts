@@ -7,7 +7,7 @@ import {
   completeAbandon,
   completeAttach,
   completeCommit,
-  emptyState,
+  emptySlice,
   type ForkRecord,
   forkCapacity,
   GIB,
@@ -17,17 +17,16 @@ import {
   parseSize,
   planRetention,
   resolvePolicy,
-  type State,
   selectParent,
   type VolumeRecord,
-  volumeKeyString,
+  type VolumeSlice,
 } from '../../src/index.js';
 import {
   arbBadSizeText,
   arbHost,
   arbPolicy,
   arbSizeText,
-  arbState,
+  arbSlices,
   arbTime,
   arbVolume,
   assertAbandonChangesNothing,
@@ -94,31 +93,32 @@ describe('parent selection', () => {
     const scan = (volume: VolumeRecord, forks: ForkRecord[], host: string, now: number, policy: Policy) => {
       const head = headOf(volume);
       const users = (id: string) => forks.filter((f) => f.baseId === id && isLive(f)).length;
-      const usable = Object.values(volume.versions).filter(
-        (v) =>
-          v.state === 'committed' &&
+      // Committed versions newest first; a version's index is how many commits it is behind the head.
+      const committed = Object.values(volume.versions)
+        .filter((v) => v.state === 'committed')
+        .sort((a, b) => b.seq - a.seq);
+      const usable = committed.filter(
+        (v, behind) =>
           now - v.lastUsedAt < policy.retentionMs &&
           (policy.transfer || v.hosts.includes(host)) &&
           users(v.id) < policy.maxForksPerVersion &&
           (v === head ||
-            (head !== undefined &&
-              head.seq - v.seq <= policy.maxStaleVersions &&
-              now - v.committedAt <= policy.maxStaleMs)),
+            (head !== undefined && behind <= policy.maxStaleVersions && now - v.committedAt <= policy.maxStaleMs)),
       );
-      return usable.sort((a, b) => b.seq - a.seq)[0]?.id ?? null;
+      return usable[0]?.id ?? null;
     };
     fc.assert(
       fc.property(
-        arbState(NOW),
+        arbSlices(NOW),
         arbHost,
         arbPolicy,
         fc.nat(20 * 24 * 3600 * 1000),
-        (state, host, policy, later) => {
-          const forks = Object.values(state.forks);
-          for (const volume of Object.values(state.volumes)) {
-            const ownForks = forks.filter((f) => f.scope === volume.scope && f.name === volume.name);
-            const picked = selectParent(volume, forks, { host, now: NOW + later }, policy);
-            expect(picked.version?.id ?? null).toBe(scan(volume, ownForks, host, NOW + later, policy));
+        (slices, host, policy, later) => {
+          for (const { volume, forks } of slices) {
+            if (!volume) continue;
+            const own = Object.values(forks);
+            const picked = selectParent(volume, own, { host, now: NOW + later }, policy);
+            expect(picked.version?.id ?? null).toBe(scan(volume, own, host, NOW + later, policy));
           }
         },
       ),
@@ -128,14 +128,15 @@ describe('parent selection', () => {
 
   it('is a pure function of its inputs', () => {
     fc.assert(
-      fc.property(arbState(NOW), arbHost, arbPolicy, (state, host, policy) => {
-        const before = structuredClone(state);
-        for (const volume of Object.values(state.volumes)) {
-          const a = selectParent(volume, Object.values(state.forks), { host, now: NOW }, policy);
-          const b = selectParent(volume, Object.values(state.forks), { host, now: NOW }, policy);
+      fc.property(arbSlices(NOW), arbHost, arbPolicy, (slices, host, policy) => {
+        const before = structuredClone(slices);
+        for (const { volume, forks } of slices) {
+          if (!volume) continue;
+          const a = selectParent(volume, Object.values(forks), { host, now: NOW }, policy);
+          const b = selectParent(volume, Object.values(forks), { host, now: NOW }, policy);
           expect(a).toEqual(b);
         }
-        expect(state).toEqual(before);
+        expect(slices).toEqual(before);
       }),
       params,
     );
@@ -143,12 +144,13 @@ describe('parent selection', () => {
 
   it('passes over versions at their usage bound', () => {
     fc.assert(
-      fc.property(arbState(NOW), arbHost, fc.integer({ min: 1, max: 2 }), (state, host, bound) => {
+      fc.property(arbSlices(NOW), arbHost, fc.integer({ min: 1, max: 2 }), (slices, host, bound) => {
         const policy = resolvePolicy({ maxForksPerVersion: bound, transfer: true });
-        for (const volume of Object.values(state.volumes)) {
-          const chosen = selectParent(volume, Object.values(state.forks), { host, now: NOW }, policy).version;
+        for (const { volume, forks } of slices) {
+          if (!volume) continue;
+          const chosen = selectParent(volume, Object.values(forks), { host, now: NOW }, policy).version;
           if (!chosen) continue;
-          const users = Object.values(state.forks).filter((f) => f.baseId === chosen.id && isLive(f)).length;
+          const users = Object.values(forks).filter((f) => f.baseId === chosen.id && isLive(f)).length;
           expect(users).toBeLessThan(bound);
         }
       }),
@@ -175,8 +177,8 @@ describe('parent selection', () => {
 describe('retention', () => {
   it('never plans to remove a version a live fork depends on', () => {
     fc.assert(
-      fc.property(arbState(NOW), arbPolicy, fc.nat(40 * 24 * 3600 * 1000), (state, policy, later) => {
-        assertRetentionSparesLiveForks(state, planRetention(state, NOW + later, policy));
+      fc.property(arbSlices(NOW), arbPolicy, fc.nat(40 * 24 * 3600 * 1000), (slices, policy, later) => {
+        assertRetentionSparesLiveForks(slices, planRetention(slices, NOW + later, policy));
       }),
       params,
     );
@@ -184,18 +186,20 @@ describe('retention', () => {
 
   it('removes every unprotected expired version, and gets under the byte budget when it can', () => {
     fc.assert(
-      fc.property(arbState(NOW), arbPolicy, (state, policy) => {
-        const plan = planRetention(state, NOW, policy);
+      fc.property(arbSlices(NOW), arbPolicy, (slices, policy) => {
+        const plan = planRetention(slices, NOW, policy);
         const planned = new Set(plan.map((p) => p.versionId));
         const protectedIds = new Set(
-          Object.values(state.forks)
-            .filter((f) => f.endedAt === null)
-            .map((f) => f.baseId),
+          slices.flatMap((s) =>
+            Object.values(s.forks)
+              .filter(isLive)
+              .map((f) => f.baseId),
+          ),
         );
         let kept = 0;
         let protectedBytes = 0;
-        for (const volume of Object.values(state.volumes)) {
-          for (const v of Object.values(volume.versions)) {
+        for (const { volume } of slices) {
+          for (const v of Object.values(volume?.versions ?? {})) {
             if (v.state !== 'committed') continue;
             const expired = NOW - v.lastUsedAt >= policy.retentionMs;
             if (expired && !protectedIds.has(v.id)) expect(planned.has(v.id)).toBe(true);
@@ -233,7 +237,10 @@ describe('transitions', () => {
   it('keep every state invariant, whatever the order of operations', () => {
     fc.assert(
       fc.property(arbOps, arbTime, (ops, start) => {
-        let state: State = emptyState();
+        const slices = new Map<string, VolumeSlice>(
+          ['a', 'b'].map((name) => [name, emptySlice({ scope: 's', name })]),
+        );
+        const volumeOf = new Map<string, string>();
         let now = start;
         let n = 0;
         const live: string[] = [];
@@ -244,9 +251,8 @@ describe('transitions', () => {
             now += step.ms;
           } else if (step.op === 'attach') {
             const forkId = `f${++n}`;
-            const begun = beginAttach(state, {
-              scope: 's',
-              name: step.volume,
+            const slice = slices.get(step.volume) as VolumeSlice;
+            const begun = beginAttach(slice, {
               forkId,
               host: step.host,
               job: 'j',
@@ -256,54 +262,55 @@ describe('transitions', () => {
               now,
               policy,
             });
-            const volume = state.volumes[volumeKeyString({ scope: 's', name: step.volume })];
-            assertSelectionValid(begun.selection, volume, step.host, now, policy);
+            assertSelectionValid(begun.selection, slice.volume ?? undefined, step.host, now, policy);
             assertCapacityFollowsSizeMath(begun.fork, begun.selection.version?.usedBytes);
-            state = completeAttach(begun.state, forkId, `/m/${forkId}`);
+            slices.set(step.volume, completeAttach(begun.slice, forkId, `/m/${forkId}`));
+            volumeOf.set(forkId, step.volume);
             live.push(forkId);
           } else if (live.length > 0) {
             const forkId = live.splice(step.fork % live.length, 1)[0] as string;
+            const name = volumeOf.get(forkId) as string;
+            const slice = slices.get(name) as VolumeSlice;
             if (step.op === 'commit') {
               const versionId = `v${++n}`;
-              state = completeCommit(
-                beginCommit(state, forkId, versionId, now),
-                forkId,
-                step.used,
-                now,
-              ).state;
-              const fork = state.forks[forkId];
-              log.push({ scope: 's', name: fork?.name as string, versionId });
-              expect(
-                headOf(state.volumes[volumeKeyString({ scope: 's', name: fork?.name as string })])?.id,
-              ).toBe(versionId);
+              const next = completeCommit(beginCommit(slice, forkId, versionId, now), forkId, step.used, now).slice;
+              slices.set(name, next);
+              log.push({ scope: 's', name, versionId });
+              expect(headOf(next.volume ?? undefined)?.id).toBe(versionId);
             } else {
-              const before = state;
-              state = completeAbandon(beginAbandon(state, forkId), forkId, now);
-              assertAbandonChangesNothing(before, state);
+              const next = completeAbandon(beginAbandon(slice, forkId), forkId, now);
+              assertAbandonChangesNothing([slice], [next]);
+              slices.set(name, next);
             }
           }
-          assertStateInvariants(state, log);
-          assertHeadIsLastCommitted(state);
-          assertCommitsDurable(state, log);
+          const all = [...slices.values()];
+          assertStateInvariants(all, log);
+          assertHeadIsLastCommitted(all);
+          assertCommitsDurable(all, log);
         }
       }),
       params,
     );
   });
 
-  it('never change the state they are given', () => {
+  it('never change the slice they are given', () => {
     fc.assert(
-      fc.property(arbState(NOW), (state) => {
-        const frozen = structuredClone(state);
-        for (const fork of Object.values(state.forks)) {
-          try {
-            beginAbandon(state, fork.id);
-          } catch {}
-          try {
-            beginCommit(state, fork.id, 'vx', NOW);
-          } catch {}
+      fc.property(arbSlices(NOW), (slices) => {
+        const frozen = structuredClone(slices);
+        for (const slice of slices) {
+          for (const fork of Object.values(slice.forks)) {
+            try {
+              beginAbandon(slice, fork.id);
+            } catch {}
+            try {
+              beginCommit(slice, fork.id, 'vx', NOW);
+            } catch {}
+            try {
+              completeCommit(slice, fork.id, 5, NOW, { repaired: true });
+            } catch {}
+          }
         }
-        expect(state).toEqual(frozen);
+        expect(slices).toEqual(frozen);
       }),
       params,
     );
