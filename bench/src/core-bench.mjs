@@ -3,14 +3,7 @@
  * attach + commit cycles per second the engine runs on the memory backend and memory store.
  */
 import { createMemoryBackend } from '@cachevol/backend-memory';
-import {
-  CacheVolumes,
-  createMemoryStore,
-  emptyState,
-  resolvePolicy,
-  selectParent,
-  volumeKeyString,
-} from '@cachevol/core';
+import { CacheVolumes, createMemoryStore, resolvePolicy, selectParent } from '@cachevol/core';
 import { now, round, summarize } from './util.mjs';
 
 const SCOPE = 'bench';
@@ -140,12 +133,17 @@ export async function benchSelection({ quick }) {
         ...timing,
       });
     }
-    const state = emptyState();
-    state.volumes[volumeKeyString(volume)] = volume;
-    for (const fork of forks) state.forks[fork.id] = fork;
+    const store = createMemoryStore();
+    const slice = {
+      scope: volume.scope,
+      name: volume.name,
+      volume,
+      forks: Object.fromEntries(forks.map((f) => [f.id, f])),
+    };
+    await store.transact(volume, () => ({ slice, result: undefined }));
     const volumes = new CacheVolumes({
       backend: createMemoryBackend(),
-      store: createMemoryStore(state),
+      store,
       host: HOST,
       clock: () => at,
     });
@@ -200,7 +198,7 @@ export async function benchEngine({ quick }) {
     const total = now() - started;
     const tenth = Math.max(1, Math.floor(cycles / 10));
     const rate = (slice) => round(slice.length / (slice.reduce((a, b) => a + b, 0) / 1000));
-    const state = await store.read();
+    const slice = await store.read({ scope: SCOPE, name: NAME });
     out.push({
       case: withGc ? 'with gc() every 50 cycles' : 'no cleanup (state grows)',
       cycles,
@@ -208,9 +206,7 @@ export async function benchEngine({ quick }) {
       firstTenthPerSecond: rate(times.slice(0, tenth)),
       lastTenthPerSecond: rate(times.slice(-tenth)),
       cycleMs: summarize(times),
-      finalVersions: Object.keys(state.volumes[volumeKeyString({ scope: SCOPE, name: NAME })]?.versions ?? {})
-        .length,
-      finalForkRecords: Object.keys(state.forks).length,
+      finalVersions: Object.keys(slice.volume?.versions ?? {}).length,
     });
   }
   return out;

@@ -2,6 +2,7 @@ import { isCacheVolumeError } from '@cachevol/core';
 import packageJson from '../package.json' with { type: 'json' };
 import { COMMANDS } from './internal/commands/index.js';
 import { commandHelp, mainHelp } from './internal/help.js';
+import { closeEngines } from './internal/open.js';
 import { type CliIo, formatError } from './internal/output.js';
 import { parseCommandLine } from './internal/parse.js';
 import { UsageError } from './internal/usage-error.js';
@@ -61,5 +62,7 @@ export async function main(argv: readonly string[], io: MainIo = {}): Promise<nu
     full.stderr.write(json ? `${JSON.stringify(payload)}\n` : `${line}\n`);
     if (error instanceof UsageError || isCacheVolumeError(error, 'INVALID_ARGUMENT')) return EXIT_CODES.USAGE;
     return EXIT_CODES.FAILURE;
+  } finally {
+    await closeEngines();
   }
 }

@@ -19,6 +19,11 @@ export const globalsSchema = z
     backend: z.enum(BACKEND_KINDS).default('dir').describe('--backend / CACHEVOL_BACKEND'),
     root: z.string().min(1).default('.cachevol').describe('--root / CACHEVOL_ROOT'),
     dataset: z.string().min(1).optional().describe('--dataset / CACHEVOL_ZFS_DATASET'),
+    store: z
+      .string()
+      .regex(/^(sqlite|postgres(ql)?:\/\/.+)$/, 'expected sqlite or a postgres:// connection string')
+      .default('sqlite')
+      .describe('--store / CACHEVOL_STORE'),
     leaseMs: z.number().int().positive().optional().describe('--lease / CACHEVOL_LEASE_MS'),
   })
   .strict();
@@ -30,6 +35,7 @@ const SOURCES: Record<keyof Globals, { flag: string; env: string }> = {
   backend: { flag: '--backend', env: 'CACHEVOL_BACKEND' },
   root: { flag: '--root', env: 'CACHEVOL_ROOT' },
   dataset: { flag: '--dataset', env: 'CACHEVOL_ZFS_DATASET' },
+  store: { flag: '--store', env: 'CACHEVOL_STORE' },
   leaseMs: { flag: '--lease', env: 'CACHEVOL_LEASE_MS' },
 };
 

@@ -243,6 +243,30 @@ export async function runPrograms(
 }
 
 /**
+ * Runs the programs with no cache at all: what `run` falls back to when the cache's state
+ * cannot be opened (the cache never fails a job).
+ *
+ * @param commands - the programs, run in order until one fails
+ * @param cwd - their working directory
+ * @param out - where to report
+ * @returns the exit code to pass on, and no volumes
+ */
+export async function runUncached(
+  commands: readonly JobCommand[],
+  cwd: string,
+  out: Output,
+): Promise<JobReport> {
+  const watch = new SignalWatch();
+  const started = performance.now();
+  try {
+    const exitCode = await runPrograms(commands, cwd, out, watch);
+    return { exitCode, signal: watch.received, commandMs: performance.now() - started, volumes: [] };
+  } finally {
+    watch.close();
+  }
+}
+
+/**
  * The `run` lifecycle: attach and link every volume, run the program (heartbeating the forks),
  * then finish each fork by its commit mode with the program's exit code; abandon everything
  * when a signal ended it. Commit failures are warnings: the cache is best-effort and the

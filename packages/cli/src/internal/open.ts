@@ -1,16 +1,17 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createDirBackend } from '@cachevol/backend-dir';
-import { type Backend, CacheVolumeError, CacheVolumes } from '@cachevol/core';
-import { createFileStore } from '@cachevol/store-file';
+import { type Backend, CacheVolumeError, CacheVolumes, isCacheVolumeError, type Store } from '@cachevol/core';
 import type { Globals } from './globals.js';
+import type { Output } from './output.js';
 
 /** Where things live under `--root`. */
 export function rootLayout(root: string) {
   return {
-    /** The state store's file. */
-    state: join(root, 'state.json'),
+    /** The SQLite state database (the default store). */
+    database: join(root, 'state.db'),
+    /** The first release's JSON state, imported once into the database and then kept as `state.json.imported`. */
+    legacyState: join(root, 'state.json'),
     /** The backend's own directory (dir, btrfs and sparsebundle backends). */
     data: join(root, 'data'),
     /** Records which backend the root was made with, so another one is not used by mistake. */
@@ -23,37 +24,57 @@ interface Marker {
   dataset?: string;
 }
 
+function unavailable(what: string, pkg: string, cause: unknown): CacheVolumeError {
+  return new CacheVolumeError(
+    'BACKEND_UNAVAILABLE',
+    `${what} needs the package ${pkg} (npm install ${pkg}); it could not be loaded: ${cause instanceof Error ? cause.message : String(cause)}`,
+    { cause },
+  );
+}
+
 async function importBackend(kind: Globals['backend'], globals: Globals, data: string): Promise<Backend> {
-  const unavailable = (pkg: string, cause: unknown) =>
-    new CacheVolumeError(
-      'BACKEND_UNAVAILABLE',
-      `--backend ${kind} needs the package ${pkg} (npm install ${pkg}); it could not be loaded: ${cause instanceof Error ? cause.message : String(cause)}`,
-      { cause },
-    );
+  const load = <T>(pkg: string, loader: () => Promise<T>) =>
+    loader().catch((e: unknown) => {
+      throw unavailable(`--backend ${kind}`, pkg, e);
+    });
   switch (kind) {
-    case 'dir':
-      return createDirBackend({ root: data });
+    case 'dir': {
+      const mod = await load('@cachevol/backend-dir', () => import('@cachevol/backend-dir'));
+      return mod.createDirBackend({ root: data });
+    }
     case 'btrfs': {
       await mkdir(data, { recursive: true });
-      const mod = await import('@cachevol/backend-btrfs').catch((e: unknown) => {
-        throw unavailable('@cachevol/backend-btrfs', e);
-      });
+      const mod = await load('@cachevol/backend-btrfs', () => import('@cachevol/backend-btrfs'));
       return mod.createBtrfsBackend({ root: data });
     }
     case 'zfs': {
-      const mod = await import('@cachevol/backend-zfs').catch((e: unknown) => {
-        throw unavailable('@cachevol/backend-zfs', e);
-      });
+      const mod = await load('@cachevol/backend-zfs', () => import('@cachevol/backend-zfs'));
       return mod.createZfsBackend({ dataset: globals.dataset as string });
     }
     case 'sparsebundle': {
       await mkdir(data, { recursive: true });
-      const mod = await import('@cachevol/backend-sparsebundle').catch((e: unknown) => {
-        throw unavailable('@cachevol/backend-sparsebundle', e);
-      });
+      const mod = await load(
+        '@cachevol/backend-sparsebundle',
+        () => import('@cachevol/backend-sparsebundle'),
+      );
       return mod.createSparseBundleBackend({ root: data });
     }
   }
+}
+
+async function openStore(globals: Globals): Promise<Store> {
+  const layout = rootLayout(globals.root);
+  if (globals.store !== 'sqlite') {
+    const mod = await import('@cachevol/store-postgres').catch((e: unknown) => {
+      throw unavailable('--store postgres://…', '@cachevol/store-postgres', e);
+    });
+    return mod.createPostgresStore({ connectionString: globals.store });
+  }
+  const mod = await import('@cachevol/store-sqlite').catch((e: unknown) => {
+    throw unavailable('the default store', '@cachevol/store-sqlite', e);
+  });
+  await mkdir(globals.root, { recursive: true });
+  return mod.createSqliteStore({ path: layout.database, importFrom: layout.legacyState });
 }
 
 async function checkMarker(globals: Globals, create: boolean): Promise<void> {
@@ -90,39 +111,121 @@ async function checkMarker(globals: Globals, create: boolean): Promise<void> {
   }
 }
 
-/**
- * Opens the engine over the root's store and backend.
- *
- * @param globals - backend, root, dataset, lease
- * @param create - make the root when missing (commands that attach); otherwise a missing root
- *   gives `null` (nothing has been cached there yet)
- */
-export async function openEngine(globals: Globals, create: true): Promise<CacheVolumes>;
-export async function openEngine(globals: Globals, create: boolean): Promise<CacheVolumes | null>;
-export async function openEngine(globals: Globals, create: boolean): Promise<CacheVolumes | null> {
-  const layout = rootLayout(globals.root);
-  if (!create && !existsSync(layout.state)) return null;
-  await checkMarker(globals, create);
-  const backend = await importBackend(globals.backend, globals, layout.data);
-  const store = createFileStore({ path: layout.state });
-  return new CacheVolumes({ backend, store, ...(globals.leaseMs ? { leaseMs: globals.leaseMs } : {}) });
+function describeEntries(entries: { kind: string }[]): string {
+  const versions = entries.filter((e) => e.kind === 'version').length;
+  const forks = entries.length - versions;
+  return `${versions} version(s) and ${forks} fork(s)`;
 }
 
 /**
- * Like {@link openEngine}, but a missing root is `NOT_FOUND` (for commands that act on a fork).
+ * Refuses a store that records nothing while the backend holds data: that is a lost or
+ * replaced database, and going on would turn every run into a miss and let gc delete the data
+ * as unaccounted. Costs one store query, plus a backend listing only when the store is empty.
+ */
+async function checkStoreAccountsForData(globals: Globals, store: Store, backend: Backend): Promise<void> {
+  if ((await store.listVolumes({ limit: 1 })).slices.length > 0) return;
+  const entries = await backend.list();
+  if (entries.length === 0) return;
+  const where =
+    globals.store === 'sqlite' ? rootLayout(globals.root).database : 'the PostgreSQL store (--store)';
+  const restore =
+    globals.store === 'sqlite'
+      ? `restore ${where} (with its -wal file) from a backup`
+      : 'point --store at the database that holds this root’s state';
+  throw new CacheVolumeError(
+    'STORE_FAILED',
+    `The state store ${where} records no volumes, but the ${globals.backend} backend under ${globals.root} holds ${describeEntries(entries)}. cachevol will not start from an empty state over existing data (every run would miss, and gc would delete it). If the state was lost, ${restore}; to discard the data instead, run \`cachevol gc --force\`.`,
+    { details: { root: globals.root, store: where, entries: entries.length } },
+  );
+}
+
+const opened = new Set<CacheVolumes>();
+
+/** Options of {@link openEngine}. */
+export interface OpenOptions {
+  /** Make the root when missing (commands that attach); otherwise a root never used gives `null`. */
+  create: boolean;
+  /** Open even when the store records nothing but the backend holds data (`gc --force`). */
+  allowUnrecorded?: boolean;
+}
+
+/**
+ * Opens the engine over the root's store and backend. Close it with {@link closeEngines}
+ * (the CLI's `main` does, whatever the command did).
  *
- * @param globals - backend, root, dataset, lease
+ * @param globals - backend, root, dataset, store, lease
+ * @param options - `create`, `allowUnrecorded`
+ */
+export async function openEngine(
+  globals: Globals,
+  options: OpenOptions & { create: true },
+): Promise<CacheVolumes>;
+export async function openEngine(globals: Globals, options: OpenOptions): Promise<CacheVolumes | null>;
+export async function openEngine(globals: Globals, options: OpenOptions): Promise<CacheVolumes | null> {
+  const layout = rootLayout(globals.root);
+  const used =
+    globals.store !== 'sqlite' ||
+    existsSync(layout.database) ||
+    existsSync(layout.legacyState) ||
+    existsSync(layout.marker);
+  if (!options.create && !used) return null;
+  await checkMarker(globals, options.create);
+  const backend = await importBackend(globals.backend, globals, layout.data);
+  const store = await openStore(globals);
+  try {
+    if (!options.allowUnrecorded) await checkStoreAccountsForData(globals, store, backend);
+  } catch (error) {
+    await store.close().catch(() => undefined);
+    throw error;
+  }
+  const engine = new CacheVolumes({
+    backend,
+    store,
+    ...(globals.leaseMs ? { leaseMs: globals.leaseMs } : {}),
+  });
+  opened.add(engine);
+  return engine;
+}
+
+/**
+ * Opens the engine for commands that run a job (`run`, `pipeline run`). The cache never fails a
+ * job: when the state cannot be opened (a lost database, a store that is down, a missing
+ * package), it warns once and returns `null`, and the job runs uncached. Bad input (a root of
+ * another backend) is still an error.
+ *
+ * @param globals - backend, root, dataset, store, lease
+ * @param out - where to warn
+ */
+export async function openEngineForJob(globals: Globals, out: Output): Promise<CacheVolumes | null> {
+  try {
+    return await openEngine(globals, { create: true });
+  } catch (error) {
+    if (!isCacheVolumeError(error) || error.code === 'INVALID_ARGUMENT') throw error;
+    out.warn(`running without the cache: ${error.message}`);
+    return null;
+  }
+}
+
+/**
+ * Like {@link openEngine}, but a root never used is `NOT_FOUND` (for commands that act on a fork).
+ *
+ * @param globals - backend, root, dataset, store, lease
  */
 export async function requireEngine(globals: Globals): Promise<CacheVolumes> {
-  const engine = await openEngine(globals, false);
+  const engine = await openEngine(globals, { create: false });
   if (!engine) {
     throw new CacheVolumeError(
       'NOT_FOUND',
-      `Nothing has been attached under ${globals.root} yet (no state.json); check --root.`,
-      {
-        details: { root: globals.root },
-      },
+      `Nothing has been attached under ${globals.root} yet (no state.db); check --root.`,
+      { details: { root: globals.root } },
     );
   }
   return engine;
+}
+
+/** Closes every engine {@link openEngine} opened (their stores' files and connections). */
+export async function closeEngines(): Promise<void> {
+  const engines = [...opened];
+  opened.clear();
+  await Promise.all(engines.map((engine) => engine.close().catch(() => undefined)));
 }

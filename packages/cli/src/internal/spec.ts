@@ -72,7 +72,14 @@ export const GLOBAL_OPTIONS: Record<string, OptionSpec> = {
     type: 'string',
     value: 'DIR',
     env: 'CACHEVOL_ROOT',
-    description: 'where backend data and state.json live (default ./.cachevol)',
+    description: 'where backend data and the state database (state.db) live (default ./.cachevol)',
+  },
+  store: {
+    type: 'string',
+    value: 'STORE',
+    env: 'CACHEVOL_STORE',
+    description:
+      'where the state lives: sqlite (default, ROOT/state.db) or a postgres:// URL shared by hosts',
   },
   dataset: {
     type: 'string',

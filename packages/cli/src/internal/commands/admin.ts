@@ -1,4 +1,4 @@
-import { formatSize, headOf, isLive, validateName } from '@cachevol/core';
+import { formatSize, headOf, type ReconcileReport, type VolumeSlice, validateName } from '@cachevol/core';
 import { readGlobals } from '../globals.js';
 import { flag, str } from '../inputs.js';
 import { openEngine, requireEngine } from '../open.js';
@@ -22,19 +22,21 @@ export const lsCommand: CommandSpec = {
   async run(args, io) {
     const out = new Output(io);
     const globals = readGlobals(args, io, 'ls');
-    const engine = await openEngine(globals, false);
-    const state = engine ? await engine.state() : { volumes: {}, forks: {} };
-    const forks = Object.values(state.forks).filter(isLive);
-    const volumes = Object.values(state.volumes)
-      .sort((a, b) => a.scope.localeCompare(b.scope) || a.name.localeCompare(b.name))
-      .map((volume) => {
+    const engine = await openEngine(globals, { create: false });
+    const slices: VolumeSlice[] = [];
+    if (engine) for await (const slice of engine.volumes()) slices.push(slice);
+    const volumes = slices
+      .flatMap(({ volume, forks }) => (volume ? [{ volume, forks: Object.values(forks) }] : []))
+      .map(({ volume, forks }) => {
         const head = headOf(volume);
         return {
           scope: volume.scope,
           name: volume.name,
           headId: head?.id ?? null,
-          versions: Object.values(volume.versions)
-            .sort((a, b) => b.seq - a.seq)
+          versions: [...volume.versionIds]
+            .reverse()
+            .map((id) => volume.versions[id])
+            .filter((v) => v !== undefined)
             .map((v) => ({
               id: v.id,
               seq: v.seq,
@@ -45,16 +47,14 @@ export const lsCommand: CommandSpec = {
               state: v.state,
               head: v.id === head?.id,
             })),
-          forks: forks
-            .filter((f) => f.scope === volume.scope && f.name === volume.name)
-            .map((f) => ({
-              id: f.id,
-              state: f.state,
-              baseId: f.baseId,
-              result: f.result,
-              job: f.job,
-              expiresAt: iso(f.expiresAt),
-            })),
+          forks: forks.map((f) => ({
+            id: f.id,
+            state: f.state,
+            baseId: f.baseId,
+            result: f.result,
+            job: f.job,
+            expiresAt: iso(f.expiresAt),
+          })),
         };
       });
     if (flag(args, 'json')) {
@@ -89,7 +89,7 @@ export const statsCommand: CommandSpec = {
   async run(args, io) {
     const out = new Output(io);
     const globals = readGlobals(args, io, 'stats');
-    const engine = await openEngine(globals, false);
+    const engine = await openEngine(globals, { create: false });
     const stats = engine ? await engine.stats() : [];
     if (flag(args, 'json')) {
       out.json(stats.map((s) => ({ ...s, lastUsedAt: iso(s.lastUsedAt) })));
@@ -122,46 +122,72 @@ export const statsCommand: CommandSpec = {
   },
 };
 
+const FORCE_GC = {
+  type: 'boolean',
+  description:
+    'also delete backend data that no record accounts for (after a lost database; kept and reported otherwise)',
+} as const;
+
+const EMPTY_RECONCILE: ReconcileReport = {
+  expiredForks: [],
+  committed: [],
+  abandoned: [],
+  removedVersions: [],
+  leftovers: [],
+  unaccounted: [],
+  errors: [],
+};
+
+function printUnaccounted(out: Output, report: ReconcileReport): void {
+  if (report.unaccounted.length === 0) return;
+  const ids = report.unaccounted.map((e) => `${e.kind} ${e.id}`).join(', ');
+  out.warn(
+    `kept ${report.unaccounted.length} backend entr${report.unaccounted.length === 1 ? 'y' : 'ies'} that no record accounts for (${ids}); run with --force to delete them`,
+  );
+}
+
 /** `cachevol gc`. */
 export const gcCommand: CommandSpec = {
   name: 'gc',
   summary:
-    'abandon forks whose lease ran out, repair interrupted operations, apply retention, remove leftovers',
+    'abandon forks whose lease ran out, repair interrupted operations, apply retention, prune old records',
   positionals: [],
-  options: JSON_OPTION,
+  options: { force: FORCE_GC, ...JSON_OPTION },
   details:
     'Safe while jobs run: live forks keep their lease (renewed by `cachevol run` and `cachevol heartbeat`);\n' +
-    'only forks not renewed within the lease are abandoned. Versions idle 14 days are removed.',
+    'only forks not renewed within the lease are abandoned. Versions idle 14 days are removed.\n' +
+    'Backend data that no record accounts for is reported and kept; --force deletes it.',
   async run(args, io) {
     const out = new Output(io);
     const globals = readGlobals(args, io, 'gc');
-    const engine = await openEngine(globals, false);
-    const empty = { committed: [], abandoned: [], removedVersions: [], leftovers: [], errors: [] };
-    const gc = engine
-      ? await engine.gc()
-      : { expiredForks: [], removedVersions: [], prunedForks: 0, reconcile: empty };
-    const leftovers = engine ? await engine.reconcile() : empty;
-    const report = {
-      ...gc,
-      leftovers: leftovers.leftovers,
-      errors: [...gc.reconcile.errors, ...leftovers.errors],
-    };
+    const force = flag(args, 'force');
+    const engine = await openEngine(globals, { create: false, allowUnrecorded: force });
+    const report = engine
+      ? await engine.gc({ removeUnaccounted: force })
+      : { expiredForks: [], removedVersions: [], prunedForks: 0, reconcile: EMPTY_RECONCILE };
+    const { reconcile } = report;
     if (flag(args, 'json')) {
-      out.json(report);
+      out.json({
+        ...report,
+        leftovers: reconcile.leftovers,
+        unaccounted: reconcile.unaccounted,
+        errors: reconcile.errors,
+      });
     } else {
       out.line(`abandoned ${report.expiredForks.length} expired fork(s)${list(report.expiredForks)}`);
       out.line(
-        `completed ${gc.reconcile.committed.length} interrupted commit(s), abandoned ${gc.reconcile.abandoned.length} interrupted attach(es)`,
+        `completed ${reconcile.committed.length} interrupted commit(s), abandoned ${reconcile.abandoned.length} interrupted attach(es)`,
       );
       out.line(
         `removed ${report.removedVersions.length} version(s)${list(report.removedVersions.map((v) => v.versionId))}`,
       );
       out.line(
-        `removed ${report.leftovers.length} leftover(s), pruned ${report.prunedForks} ended fork record(s)`,
+        `removed ${reconcile.leftovers.length} leftover(s), pruned ${report.prunedForks} ended fork record(s)`,
       );
-      for (const e of report.errors) out.warn(`${e.id}: ${e.error}`);
+      printUnaccounted(out, reconcile);
+      for (const e of reconcile.errors) out.warn(`${e.id}: ${e.error}`);
     }
-    return report.errors.length > 0 ? 1 : 0;
+    return reconcile.errors.length > 0 ? 1 : 0;
   },
 };
 
@@ -194,28 +220,29 @@ export const rmCommand: CommandSpec = {
 /** `cachevol reconcile`. */
 export const reconcileCommand: CommandSpec = {
   name: 'reconcile',
-  summary: 'repair what crashes left: finish interrupted commits and abandons, remove unowned data',
+  summary: 'repair what crashes left: finish interrupted commits and abandons; report unowned data',
   positionals: [],
   options: {
     force: {
       type: 'boolean',
-      description: 'treat in-flight operations as interrupted now (only when nothing else uses the root)',
+      description:
+        'treat in-flight operations as interrupted now and delete unowned data (only when nothing else uses the root)',
     },
     ...JSON_OPTION,
   },
   async run(args, io) {
     const out = new Output(io);
     const globals = readGlobals(args, io, 'reconcile');
-    const engine = await openEngine(globals, false);
-    const report = engine
-      ? await engine.reconcile({ force: flag(args, 'force') })
-      : { committed: [], abandoned: [], removedVersions: [], leftovers: [], errors: [] };
+    const force = flag(args, 'force');
+    const engine = await openEngine(globals, { create: false, allowUnrecorded: force });
+    const report = engine ? await engine.reconcile({ force }) : EMPTY_RECONCILE;
     if (flag(args, 'json')) {
       out.json(report);
     } else {
       out.line(
-        `committed ${report.committed.length}, abandoned ${report.abandoned.length}, removed ${report.removedVersions.length} version(s) and ${report.leftovers.length} leftover(s)`,
+        `committed ${report.committed.length}, abandoned ${report.abandoned.length + report.expiredForks.length}, removed ${report.removedVersions.length} version(s) and ${report.leftovers.length} leftover(s)`,
       );
+      printUnaccounted(out, report);
       for (const e of report.errors) out.warn(`${e.id}: ${e.error}`);
     }
     return report.errors.length > 0 ? 1 : 0;

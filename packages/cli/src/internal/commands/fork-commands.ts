@@ -55,7 +55,7 @@ export const attachCommand: CommandSpec = {
       size: inputs.size,
     };
     planLinks([volume], inputs); // every path is checked before anything is attached
-    const engine = await openEngine(globals, true);
+    const engine = await openEngine(globals, { create: true });
     const [attached] = await attachVolumes(engine, [volume], inputs, out);
     const { fork, links, attachMs } = attached as NonNullable<typeof attached>;
     if (flag(args, 'json')) {

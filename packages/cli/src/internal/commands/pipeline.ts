@@ -3,8 +3,8 @@ import { basename, resolve } from 'node:path';
 import { DEFAULT_LEASE_MS, type PipelineStep, parsePipeline, validateName } from '@cachevol/core';
 import { readGlobals } from '../globals.js';
 import { ATTACH_OPTIONS, checkDirectories, flag, readAttachInputs, str } from '../inputs.js';
-import { colorResult, type JobVolume, planLinks, runJob, type VolumeReport } from '../job.js';
-import { openEngine } from '../open.js';
+import { colorResult, type JobVolume, planLinks, runJob, runUncached, type VolumeReport } from '../job.js';
+import { openEngine, openEngineForJob } from '../open.js';
 import { type CliIo, formatMs, Output } from '../output.js';
 import type { CommandSpec, OptionSpec, ParsedArgs } from '../spec.js';
 import { UsageError } from '../usage-error.js';
@@ -82,7 +82,7 @@ export const pipelinePlanCommand: CommandSpec = {
     const out = new Output(io);
     const globals = readGlobals(args, io, 'pipeline plan');
     const { file, slug, inputs, pipeline, jobs } = await loadPipeline(args, io, 'pipeline plan');
-    const engine = await openEngine(globals, false);
+    const engine = await openEngine(globals, { create: false });
     const steps = [];
     for (const { step, volumes } of jobs) {
       const links = planLinks(volumes, inputs);
@@ -145,7 +145,7 @@ export const pipelineRunCommand: CommandSpec = {
     const globals = readGlobals(args, io, 'pipeline run');
     const { jobs, inputs } = await loadPipeline(args, io, 'pipeline run');
     checkDirectories(inputs, 'pipeline run');
-    const engine = await openEngine(globals, true);
+    const engine = await openEngineForJob(globals, out);
     const summary: {
       step: number;
       title: string;
@@ -162,14 +162,9 @@ export const pipelineRunCommand: CommandSpec = {
         continue;
       }
       const commands = step.commands.map((line) => ({ file: PIPELINE_SHELL, args: ['-c', line] }));
-      const report = await runJob(
-        engine,
-        volumes,
-        inputs,
-        commands,
-        out,
-        globals.leaseMs ?? DEFAULT_LEASE_MS,
-      );
+      const report = engine
+        ? await runJob(engine, volumes, inputs, commands, out, globals.leaseMs ?? DEFAULT_LEASE_MS)
+        : await runUncached(commands, inputs.workdir, out);
       summary.push({
         step: step.index + 1,
         title,

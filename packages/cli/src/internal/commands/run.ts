@@ -2,8 +2,8 @@ import { basename } from 'node:path';
 import { DEFAULT_LEASE_MS, validateName } from '@cachevol/core';
 import { readGlobals } from '../globals.js';
 import { ATTACH_OPTIONS, checkDirectories, list, readAttachInputs, str } from '../inputs.js';
-import { planLinks, runJob } from '../job.js';
-import { openEngine } from '../open.js';
+import { planLinks, runJob, runUncached } from '../job.js';
+import { openEngineForJob } from '../open.js';
 import { Output } from '../output.js';
 import type { CommandSpec } from '../spec.js';
 import { UsageError } from '../usage-error.js';
@@ -71,15 +71,10 @@ export const runCommand: CommandSpec = {
     ];
     planLinks(volumes, inputs); // every path is checked before anything is attached
     const [file, ...rest] = args.command as [string, ...string[]];
-    const engine = await openEngine(globals, true);
-    const report = await runJob(
-      engine,
-      volumes,
-      inputs,
-      [{ file, args: rest }],
-      out,
-      globals.leaseMs ?? DEFAULT_LEASE_MS,
-    );
+    const commands = [{ file, args: rest }];
+    const engine = await openEngineForJob(globals, out);
+    if (!engine) return (await runUncached(commands, inputs.workdir, out)).exitCode;
+    const report = await runJob(engine, volumes, inputs, commands, out, globals.leaseMs ?? DEFAULT_LEASE_MS);
     return report.exitCode;
   },
 };
