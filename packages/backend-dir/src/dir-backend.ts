@@ -93,7 +93,7 @@ async function guard<T>(action: string, path: string, work: () => Promise<T>): P
  * ```ts
  * const volumes = new CacheVolumes({
  *   backend: createDirBackend({ root: '/var/lib/cachevol/volumes' }),
- *   store: createFileStore({ path: '/var/lib/cachevol/state.json' }),
+ *   store: createSqliteStore({ path: '/var/lib/cachevol/state.db' }),
  * })
  * ```
  */
