@@ -23,7 +23,7 @@ import { openTables } from './tables.js';
 
 /** Hooks for tests, so they can look inside the store's own transactions. */
 export interface StoreSeams {
-  /** Called first inside every write transaction, with the store's connection. */
+  /** Called first inside every transaction on a slice (`transact`, `claimDue`), with the connection. */
   inWriteTransaction?: (db: Database) => void;
 }
 
