@@ -1,3 +1,0 @@
-import { packageConfig } from '../../tsup.base.js';
-
-export default packageConfig({ index: 'src/index.ts' });
