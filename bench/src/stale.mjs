@@ -1,12 +1,12 @@
 /**
  * Removes what an earlier benchmark run left behind when it was killed before its teardown:
  * pools named `cachevol-bench-<pid>`, mounts and loop devices under
- * `<tmp>/cachevol-bench-<pid>-*`, and those directories, but only when that pid is no longer
- * running. Touches nothing else.
+ * `<tmp>/cachevol-bench-<pid>-*`, a throwaway PostgreSQL server running from such a directory,
+ * and those directories, but only when that pid is no longer running. Touches nothing else.
  */
 import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { messageOf, run } from './util.mjs';
+import { messageOf, run, sleep } from './util.mjs';
 
 /**
  * Whether a process is running.
@@ -58,9 +58,29 @@ export async function cleanStaleRuns(tmpBase, log) {
     const match = /^(\/dev\/loop\d+):.*\((.*)\)$/.exec(line.trim());
     if (match && under(match[2])) await run('losetup', ['-d', match[1]], { allowFailure: true });
   }
+  for (const dir of dirs) await stopPostmaster(join(dir, 'data'), log);
   for (const dir of dirs) {
     await rm(dir, { recursive: true, force: true }).catch((error) =>
       log(`cannot remove ${dir}: ${messageOf(error)}`),
     );
   }
+}
+
+/**
+ * Stops the PostgreSQL server of a data directory a dead run left (the postmaster's pid is the
+ * first line of `postmaster.pid`; it is only signalled when /proc shows that it is a postgres
+ * process started on this directory). SIGQUIT is PostgreSQL's immediate shutdown.
+ *
+ * @param {string} data - the data directory
+ * @param {(message: string) => void} log - progress messages
+ */
+async function stopPostmaster(data, log) {
+  const text = await readFile(join(data, 'postmaster.pid'), 'utf8').catch(() => null);
+  const pid = Number(text?.split('\n')[0]);
+  if (!Number.isInteger(pid) || pid <= 0 || !alive(pid)) return;
+  const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+  if (!cmdline.includes('postgres') || !cmdline.includes(data)) return;
+  log(`stopping PostgreSQL (pid ${pid}) left by a dead run in ${data}`);
+  process.kill(pid, 'SIGQUIT');
+  for (let i = 0; i < 100 && alive(pid); i++) await sleep(50);
 }
