@@ -3,8 +3,9 @@
  * cachevol benchmark. `npm run bench` (full) or `npm run bench -- --quick` from the repository
  * root; see docs/benchmarks.md. Generates deterministic trees, measures attach and commit
  * through the SDK on every backend this machine can run, the raw snapshot/clone commands,
- * `cp -a` and tar+zstd, and the core alone; prints tables and writes
- * bench/results/latest.json. Sets up (and always tears down) its own loop-mounted btrfs and
+ * `cp -a` and tar+zstd, the core alone, and the stores (attach + commit with 10 to 50,000
+ * volumes in the memory, SQLite and PostgreSQL stores; SQLite shared by 1 to 8 processes);
+ * prints tables and writes bench/results/latest.json. Sets up (and always tears down) its own loop-mounted btrfs and
  * a ZFS pool on sparse files. Installs nothing: a missing tool makes the subjects that need it
  * "unavailable" with the reason.
  *
@@ -12,8 +13,13 @@
  *   --quick          small trees and few iterations (well under two minutes)
  *   --sizes LIST     sweep sizes, e.g. `10m,100m,1g,5g` (default: full 10m,100m,1g,5g; quick 2m,20m);
  *                    `none` runs only the node_modules tree
- *   --only LIST      subject ids to run (e.g. `btrfs,raw-btrfs-quota,tar-extract`); core always runs
+ *   --only LIST      subject ids to run (e.g. `btrfs,raw-btrfs-quota,tar-extract`), and of the store
+ *                    section's parts (`store-scaling`, `store-processes`, or `stores` for both);
+ *                    core always runs
  *   --no-core        skip the core benchmarks
+ *   --no-stores      skip the store section
+ *   --store-sizes LIST  volumes in the store for the scaling part (default: full 10,5000,50000;
+ *                    quick 10,2000)
  *   --tmp DIR        where to put trees, loop files and pools (default: the OS temp directory)
  *   --out FILE       results file (default: bench/results/latest.json)
  *   --strict         exit 1 when a subject is unavailable, not only when one failed (CI uses it)
@@ -31,6 +37,7 @@ import { createLoopBtrfs } from './loop-btrfs.mjs';
 import { createZfsPool, ensureZfsService } from './loop-zfs.mjs';
 import { computeRatios, computeTargets, renderReport } from './report.mjs';
 import { cleanStaleRuns } from './stale.mjs';
+import { runStoreSection, STORE_SECTION_IDS, storeConfig } from './store-section.mjs';
 import { findTools, isRoot, kernelZfs, missingTools } from './tools.mjs';
 import { BYTES_PER_FILE, describePlan, planTree, writeTree } from './tree.mjs';
 import { formatBytes, formatMs, messageOf, now, round, run } from './util.mjs';
@@ -45,6 +52,8 @@ const { values: argv } = parseArgs({
     sizes: { type: 'string' },
     only: { type: 'string' },
     'no-core': { type: 'boolean', default: false },
+    'no-stores': { type: 'boolean', default: false },
+    'store-sizes': { type: 'string' },
     tmp: { type: 'string' },
     out: { type: 'string' },
     strict: { type: 'boolean', default: false },
@@ -103,14 +112,23 @@ async function runTeardown() {
 
 /** Set by SIGINT/SIGTERM: the run stops after the current step and tears down. */
 const signal = { aborted: false };
-/** @type {import('node:child_process').ChildProcess | null} */
-let currentChild = null;
+/** @type {Set<import('node:child_process').ChildProcess>} */
+const children = new Set();
+/**
+ * Lets a stop signal reach a child process while it runs.
+ *
+ * @param {import('node:child_process').ChildProcess} child - a cell's process
+ */
+const track = (child) => {
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+};
 for (const name of ['SIGINT', 'SIGTERM']) {
   process.on(name, () => {
     if (signal.aborted) return;
     signal.aborted = true;
     log(`${name}: stopping after the current step, then tearing down`);
-    currentChild?.kill('SIGINT');
+    for (const child of children) child.kill('SIGINT');
   });
 }
 for (const stream of [process.stdout, process.stderr]) stream.on('error', () => undefined);
@@ -128,12 +146,11 @@ async function measureInChild(job, jobsDir) {
   const child = spawn(process.execPath, [join(BENCH_DIR, 'src', 'cell.mjs'), `${base}.json`], {
     stdio: ['ignore', 'inherit', 'inherit'],
   });
-  currentChild = child;
+  track(child);
   const code = await new Promise((resolve) => {
     child.once('error', () => resolve(-1));
     child.once('exit', (c, s) => resolve(c ?? s));
   });
-  currentChild = null;
   try {
     return JSON.parse(await readFile(out, 'utf8'));
   } catch {
@@ -151,6 +168,15 @@ async function main() {
   const tmpBase = resolve(argv.tmp ?? tmpdir());
   const outFile = resolve(argv.out ?? join(BENCH_DIR, 'results', 'latest.json'));
   const only = argv.only ? new Set(argv.only.split(',').map((s) => s.trim())) : null;
+  if (only?.has('stores')) for (const id of STORE_SECTION_IDS) only.add(id);
+  const storeParts = new Set(
+    argv['no-stores'] ? [] : STORE_SECTION_IDS.filter((id) => !only || only.has(id)),
+  );
+  const storeSizes = argv['store-sizes']?.split(',').map((text) => {
+    const n = Number(text.trim().replace(/_/g, ''));
+    if (!Number.isInteger(n) || n < 1) throw new Error(`--store-sizes: "${text}" is not a volume count`);
+    return n;
+  });
 
   const results = {
     schema: 1,
@@ -180,6 +206,7 @@ async function main() {
     subjects: [],
     cells: [],
     core: null,
+    stores: null,
     ratios: null,
     targets: null,
   };
@@ -219,6 +246,22 @@ async function main() {
     const engine = await benchEngine({ quick });
     results.core = { selection, engine };
   }
+
+  // ---- stores -----------------------------------------------------------------------------
+  if (storeParts.size > 0) {
+    log(`stores: ${[...storeParts].join(', ')}`);
+    results.stores = await runStoreSection({
+      config: storeConfig(quick, { sizes: storeSizes }),
+      parts: storeParts,
+      tmpBase,
+      work,
+      log,
+      signal,
+      track,
+      teardown,
+    });
+  }
+  if (signal.aborted) throw new Error('interrupted');
 
   // ---- environment: packages, loop filesystems, pool ------------------------------------
   const tools = results.tools;
@@ -313,7 +356,8 @@ async function main() {
     })),
   ];
   const canTar = !missingTools(tools, ['tar', 'zstd']);
-  for (const spec of treeSpecs) {
+  // With --only naming no subject (e.g. `--only stores`), no tree is made.
+  for (const spec of subjects.length > 0 ? treeSpecs : []) {
     if (signal.aborted) break;
     let plan = planTree({ name: spec.id, bytes: spec.bytes, files: spec.files });
     const dir = join(dirs.trees, spec.id);
@@ -390,10 +434,17 @@ async function main() {
   log(`wrote ${outFile}`);
 
   // A slow figure is reported, never an error; a cell that could not run is.
-  const broken = results.cells.filter(
-    (c) => c.status === 'failed' || (argv.strict && c.status === 'unavailable'),
-  );
-  for (const c of broken) log(`${c.subject} on ${c.tree}: ${c.status}: ${c.reason}`);
+  const isBroken = (c) => c.status === 'failed' || (argv.strict && c.status === 'unavailable');
+  const broken = [
+    ...results.cells.filter(isBroken).map((c) => `${c.subject} on ${c.tree}: ${c.status}: ${c.reason}`),
+    ...(results.stores?.scaling ?? [])
+      .filter(isBroken)
+      .map((c) => `store ${c.kind} with ${c.volumes} volumes: ${c.status}: ${c.reason}`),
+    ...(results.stores?.processes ?? [])
+      .filter(isBroken)
+      .map((c) => `SQLite shared by ${c.processes} processes: ${c.status}: ${c.reason}`),
+  ];
+  for (const line of broken) log(line);
   if (broken.length > 0) process.exitCode = 1;
 }
 

@@ -1,0 +1,276 @@
+/**
+ * The store benchmarks' measurements, each run in a child process of its own (see
+ * store-cell.mjs): attach + commit through `CacheVolumes` on the memory backend, so that only
+ * the engine and the store are timed.
+ *
+ * - {@link scalingCell}: one store holding `volumes` volumes; cycles round-robin over the same
+ *   10 measured volumes whatever the store's size, so the measured volumes' own slices are the
+ *   same in every cell and only the rest of the store differs.
+ * - {@link processWorker}: one of several processes sharing one SQLite file, each cycling on
+ *   its own volume for a fixed time.
+ */
+import { createMemoryBackend } from '@cachevol/backend-memory';
+import { CacheVolumes } from '@cachevol/core';
+import { timedStore } from './instrument.mjs';
+import { fillerMaker, HOST, idMaker, makeRealVolume, measuredName, SCOPE, seedFillers } from './seed.mjs';
+import { importStores, openStore } from './stores.mjs';
+import { now, round, sleep, summarize } from './util.mjs';
+
+/**
+ * @typedef {object} CycleSample
+ * @property {number} attach - ms in `attach()`
+ * @property {number} commit - ms in `commit()`
+ * @property {number} store - ms of the cycle spent in store calls
+ */
+
+/**
+ * One attach + commit on `name`: attach a fork of its head, write one small file, commit.
+ *
+ * @param {CacheVolumes} engine - the engine (its store timed into `parts`)
+ * @param {import('@cachevol/backend-memory').MemoryBackend} backend - its memory backend
+ * @param {Record<string, number>} parts - the engine's store timings (cleared here)
+ * @param {string} name - the volume
+ * @param {number} i - cycle number (the job's name, the file's contents)
+ * @returns {Promise<CycleSample>}
+ */
+async function cycle(engine, backend, parts, name, i) {
+  for (const key of Object.keys(parts)) delete parts[key];
+  const t0 = now();
+  const fork = await engine.attach(name, { scope: SCOPE, job: `job-${i}`, size: '20g' });
+  const t1 = now();
+  backend.files(fork.id).write('node_modules/.bench-stamp', `${i}\n`);
+  const t2 = now();
+  await fork.commit();
+  const t3 = now();
+  const store = Object.entries(parts)
+    .filter(([key]) => key.startsWith('store.'))
+    .reduce((sum, [, ms]) => sum + ms, 0);
+  return { attach: t1 - t0, commit: t3 - t2, store };
+}
+
+/**
+ * Summaries of cycle samples: the whole cycle (attach + commit), each op, and the store's part.
+ *
+ * @param {CycleSample[]} samples - the timed cycles
+ */
+export function summarizeCycles(samples) {
+  return {
+    cycle: summarize(samples.map((s) => s.attach + s.commit)),
+    attach: summarize(samples.map((s) => s.attach)),
+    commit: summarize(samples.map((s) => s.commit)),
+    store: summarize(samples.map((s) => s.store)),
+  };
+}
+
+/**
+ * @typedef {object} ScalingJob
+ * @property {'memory' | 'sqlite' | 'postgres'} kind - the store
+ * @property {number} volumes - how many volumes the store holds while measured
+ * @property {number} measured - how many of them the cycles go round (the same in every cell)
+ * @property {number} warmup - untimed cycles first
+ * @property {number} cycles - timed cycles
+ * @property {import('./stores.mjs').StoreEnvironment} storeEnv - where stores go
+ */
+
+/**
+ * Fills a fresh store with `volumes` volumes (the measured ones made through the engine, the
+ * rest written as slices shaped like them, see seed.mjs), lets it settle, reopens it, and times
+ * attach + commit cycles round-robin over the measured volumes.
+ *
+ * @param {ScalingJob} job - what to measure
+ * @param {(message: string) => void} log - progress messages
+ */
+export async function scalingCell(job, log) {
+  const { kind, volumes, warmup, cycles } = job;
+  const measured = Math.min(job.measured, volumes);
+  const pkgs = await importStores();
+  const opened = await openStore(kind, job.storeEnv, pkgs, `scaling-${kind}-${volumes}`);
+  try {
+    const backend = createMemoryBackend();
+    let t = now();
+    const newId = idMaker('store-bench/measured');
+    let template = null;
+    for (let i = 0; i < measured; i++) {
+      const slice = await makeRealVolume({ store: opened.store, backend, name: measuredName(i), newId });
+      template ??= slice;
+    }
+    const realMs = now() - t;
+    t = now();
+    // PostgreSQL runs transactions side by side (its pool has 10 connections); the others run
+    // them one at a time whatever is in flight.
+    const concurrency = kind === 'postgres' ? 10 : 1;
+    await seedFillers(
+      opened.store,
+      fillerMaker(template, 'store-bench/fillers'),
+      volumes - measured,
+      concurrency,
+    );
+    const fillMs = now() - t;
+    if (volumes - measured > 0)
+      log(
+        `${kind}: ${volumes - measured} fillers in ${round(fillMs / 1000)} s (${Math.round((volumes - measured) / (fillMs / 1000))}/s)`,
+      );
+    await opened.settle();
+    const store = await opened.reopen();
+    const parts = {};
+    const engine = new CacheVolumes({
+      backend,
+      store: timedStore(store, parts),
+      host: HOST,
+      newId: idMaker('store-bench/cycles'),
+    });
+    const samples = [];
+    t = now();
+    for (let i = 0; i < warmup + cycles; i++) {
+      const sample = await cycle(engine, backend, parts, measuredName(i % measured), i);
+      if (i >= warmup) samples.push(sample);
+    }
+    const runMs = now() - t;
+    const last = await store.read({ scope: SCOPE, name: measuredName(0) });
+    return {
+      kind,
+      volumes,
+      status: 'ok',
+      measuredVolumes: measured,
+      seed: {
+        realVolumesMs: round(realMs),
+        fillers: volumes - measured,
+        fillersMs: round(fillMs),
+        fillersPerSecond: volumes - measured > 0 ? round((volumes - measured) / (fillMs / 1000)) : null,
+        concurrency,
+      },
+      warmup,
+      cycles,
+      runMs: round(runMs),
+      versionsPerMeasuredVolumeAtEnd: Object.keys(last.volume?.versions ?? {}).length,
+      sizeBytes: await opened.size(),
+      ...summarizeCycles(samples),
+      samplesMs: samples.map((s) => round(s.attach + s.commit)),
+    };
+  } finally {
+    await opened.dispose();
+  }
+}
+
+/**
+ * @typedef {object} ProcessJob
+ * @property {number} index - this process's number (its volume is `p<index>-<generation>`)
+ * @property {number} processes - how many processes share the file
+ * @property {string} path - the shared SQLite file
+ * @property {number} warmup - untimed cycles before the start signal
+ * @property {number} rotateEvery - cycles per volume before moving to a fresh one (see below)
+ * @property {keyof typeof SQLITE_VARIANTS} [variant] - the store as it is (default), or a variant
+ *   that sqlite-variants.mjs measures to find out where the time goes
+ */
+
+/**
+ * Ways of running the SQLite store that differ from what it does, to measure what its time is
+ * spent on under contention (used by sqlite-variants.mjs only; the benchmark runs `as-is`).
+ *
+ * - `no-fsync`: every transaction with `durable: false`, so no commit waits for an fsync.
+ * - `poll-1ms`: `busyTimeoutMs: 1`, and a busy transaction is retried after 0-1 ms (jittered)
+ *   until 10 s have passed, instead of SQLite's busy handler, which sleeps 1, 2, 5, 10, 15,
+ *   20, 25, 25, 25, 50, 50, 100, 100 ... ms between attempts and so misses a lock released
+ *   in between. A retry is safe here: `BEGIN IMMEDIATE` failed, so nothing ran.
+ * - `poll-1ms+no-fsync`: both.
+ */
+export const SQLITE_VARIANTS = {
+  'as-is': { busyTimeoutMs: undefined, durable: true, poll: false },
+  'no-fsync': { busyTimeoutMs: undefined, durable: false, poll: false },
+  'poll-1ms': { busyTimeoutMs: 1, durable: true, poll: true },
+  'poll-1ms+no-fsync': { busyTimeoutMs: 1, durable: false, poll: true },
+};
+
+/**
+ * Wraps a SQLite store per {@link SQLITE_VARIANTS}.
+ *
+ * @param {import('@cachevol/core').Store} store - the store
+ * @param {(typeof SQLITE_VARIANTS)[keyof typeof SQLITE_VARIANTS]} variant - what to change
+ * @returns {import('@cachevol/core').Store}
+ */
+function sqliteVariant(store, variant) {
+  if (variant.durable && !variant.poll) return store;
+  const busy = (error) => error?.details?.sqliteCode?.startsWith('SQLITE_BUSY');
+  const retrying = async (work) => {
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      try {
+        return await work();
+      } catch (error) {
+        if (!variant.poll || !busy(error) || Date.now() > deadline) throw error;
+        // better-sqlite3 is synchronous: block like its own busy handler does, but briefly.
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, Math.random());
+      }
+    }
+  };
+  return {
+    ...store,
+    name: store.name,
+    read: (key) => retrying(() => store.read(key)),
+    transact: (key, fn, options = {}) =>
+      retrying(() => store.transact(key, fn, variant.durable ? options : { ...options, durable: false })),
+    findFork: (id) => retrying(() => store.findFork(id)),
+    listVolumes: (options) => store.listVolumes(options),
+    claimDue: (query, fn) => store.claimDue(query, fn),
+    pruneForks: (before) => store.pruneForks(before),
+    close: () => store.close(),
+  };
+}
+
+/**
+ * One of the processes sharing a SQLite file: makes its volume, runs `warmup` cycles, reports
+ * `ready`, waits for `{ startAt, endAt }` (wall-clock ms, the same for every process), cycles
+ * from `startAt` until `endAt`, and reports every cycle that finished in that window.
+ *
+ * Each process moves to a fresh volume every `rotateEvery` cycles (its first attach there is a
+ * miss): without retention a volume gains a version per cycle, and a process that runs more
+ * cycles would carry a larger slice into every transaction; `gc()` would bound it, but it
+ * walks every volume and removes versions of the other processes' volumes too, whose data
+ * lives in their own memory backends. With rotation every process's slices hold 1 to
+ * `rotateEvery` versions whatever the process count.
+ *
+ * @param {ProcessJob} job - what to do
+ * @param {(message: object) => void} send - reports to the orchestrator
+ * @param {() => Promise<{ startAt: number, endAt: number }>} go - resolves with the window
+ */
+export async function processWorker(job, send, go) {
+  const pkgs = await importStores();
+  if (pkgs.sqlite.reason) throw new Error(pkgs.sqlite.reason);
+  const variant = SQLITE_VARIANTS[job.variant ?? 'as-is'];
+  if (!variant) throw new Error(`unknown variant ${job.variant}`);
+  const store = sqliteVariant(
+    pkgs.sqlite.fn({
+      path: job.path,
+      ...(variant.busyTimeoutMs ? { busyTimeoutMs: variant.busyTimeoutMs } : {}),
+    }),
+    variant,
+  );
+  const backend = createMemoryBackend();
+  const parts = {};
+  const engine = new CacheVolumes({
+    backend,
+    store: timedStore(store, parts),
+    host: `host-${job.index}`,
+    newId: idMaker(`store-bench/process-${job.processes}-${job.index}`),
+  });
+  const volumeOf = (i) => `p${job.index}-${String(Math.floor(i / job.rotateEvery)).padStart(4, '0')}`;
+  let i = 0;
+  for (; i < job.warmup; i++) await cycle(engine, backend, parts, volumeOf(i), i);
+  send({ type: 'ready' });
+  const { startAt, endAt } = await go();
+  await sleep(Math.max(0, startAt - Date.now()));
+  const samples = [];
+  let started = 0;
+  while (Date.now() < endAt) {
+    started++;
+    const sample = await cycle(engine, backend, parts, volumeOf(i), i);
+    i++;
+    if (Date.now() <= endAt) samples.push(sample);
+  }
+  await store.close();
+  send({
+    type: 'done',
+    started,
+    samples: samples.map((s) => [round(s.attach), round(s.commit), round(s.store)]),
+  });
+}

@@ -1,0 +1,42 @@
+/**
+ * Child-process entry of the store benchmarks (a fresh, small process per cell, as cell.mjs
+ * explains for the backend cells; here it also keeps one cell's 50,000 volumes in the memory
+ * store from weighing on the next cell).
+ *
+ * Usage (from store-section.mjs):
+ * - `node store-cell.mjs <job.json>`: one scaling cell; writes the result to `job.out`.
+ * - `node store-cell.mjs --worker` with an IPC channel: one process of the shared-SQLite run;
+ *   gets its job as the first message, answers `ready`, waits for `go`, answers `done`.
+ */
+import { readFile, writeFile } from 'node:fs/promises';
+import { processWorker, scalingCell } from './store-bench.mjs';
+import { messageOf } from './util.mjs';
+
+for (const stream of [process.stdout, process.stderr]) stream.on('error', () => undefined);
+const log = (message) => console.error(`[store ${new Date().toISOString().slice(11, 19)}]   ${message}`);
+
+if (process.argv[2] === '--worker') {
+  const send = (message) => process.send?.(message);
+  /** @type {(value: { startAt: number, endAt: number }) => void} */
+  let release = () => undefined;
+  const go = new Promise((resolve) => {
+    release = resolve;
+  });
+  process.on('message', (message) => {
+    if (message?.type === 'job') {
+      processWorker(message.job, send, () => go)
+        .catch((error) => send({ type: 'failed', reason: messageOf(error) }))
+        .finally(() => process.disconnect?.());
+    } else if (message?.type === 'go') release(message);
+  });
+} else {
+  const job = JSON.parse(await readFile(process.argv[2], 'utf8'));
+  let result;
+  try {
+    result = await scalingCell(job, log);
+  } catch (error) {
+    result = { kind: job.kind, volumes: job.volumes, status: 'failed', reason: messageOf(error) };
+    log(`${job.kind} with ${job.volumes} volumes failed: ${error instanceof Error ? error.stack : error}`);
+  }
+  await writeFile(job.out, JSON.stringify(result));
+}
