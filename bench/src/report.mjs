@@ -10,6 +10,31 @@ export const JUDGED = [
   { sdk: 'zfs', raw: 'raw-zfs', label: 'zfs' },
 ];
 
+/**
+ * The "before" of the store's share: what the file store (`@cachevol/store-file`, one JSON
+ * document, lock + write + fsync + rename per update) cost per operation in the full run of
+ * 2026-11-23 (commit 98528d4, `bench/results/latest.json` there; docs/benchmarks.md "Where the
+ * SDK's time goes"): means on the 500 MiB node_modules tree, ms, with one volume in the state.
+ */
+export const FILE_STORE_BEFORE = {
+  run: 'full run of 2026-11-23 (commit 98528d4)',
+  ops: {
+    btrfs: { attach: { store: 5.26, mean: 20.76 }, commit: { store: 5.91, mean: 27.12 } },
+    'btrfs-noquota': { attach: { store: 4.38, mean: 12.5 }, commit: { store: 5.19, mean: 762 } },
+    zfs: { attach: { store: 4.2, mean: 23.86 }, commit: { store: 4.27, mean: 44.06 } },
+    dir: { attach: { store: 7.57, mean: 13_100 }, commit: { store: 5.55, mean: 1415 } },
+    'dir-reflink': { attach: { store: 6.34, mean: 4061 }, commit: { store: 5.23, mean: 968.2 } },
+  },
+};
+
+/** The aims of the store section (issue 11). */
+export const STORE_AIMS = {
+  /** attach + commit p50 with the most volumes, over the p50 with 10 volumes. */
+  scalingRatio: 2,
+  /** p95 of a cycle with SQLite shared by any number of processes, ms. */
+  processP95Ms: 100,
+};
+
 /** SDK subject → its raw counterpart, for every overhead ratio. */
 const RAW_OF = {
   btrfs: 'raw-btrfs-quota',
@@ -168,6 +193,7 @@ export function computeTargets(results) {
       });
     }
   }
+  targets.push(...storeTargets(results));
   // The aim is for attaches that find a version; the worst-case miss is in the selection table.
   const selection =
     results.core?.selection?.filter((s) => s.versions === 100_000 && 'result' in s && s.result !== 'miss') ??
@@ -179,6 +205,106 @@ export function computeTargets(results) {
       measured: `${formatMs(s.p50)} p50, ${formatMs(s.p95)} p95`,
       value: s.p50,
       met: s.p50 < 1,
+    });
+  }
+  return targets;
+}
+
+/**
+ * The store section's figures, derived: per store, each size's p50 over the 10-volume p50.
+ *
+ * @param {any} results - the results document
+ */
+export function storeScaling(results) {
+  const cells = results.stores?.scaling ?? [];
+  return cells.map((cell) => {
+    const smallest = cells.find((c) => c.kind === cell.kind && c.status === 'ok' && c.volumes === 10);
+    return {
+      ...cell,
+      vsSmallest: cell.status === 'ok' && smallest ? ratio(cell.cycle.p50, smallest.cycle.p50) : null,
+    };
+  });
+}
+
+/**
+ * The store's share of each SDK operation on the node_modules tree (means: the split is only
+ * known as a mean), for every SDK subject on a real backend (they run with the SQLite store),
+ * with the file store's figures from before.
+ *
+ * @param {any} results - the results document
+ */
+export function storeShare(results) {
+  const tree = results.trees.find((t) => t.group === 'node-modules')?.id;
+  const rows = [];
+  for (const cell of results.cells.filter((c) => c.tree === tree && c.status === 'ok' && c.breakdown)) {
+    if (cell.subject === 'memory') continue;
+    for (const [op, b] of Object.entries(cell.breakdown)) {
+      const store = Object.entries(b.parts)
+        .filter(([key]) => key.startsWith('store.'))
+        .reduce((sum, [, ms]) => sum + ms, 0);
+      const before = FILE_STORE_BEFORE.ops[cell.subject]?.[op] ?? null;
+      rows.push({
+        subject: cell.subject,
+        op,
+        mean: cell.ops[op].mean,
+        store: round(store),
+        share: ratio(store, cell.ops[op].mean),
+        calls: Object.fromEntries(Object.entries(b.parts).filter(([key]) => key.startsWith('store.'))),
+        before,
+      });
+    }
+  }
+  return rows;
+}
+
+/**
+ * The store section's aims: scaling within 2× per store; SQLite throughput with 8 processes at
+ * least that of 1; p95 under 100 ms at every process count.
+ *
+ * @param {any} results - the results document
+ */
+function storeTargets(results) {
+  if (!results.stores) return [];
+  const targets = [];
+  const scaling = storeScaling(results);
+  for (const kind of [...new Set(scaling.map((c) => c.kind))]) {
+    const cells = scaling.filter((c) => c.kind === kind);
+    const largest = cells.at(-1);
+    const smallest = cells.find((c) => c.volumes === 10);
+    const ok = largest?.status === 'ok' && smallest?.status === 'ok' && largest !== smallest;
+    targets.push({
+      id: `store-${kind}-scaling`,
+      aim: `${kind} store: attach + commit p50 with ${largest?.volumes.toLocaleString('en-US')} volumes within ${STORE_AIMS.scalingRatio}× of 10 volumes`,
+      measured: ok
+        ? `${largest.vsSmallest}× (${formatMs(largest.cycle.p50)} vs ${formatMs(smallest.cycle.p50)})`
+        : largest?.status === 'unavailable' || smallest?.status === 'unavailable'
+          ? `unavailable: ${(largest?.status === 'unavailable' ? largest : smallest).reason}`
+          : null,
+      value: ok ? largest.vsSmallest : null,
+      met: ok ? largest.vsSmallest <= STORE_AIMS.scalingRatio : null,
+    });
+  }
+  const processes = (results.stores.processes ?? []).filter((p) => p.status === 'ok');
+  const one = processes.find((p) => p.processes === 1);
+  const most = processes.at(-1);
+  if (one && most && most !== one) {
+    const r = ratio(most.cyclesPerSecond, one.cyclesPerSecond);
+    targets.push({
+      id: 'store-sqlite-processes-throughput',
+      aim: `SQLite shared by ${most.processes} processes: total attach + commit throughput at least that of 1 process`,
+      measured: `${r}× (${most.cyclesPerSecond} vs ${one.cyclesPerSecond} cycles/s)`,
+      value: r,
+      met: r >= 1,
+    });
+  }
+  if (processes.length > 0) {
+    const worst = processes.reduce((a, b) => (b.cycle.p95 > a.cycle.p95 ? b : a));
+    targets.push({
+      id: 'store-sqlite-processes-p95',
+      aim: `SQLite shared by ${processes.map((p) => p.processes).join(', ')} processes: attach + commit p95 under ${STORE_AIMS.processP95Ms} ms`,
+      measured: processes.map((p) => `${p.processes}: ${formatMs(p.cycle.p95)}`).join(', '),
+      value: worst.cycle.p95,
+      met: worst.cycle.p95 < STORE_AIMS.processP95Ms,
     });
   }
   return targets;
@@ -334,6 +460,45 @@ export function renderReport(results) {
     );
   }
 
+  const share = storeShare(results);
+  if (share.length > 0) {
+    out.push(
+      `### The store's share of each operation (SQLite store, ${nm?.label}, means)`,
+      '',
+      `"before" is the file store (one JSON document: lock, write, fsync, rename per update) in the ${FILE_STORE_BEFORE.run}.`,
+      '',
+      table(
+        [
+          'subject',
+          'op',
+          'mean',
+          'store (SQLite)',
+          'share',
+          'store calls',
+          'before: file store',
+          'before: share',
+        ],
+        share.map((r) => [
+          r.subject,
+          r.op,
+          formatMs(r.mean),
+          formatMs(r.store),
+          r.share === null ? '-' : `${(100 * r.share).toFixed(r.share < 0.01 ? 2 : 1)}%`,
+          Object.entries(r.calls)
+            .map(([k, v]) => `${k.replace('store.', '')} ${formatMs(v)}`)
+            .join(', '),
+          r.before ? formatMs(r.before.store) : '-',
+          r.before
+            ? `${((100 * r.before.store) / r.before.mean).toFixed(r.before.store / r.before.mean < 0.01 ? 2 : 1)}%`
+            : '-',
+        ]),
+      ),
+      '',
+    );
+  }
+
+  if (results.stores) out.push(...renderStores(results));
+
   if (results.core) {
     out.push('### Core: parent selection', '');
     out.push(
@@ -398,4 +563,107 @@ export function renderReport(results) {
     '',
   );
   return out.filter((line, i, all) => !(line === '' && all[i - 1] === '')).join('\n');
+}
+
+/**
+ * The store section's tables.
+ *
+ * @param {any} results - the results document
+ * @returns {string[]}
+ */
+function renderStores(results) {
+  const out = [];
+  const { stores } = results;
+  const pgEnv = stores.environment?.postgres;
+  const pg =
+    pgEnv?.status === 'ok'
+      ? `PostgreSQL ${pgEnv.version} (${pgEnv.source})`
+      : `PostgreSQL ${pgEnv?.reason ?? 'not run'}`;
+  const scaling = storeScaling(results);
+  if (scaling.length > 0) {
+    const c = stores.config.scaling;
+    out.push(
+      '### Stores: attach + commit against the number of volumes in the store (memory backend)',
+      '',
+      `Each cycle attaches a fork of the head of one of ${c.measuredVolumes} volumes (round-robin, the same ${c.measuredVolumes} in every size) and commits it; ${c.warmupCycles} untimed cycles, then ${c.cycles} timed. The other volumes are fillers of the same shape (2 committed versions, 3 ended forks). ${pg}.`,
+      '',
+      table(
+        [
+          'store',
+          'volumes',
+          'cycle p50',
+          'cycle p95',
+          'vs 10 volumes',
+          'attach p50',
+          'commit p50',
+          'store calls p50',
+          'seeded',
+          'size',
+          'status',
+        ],
+        scaling.map((s) => {
+          const ok = s.status === 'ok';
+          const bytes = ok ? Object.values(s.sizeBytes ?? {}).reduce((a, b) => a + b, 0) : 0;
+          return [
+            s.kind,
+            s.volumes.toLocaleString('en-US'),
+            ok ? formatMs(s.cycle.p50) : '-',
+            ok ? formatMs(s.cycle.p95) : '-',
+            ok && s.vsSmallest !== null ? formatRatio(s.vsSmallest) : '-',
+            ok ? formatMs(s.attach.p50) : '-',
+            ok ? formatMs(s.commit.p50) : '-',
+            ok ? formatMs(s.store.p50) : '-',
+            ok && s.seed.fillers > 0
+              ? `${formatMs(s.seed.fillersMs)} (${Math.round(s.seed.fillersPerSecond)}/s)`
+              : '-',
+            bytes > 0 ? formatBytes(bytes) : '-',
+            ok ? '' : `${s.status}: ${s.reason}`,
+          ];
+        }),
+      ),
+      '',
+    );
+  }
+  const processes = stores.processes ?? [];
+  if (processes.length > 0) {
+    const c = stores.config.processes;
+    const one = processes.find((p) => p.processes === 1 && p.status === 'ok');
+    out.push(
+      '### Stores: one SQLite file shared by processes on this host',
+      '',
+      `Each process cycles attach + commit on its own volume (memory backend per process, one SQLite file for all) for ${formatMs(c.durationMs)}, all in the same window, after ${c.warmupCycles} untimed cycles; every ${c.rotateEvery} cycles it moves to a fresh volume so its slices stay small whatever the process count. p50/p95 over every cycle of every process.`,
+      '',
+      table(
+        [
+          'processes',
+          'cycles/s (total)',
+          'vs 1 process',
+          'cycle p50',
+          'cycle p95',
+          'attach p95',
+          'commit p95',
+          'store calls p50 / p95',
+          'cycles per process',
+          'status',
+        ],
+        processes.map((p) => {
+          const ok = p.status === 'ok';
+          return [
+            String(p.processes),
+            ok ? String(p.cyclesPerSecond) : '-',
+            ok && one ? formatRatio(p.cyclesPerSecond / one.cyclesPerSecond) : '-',
+            ok ? formatMs(p.cycle.p50) : '-',
+            ok ? formatMs(p.cycle.p95) : '-',
+            ok ? formatMs(p.attach.p95) : '-',
+            ok ? formatMs(p.commit.p95) : '-',
+            ok ? `${formatMs(p.store.p50)} / ${formatMs(p.store.p95)}` : '-',
+            ok ? `${Math.min(...p.perProcessCycles)}-${Math.max(...p.perProcessCycles)}` : '-',
+            ok ? '' : `${p.status}: ${p.reason}`,
+          ];
+        }),
+      ),
+      '',
+    );
+  }
+  return out;
 }
