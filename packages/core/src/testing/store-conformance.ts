@@ -452,6 +452,18 @@ export function describeStoreConformance(name: string, options: StoreConformance
         expect(everything.flat().sort()).toEqual(['f-busy', 'f-due', 'f-later']);
       });
 
+      it('still offers a volume whose due fork a transaction left out of its slice', async () => {
+        await seedDue();
+        const due = { scope: 's', name: 'due' };
+        // The function changes the record and returns no forks: f-due is kept, so it is still due.
+        await store().transact(due, (s) => ({
+          slice: { ...increment(s).slice, forks: {} },
+          result: undefined,
+        }));
+        const claimed = await store().claimDue({ now: T0 + 100, limit: 10 }, claimAll(T0 + 100, T0 + 50_000));
+        expect(claimed.flat()).toEqual(['f-due']);
+      });
+
       it('respects the limit', async () => {
         for (let i = 0; i < 6; i++) {
           const k = { scope: 's', name: `v${i}` };
