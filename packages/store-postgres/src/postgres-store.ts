@@ -1,0 +1,334 @@
+import {
+  CacheVolumeError,
+  checkSliceUpdate,
+  DEFAULT_PAGE_SIZE,
+  type DueQuery,
+  decodeCursor,
+  encodeCursor,
+  type ForkRecord,
+  type ListVolumesOptions,
+  parseOptions,
+  type SliceFunction,
+  type SliceUpdate,
+  type Store,
+  type TransactOptions,
+  type VolumeKey,
+  type VolumePage,
+  type VolumeSlice,
+  volumeKeyString,
+} from '@cachevol/core';
+import { type ClientConfig, Pool, type PoolClient, type QueryResult } from 'pg';
+import {
+  describeTarget,
+  type FailureContext,
+  isConnectionLost,
+  storeError,
+  targetOf,
+} from './internal/errors.js';
+import { migrate } from './internal/migrations.js';
+import {
+  isEmptyWrite,
+  lockedVolume,
+  planWrite,
+  sliceOf,
+  type VolumeRow,
+  writeParameters,
+} from './internal/rows.js';
+import { statementsFor } from './internal/sql.js';
+import { FunctionError, runTransaction, type Statement, type Timeouts } from './internal/transaction.js';
+import { volumeQueue } from './internal/volume-queue.js';
+import { DEFAULT_POOL_MAX, type PostgresStoreOptions, postgresStoreOptionsSchema } from './options.js';
+
+/** A {@link Store} in PostgreSQL; see {@link createPostgresStore}. */
+export interface PostgresStore extends Store {
+  /** Always `postgres`. */
+  readonly name: 'postgres';
+  /** The schema holding the store's tables. */
+  readonly schema: string;
+}
+
+/** How often a transaction re-tries to lock a volume whose row vanished as it waited. */
+const MAX_LOCK_ROUNDS = 10;
+
+function applyFunction<T>(fn: SliceFunction<T>, slice: VolumeSlice, key: VolumeKey): SliceUpdate<T> {
+  try {
+    const out = fn(slice);
+    checkSliceUpdate(out, key);
+    return out;
+  } catch (error) {
+    throw new FunctionError(error);
+  }
+}
+
+/**
+ * Creates a store that keeps the model's state in PostgreSQL, for a fleet of hosts sharing one
+ * database (for one host, `@cachevol/store-sqlite` needs no server).
+ *
+ * - Tables live in `schema` (default `cachevol`), made and upgraded by versioned migrations at
+ *   first use, under an advisory lock so hosts starting together do not collide. A schema
+ *   migrated by a newer release is refused with `STORE_FAILED`.
+ * - `transact` is one READ COMMITTED transaction: it locks the volume's row
+ *   (`SELECT … FOR UPDATE`, creating the row first when the volume is new), loads its live forks
+ *   and the ended ones asked for, runs the function, writes only what changed and commits. Work on
+ *   different volumes never waits on one lock. It is retried whole on a serialization failure or
+ *   deadlock. `durable: true` commits synchronously (the COMMIT returns once the WAL is flushed);
+ *   other transactions commit with `synchronous_commit = off`.
+ * - `claimDue` locks due volumes with `FOR UPDATE SKIP LOCKED`: concurrent reconcilers on any
+ *   host never wait on or share a volume.
+ * - A client that stalls inside a transaction for longer than `idleInTransactionTimeoutMs` has
+ *   its session ended by the server, which rolls back: its write fails, and it never
+ *   overwrites what others wrote meanwhile. Waiting longer than `lockTimeoutMs` for a volume
+ *   fails with `STORE_FAILED` too.
+ * - Every failure of the database is `STORE_FAILED`, naming the server, database and user (never
+ *   the password) and what to check; an error thrown by a transaction function reaches the
+ *   caller unchanged.
+ *
+ * @param options - `connectionString` or `pool`, `schema` and timeouts (see {@link PostgresStoreOptions})
+ * @throws `INVALID_ARGUMENT` for bad options (nothing connects before the first call)
+ *
+ * @example
+ * ```ts
+ * const volumes = new CacheVolumes({
+ *   backend: createBtrfsBackend({ root: '/var/lib/cachevol' }),
+ *   store: createPostgresStore({ connectionString: 'postgres://cachevol@db.internal/cachevol' }),
+ * })
+ * ```
+ */
+export function createPostgresStore(options: PostgresStoreOptions): PostgresStore {
+  const opts = parseOptions(postgresStoreOptionsSchema, options, 'createPostgresStore options');
+  const timeouts: Timeouts = {
+    lockTimeoutMs: opts.lockTimeoutMs,
+    idleInTransactionTimeoutMs: opts.idleInTransactionTimeoutMs,
+    statementTimeoutMs: opts.statementTimeoutMs,
+  };
+  const owned = opts.pool === undefined;
+  const config: ClientConfig & { max?: number; allowExitOnIdle?: boolean } = owned
+    ? {
+        connectionString: opts.connectionString,
+        max: opts.max ?? DEFAULT_POOL_MAX,
+        connectionTimeoutMillis: opts.connectTimeoutMs,
+        statement_timeout: opts.statementTimeoutMs,
+        application_name: 'cachevol',
+        allowExitOnIdle: true,
+      }
+    : (opts.pool as Pool).options;
+  let target: string;
+  try {
+    target = describeTarget(targetOf(config));
+  } catch (error) {
+    // No cause: pg's parse error carries the connection string, password and all.
+    throw new CacheVolumeError(
+      'INVALID_ARGUMENT',
+      `Invalid createPostgresStore options: connectionString: cannot be parsed (${(error as Error).name}). ` +
+        'Write it as postgres://user:password@host:port/database, or postgres://user@/database?host=/socket/dir.',
+    );
+  }
+  const pool = owned ? new Pool(config) : (opts.pool as Pool);
+  // An idle pooled connection that the server closes is dropped by the pool; without a
+  // listener its error would crash the process.
+  if (owned) pool.on('error', () => undefined);
+  const statements = statementsFor(opts.schema);
+  const queue = volumeQueue();
+  const context = { pool, timeouts, target };
+  const failure = (operation: string, key?: VolumeKey): FailureContext => ({
+    ...timeouts,
+    target,
+    operation,
+    key,
+  });
+  let closed = false;
+  let ready: Promise<void> | null = null;
+
+  const ensureReady = (): Promise<void> => {
+    if (closed)
+      return Promise.reject(
+        new CacheVolumeError(
+          'STORE_FAILED',
+          `The PostgreSQL store (schema "${opts.schema}") was closed; create a new one with createPostgresStore().`,
+        ),
+      );
+    ready ??= migrateOnce().catch((error: unknown) => {
+      ready = null;
+      throw storeError(error, failure('migrating the schema'));
+    });
+    return ready;
+  };
+
+  async function migrateOnce(): Promise<void> {
+    const client: PoolClient = await pool.connect();
+    let asyncError: unknown;
+    const onError = (error: unknown) => {
+      asyncError ??= error;
+    };
+    client.on('error', onError);
+    let broken = false;
+    try {
+      await migrate(client, opts.schema);
+    } catch (error) {
+      broken = asyncError !== undefined || isConnectionLost(error);
+      throw error;
+    } finally {
+      client.off('error', onError);
+      client.release(broken ? true : undefined);
+    }
+  }
+
+  const query = async <R extends Record<string, unknown>>(
+    operation: string,
+    statement: Statement,
+  ): Promise<QueryResult<R>> => {
+    await ensureReady();
+    try {
+      return await pool.query<R>(statement);
+    } catch (error) {
+      throw storeError(error, failure(operation));
+    }
+  };
+
+  const forkStatement = (key: VolumeKey, wanted: readonly string[]): Statement => ({
+    text: statements.loadForks,
+    values: [key.scope, key.name, wanted],
+  });
+
+  const transactOnce = <T>(key: VolumeKey, fn: SliceFunction<T>, options: TransactOptions): Promise<T> =>
+    runTransaction(context, { operation: 'transact', key }, options.durable === true, async (tx) => {
+      const wanted = [...(options.forks ?? [])];
+      const lock: Statement = { text: statements.lockVolume, values: [key.scope, key.name] };
+      let [locked, forks] = (await tx.run([lock, forkStatement(key, wanted)])) as [QueryResult, QueryResult];
+      let inserted = false;
+      for (let round = 0; locked.rows.length === 0; round++) {
+        if (round === MAX_LOCK_ROUNDS)
+          throw new CacheVolumeError(
+            'STORE_FAILED',
+            `Could not lock volume ${key.scope}/${key.name}: its row was deleted and re-created ${round} times in a row.`,
+          );
+        // A new volume: create its row (two creators serialise on it), then lock and load again.
+        const created = await tx.run([
+          { text: statements.insertPlaceholder, values: [key.scope, key.name] },
+          lock,
+          forkStatement(key, wanted),
+        ]);
+        inserted = created[0]?.rowCount === 1;
+        [locked, forks] = created.slice(1) as [QueryResult, QueryResult];
+      }
+      const row = locked.rows[0] as VolumeRow;
+      const stored = lockedVolume(row, inserted);
+      const before = sliceOf(
+        key,
+        row.record,
+        forks.rows.map((r: { record: string }) => r.record),
+      );
+      const out = applyFunction(fn, before, key);
+      const write = planWrite(before, out.slice, stored);
+      return {
+        value: out.result,
+        write: isEmptyWrite(write, stored)
+          ? null
+          : { text: statements.write, values: writeParameters([write]) },
+      };
+    });
+
+  return {
+    name: 'postgres',
+    schema: opts.schema,
+
+    async read(key) {
+      const { rows } = await query<{ record: string | null; forks: string | null }>('read', {
+        text: statements.read,
+        values: [key.scope, key.name],
+      });
+      const row = rows[0];
+      const forks = row?.forks ? (JSON.parse(row.forks) as ForkRecord[]) : [];
+      const slice = sliceOf(key, row?.record ?? null, []);
+      for (const fork of forks) slice.forks[fork.id] = fork;
+      return slice;
+    },
+
+    async transact<T>(key: VolumeKey, fn: SliceFunction<T>, options: TransactOptions = {}): Promise<T> {
+      await ensureReady();
+      return queue(volumeKeyString(key), () => transactOnce(key, fn, options));
+    },
+
+    async findFork(forkId) {
+      const { rows } = await query<{ record: string }>('findFork', {
+        text: statements.findFork,
+        values: [forkId],
+      });
+      return rows[0] ? (JSON.parse(rows[0].record) as ForkRecord) : null;
+    },
+
+    async listVolumes(options: ListVolumesOptions = {}): Promise<VolumePage> {
+      const after = options.after ? decodeCursor(options.after) : null;
+      const limit = Math.max(0, Math.floor(options.limit ?? DEFAULT_PAGE_SIZE));
+      const { rows } = await query<{ scope: string; name: string; record: string; forks: string | null }>(
+        'listVolumes',
+        after
+          ? { text: statements.listAfter, values: [limit + 1, after.scope, after.name] }
+          : { text: statements.listFirst, values: [limit + 1] },
+      );
+      const slices = rows.slice(0, limit).map((row) => {
+        const slice = sliceOf(row, row.record, []);
+        for (const fork of row.forks ? (JSON.parse(row.forks) as ForkRecord[]) : [])
+          slice.forks[fork.id] = fork;
+        return slice;
+      });
+      const last = slices[slices.length - 1];
+      return { slices, next: rows.length > limit && last ? encodeCursor(last) : null };
+    },
+
+    async claimDue<T>(due: DueQuery, fn: SliceFunction<T>): Promise<T[]> {
+      await ensureReady();
+      const limit = Math.max(0, Math.floor(due.limit));
+      if (limit === 0) return [];
+      const now = Number.isFinite(due.now) ? Math.floor(due.now) : due.now > 0 ? Number.MAX_SAFE_INTEGER : 0;
+      return runTransaction(context, { operation: 'claimDue' }, false, async (tx) => {
+        const [claimed] = (await tx.run([
+          { text: due.force ? statements.claimForced : statements.claimDue, values: [now, limit] },
+        ])) as [QueryResult<VolumeRow & VolumeKey>];
+        if (claimed.rows.length === 0) return { value: [], write: null };
+        const [forks] = (await tx.run([
+          {
+            text: statements.loadLiveForksOf,
+            values: [claimed.rows.map((r) => r.scope), claimed.rows.map((r) => r.name)],
+          },
+        ])) as [QueryResult<VolumeKey & { record: string }>];
+        const forksOf = new Map<string, string[]>();
+        for (const fork of forks.rows) {
+          const id = volumeKeyString(fork);
+          forksOf.set(id, [...(forksOf.get(id) ?? []), fork.record]);
+        }
+        const values: T[] = [];
+        const writes = [];
+        for (const row of claimed.rows) {
+          const key = { scope: row.scope, name: row.name };
+          const stored = lockedVolume(row);
+          const before = sliceOf(key, row.record, forksOf.get(volumeKeyString(key)) ?? []);
+          const out = applyFunction(fn, before, key);
+          const write = planWrite(before, out.slice, stored);
+          if (!isEmptyWrite(write, stored)) writes.push(write);
+          values.push(out.result);
+        }
+        return {
+          value: values,
+          write: writes.length > 0 ? { text: statements.write, values: writeParameters(writes) } : null,
+        };
+      });
+    },
+
+    async pruneForks(endedBefore) {
+      const cutoff = Number.isFinite(endedBefore)
+        ? Math.ceil(endedBefore)
+        : endedBefore > 0
+          ? Number.MAX_SAFE_INTEGER
+          : Number.MIN_SAFE_INTEGER;
+      const result = await query('pruneForks', { text: statements.pruneForks, values: [cutoff] });
+      return result.rowCount ?? 0;
+    },
+
+    async close() {
+      if (closed) return;
+      closed = true;
+      if (owned) await pool.end().catch(() => undefined);
+    },
+  };
+}
