@@ -110,6 +110,8 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
         statement_timeout: opts.statementTimeoutMs,
         application_name: 'cachevol',
         allowExitOnIdle: true,
+        // Send a transaction's statements together (pg >= 8.21; older releases send them one by one).
+        pipeline: true,
       }
     : (opts.pool as Pool).options;
   let target: string;
@@ -186,14 +188,14 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
   };
 
   const forkStatement = (key: VolumeKey, wanted: readonly string[]): Statement => ({
-    text: statements.loadForks,
+    ...statements.loadForks,
     values: [key.scope, key.name, wanted],
   });
 
   const transactOnce = <T>(key: VolumeKey, fn: SliceFunction<T>, options: TransactOptions): Promise<T> =>
     runTransaction(context, { operation: 'transact', key }, options.durable === true, async (tx) => {
       const wanted = [...(options.forks ?? [])];
-      const lock: Statement = { text: statements.lockVolume, values: [key.scope, key.name] };
+      const lock: Statement = { ...statements.lockVolume, values: [key.scope, key.name] };
       let [locked, forks] = (await tx.run([lock, forkStatement(key, wanted)])) as [QueryResult, QueryResult];
       let inserted = false;
       for (let round = 0; locked.rows.length === 0; round++) {
@@ -204,7 +206,7 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
           );
         // A new volume: create its row (two creators serialise on it), then lock and load again.
         const created = await tx.run([
-          { text: statements.insertPlaceholder, values: [key.scope, key.name] },
+          { ...statements.insertPlaceholder, values: [key.scope, key.name] },
           lock,
           forkStatement(key, wanted),
         ]);
@@ -222,9 +224,7 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
       const write = planWrite(before, out.slice, stored);
       return {
         value: out.result,
-        write: isEmptyWrite(write, stored)
-          ? null
-          : { text: statements.write, values: writeParameters([write]) },
+        write: isEmptyWrite(write, stored) ? null : { ...statements.write, values: writeParameters([write]) },
       };
     });
 
@@ -234,7 +234,7 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
 
     async read(key) {
       const { rows } = await query<{ record: string | null; forks: string | null }>('read', {
-        text: statements.read,
+        ...statements.read,
         values: [key.scope, key.name],
       });
       const row = rows[0];
@@ -251,7 +251,7 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
 
     async findFork(forkId) {
       const { rows } = await query<{ record: string }>('findFork', {
-        text: statements.findFork,
+        ...statements.findFork,
         values: [forkId],
       });
       return rows[0] ? (JSON.parse(rows[0].record) as ForkRecord) : null;
@@ -263,8 +263,8 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
       const { rows } = await query<{ scope: string; name: string; record: string; forks: string | null }>(
         'listVolumes',
         after
-          ? { text: statements.listAfter, values: [limit + 1, after.scope, after.name] }
-          : { text: statements.listFirst, values: [limit + 1] },
+          ? { ...statements.listAfter, values: [limit + 1, after.scope, after.name] }
+          : { ...statements.listFirst, values: [limit + 1] },
       );
       const slices = rows.slice(0, limit).map((row) => {
         const slice = sliceOf(row, row.record, []);
@@ -283,12 +283,12 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
       const now = Number.isFinite(due.now) ? Math.floor(due.now) : due.now > 0 ? Number.MAX_SAFE_INTEGER : 0;
       return runTransaction(context, { operation: 'claimDue' }, false, async (tx) => {
         const [claimed] = (await tx.run([
-          { text: due.force ? statements.claimForced : statements.claimDue, values: [now, limit] },
+          { ...(due.force ? statements.claimForced : statements.claimDue), values: [now, limit] },
         ])) as [QueryResult<VolumeRow & VolumeKey>];
         if (claimed.rows.length === 0) return { value: [], write: null };
         const [forks] = (await tx.run([
           {
-            text: statements.loadLiveForksOf,
+            ...statements.loadLiveForksOf,
             values: [claimed.rows.map((r) => r.scope), claimed.rows.map((r) => r.name)],
           },
         ])) as [QueryResult<VolumeKey & { record: string }>];
@@ -310,7 +310,7 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
         }
         return {
           value: values,
-          write: writes.length > 0 ? { text: statements.write, values: writeParameters(writes) } : null,
+          write: writes.length > 0 ? { ...statements.write, values: writeParameters(writes) } : null,
         };
       });
     },
@@ -321,7 +321,7 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
         : endedBefore > 0
           ? Number.MAX_SAFE_INTEGER
           : Number.MIN_SAFE_INTEGER;
-      const result = await query('pruneForks', { text: statements.pruneForks, values: [cutoff] });
+      const result = await query('pruneForks', { ...statements.pruneForks, values: [cutoff] });
       return result.rowCount ?? 0;
     },
 

@@ -40,6 +40,8 @@ export interface FailureContext {
   key?: VolumeKey;
   /** Whether the COMMIT had been sent (the outcome is then unknown when the connection drops). */
   committing?: boolean;
+  /** The longest this client stayed idle inside the transaction, in ms. */
+  idleMs?: number;
   /** The timeouts in force, for messages. */
   lockTimeoutMs: number;
   idleInTransactionTimeoutMs: number;
@@ -128,11 +130,15 @@ export function storeError(error: unknown, context: FailureContext): CacheVolume
         `a transaction (the server cuts such a session off after idleInTransactionTimeoutMs, ` +
         `${context.idleInTransactionTimeoutMs} ms): retry, or raise lockTimeoutMs.`,
     );
-  if (code === '25P03')
+  // The server reports the timeout as it ends the session, but a client that was paused may see
+  // the closed socket first: a lost connection after a longer idle time is the same event.
+  const idle = context.idleMs ?? 0;
+  if (code === '25P03' || (idle >= context.idleInTransactionTimeoutMs && isConnectionLost(error)))
     return fail(
       `This client stayed inside a transaction on ${volume} for longer than idleInTransactionTimeoutMs ` +
-        `(${context.idleInTransactionTimeoutMs} ms): the process was paused or overloaded. The server ended ` +
-        'its session and rolled the transaction back, so nothing was written and other clients went on. Retry.',
+        `(${context.idleInTransactionTimeoutMs} ms${idle > 0 ? `; it was idle for ${Math.round(idle)} ms` : ''}): ` +
+        'the process was paused or overloaded. The server ended its session and rolled the transaction back, ' +
+        'so nothing was written and other clients went on. Retry.',
     );
   if (code === '57014')
     return fail(

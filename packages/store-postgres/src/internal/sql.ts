@@ -1,36 +1,49 @@
+import { createHash } from 'node:crypto';
 import { escapeIdentifier } from 'pg';
 
+/** A statement's text and the name it is prepared under (once per connection, by `pg`). */
+export interface Prepared {
+  readonly name: string;
+  readonly text: string;
+}
+
+const prepared = (text: string): Prepared => ({
+  name: `cachevol_${createHash('sha256').update(text).digest('hex').slice(0, 24)}`,
+  text,
+});
+
 /**
- * Every SQL statement the store runs, for one schema. The schema name is validated by the
- * options schema and quoted here; every value is a bind parameter.
+ * Every SQL statement the store runs, for one schema, as named (prepared) statements: each
+ * connection parses and plans them once. The schema name is validated by the options schema and
+ * quoted here; every value is a bind parameter.
  */
 export interface Statements {
   /** The quoted schema, e.g. `"cachevol"`. */
   readonly schema: string;
   /** Locks a volume's row: `$1` scope, `$2` name. */
-  readonly lockVolume: string;
+  readonly lockVolume: Prepared;
   /** Creates a volume's placeholder row if it does not exist: `$1` scope, `$2` name. */
-  readonly insertPlaceholder: string;
+  readonly insertPlaceholder: Prepared;
   /** A volume's live forks and the ended ones named: `$1` scope, `$2` name, `$3` ids. */
-  readonly loadForks: string;
+  readonly loadForks: Prepared;
   /** Claims due volumes, skipping locked ones: `$1` now, `$2` limit. */
-  readonly claimDue: string;
+  readonly claimDue: Prepared;
   /** As {@link Statements.claimDue}, also taking every volume with an intent in flight. */
-  readonly claimForced: string;
+  readonly claimForced: Prepared;
   /** The live forks of several volumes: `$1` scopes, `$2` names. */
-  readonly loadLiveForksOf: string;
+  readonly loadLiveForksOf: Prepared;
   /** Writes forks, updates and deletes volume rows: `$1` forks, `$2` volume rows, `$3` rows to delete (jsonb). */
-  readonly write: string;
+  readonly write: Prepared;
   /** One volume's record and live forks in one snapshot: `$1` scope, `$2` name. */
-  readonly read: string;
+  readonly read: Prepared;
   /** The first page of volumes: `$1` limit. */
-  readonly listFirst: string;
+  readonly listFirst: Prepared;
   /** A page after a key: `$1` limit, `$2` scope, `$3` name. */
-  readonly listAfter: string;
+  readonly listAfter: Prepared;
   /** A fork by id: `$1` id. */
-  readonly findFork: string;
+  readonly findFork: Prepared;
   /** Deletes ended forks: `$1` cut-off. */
-  readonly pruneForks: string;
+  readonly pruneForks: Prepared;
 }
 
 /**
@@ -51,18 +64,20 @@ export function statementsFor(schemaName: string): Statements {
      WHERE ${where} ORDER BY v.scope, v.name LIMIT $1`;
   return {
     schema: s,
-    lockVolume: `SELECT record::text AS record, due_at::text AS due_at, has_intent FROM ${s}.volumes
-      WHERE scope = $1 AND name = $2 FOR UPDATE`,
-    insertPlaceholder: `INSERT INTO ${s}.volumes (scope, name) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING 1`,
-    loadForks: `SELECT record::text AS record FROM ${s}.forks WHERE scope = $1 AND name = $2 AND live
+    lockVolume: prepared(`SELECT record::text AS record, due_at::text AS due_at, has_intent FROM ${s}.volumes
+      WHERE scope = $1 AND name = $2 FOR UPDATE`),
+    insertPlaceholder: prepared(
+      `INSERT INTO ${s}.volumes (scope, name) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING 1`,
+    ),
+    loadForks: prepared(`SELECT record::text AS record FROM ${s}.forks WHERE scope = $1 AND name = $2 AND live
       UNION ALL
-      SELECT record::text FROM ${s}.forks WHERE id = ANY($3::text[]) AND scope = $1 AND name = $2 AND NOT live`,
-    claimDue: claim('due_at <= $1'),
-    claimForced: claim('(due_at <= $1 OR has_intent)'),
-    loadLiveForksOf: `SELECT f.scope, f.name, f.record::text AS record FROM ${s}.forks f
+      SELECT record::text FROM ${s}.forks WHERE id = ANY($3::text[]) AND scope = $1 AND name = $2 AND NOT live`),
+    claimDue: prepared(claim('due_at <= $1')),
+    claimForced: prepared(claim('(due_at <= $1 OR has_intent)')),
+    loadLiveForksOf: prepared(`SELECT f.scope, f.name, f.record::text AS record FROM ${s}.forks f
       JOIN unnest($1::text[], $2::text[]) AS k(scope, name) ON f.scope = k.scope AND f.name = k.name
-      WHERE f.live`,
-    write: `WITH written_forks AS (
+      WHERE f.live`),
+    write: prepared(`WITH written_forks AS (
         INSERT INTO ${s}.forks AS f (id, scope, name, live, ended_at, record)
         SELECT x.id, x.scope, x.name, x.live, x.ended_at, x.record
         FROM jsonb_to_recordset($1::jsonb)
@@ -82,13 +97,13 @@ export function statementsFor(schemaName: string): Statements {
         RETURNING 1
       )
       SELECT (SELECT count(*) FROM written_forks)::int AS forks, (SELECT count(*) FROM updated)::int AS updated,
-        (SELECT count(*) FROM deleted)::int AS deleted`,
-    read: `SELECT (SELECT record::text FROM ${s}.volumes WHERE scope = $1 AND name = $2) AS record,
+        (SELECT count(*) FROM deleted)::int AS deleted`),
+    read: prepared(`SELECT (SELECT record::text FROM ${s}.volumes WHERE scope = $1 AND name = $2) AS record,
       (SELECT json_agg(record ORDER BY id)::text FROM ${s}.forks
-        WHERE scope = $1 AND name = $2 AND live) AS forks`,
-    listFirst: list('v.record IS NOT NULL'),
-    listAfter: list('v.record IS NOT NULL AND (v.scope, v.name) > ($2, $3)'),
-    findFork: `SELECT record::text AS record FROM ${s}.forks WHERE id = $1`,
-    pruneForks: `DELETE FROM ${s}.forks WHERE NOT live AND ended_at < $1`,
+        WHERE scope = $1 AND name = $2 AND live) AS forks`),
+    listFirst: prepared(list('v.record IS NOT NULL')),
+    listAfter: prepared(list('v.record IS NOT NULL AND (v.scope, v.name) > ($2, $3)')),
+    findFork: prepared(`SELECT record::text AS record FROM ${s}.forks WHERE id = $1`),
+    pruneForks: prepared(`DELETE FROM ${s}.forks WHERE NOT live AND ended_at < $1`),
   };
 }

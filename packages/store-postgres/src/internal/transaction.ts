@@ -108,14 +108,23 @@ export async function runTransaction<T>(
     client.on('error', onError);
     let broken = false;
     let committing = false;
+    // How long the session sat idle inside the transaction (the function running, or the
+    // process paused), which is what the server's idle_in_transaction_session_timeout measures.
+    let lastReply: number | null = null;
+    let idleMs = 0;
     try {
       let begin: string | null = beginStatement(context.timeouts, durable);
       const tx: Transaction = {
         async run(statements) {
-          if (begin === null) return send(client, statements);
+          if (lastReply !== null) idleMs = Math.max(idleMs, performance.now() - lastReply);
           const first = begin;
           begin = null;
-          return (await send(client, [first, ...statements])).slice(1);
+          const results =
+            first === null
+              ? await send(client, statements)
+              : (await send(client, [first, ...statements])).slice(1);
+          lastReply = performance.now();
+          return results;
         },
       };
       const outcome = await body(tx);
@@ -136,8 +145,9 @@ export async function runTransaction<T>(
         ));
       if (thrown instanceof FunctionError) throw thrown.error;
       if (!broken && isRetryable(error) && attempt < MAX_ATTEMPTS) continue;
-      const cause = asyncError !== undefined && !(error as { code?: string })?.code ? asyncError : error;
-      throw storeError(cause, { ...fail, committing });
+      // The server's own report (it has a severity) says more than the socket error that followed it.
+      const cause = typeof (asyncError as { severity?: unknown })?.severity === 'string' ? asyncError : error;
+      throw storeError(cause, { ...fail, committing, idleMs });
     } finally {
       client.off('error', onError);
       client.release(broken ? true : undefined);

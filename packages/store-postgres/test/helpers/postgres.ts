@@ -1,6 +1,15 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { accessSync, chownSync, constants, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import {
+  accessSync,
+  chownSync,
+  constants,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+} from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -146,7 +155,10 @@ export async function startCluster(): Promise<Cluster> {
     await start();
     const admin = new pg.Client({ host: dir, port, user: 'postgres', database: 'postgres' });
     await admin.connect();
-    await admin.query(`CREATE DATABASE ${DATABASE}`);
+    // A collation that does not sort by bytes, so the tests see that the store's ordering does.
+    await admin
+      .query(`CREATE DATABASE ${DATABASE} LOCALE_PROVIDER icu ICU_LOCALE 'en-US' TEMPLATE template0`)
+      .catch(() => admin.query(`CREATE DATABASE ${DATABASE}`));
     await admin.end();
   } catch (error) {
     await stop('immediate').catch(() => undefined);
@@ -198,42 +210,45 @@ export function describeWithPostgres(
   const unavailable = options.ownCluster ? clusterUnavailable : postgresUnavailable;
   if (unavailable && process.env.CI === 'true')
     throw new Error(`${title}: cannot run under CI=true: ${unavailable}`);
-  describe.skipIf(unavailable !== undefined)(unavailable ? `${title} (skipped: ${unavailable})` : title, () => {
-    let database: TestDatabase | undefined;
-    let admin: pg.Pool | undefined;
-    const schemas = new Set<string>();
-    beforeAll(async () => {
-      const given = options.ownCluster ? undefined : process.env.CACHEVOL_TEST_POSTGRES_URL;
-      const cluster = given ? undefined : await startCluster();
-      const url = given ?? (cluster as Cluster).url;
-      const pool = new pg.Pool({ connectionString: url, max: 4 });
-      pool.on('error', () => undefined);
-      admin = pool;
-      database = {
-        url,
-        cluster,
-        freshSchema() {
-          const schema = `t_${randomBytes(6).toString('hex')}`;
-          schemas.add(schema);
-          return schema;
-        },
-        async drop(schema) {
-          schemas.delete(schema);
-          await pool.query(`DROP SCHEMA IF EXISTS ${pg.escapeIdentifier(schema)} CASCADE`);
-        },
-        async sql(text, values) {
-          return (await pool.query(text, values)).rows;
-        },
-      };
-    });
-    afterAll(async () => {
-      for (const schema of schemas) await database?.drop(schema).catch(() => undefined);
-      await admin?.end().catch(() => undefined);
-      await database?.cluster?.destroy();
-    });
-    body(() => {
-      if (!database) throw new Error('the PostgreSQL test database is not set up yet');
-      return database;
-    });
-  });
+  describe.skipIf(unavailable !== undefined)(
+    unavailable ? `${title} (skipped: ${unavailable})` : title,
+    () => {
+      let database: TestDatabase | undefined;
+      let admin: pg.Pool | undefined;
+      const schemas = new Set<string>();
+      beforeAll(async () => {
+        const given = options.ownCluster ? undefined : process.env.CACHEVOL_TEST_POSTGRES_URL;
+        const cluster = given ? undefined : await startCluster();
+        const url = given ?? (cluster as Cluster).url;
+        const pool = new pg.Pool({ connectionString: url, max: 4 });
+        pool.on('error', () => undefined);
+        admin = pool;
+        database = {
+          url,
+          cluster,
+          freshSchema() {
+            const schema = `t_${randomBytes(6).toString('hex')}`;
+            schemas.add(schema);
+            return schema;
+          },
+          async drop(schema) {
+            schemas.delete(schema);
+            await pool.query(`DROP SCHEMA IF EXISTS ${pg.escapeIdentifier(schema)} CASCADE`);
+          },
+          async sql(text, values) {
+            return (await pool.query(text, values)).rows;
+          },
+        };
+      });
+      afterAll(async () => {
+        for (const schema of schemas) await database?.drop(schema).catch(() => undefined);
+        await admin?.end().catch(() => undefined);
+        await database?.cluster?.destroy();
+      });
+      body(() => {
+        if (!database) throw new Error('the PostgreSQL test database is not set up yet');
+        return database;
+      });
+    },
+  );
 }
