@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describeStoreConformance } from '@cachevol/core/testing';
+import pg from 'pg';
 import { createPostgresStore } from '../src/index.js';
 import { describeWithPostgres } from './helpers/postgres.js';
 
@@ -26,6 +27,32 @@ describeWithPostgres('postgres store', (db) => {
         open,
         worker: { module: fixture, config: { connectionString: url, schema, ...WORKER_TIMEOUTS } },
         cleanup: () => db().drop(schema),
+      };
+    },
+  });
+
+  // The same suite through pools the caller made (no pipelining: statements go one by one).
+  describeStoreConformance('postgres, with pools passed in', {
+    clients: true,
+    processes: true,
+    stallMs: 2_000,
+    create: () => {
+      const { url } = db();
+      const schema = db().freshSchema();
+      const pools: pg.Pool[] = [];
+      const open = () => {
+        const pool = new pg.Pool({ connectionString: url, max: 4 });
+        pools.push(pool);
+        return createPostgresStore({ pool, schema });
+      };
+      return {
+        store: open(),
+        open,
+        worker: { module: fixture, config: { connectionString: url, schema, ...WORKER_TIMEOUTS } },
+        cleanup: async () => {
+          for (const pool of pools) await pool.end();
+          await db().drop(schema);
+        },
       };
     },
   });
