@@ -110,7 +110,7 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
         statement_timeout: opts.statementTimeoutMs,
         application_name: 'cachevol',
         allowExitOnIdle: true,
-        // Send a transaction's statements together (pg >= 8.21; older releases send them one by one).
+        // Send a transaction's statements together (pg 8.23 and later; older releases send them one by one).
         pipeline: true,
       }
     : (opts.pool as Pool).options;
