@@ -1,6 +1,5 @@
 import {
   CacheVolumeError,
-  checkSliceUpdate,
   DEFAULT_PAGE_SIZE,
   type DueQuery,
   decodeCursor,
@@ -9,33 +8,19 @@ import {
   type ListVolumesOptions,
   parseOptions,
   type SliceFunction,
-  type SliceUpdate,
   type Store,
   type TransactOptions,
   type VolumeKey,
   type VolumePage,
-  type VolumeSlice,
   volumeKeyString,
 } from '@cachevol/core';
-import { type ClientConfig, Pool, type PoolClient, type QueryResult } from 'pg';
-import {
-  describeTarget,
-  type FailureContext,
-  isConnectionLost,
-  storeError,
-  targetOf,
-} from './internal/errors.js';
-import { migrate } from './internal/migrations.js';
-import {
-  isEmptyWrite,
-  lockedVolume,
-  planWrite,
-  sliceOf,
-  type VolumeRow,
-  writeParameters,
-} from './internal/rows.js';
+import { type ClientConfig, Pool, type QueryResult } from 'pg';
+import { describeTarget, type FailureContext, storeError, targetOf } from './internal/errors.js';
+import { migratePool } from './internal/migrations.js';
+import { sliceOfAggregate } from './internal/rows.js';
+import { claimDueSlices, transactSlice } from './internal/slice-transactions.js';
 import { statementsFor } from './internal/sql.js';
-import { FunctionError, runTransaction, type Statement, type Timeouts } from './internal/transaction.js';
+import type { Statement, Timeouts } from './internal/transaction.js';
 import { volumeQueue } from './internal/volume-queue.js';
 import { DEFAULT_POOL_MAX, type PostgresStoreOptions, postgresStoreOptionsSchema } from './options.js';
 
@@ -45,19 +30,6 @@ export interface PostgresStore extends Store {
   readonly name: 'postgres';
   /** The schema holding the store's tables. */
   readonly schema: string;
-}
-
-/** How often a transaction re-tries to lock a volume whose row vanished as it waited. */
-const MAX_LOCK_ROUNDS = 10;
-
-function applyFunction<T>(fn: SliceFunction<T>, slice: VolumeSlice, key: VolumeKey): SliceUpdate<T> {
-  try {
-    const out = fn(slice);
-    checkSliceUpdate(out, key);
-    return out;
-  } catch (error) {
-    throw new FunctionError(error);
-  }
 }
 
 /**
@@ -131,7 +103,7 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
   if (owned) pool.on('error', () => undefined);
   const statements = statementsFor(opts.schema);
   const queue = volumeQueue();
-  const context = { pool, timeouts, target };
+  const context = { pool, timeouts, target, statements };
   const failure = (operation: string, key?: VolumeKey): FailureContext => ({
     ...timeouts,
     target,
@@ -149,31 +121,12 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
           `The PostgreSQL store (schema "${opts.schema}") was closed; create a new one with createPostgresStore().`,
         ),
       );
-    ready ??= migrateOnce().catch((error: unknown) => {
+    ready ??= migratePool(pool, opts.schema).catch((error: unknown) => {
       ready = null;
       throw storeError(error, failure('migrating the schema'));
     });
     return ready;
   };
-
-  async function migrateOnce(): Promise<void> {
-    const client: PoolClient = await pool.connect();
-    let asyncError: unknown;
-    const onError = (error: unknown) => {
-      asyncError ??= error;
-    };
-    client.on('error', onError);
-    let broken = false;
-    try {
-      await migrate(client, opts.schema);
-    } catch (error) {
-      broken = asyncError !== undefined || isConnectionLost(error);
-      throw error;
-    } finally {
-      client.off('error', onError);
-      client.release(broken ? true : undefined);
-    }
-  }
 
   const query = async <R extends Record<string, unknown>>(
     operation: string,
@@ -187,47 +140,6 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
     }
   };
 
-  const forkStatement = (key: VolumeKey, wanted: readonly string[]): Statement => ({
-    ...statements.loadForks,
-    values: [key.scope, key.name, wanted],
-  });
-
-  const transactOnce = <T>(key: VolumeKey, fn: SliceFunction<T>, options: TransactOptions): Promise<T> =>
-    runTransaction(context, { operation: 'transact', key }, options.durable === true, async (tx) => {
-      const wanted = [...(options.forks ?? [])];
-      const lock: Statement = { ...statements.lockVolume, values: [key.scope, key.name] };
-      let [locked, forks] = (await tx.run([lock, forkStatement(key, wanted)])) as [QueryResult, QueryResult];
-      let inserted = false;
-      for (let round = 0; locked.rows.length === 0; round++) {
-        if (round === MAX_LOCK_ROUNDS)
-          throw new CacheVolumeError(
-            'STORE_FAILED',
-            `Could not lock volume ${key.scope}/${key.name}: its row was deleted and re-created ${round} times in a row.`,
-          );
-        // A new volume: create its row (two creators serialise on it), then lock and load again.
-        const created = await tx.run([
-          { ...statements.insertPlaceholder, values: [key.scope, key.name] },
-          lock,
-          forkStatement(key, wanted),
-        ]);
-        inserted = created[0]?.rowCount === 1;
-        [locked, forks] = created.slice(1) as [QueryResult, QueryResult];
-      }
-      const row = locked.rows[0] as VolumeRow;
-      const stored = lockedVolume(row, inserted);
-      const before = sliceOf(
-        key,
-        row.record,
-        forks.rows.map((r: { record: string }) => r.record),
-      );
-      const out = applyFunction(fn, before, key);
-      const write = planWrite(before, out.slice, stored);
-      return {
-        value: out.result,
-        write: isEmptyWrite(write, stored) ? null : { ...statements.write, values: writeParameters([write]) },
-      };
-    });
-
   return {
     name: 'postgres',
     schema: opts.schema,
@@ -237,16 +149,15 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
         ...statements.read,
         values: [key.scope, key.name],
       });
-      const row = rows[0];
-      const forks = row?.forks ? (JSON.parse(row.forks) as ForkRecord[]) : [];
-      const slice = sliceOf(key, row?.record ?? null, []);
-      for (const fork of forks) slice.forks[fork.id] = fork;
-      return slice;
+      return sliceOfAggregate(key, rows[0]?.record ?? null, rows[0]?.forks ?? null);
     },
 
     async transact<T>(key: VolumeKey, fn: SliceFunction<T>, options: TransactOptions = {}): Promise<T> {
       await ensureReady();
-      return queue(volumeKeyString(key), () => transactOnce(key, fn, options));
+      return queue(volumeKeyString(key), async () => {
+        await ensureReady(); // the store may have been closed while this call queued
+        return transactSlice(context, key, fn, options);
+      });
     },
 
     async findFork(forkId) {
@@ -266,56 +177,18 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
           ? { ...statements.listAfter, values: [limit + 1, after.scope, after.name] }
           : { ...statements.listFirst, values: [limit + 1] },
       );
-      const slices = rows.slice(0, limit).map((row) => {
-        const slice = sliceOf(row, row.record, []);
-        for (const fork of row.forks ? (JSON.parse(row.forks) as ForkRecord[]) : [])
-          slice.forks[fork.id] = fork;
-        return slice;
-      });
+      const slices = rows.slice(0, limit).map((row) => sliceOfAggregate(row, row.record, row.forks));
       const last = slices[slices.length - 1];
       return { slices, next: rows.length > limit && last ? encodeCursor(last) : null };
     },
 
     async claimDue<T>(due: DueQuery, fn: SliceFunction<T>): Promise<T[]> {
       await ensureReady();
-      const limit = Math.max(0, Math.floor(due.limit));
-      if (limit === 0) return [];
-      const now = Number.isFinite(due.now) ? Math.floor(due.now) : due.now > 0 ? Number.MAX_SAFE_INTEGER : 0;
-      return runTransaction(context, { operation: 'claimDue' }, false, async (tx) => {
-        const [claimed] = (await tx.run([
-          { ...(due.force ? statements.claimForced : statements.claimDue), values: [now, limit] },
-        ])) as [QueryResult<VolumeRow & VolumeKey>];
-        if (claimed.rows.length === 0) return { value: [], write: null };
-        const [forks] = (await tx.run([
-          {
-            ...statements.loadLiveForksOf,
-            values: [claimed.rows.map((r) => r.scope), claimed.rows.map((r) => r.name)],
-          },
-        ])) as [QueryResult<VolumeKey & { record: string }>];
-        const forksOf = new Map<string, string[]>();
-        for (const fork of forks.rows) {
-          const id = volumeKeyString(fork);
-          forksOf.set(id, [...(forksOf.get(id) ?? []), fork.record]);
-        }
-        const values: T[] = [];
-        const writes = [];
-        for (const row of claimed.rows) {
-          const key = { scope: row.scope, name: row.name };
-          const stored = lockedVolume(row);
-          const before = sliceOf(key, row.record, forksOf.get(volumeKeyString(key)) ?? []);
-          const out = applyFunction(fn, before, key);
-          const write = planWrite(before, out.slice, stored);
-          if (!isEmptyWrite(write, stored)) writes.push(write);
-          values.push(out.result);
-        }
-        return {
-          value: values,
-          write: writes.length > 0 ? { ...statements.write, values: writeParameters(writes) } : null,
-        };
-      });
+      return claimDueSlices(context, due, fn);
     },
 
     async pruneForks(endedBefore) {
+      // ended_at is rounded up, the cut-off too: nothing is pruned early.
       const cutoff = Number.isFinite(endedBefore)
         ? Math.ceil(endedBefore)
         : endedBefore > 0

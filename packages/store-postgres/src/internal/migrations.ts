@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { CacheVolumeError } from '@cachevol/core';
-import type { ClientBase } from 'pg';
+import type { ClientBase, Pool } from 'pg';
 import { escapeIdentifier } from 'pg';
+import { isConnectionLost } from './errors.js';
 
 /** One step of the schema's history. Steps are never edited once released: add a new one. */
 interface Migration {
@@ -105,5 +106,32 @@ export async function migrate(client: ClientBase, schema: string): Promise<void>
   } catch (error) {
     await client.query('ROLLBACK').catch(() => undefined);
     throw error;
+  }
+}
+
+/**
+ * Runs {@link migrate} on a connection of the pool, and destroys that connection rather than
+ * returning it if it failed.
+ *
+ * @param pool - the store's pool
+ * @param schema - the schema name (validated)
+ */
+export async function migratePool(pool: Pool, schema: string): Promise<void> {
+  const client = await pool.connect();
+  let asyncError: unknown;
+  const onError = (error: unknown) => {
+    asyncError ??= error;
+  };
+  // A checked-out client has no error listener of the pool's: keep a server-side error from crashing.
+  client.on('error', onError);
+  let broken = false;
+  try {
+    await migrate(client, schema);
+  } catch (error) {
+    broken = asyncError !== undefined || isConnectionLost(error);
+    throw error;
+  } finally {
+    client.off('error', onError);
+    client.release(broken ? true : undefined);
   }
 }

@@ -78,6 +78,16 @@ export function sliceOf(key: VolumeKey, record: string | null, forks: readonly s
   return slice;
 }
 
+/**
+ * Builds a slice from a volume's record and its forks as one JSON array (`json_agg`), as the
+ * read and list statements return them.
+ */
+export function sliceOfAggregate(key: VolumeKey, record: string | null, forks: string | null): VolumeSlice {
+  const slice = sliceOf(key, record, []);
+  for (const fork of forks ? (JSON.parse(forks) as ForkRecord[]) : []) slice.forks[fork.id] = fork;
+  return slice;
+}
+
 /** The stored schedule of a locked row. */
 export function lockedVolume(row: VolumeRow, inserted = false): LockedVolume {
   return { dueAt: row.due_at === null ? null : Number(row.due_at), hasIntent: row.has_intent, inserted };

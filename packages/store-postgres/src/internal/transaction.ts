@@ -136,14 +136,15 @@ export async function runTransaction<T>(
       }
       return outcome.value;
     } catch (thrown) {
-      const error = thrown instanceof FunctionError ? thrown.error : thrown;
-      broken = asyncError !== undefined || isConnectionLost(error);
+      const fromFunction = thrown instanceof FunctionError;
+      const error = fromFunction ? thrown.error : thrown;
+      broken = asyncError !== undefined || (!fromFunction && isConnectionLost(error));
       if (!broken)
         broken = !(await client.query('ROLLBACK').then(
           () => true,
           () => false,
         ));
-      if (thrown instanceof FunctionError) throw thrown.error;
+      if (fromFunction) throw error;
       if (!broken && isRetryable(error) && attempt < MAX_ATTEMPTS) continue;
       // The server's own report (it has a severity) says more than the socket error that followed it.
       const cause = typeof (asyncError as { severity?: unknown })?.severity === 'string' ? asyncError : error;
