@@ -217,7 +217,14 @@ export function describeStoreConformance(name: string, options: StoreConformance
               const written: VolumeSlice = {
                 ...scoped,
                 volume: scoped.volume && rekey(scoped.volume),
-                forks: Object.fromEntries(Object.entries(scoped.forks).map(([id, f]) => [id, rekey(f)])),
+                // Fork ids are unique across volumes, as the engine's are: a run never reuses a
+                // fork id that an earlier run wrote in another volume.
+                forks: Object.fromEntries(
+                  Object.values(scoped.forks).map((f) => {
+                    const id = `${scoped.scope}-${f.id}`;
+                    return [id, { ...rekey(f), id }];
+                  }),
+                ),
               };
               await store().transact(written, () => ({ slice: written, result: undefined }));
               const ids = Object.keys(written.forks);
