@@ -9,6 +9,7 @@
  * - {@link processWorker}: one of several processes sharing one SQLite file, each cycling on
  *   its own volume for a fixed time.
  */
+import { closeSync, fdatasyncSync, fstatSync, openSync, statSync } from 'node:fs';
 import { createMemoryBackend } from '@cachevol/backend-memory';
 import { CacheVolumes } from '@cachevol/core';
 import { timedStore } from './instrument.mjs';
@@ -173,12 +174,19 @@ export async function scalingCell(job, log) {
  *   20, 25, 25, 25, 50, 50, 100, 100 ... ms between attempts and so misses a lock released
  *   in between. A retry is safe here: `BEGIN IMMEDIATE` failed, so nothing ran.
  * - `poll-1ms+no-fsync`: both.
+ * - `fsync-after-unlock`: a durable transaction commits with `synchronous=NORMAL` (no fsync
+ *   while it holds the write lock) and then, before returning, fdatasyncs the `-wal` file, which
+ *   holds its commit: as durable when it returns, but the fsync no longer holds the lock, and
+ *   processes that fsync at the same time share the flush (a group commit). Sound because the
+ *   WAL is a log read back up to its last valid commit, and a checkpoint that moves frames into
+ *   the database first syncs the WAL and then the database.
  */
 export const SQLITE_VARIANTS = {
-  'as-is': { busyTimeoutMs: undefined, durable: true, poll: false },
-  'no-fsync': { busyTimeoutMs: undefined, durable: false, poll: false },
-  'poll-1ms': { busyTimeoutMs: 1, durable: true, poll: true },
-  'poll-1ms+no-fsync': { busyTimeoutMs: 1, durable: false, poll: true },
+  'as-is': { busyTimeoutMs: undefined, durable: true, poll: false, syncAfter: false },
+  'no-fsync': { busyTimeoutMs: undefined, durable: false, poll: false, syncAfter: false },
+  'poll-1ms': { busyTimeoutMs: 1, durable: true, poll: true, syncAfter: false },
+  'poll-1ms+no-fsync': { busyTimeoutMs: 1, durable: false, poll: true, syncAfter: false },
+  'fsync-after-unlock': { busyTimeoutMs: undefined, durable: false, poll: false, syncAfter: true },
 };
 
 /**
@@ -186,10 +194,23 @@ export const SQLITE_VARIANTS = {
  *
  * @param {import('@cachevol/core').Store} store - the store
  * @param {(typeof SQLITE_VARIANTS)[keyof typeof SQLITE_VARIANTS]} variant - what to change
+ * @param {string} path - the database file
  * @returns {import('@cachevol/core').Store}
  */
-function sqliteVariant(store, variant) {
-  if (variant.durable && !variant.poll) return store;
+function sqliteVariant(store, variant, path) {
+  if (variant.durable && !variant.poll && !variant.syncAfter) return store;
+  /** @type {number | null} */
+  let walFd = null;
+  const syncWal = () => {
+    // The -wal file outlives every transaction while a connection is open; reopen it if it
+    // was replaced all the same.
+    if (walFd !== null && fstatSync(walFd).ino !== statSync(`${path}-wal`).ino) {
+      closeSync(walFd);
+      walFd = null;
+    }
+    walFd ??= openSync(`${path}-wal`, 'r');
+    fdatasyncSync(walFd);
+  };
   const busy = (error) => error?.details?.sqliteCode?.startsWith('SQLITE_BUSY');
   const retrying = async (work) => {
     const deadline = Date.now() + 10_000;
@@ -207,13 +228,21 @@ function sqliteVariant(store, variant) {
     ...store,
     name: store.name,
     read: (key) => retrying(() => store.read(key)),
-    transact: (key, fn, options = {}) =>
-      retrying(() => store.transact(key, fn, variant.durable ? options : { ...options, durable: false })),
+    transact: async (key, fn, options = {}) => {
+      const result = await retrying(() =>
+        store.transact(key, fn, variant.durable ? options : { ...options, durable: false }),
+      );
+      if (variant.syncAfter && options.durable) syncWal();
+      return result;
+    },
     findFork: (id) => retrying(() => store.findFork(id)),
     listVolumes: (options) => store.listVolumes(options),
     claimDue: (query, fn) => store.claimDue(query, fn),
     pruneForks: (before) => store.pruneForks(before),
-    close: () => store.close(),
+    close: async () => {
+      if (walFd !== null) closeSync(walFd);
+      await store.close();
+    },
   };
 }
 
@@ -244,6 +273,7 @@ export async function processWorker(job, send, go) {
       ...(variant.busyTimeoutMs ? { busyTimeoutMs: variant.busyTimeoutMs } : {}),
     }),
     variant,
+    job.path,
   );
   const backend = createMemoryBackend();
   const parts = {};

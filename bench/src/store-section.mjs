@@ -30,13 +30,13 @@ export function storeConfig(quick, overrides = {}) {
     scaling: {
       sizes: overrides.sizes ?? (quick ? [10, 2000] : [10, 5000, 50_000]),
       measuredVolumes: 10,
-      warmupCycles: quick ? 10 : 30,
-      cycles: quick ? 100 : 600,
+      warmupCycles: quick ? 5 : 30,
+      cycles: quick ? 60 : 600,
     },
     processes: {
-      counts: quick ? [1, 2, 4, 8] : [1, 2, 4, 8],
+      counts: quick ? [1, 8] : [1, 2, 4, 8],
       durationMs: quick ? 1000 : 10_000,
-      warmupCycles: quick ? 5 : 25,
+      warmupCycles: quick ? 3 : 25,
       rotateEvery: 25,
     },
   };
