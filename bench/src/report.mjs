@@ -343,36 +343,37 @@ export function renderReport(results) {
     '',
   );
 
-  out.push('### Trees', '');
-  out.push(
-    table(
-      [
-        'tree',
-        'files',
-        'dirs',
-        'symlinks',
-        'bytes',
-        'median file',
-        'files < 4 KiB',
-        'bytes in files ≥ 1 MiB',
-        'tar.zst',
-        'generate',
-      ],
-      results.trees.map((t) => [
-        t.label,
-        t.files.toLocaleString('en-US'),
-        t.dirs.toLocaleString('en-US'),
-        String(t.symlinks),
-        formatBytes(t.bytes),
-        formatBytes(t.fileSize.p50),
-        `${Math.round((100 * t.filesUnder4KiB) / t.files)}%`,
-        `${Math.round((100 * t.bytesInFilesOver1MiB) / t.bytes)}%`,
-        t.archive ? `${formatBytes(t.archive.bytes)} (${t.archive.ratio}×)` : '-',
-        formatMs(t.generateMs),
-      ]),
-    ),
-    '',
-  );
+  if (results.trees.length > 0) out.push('### Trees', '');
+  if (results.trees.length > 0)
+    out.push(
+      table(
+        [
+          'tree',
+          'files',
+          'dirs',
+          'symlinks',
+          'bytes',
+          'median file',
+          'files < 4 KiB',
+          'bytes in files ≥ 1 MiB',
+          'tar.zst',
+          'generate',
+        ],
+        results.trees.map((t) => [
+          t.label,
+          t.files.toLocaleString('en-US'),
+          t.dirs.toLocaleString('en-US'),
+          String(t.symlinks),
+          formatBytes(t.bytes),
+          formatBytes(t.fileSize.p50),
+          `${Math.round((100 * t.filesUnder4KiB) / t.files)}%`,
+          `${Math.round((100 * t.bytesInFilesOver1MiB) / t.bytes)}%`,
+          t.archive ? `${formatBytes(t.archive.bytes)} (${t.archive.ratio}×)` : '-',
+          formatMs(t.generateMs),
+        ]),
+      ),
+      '',
+    );
 
   if (nm) {
     out.push(`### ${nm.label}: attach (fork + link) and commit, restore and save baselines`, '');
@@ -541,25 +542,27 @@ export function renderReport(results) {
     ]),
     ...r.sdkVsTarExtract.map((x) => [`${x.subject} / tar+zstd extract`, x.op, formatRatio(x.ratio)]),
     ...r.sdkVsCp.map((x) => [`${x.subject} / cp -a`, x.op, formatRatio(x.ratio)]),
-  ];
-  out.push(
-    `### Ratios (p50, ${nm?.label ?? 'node_modules tree'})`,
-    '',
-    table(['ratio', 'op', 'value'], ratioRows),
-    '',
-  );
+  ].filter((row) => row[2] !== '-');
+  if (ratioRows.length > 0)
+    out.push(
+      `### Ratios (p50, ${nm?.label ?? 'node_modules tree'})`,
+      '',
+      table(['ratio', 'op', 'value'], ratioRows),
+      '',
+    );
 
+  // A run of some subjects only (--only) leaves aims unmeasured: they are counted, not listed.
+  const measured = results.targets.filter((t) => t.measured !== null);
+  const unmeasured = results.targets.length - measured.length;
   out.push(
     '### Aims',
     '',
     table(
       ['aim', 'measured', 'met'],
-      results.targets.map((t) => [
-        t.aim,
-        t.measured ?? 'not measured',
-        t.met === null ? '-' : t.met ? 'yes' : 'NO',
-      ]),
+      measured.map((t) => [t.aim, t.measured, t.met === null ? '-' : t.met ? 'yes' : 'NO']),
     ),
+    '',
+    unmeasured > 0 ? `${unmeasured} more aims were not measured in this run (see --only).` : '',
     '',
   );
   return out.filter((line, i, all) => !(line === '' && all[i - 1] === '')).join('\n');
