@@ -7,6 +7,7 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startPostgres, withSql } from './postgres.mjs';
@@ -130,7 +131,7 @@ export async function runStoreSection(ctx) {
         const cell = await readFile(`${base}.result.json`, 'utf8')
           .then(JSON.parse)
           .catch(() => ({ kind, volumes, status: 'failed', reason: `store cell exited with ${code}` }));
-        out.scaling.push(cell);
+        out.scaling.push({ ...cell, loadavgAtEnd: loadavg().map(round) });
         log(
           `  store ${kind} with ${volumes.toLocaleString('en-US')} volumes: ${
             cell.status === 'ok'
@@ -156,7 +157,7 @@ export async function runStoreSection(ctx) {
         join(dir, `processes-${processes}.db`),
         processes,
       ).catch((error) => ({ processes, status: 'failed', reason: messageOf(error) }));
-      out.processes.push(result);
+      out.processes.push({ ...result, loadavgAtEnd: loadavg().map(round) });
       log(
         `  store sqlite shared by ${processes} process${processes > 1 ? 'es' : ''}: ${
           result.status === 'ok'
