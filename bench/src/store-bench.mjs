@@ -180,6 +180,7 @@ export async function scalingCell(job, log) {
  *   processes that fsync at the same time share the flush (a group commit). Sound because the
  *   WAL is a log read back up to its last valid commit, and a checkpoint that moves frames into
  *   the database first syncs the WAL and then the database.
+ * - `poll-1ms+fsync-after-unlock`: both changes.
  */
 export const SQLITE_VARIANTS = {
   'as-is': { busyTimeoutMs: undefined, durable: true, poll: false, syncAfter: false },
@@ -187,6 +188,7 @@ export const SQLITE_VARIANTS = {
   'poll-1ms': { busyTimeoutMs: 1, durable: true, poll: true, syncAfter: false },
   'poll-1ms+no-fsync': { busyTimeoutMs: 1, durable: false, poll: true, syncAfter: false },
   'fsync-after-unlock': { busyTimeoutMs: undefined, durable: false, poll: false, syncAfter: true },
+  'poll-1ms+fsync-after-unlock': { busyTimeoutMs: 1, durable: false, poll: true, syncAfter: true },
 };
 
 /**
