@@ -108,7 +108,8 @@ export function timedBackend(backend, totals) {
 
 /**
  * A store whose calls add their run time to `totals`, by method (`store.transact`,
- * `store.findFork`, `store.read`, ...).
+ * `store.findFork`, `store.read`, ...); transactions with `durable: true` apart, as
+ * `store.transact(durable)`.
  *
  * @param {import('@cachevol/core').Store} store - the store
  * @param {Record<string, number>} totals - ms per call kind, added to
@@ -124,8 +125,13 @@ export function timedStore(store, totals) {
     }
   };
   const wrapped = { name: store.name };
-  for (const method of ['read', 'transact', 'findFork', 'listVolumes', 'claimDue', 'pruneForks', 'close']) {
+  for (const method of ['read', 'findFork', 'listVolumes', 'claimDue', 'pruneForks', 'close']) {
     wrapped[method] = (...args) => time(`store.${method}`, () => store[method](...args));
   }
+  // Durable transactions (a commit's outcome, a removal's intent) wait for stable storage.
+  wrapped.transact = (key, fn, options) =>
+    time(options?.durable ? 'store.transact(durable)' : 'store.transact', () =>
+      store.transact(key, fn, options),
+    );
   return wrapped;
 }

@@ -588,7 +588,7 @@ function renderStores(results) {
     out.push(
       '### Stores: attach + commit against the number of volumes in the store (memory backend)',
       '',
-      `Each cycle attaches a fork of the head of one of ${c.measuredVolumes} volumes (round-robin, the same ${c.measuredVolumes} in every size) and commits it; ${c.warmupCycles} untimed cycles, then ${c.cycles} timed. The other volumes are fillers of the same shape (2 committed versions, 3 ended forks). ${pg}.`,
+      `Each cycle attaches a fork of the head of one of ${c.measuredVolumes} volumes (round-robin, the same ${c.measuredVolumes} in every size) and commits it; ${c.warmupCycles} untimed cycles per store, then ${c.cycles} timed, in ${c.rounds} rounds that visit every size of a store in turn (so the sizes share the machine's conditions). The other volumes are fillers of the same shape (2 committed versions, 3 ended forks). "durable write" is the commit's outcome, the one transaction that waits for stable storage. ${pg}.`,
       '',
       table(
         [
@@ -600,6 +600,8 @@ function renderStores(results) {
           'attach p50',
           'commit p50',
           'store calls p50',
+          'durable write p50',
+          'round p50s',
           'seeded',
           'size',
           'status',
@@ -616,6 +618,10 @@ function renderStores(results) {
             ok ? formatMs(s.attach.p50) : '-',
             ok ? formatMs(s.commit.p50) : '-',
             ok ? formatMs(s.store.p50) : '-',
+            ok && s.durableTransact ? formatMs(s.durableTransact.p50) : '-',
+            ok && s.roundP50s
+              ? `${formatMs(Math.min(...s.roundP50s))}-${formatMs(Math.max(...s.roundP50s))}`
+              : '-',
             ok && s.seed.fillers > 0
               ? `${formatMs(s.seed.fillersMs)} (${Math.round(s.seed.fillersPerSecond)}/s)`
               : '-',
@@ -643,9 +649,10 @@ function renderStores(results) {
           'vs 1 process',
           'cycle p50',
           'cycle p95',
+          'cycle max',
           'attach p95',
           'commit p95',
-          'store calls p50 / p95',
+          'durable write p50 / p95',
           'cycles per process',
           'status',
         ],
@@ -657,9 +664,12 @@ function renderStores(results) {
             ok && one ? formatRatio(p.cyclesPerSecond / one.cyclesPerSecond) : '-',
             ok ? formatMs(p.cycle.p50) : '-',
             ok ? formatMs(p.cycle.p95) : '-',
+            ok ? formatMs(p.cycle.max) : '-',
             ok ? formatMs(p.attach.p95) : '-',
             ok ? formatMs(p.commit.p95) : '-',
-            ok ? `${formatMs(p.store.p50)} / ${formatMs(p.store.p95)}` : '-',
+            ok && p.durableTransact
+              ? `${formatMs(p.durableTransact.p50)} / ${formatMs(p.durableTransact.p95)}`
+              : '-',
             ok ? `${Math.min(...p.perProcessCycles)}-${Math.max(...p.perProcessCycles)}` : '-',
             ok ? '' : `${p.status}: ${p.reason}`,
           ];

@@ -3,9 +3,9 @@
  * store-cell.mjs): attach + commit through `CacheVolumes` on the memory backend, so that only
  * the engine and the store are timed.
  *
- * - {@link scalingCell}: one store holding `volumes` volumes; cycles round-robin over the same
- *   10 measured volumes whatever the store's size, so the measured volumes' own slices are the
- *   same in every cell and only the rest of the store differs.
+ * - {@link scalingCells}: stores holding 10, 5,000, 50,000 volumes; cycles round-robin over the
+ *   same 10 measured volumes in each, so the measured volumes' own slices are the same in every
+ *   store and only the rest of the store differs.
  * - {@link processWorker}: one of several processes sharing one SQLite file, each cycling on
  *   its own volume for a fixed time.
  */
@@ -22,6 +22,8 @@ import { now, round, sleep, summarize } from './util.mjs';
  * @property {number} attach - ms in `attach()`
  * @property {number} commit - ms in `commit()`
  * @property {number} store - ms of the cycle spent in store calls
+ * @property {number} durable - ms of those in transactions with `durable: true` (the commit's
+ *   outcome: an fsync in SQLite, a synchronous commit in PostgreSQL)
  */
 
 /**
@@ -46,11 +48,12 @@ async function cycle(engine, backend, parts, name, i) {
   const store = Object.entries(parts)
     .filter(([key]) => key.startsWith('store.'))
     .reduce((sum, [, ms]) => sum + ms, 0);
-  return { attach: t1 - t0, commit: t3 - t2, store };
+  return { attach: t1 - t0, commit: t3 - t2, store, durable: parts['store.transact(durable)'] ?? 0 };
 }
 
 /**
- * Summaries of cycle samples: the whole cycle (attach + commit), each op, and the store's part.
+ * Summaries of cycle samples: the whole cycle (attach + commit), each op, the store's part, and
+ * the durable transaction's.
  *
  * @param {CycleSample[]} samples - the timed cycles
  */
@@ -60,35 +63,53 @@ export function summarizeCycles(samples) {
     attach: summarize(samples.map((s) => s.attach)),
     commit: summarize(samples.map((s) => s.commit)),
     store: summarize(samples.map((s) => s.store)),
+    durableTransact: summarize(samples.map((s) => s.durable)),
   };
 }
 
 /**
  * @typedef {object} ScalingJob
  * @property {'memory' | 'sqlite' | 'postgres'} kind - the store
- * @property {number} volumes - how many volumes the store holds while measured
- * @property {number} measured - how many of them the cycles go round (the same in every cell)
- * @property {number} warmup - untimed cycles first
- * @property {number} cycles - timed cycles
+ * @property {number[]} sizes - how many volumes each of the stores holds while measured
+ * @property {number} measured - how many volumes the cycles go round (the same in every store)
+ * @property {number} warmup - untimed cycles per store first
+ * @property {number} cycles - timed cycles per store
+ * @property {number} rounds - the timed cycles are run in this many rounds (see scalingCell)
  * @property {import('./stores.mjs').StoreEnvironment} storeEnv - where stores go
  */
 
 /**
- * Fills a fresh store with `volumes` volumes (the measured ones made through the engine, the
- * rest written as slices shaped like them, see seed.mjs), lets it settle, reopens it, and times
- * attach + commit cycles round-robin over the measured volumes.
+ * One store of the scaling measurement, filled: its engine, backend and timings.
  *
- * @param {ScalingJob} job - what to measure
- * @param {(message: string) => void} log - progress messages
+ * @typedef {object} FilledStore
+ * @property {number} volumes - how many volumes it holds
+ * @property {import('./stores.mjs').OpenedStore} opened - the store
+ * @property {CacheVolumes} engine - an engine on it (its store calls timed into `parts`)
+ * @property {import('@cachevol/backend-memory').MemoryBackend} backend - the engine's backend
+ * @property {Record<string, number>} parts - store timings of the current cycle
+ * @property {object} seed - how the filling went
+ * @property {CycleSample[]} samples - the timed cycles
+ * @property {number[]} roundP50s - the cycle p50 of each round
  */
-export async function scalingCell(job, log) {
-  const { kind, volumes, warmup, cycles } = job;
+
+/**
+ * Makes a fresh store holding `volumes` volumes: the measured ones through the engine, the rest
+ * written as slices shaped like them (see seed.mjs); then lets it settle and reopens it.
+ *
+ * @param {ScalingJob} job - the kind and the environment
+ * @param {Awaited<ReturnType<typeof importStores>>} pkgs - store packages
+ * @param {number} volumes - how many
+ * @param {(message: string) => void} log - progress messages
+ * @returns {Promise<FilledStore>}
+ */
+async function fillStore(job, pkgs, volumes, log) {
+  const { kind } = job;
   const measured = Math.min(job.measured, volumes);
-  const pkgs = await importStores();
   const opened = await openStore(kind, job.storeEnv, pkgs, `scaling-${kind}-${volumes}`);
   try {
     const backend = createMemoryBackend();
     let t = now();
+    // The same ids in every store, so the measured volumes' records are the same size everywhere.
     const newId = idMaker('store-bench/measured');
     let template = null;
     for (let i = 0; i < measured; i++) {
@@ -100,16 +121,12 @@ export async function scalingCell(job, log) {
     // PostgreSQL runs transactions side by side (its pool has 10 connections); the others run
     // them one at a time whatever is in flight.
     const concurrency = kind === 'postgres' ? 10 : 1;
-    await seedFillers(
-      opened.store,
-      fillerMaker(template, 'store-bench/fillers'),
-      volumes - measured,
-      concurrency,
-    );
+    const fillers = volumes - measured;
+    await seedFillers(opened.store, fillerMaker(template, 'store-bench/fillers'), fillers, concurrency);
     const fillMs = now() - t;
-    if (volumes - measured > 0)
+    if (fillers > 0)
       log(
-        `${kind}: ${volumes - measured} fillers in ${round(fillMs / 1000)} s (${Math.round((volumes - measured) / (fillMs / 1000))}/s)`,
+        `${kind}: ${fillers} fillers in ${round(fillMs / 1000)} s (${Math.round(fillers / (fillMs / 1000))}/s)`,
       );
     await opened.settle();
     const store = await opened.reopen();
@@ -120,36 +137,88 @@ export async function scalingCell(job, log) {
       host: HOST,
       newId: idMaker('store-bench/cycles'),
     });
-    const samples = [];
-    t = now();
-    for (let i = 0; i < warmup + cycles; i++) {
-      const sample = await cycle(engine, backend, parts, measuredName(i % measured), i);
-      if (i >= warmup) samples.push(sample);
-    }
-    const runMs = now() - t;
-    const last = await store.read({ scope: SCOPE, name: measuredName(0) });
     return {
-      kind,
       volumes,
-      status: 'ok',
-      measuredVolumes: measured,
+      opened,
+      engine,
+      backend,
+      parts,
       seed: {
         realVolumesMs: round(realMs),
-        fillers: volumes - measured,
+        fillers,
         fillersMs: round(fillMs),
-        fillersPerSecond: volumes - measured > 0 ? round((volumes - measured) / (fillMs / 1000)) : null,
+        fillersPerSecond: fillers > 0 ? round(fillers / (fillMs / 1000)) : null,
         concurrency,
       },
-      warmup,
-      cycles,
-      runMs: round(runMs),
-      versionsPerMeasuredVolumeAtEnd: Object.keys(last.volume?.versions ?? {}).length,
-      sizeBytes: await opened.size(),
-      ...summarizeCycles(samples),
-      samplesMs: samples.map((s) => round(s.attach + s.commit)),
+      samples: [],
+      roundP50s: [],
     };
+  } catch (error) {
+    await opened.dispose().catch(() => undefined);
+    throw error;
+  }
+}
+
+/**
+ * Fills one fresh store per size (see {@link fillStore}), then times attach + commit cycles
+ * round-robin over each store's measured volumes. The stores are measured side by side, not
+ * one after the other: `rounds` rounds, each running `cycles / rounds` cycles on every store
+ * (in an order that rotates from round to round), so that a change in the machine's load or
+ * its disk's fsync latency during the run weighs on every size alike.
+ *
+ * @param {ScalingJob} job - what to measure
+ * @param {(message: string) => void} log - progress messages
+ * @returns {Promise<object[]>} one result per size
+ */
+export async function scalingCells(job, log) {
+  const { kind, sizes, warmup, cycles, rounds } = job;
+  const pkgs = await importStores();
+  /** @type {FilledStore[]} */
+  const stores = [];
+  try {
+    for (const volumes of sizes) stores.push(await fillStore(job, pkgs, volumes, log));
+    const measuredOf = (s) => Math.min(job.measured, s.volumes);
+    let i = 0;
+    for (const s of stores)
+      for (let w = 0; w < warmup; w++, i++)
+        await cycle(s.engine, s.backend, s.parts, measuredName(w % measuredOf(s)), i);
+    const perRound = Math.ceil(cycles / rounds);
+    const started = now();
+    for (let r = 0; r < rounds; r++) {
+      const order = stores.map((_, k) => stores[(k + r) % stores.length]);
+      for (const s of order) {
+        const first = s.samples.length;
+        for (let c = 0; c < perRound && s.samples.length < cycles; c++, i++) {
+          const n = s.samples.length;
+          s.samples.push(await cycle(s.engine, s.backend, s.parts, measuredName(n % measuredOf(s)), i));
+        }
+        s.roundP50s.push(round(summarizeCycles(s.samples.slice(first)).cycle.p50));
+      }
+    }
+    const runMs = now() - started;
+    const out = [];
+    for (const s of stores) {
+      const last = await s.opened.store.read({ scope: SCOPE, name: measuredName(0) });
+      out.push({
+        kind,
+        volumes: s.volumes,
+        status: 'ok',
+        measuredVolumes: measuredOf(s),
+        seed: s.seed,
+        warmup,
+        cycles: s.samples.length,
+        rounds,
+        runMs: round(runMs),
+        versionsPerMeasuredVolumeAtEnd: Object.keys(last.volume?.versions ?? {}).length,
+        sizeBytes: await s.opened.size(),
+        ...summarizeCycles(s.samples),
+        roundP50s: s.roundP50s,
+        samplesMs: s.samples.map((x) => round(x.attach + x.commit)),
+      });
+    }
+    return out;
   } finally {
-    await opened.dispose();
+    for (const s of stores) await s.opened.dispose().catch(() => undefined);
   }
 }
 
@@ -303,6 +372,6 @@ export async function processWorker(job, send, go) {
   send({
     type: 'done',
     started,
-    samples: samples.map((s) => [round(s.attach), round(s.commit), round(s.store)]),
+    samples: samples.map((s) => [round(s.attach), round(s.commit), round(s.store), round(s.durable)]),
   });
 }

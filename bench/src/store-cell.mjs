@@ -4,12 +4,13 @@
  * store from weighing on the next cell).
  *
  * Usage (from store-section.mjs):
- * - `node store-cell.mjs <job.json>`: one scaling cell; writes the result to `job.out`.
+ * - `node store-cell.mjs <job.json>`: the scaling cells of one store kind (every size); writes
+ *   the results to `job.out`.
  * - `node store-cell.mjs --worker` with an IPC channel: one process of the shared-SQLite run;
  *   gets its job as the first message, answers `ready`, waits for `go`, answers `done`.
  */
 import { readFile, writeFile } from 'node:fs/promises';
-import { processWorker, scalingCell } from './store-bench.mjs';
+import { processWorker, scalingCells } from './store-bench.mjs';
 import { messageOf } from './util.mjs';
 
 for (const stream of [process.stdout, process.stderr]) stream.on('error', () => undefined);
@@ -33,10 +34,15 @@ if (process.argv[2] === '--worker') {
   const job = JSON.parse(await readFile(process.argv[2], 'utf8'));
   let result;
   try {
-    result = await scalingCell(job, log);
+    result = await scalingCells(job, log);
   } catch (error) {
-    result = { kind: job.kind, volumes: job.volumes, status: 'failed', reason: messageOf(error) };
-    log(`${job.kind} with ${job.volumes} volumes failed: ${error instanceof Error ? error.stack : error}`);
+    result = job.sizes.map((volumes) => ({
+      kind: job.kind,
+      volumes,
+      status: 'failed',
+      reason: messageOf(error),
+    }));
+    log(`${job.kind} failed: ${error instanceof Error ? error.stack : error}`);
   }
   await writeFile(job.out, JSON.stringify(result));
 }

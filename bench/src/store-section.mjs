@@ -33,6 +33,7 @@ export function storeConfig(quick, overrides = {}) {
       measuredVolumes: 10,
       warmupCycles: quick ? 5 : 30,
       cycles: quick ? 60 : 600,
+      rounds: quick ? 2 : 10,
     },
     processes: {
       counts: quick ? [1, 8] : [1, 2, 4, 8],
@@ -114,32 +115,41 @@ export async function runStoreSection(ctx) {
       out.environment.postgres = { status: 'unavailable', reason: unavailable.postgres };
     /** @type {import('./stores.mjs').StoreEnvironment} */
     const storeEnv = { dir, postgresUrl, unavailable };
-    const { sizes, measuredVolumes, warmupCycles, cycles } = config.scaling;
+    const { sizes, measuredVolumes, warmupCycles, cycles, rounds } = config.scaling;
     for (const kind of STORE_KINDS) {
-      for (const volumes of sizes) {
-        if (ctx.signal.aborted) return out;
-        if (unavailable[kind]) {
+      if (ctx.signal.aborted) return out;
+      if (unavailable[kind]) {
+        for (const volumes of sizes)
           out.scaling.push({ kind, volumes, status: 'unavailable', reason: unavailable[kind] });
-          continue;
-        }
-        const job = { kind, volumes, measured: measuredVolumes, warmup: warmupCycles, cycles, storeEnv };
-        const base = join(dir, `scaling-${kind}-${volumes}`);
-        await writeFile(`${base}.json`, JSON.stringify({ ...job, out: `${base}.result.json` }));
-        const t = now();
-        const { exited } = spawnCell([`${base}.json`], ctx, 30 * 60_000);
-        const code = await exited;
-        const cell = await readFile(`${base}.result.json`, 'utf8')
-          .then(JSON.parse)
-          .catch(() => ({ kind, volumes, status: 'failed', reason: `store cell exited with ${code}` }));
+        continue;
+      }
+      const job = { kind, sizes, measured: measuredVolumes, warmup: warmupCycles, cycles, rounds, storeEnv };
+      const base = join(dir, `scaling-${kind}`);
+      await writeFile(`${base}.json`, JSON.stringify({ ...job, out: `${base}.result.json` }));
+      const t = now();
+      const { exited } = spawnCell([`${base}.json`], ctx, 60 * 60_000);
+      const code = await exited;
+      const cells = await readFile(`${base}.result.json`, 'utf8')
+        .then(JSON.parse)
+        .catch(() =>
+          sizes.map((volumes) => ({
+            kind,
+            volumes,
+            status: 'failed',
+            reason: `store cell exited with ${code}`,
+          })),
+        );
+      for (const cell of cells) {
         out.scaling.push({ ...cell, loadavgAtEnd: loadavg().map(round) });
         log(
-          `  store ${kind} with ${volumes.toLocaleString('en-US')} volumes: ${
+          `  store ${kind} with ${cell.volumes.toLocaleString('en-US')} volumes: ${
             cell.status === 'ok'
-              ? `cycle p50 ${round(cell.cycle.p50)} ms p95 ${round(cell.cycle.p95)} ms, store ${round(cell.store.p50)} ms`
+              ? `cycle p50 ${round(cell.cycle.p50)} ms p95 ${round(cell.cycle.p95)} ms, store ${round(cell.store.p50)} ms (round p50s ${cell.roundP50s.join(' ')})`
               : `${cell.status}: ${cell.reason}`
-          } [${round((now() - t) / 1000)} s]`,
+          }`,
         );
       }
+      log(`  store ${kind}: ${round((now() - t) / 1000)} s`);
     }
   }
 
@@ -221,7 +231,7 @@ export async function sharedSqliteRun(ctx, pkgs, path, processes, variant = 'as-
     for (const w of workers) done.push(await w.next('done'));
     const perProcess = done.map((d) => d.samples.length);
     const samples = done.flatMap((d) =>
-      d.samples.map(([attach, commit, store]) => ({ attach, commit, store })),
+      d.samples.map(([attach, commit, store, durable]) => ({ attach, commit, store, durable })),
     );
     const total = samples.length;
     return {
