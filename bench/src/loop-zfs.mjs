@@ -72,9 +72,11 @@ export async function createZfsPool(dir, name, sizeBytes) {
   const destroy = async () => {
     if (created) {
       for (let attempt = 0; ; attempt++) {
-        const result = await run('zpool', ['destroy', '-f', name], { allowFailure: true });
+        // A daemon that stopped answering is not retried for 40 minutes: one minute, then give up.
+        const result = await run('zpool', ['destroy', '-f', name], { allowFailure: true, timeoutMs: 60_000 });
         if (result.code === 0) break;
-        if (attempt >= 40) throw new Error(`zpool destroy ${name} failed: ${result.stderr.trim()}`);
+        if (attempt >= 40 || result.stderr.includes('(killed after'))
+          throw new Error(`zpool destroy ${name} failed: ${result.stderr.trim()}`);
         await sleep(500);
       }
       created = false;

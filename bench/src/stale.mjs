@@ -33,12 +33,16 @@ export async function cleanStaleRuns(tmpBase, log) {
     const match = /^cachevol-bench-(\d+)-/.exec(name);
     return match !== null && Number(match[1]) !== process.pid && !alive(Number(match[1]));
   };
-  const pools = await run('zpool', ['list', '-H', '-o', 'name'], { allowFailure: true }).catch(() => null);
+  // A ZFS daemon that stopped answering must not hang the run here: give up after a while.
+  const zpool = (args) => run('zpool', args, { allowFailure: true, timeoutMs: 30_000 }).catch(() => null);
+  const pools = await zpool(['list', '-H', '-o', 'name']);
   for (const pool of pools?.code === 0 ? pools.stdout.split('\n') : []) {
     const match = /^cachevol-bench-(\d+)$/.exec(pool.trim());
     if (!match || Number(match[1]) === process.pid || alive(Number(match[1]))) continue;
     log(`removing pool ${pool} left by a dead run`);
-    await run('zpool', ['destroy', '-f', pool], { allowFailure: true });
+    const result = await zpool(['destroy', '-f', pool]);
+    if (result?.code !== 0)
+      log(`cannot destroy pool ${pool}: ${result?.stderr.trim() ?? 'zpool did not run'}`);
   }
   const dirs = (await readdir(tmpBase).catch(() => [])).filter(deadDir).map((name) => join(tmpBase, name));
   if (dirs.length === 0) return;

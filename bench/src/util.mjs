@@ -70,8 +70,9 @@ export function round(value) {
  *
  * @param {string} command - the program
  * @param {readonly string[]} args - its arguments
- * @param {{ allowFailure?: boolean, env?: NodeJS.ProcessEnv }} [options] - `allowFailure`:
- *   resolve with the exit code instead of rejecting
+ * @param {{ allowFailure?: boolean, env?: NodeJS.ProcessEnv, timeoutMs?: number }} [options] -
+ *   `allowFailure`: resolve with the exit code instead of rejecting; `timeoutMs`: kill the
+ *   program (SIGKILL) when it runs longer, and fail (or resolve with code -1)
  * @returns {Promise<CommandResult>}
  */
 export function run(command, args, options = {}) {
@@ -88,8 +89,18 @@ export function run(command, args, options = {}) {
     child.stderr.setEncoding('utf8').on('data', (chunk) => {
       stderr += chunk;
     });
+    let timedOut = false;
+    const timer =
+      options.timeoutMs === undefined
+        ? null
+        : setTimeout(() => {
+            timedOut = true;
+            child.kill('SIGKILL');
+          }, options.timeoutMs);
     child.on('error', reject);
     child.on('close', (code) => {
+      if (timer) clearTimeout(timer);
+      if (timedOut) stderr += `(killed after ${options.timeoutMs} ms)`;
       const result = { code: code ?? -1, stdout, stderr };
       if (code === 0 || options.allowFailure) resolve(result);
       else {
