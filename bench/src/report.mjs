@@ -582,6 +582,12 @@ function renderStores(results) {
     pgEnv?.status === 'ok'
       ? `PostgreSQL ${pgEnv.version} (${pgEnv.source})`
       : `PostgreSQL ${pgEnv?.reason ?? 'not run'}`;
+  const fsync = stores.environment?.fsync;
+  if (fsync)
+    out.push(
+      `Stores' disk: a 4 KiB write + fdatasync takes ${formatMs(fsync.p50)} p50, ${formatMs(fsync.p95)} p95 (n=${fsync.n}); a durable SQLite commit and a synchronous PostgreSQL commit each wait for one.`,
+      '',
+    );
   const scaling = storeScaling(results);
   if (scaling.length > 0) {
     const c = stores.config.scaling;

@@ -6,6 +6,7 @@
  * cluster started here (postgres.mjs).
  */
 import { spawn } from 'node:child_process';
+import { closeSync, fdatasyncSync, openSync, writeSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -13,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { startPostgres, withSql } from './postgres.mjs';
 import { summarizeCycles } from './store-bench.mjs';
 import { importStores, STORE_KINDS } from './stores.mjs';
-import { messageOf, now, round } from './util.mjs';
+import { messageOf, now, round, summarize } from './util.mjs';
 
 const CELL = join(dirname(fileURLToPath(import.meta.url)), 'store-cell.mjs');
 
@@ -81,6 +82,32 @@ function spawnCell(args, ctx, timeoutMs, ipc = false) {
 }
 
 /**
+ * How long the disk under `dir` takes to make a small write durable: 4 KiB written in place,
+ * then fdatasync, `count` times. SQLite's durable commit and PostgreSQL's synchronous commit
+ * each wait for one such flush, so this bounds what they can cost here.
+ *
+ * @param {string} dir - a directory on the disk the stores use
+ * @param {number} [count] - how many flushes
+ */
+export function probeFsync(dir, count = 100) {
+  const path = join(dir, 'fsync-probe');
+  const fd = openSync(path, 'w');
+  const block = Buffer.alloc(4096, 1);
+  const times = [];
+  try {
+    for (let i = 0; i < count; i++) {
+      writeSync(fd, block, 0, block.length, (i % 16) * block.length);
+      const t = now();
+      fdatasyncSync(fd);
+      times.push(now() - t);
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return summarize(times);
+}
+
+/**
  * Runs the section.
  *
  * @param {SectionContext} ctx - settings and hooks
@@ -92,6 +119,11 @@ export async function runStoreSection(ctx) {
   const unavailable = { memory: null, sqlite: pkgs.sqlite.reason, postgres: pkgs.postgres.reason };
   const dir = join(ctx.work, 'stores');
   await mkdir(dir, { recursive: true });
+  out.environment.fsync = probeFsync(dir);
+  await rm(join(dir, 'fsync-probe'), { force: true });
+  log(
+    `store: 4 KiB write + fdatasync here: p50 ${out.environment.fsync.p50} ms, p95 ${out.environment.fsync.p95} ms`,
+  );
 
   if (ctx.parts.has('store-scaling')) {
     let postgresUrl = null;
