@@ -646,12 +646,13 @@ function renderStores(results) {
     out.push(
       '### Stores: one SQLite file shared by processes on this host',
       '',
-      `Each process cycles attach + commit on its own volume (memory backend per process, one SQLite file for all) for ${formatMs(c.durationMs)}, all in the same window, after ${c.warmupCycles} untimed cycles; every ${c.rotateEvery} cycles it moves to a fresh volume so its slices stay small whatever the process count. p50/p95 over every cycle of every process.`,
+      `Each process cycles attach + commit on its own volume (memory backend per process, one SQLite file for all) for ${formatMs(c.durationMs)}, all in the same window, after ${c.warmupCycles} untimed cycles, in ${c.rounds ?? 1} round(s) over every process count (fresh processes and file each time, so the counts share the machine's conditions); every ${c.rotateEvery} cycles it moves to a fresh volume so its slices stay small whatever the process count. p50/p95 over every cycle of every process.`,
       '',
       table(
         [
           'processes',
           'cycles/s (total)',
+          'per round',
           'vs 1 process',
           'cycle p50',
           'cycle p95',
@@ -667,6 +668,7 @@ function renderStores(results) {
           return [
             String(p.processes),
             ok ? String(p.cyclesPerSecond) : '-',
+            ok && p.roundCyclesPerSecond ? p.roundCyclesPerSecond.join(', ') : '-',
             ok && one ? formatRatio(p.cyclesPerSecond / one.cyclesPerSecond) : '-',
             ok ? formatMs(p.cycle.p50) : '-',
             ok ? formatMs(p.cycle.p95) : '-',

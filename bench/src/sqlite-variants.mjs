@@ -44,7 +44,8 @@ try {
   for (const processes of counts) {
     for (const variant of variants) {
       const r = await sharedSqliteRun(ctx, pkgs, join(work, `v-${processes}.db`), processes, variant);
-      results.push({ ...r, variant, loadavg: loadavg().map(round) });
+      const { samples: _, ...summary } = r;
+      results.push({ ...summary, variant, loadavg: loadavg().map(round) });
       log(
         `${variant} × ${processes}: ${r.cyclesPerSecond} cycles/s, p50 ${r.cycle.p50} ms, p95 ${r.cycle.p95} ms`,
       );

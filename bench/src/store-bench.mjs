@@ -250,6 +250,9 @@ export async function scalingCells(job, log) {
  *   WAL is a log read back up to its last valid commit, and a checkpoint that moves frames into
  *   the database first syncs the WAL and then the database.
  * - `poll-1ms+fsync-after-unlock`: both changes.
+ * - `own-file`: the store as it is, but every process on a database file of its own: no lock is
+ *   shared, while the processes still share the CPUs and the disk (a control: what the machine
+ *   alone costs at that process count).
  */
 export const SQLITE_VARIANTS = {
   'as-is': { busyTimeoutMs: undefined, durable: true, poll: false, syncAfter: false },
@@ -258,6 +261,7 @@ export const SQLITE_VARIANTS = {
   'poll-1ms+no-fsync': { busyTimeoutMs: 1, durable: false, poll: true, syncAfter: false },
   'fsync-after-unlock': { busyTimeoutMs: undefined, durable: false, poll: false, syncAfter: true },
   'poll-1ms+fsync-after-unlock': { busyTimeoutMs: 1, durable: false, poll: true, syncAfter: true },
+  'own-file': { busyTimeoutMs: undefined, durable: true, poll: false, syncAfter: false, ownFile: true },
 };
 
 /**
@@ -338,13 +342,11 @@ export async function processWorker(job, send, go) {
   if (pkgs.sqlite.reason) throw new Error(pkgs.sqlite.reason);
   const variant = SQLITE_VARIANTS[job.variant ?? 'as-is'];
   if (!variant) throw new Error(`unknown variant ${job.variant}`);
+  const path = variant.ownFile ? `${job.path}-p${job.index}` : job.path;
   const store = sqliteVariant(
-    pkgs.sqlite.fn({
-      path: job.path,
-      ...(variant.busyTimeoutMs ? { busyTimeoutMs: variant.busyTimeoutMs } : {}),
-    }),
+    pkgs.sqlite.fn({ path, ...(variant.busyTimeoutMs ? { busyTimeoutMs: variant.busyTimeoutMs } : {}) }),
     variant,
-    job.path,
+    path,
   );
   const backend = createMemoryBackend();
   const parts = {};

@@ -38,7 +38,9 @@ export function storeConfig(quick, overrides = {}) {
     },
     processes: {
       counts: quick ? [1, 8] : [1, 2, 4, 8],
-      durationMs: quick ? 1000 : 10_000,
+      /** Per process count and round. */
+      durationMs: quick ? 1000 : 5000,
+      rounds: quick ? 1 : 3,
       warmupCycles: quick ? 3 : 25,
       rotateEvery: 25,
     },
@@ -186,30 +188,71 @@ export async function runStoreSection(ctx) {
   }
 
   if (ctx.parts.has('store-processes')) {
-    for (const processes of config.processes.counts) {
-      if (ctx.signal.aborted) return out;
-      if (unavailable.sqlite) {
+    const { counts, rounds } = config.processes;
+    if (unavailable.sqlite) {
+      for (const processes of counts)
         out.processes.push({ processes, status: 'unavailable', reason: unavailable.sqlite });
-        continue;
+      return out;
+    }
+    // Rounds over every process count, so a change in the disk's fsync latency during the run
+    // (other jobs on the machine) weighs on every count alike.
+    /** @type {Map<number, any[]>} */
+    const runs = new Map(counts.map((n) => [n, []]));
+    for (let r = 0; r < rounds; r++) {
+      for (const processes of counts) {
+        if (ctx.signal.aborted) return out;
+        const t = now();
+        const result = await sharedSqliteRun(
+          ctx,
+          pkgs,
+          join(dir, `processes-${processes}.db`),
+          processes,
+        ).catch((error) => ({ processes, status: 'failed', reason: messageOf(error) }));
+        runs.get(processes)?.push(result);
+        log(
+          `  store sqlite shared by ${processes} process${processes > 1 ? 'es' : ''} (round ${r + 1}/${rounds}): ${
+            result.status === 'ok'
+              ? `${result.cyclesPerSecond} cycles/s, p50 ${result.cycle.p50} ms p95 ${result.cycle.p95} ms`
+              : `${result.status}: ${result.reason}`
+          } [${round((now() - t) / 1000)} s]`,
+        );
       }
-      const t = now();
-      const result = await sharedSqliteRun(
-        ctx,
-        pkgs,
-        join(dir, `processes-${processes}.db`),
-        processes,
-      ).catch((error) => ({ processes, status: 'failed', reason: messageOf(error) }));
-      out.processes.push({ ...result, loadavgAtEnd: loadavg().map(round) });
-      log(
-        `  store sqlite shared by ${processes} process${processes > 1 ? 'es' : ''}: ${
-          result.status === 'ok'
-            ? `${result.cyclesPerSecond} cycles/s, p50 ${result.cycle.p50} ms p95 ${result.cycle.p95} ms`
-            : `${result.status}: ${result.reason}`
-        } [${round((now() - t) / 1000)} s]`,
-      );
+    }
+    for (const processes of counts) {
+      out.processes.push({
+        ...mergeRuns(processes, runs.get(processes) ?? []),
+        loadavgAtEnd: loadavg().map(round),
+      });
     }
   }
   return out;
+}
+
+/**
+ * One result from the rounds of one process count: every cycle of every round, throughput over
+ * the rounds' total time, and each round's throughput.
+ *
+ * @param {number} processes - the process count
+ * @param {any[]} runs - what {@link sharedSqliteRun} returned, per round
+ */
+function mergeRuns(processes, runs) {
+  const failed = runs.find((r) => r.status !== 'ok');
+  if (failed) return failed;
+  const samples = runs.flatMap((r) => r.samples);
+  const durationMs = runs.reduce((sum, r) => sum + r.durationMs, 0);
+  return {
+    processes,
+    status: 'ok',
+    rounds: runs.length,
+    durationMs,
+    cycles: samples.length,
+    cyclesPerSecond: round(samples.length / (durationMs / 1000)),
+    roundCyclesPerSecond: runs.map((r) => r.cyclesPerSecond),
+    perProcessCycles: runs[0].perProcessCycles.map((_, i) =>
+      runs.reduce((sum, r) => sum + (r.perProcessCycles[i] ?? 0), 0),
+    ),
+    ...summarizeCycles(samples),
+  };
 }
 
 /**
@@ -275,10 +318,13 @@ export async function sharedSqliteRun(ctx, pkgs, path, processes, variant = 'as-
       cyclesPerSecond: round(total / (durationMs / 1000)),
       perProcessCycles: perProcess,
       ...summarizeCycles(samples),
+      samples,
     };
   } finally {
     for (const w of workers) if (w.child.exitCode === null) w.child.kill('SIGKILL');
     await Promise.all(workers.map((w) => w.exited));
     for (const suffix of ['', '-wal', '-shm']) await rm(`${path}${suffix}`, { force: true });
+    for (let index = 0; index < processes; index++)
+      for (const suffix of ['', '-wal', '-shm']) await rm(`${path}-p${index}${suffix}`, { force: true });
   }
 }
