@@ -203,7 +203,13 @@ export function createMemoryStore(): Store {
         .sort((a, b) => (a.dueAt ?? 0) - (b.dueAt ?? 0))
         .slice(0, query.limit);
       const results: T[] = [];
-      for (const entry of due) results.push(await run(entry, () => transactOn(entry, fn)));
+      for (const entry of due) {
+        // Another claimer may have taken it while this one waited for the volume: check again.
+        const result = await run(entry, () =>
+          isDue(entry, query.now, query.force) ? { value: transactOn(entry, fn) } : null,
+        );
+        if (result) results.push(result.value);
+      }
       return results;
     },
     async pruneForks(endedBefore) {
