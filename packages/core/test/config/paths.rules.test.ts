@@ -9,6 +9,7 @@ import {
   MAX_PATH_SEGMENT_BYTES,
   normalizeCachePath,
   resolveCachePath,
+  resolveCachePathOptionsSchema,
 } from '../../src/config/paths.js';
 
 /** Rules of cache paths (`config/paths.ts`), one test per rule. */
@@ -214,9 +215,24 @@ describe('resolveCachePath', () => {
       expect(refusal(() => resolveCachePath('a', options as never)).message).toMatch(name);
   });
 
+  it('says that the options are the problem', () => {
+    expect(refusal(() => resolveCachePath('a', { workdir: 'w', os: 'linux' })).message).toMatch(
+      /^Invalid cache path options: workdir: workdir must be an absolute path\.$/,
+    );
+  });
+
   it('applies the rules of the system it is given', () => {
     expect(() => resolveCachePath('/tmp', { workdir: '/w', os: 'macos' })).toThrow(/reserved on macOS/);
     expect(resolveCachePath('/tmp', { workdir: '/w', os: 'linux' }).path).toBe('/tmp');
     expect(() => resolveCachePath('../x', { workdir: '/w', os: 'linux' })).toThrow(/climbs out/);
+  });
+});
+
+describe('the options schema', () => {
+  it('describes each option for generated docs', () => {
+    const { workdir, instanceRoot, os } = resolveCachePathOptionsSchema.shape;
+    expect(workdir.description).toBe("the step's working directory on the host (absolute)");
+    expect(instanceRoot.description).toBe('the host directory that absolute cache paths are relative to');
+    expect(os.description).toBe('whose path rules apply: linux or macos');
   });
 });

@@ -26,6 +26,12 @@ describe('headOf', () => {
     expect(headOf(volumeOf([version('v1', 1), version('v2', 2, { state: 'removing' })]))?.id).toBe('v1');
   });
 
+  it('skips an id in versionIds that has no record, rather than failing', () => {
+    const volume = { ...volumeOf([version('v1', 1)]), versionIds: ['v1', 'v-lost'] };
+    expect(headOf(volume)?.id).toBe('v1');
+    expect(selectParent(volume, [], { host: 'h', now: T0 }, DEFAULT_POLICY).version?.id).toBe('v1');
+  });
+
   it('follows versionIds, not seq (a repaired commit below a newer one is not head)', () => {
     const repaired = version('v3', 3, { orderedAfterSeq: 1 });
     expect(headOf(volumeOf([version('v1', 1), repaired, version('v2', 2)]))?.id).toBe('v2');

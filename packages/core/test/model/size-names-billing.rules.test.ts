@@ -63,6 +63,8 @@ describe('sizes', () => {
       expect(error.details).toEqual({ size: text });
     }
     expect(thrown(() => parseSize(20 as unknown as string)).message).toMatch(/^Invalid size 20: write whole/);
+    // Not even a value that reads as a size once turned into a string.
+    expect(thrown(() => parseSize(['20g'] as unknown as string)).code).toBe('INVALID_ARGUMENT');
   });
 
   it('formats whole gigabytes as Ng and anything else in binary units with one decimal', () => {
@@ -109,6 +111,9 @@ describe('names', () => {
     expect(refused('').message).toBe('Invalid volume name "": expected a non-empty string.');
     expect(refused(42, 'scope').message).toBe('Invalid scope 42: expected a non-empty string.');
     expect(refused(undefined).message).toBe('Invalid volume name undefined: expected a non-empty string.');
+    expect(refused({ a: 1 }).message).toBe(
+      'Invalid volume name [object Object]: expected a non-empty string.',
+    );
     expect(refused('', 'scope').details).toEqual({ scope: '' });
   });
 
@@ -175,6 +180,7 @@ describe('labels', () => {
     expect(refused('').message).toBe('Invalid job "": expected 1 to 200 printable characters.');
     refused('x'.repeat(201));
     refused(5);
+    refused(['a']);
     for (const c of ['\u0000', '\u001f', '\t', '\n', '\u007f']) refused(`a${c}b`);
     refused('ab\u001f');
   });

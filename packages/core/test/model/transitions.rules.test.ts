@@ -552,6 +552,12 @@ describe('claimDue', () => {
     expect(out.slice.volume).toBe(slice.volume);
   });
 
+  it('claims the forks of a slice that has no volume record', () => {
+    const f = fork('f1', { state: 'creating', expiresAt: T0 });
+    const { claims } = claim(sliceOf(null, [f]), T0);
+    expect(claims).toEqual([{ kind: 'interrupted', fork: { ...f, expiresAt: T0 + 500 } }]);
+  });
+
   it('claims everything due in one slice at once: forks and removals', () => {
     const slice = sliceOf(
       [version('v1', 1, { state: 'removing', leaseUntil: T0 })],
