@@ -20,7 +20,7 @@ export default {
   ],
   coverageAnalysis: 'perTest',
   concurrency: 2,
-  timeoutMS: 10_000,
+  timeoutMS: 5000,
   incremental: process.env.CACHEVOL_MUTATION_INCREMENTAL === '1',
   incrementalFile: 'test-results/mutation/incremental.json',
   thresholds: { high: 95, low: 90, break: 90 },
