@@ -187,12 +187,13 @@ export function cachePathFromSubdir(subdir: string): string {
   );
 }
 
+// Stryker disable Regex: posix.normalize has already folded repeated slashes into one
 const hostRoot = (what: string) =>
   z
     .string()
     .refine((value) => value.startsWith('/') && !CONTROL.test(value), `${what} must be an absolute path`)
-    // Stryker disable next-line Regex: posix.normalize has already folded repeated slashes into one
     .transform((value) => posix.normalize(value).replace(/(.)\/+$/, '$1'));
+// Stryker restore Regex
 
 /** The schema of {@link ResolveCachePathOptions}. */
 export const resolveCachePathOptionsSchema = z.strictObject({

@@ -229,6 +229,14 @@ describe('resolveCachePath', () => {
 });
 
 describe('the options schema', () => {
+  it('roots absolute cache paths at / unless told otherwise', () => {
+    expect(resolveCachePathOptionsSchema.parse({ workdir: '/w', os: 'linux' })).toEqual({
+      workdir: '/w',
+      instanceRoot: '/',
+      os: 'linux',
+    });
+  });
+
   it('describes each option for generated docs', () => {
     const { workdir, instanceRoot, os } = resolveCachePathOptionsSchema.shape;
     expect(workdir.description).toBe("the step's working directory on the host (absolute)");
