@@ -25,7 +25,7 @@ export default {
   incrementalFile: 'test-results/mutation/incremental.json',
   thresholds: { high: 95, low: 90, break: 90 },
   reporters: ['clear-text', 'progress-append-only', 'json', 'html'],
-  clearTextReporter: { allowColor: false, logTests: false, reportScoreTable: true },
+  clearTextReporter: { allowColor: false, reportTests: false, reportMutants: true, reportScoreTable: true },
   jsonReporter: { fileName: 'test-results/mutation/mutation.json' },
   htmlReporter: { fileName: 'test-results/mutation/mutation.html' },
   tempDirName: 'node_modules/.stryker-tmp',
