@@ -176,17 +176,12 @@ export async function startStalledWriter(worker: StoreWorker, key: VolumeKey): P
   const goFile = join(dir, 'go');
   const child = start(worker, { task: 'stall', key, goFile });
   const done = finished(child);
-  await new Promise<void>((resolve, reject) => {
-    let seen = '';
-    child.stdout?.on('data', (d: Buffer) => {
-      seen += d;
-      if (seen.includes('inside\n')) resolve();
-    });
-    done.then((out) =>
-      reject(new Error(`stalled writer exited before its transaction:\n${out.stdout}\n${out.stderr}`)),
-    );
-  });
   const cleanup = () => rmSync(dir, { recursive: true, force: true });
+  if (!(await untilLine(child, done, 'inside'))) {
+    cleanup();
+    const out = await done;
+    throw new Error(`stalled writer exited before its transaction:\n${out.stdout}\n${out.stderr}`);
+  }
   return {
     async release() {
       writeFileSync(goFile, '');
