@@ -189,10 +189,12 @@ export function createMemoryStore(): Store {
       }
       const slices: VolumeSlice[] = [];
       let i = lo;
+      const hasRecord = (at: number) => !!entries.get(keys[at] as string)?.volume;
       for (; i < keys.length && slices.length < limit; i++) {
-        const entry = entries.get(keys[i] as string);
-        if (entry?.volume) slices.push(sliceOf(entry));
+        if (hasRecord(i)) slices.push(sliceOf(entries.get(keys[i] as string) as Entry));
       }
+      while (i < keys.length && !hasRecord(i)) i++; // so the last page says so
+
       const last = slices[slices.length - 1];
       return { slices, next: i < keys.length && last ? encodeCursor(last) : null };
     },

@@ -14,7 +14,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { afterAll, beforeAll, describe } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe } from 'vitest';
 
 /** The database the helper creates in a cluster it starts. */
 const DATABASE = 'cachevol_test';
@@ -184,7 +184,7 @@ export interface TestDatabase {
   url: string;
   /** The cluster, when the suite started one (not with `CACHEVOL_TEST_POSTGRES_URL`). */
   cluster?: Cluster;
-  /** A new, empty schema name; dropped (with everything in it) when the suite ends, or by `drop`. */
+  /** A new, empty schema name; dropped (with everything in it) after the test, or by `drop`. */
   freshSchema(): string;
   /** Drops a schema made by {@link TestDatabase.freshSchema}. */
   drop(schema: string): Promise<void>;
@@ -240,8 +240,11 @@ export function describeWithPostgres(
           },
         };
       });
+      // Runs after the test file's own afterEach hooks (which close its stores).
+      afterEach(async () => {
+        for (const schema of schemas) await database?.drop(schema);
+      });
       afterAll(async () => {
-        for (const schema of schemas) await database?.drop(schema).catch(() => undefined);
         await admin?.end().catch(() => undefined);
         await database?.cluster?.destroy();
       });

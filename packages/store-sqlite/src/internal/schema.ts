@@ -33,7 +33,7 @@ export const MIGRATIONS: readonly string[] = [
     ended_at INTEGER,
     record TEXT NOT NULL
   ) STRICT;
-  CREATE INDEX forks_live_by_volume ON forks (scope, name) WHERE live = 1;
+  CREATE INDEX forks_live_by_volume ON forks (scope, name, id) WHERE live = 1;
   CREATE INDEX forks_ended_by_ended_at ON forks (ended_at) WHERE live = 0;
   CREATE TABLE meta (
     key TEXT PRIMARY KEY,
@@ -65,7 +65,7 @@ function refuseNewer(db: Database, path: string, found: number, known: number): 
   const by = writtenBy(db);
   throw new CacheVolumeError(
     'STORE_FAILED',
-    `The SQLite database ${path} has schema version ${found}, written by ${by}; this ${WRITER} knows schema versions up to ${known}. It was left unchanged. Upgrade cachevol here to the version of ${by} or later (every process sharing ${path} must), or point the store at another file.`,
+    `The SQLite database ${path} has schema version ${found}, written by ${by}; this ${WRITER} knows schema versions up to ${known}. It was left unchanged. Upgrade cachevol here to the version that wrote it or a later one (every process that shares ${path} must run it), or point the store at another file.`,
     { details: { path, schemaVersion: found, knownVersion: known, writtenBy: by } },
   );
 }

@@ -1,4 +1,11 @@
-import { formatSize, headOf, type ReconcileReport, type VolumeSlice, validateName } from '@cachevol/core';
+import {
+  emptyReconcileReport,
+  formatSize,
+  headOf,
+  type ReconcileReport,
+  type VolumeSlice,
+  validateName,
+} from '@cachevol/core';
 import { readGlobals } from '../globals.js';
 import { flag, str } from '../inputs.js';
 import { openEngine, requireEngine } from '../open.js';
@@ -8,16 +15,6 @@ import type { CommandRun } from '../spec.js';
 function iso(ms: number): string {
   return new Date(ms).toISOString();
 }
-
-const EMPTY_RECONCILE: ReconcileReport = {
-  expiredForks: [],
-  committed: [],
-  abandoned: [],
-  removedVersions: [],
-  leftovers: [],
-  unaccounted: [],
-  errors: [],
-};
 
 function printUnaccounted(out: Output, report: ReconcileReport): void {
   if (report.unaccounted.length === 0) return;
@@ -134,7 +131,7 @@ export const gc: CommandRun = async (args, io) => {
   const engine = await openEngine(globals, { create: false, allowUnrecorded: force });
   const report = engine
     ? await engine.gc({ removeUnaccounted: force })
-    : { expiredForks: [], removedVersions: [], prunedForks: 0, reconcile: EMPTY_RECONCILE };
+    : { expiredForks: [], removedVersions: [], prunedForks: 0, reconcile: emptyReconcileReport() };
   const { reconcile } = report;
   if (flag(args, 'json')) {
     out.json({
@@ -179,7 +176,7 @@ export const reconcile: CommandRun = async (args, io) => {
   const globals = readGlobals(args, io, 'reconcile');
   const force = flag(args, 'force');
   const engine = await openEngine(globals, { create: false, allowUnrecorded: force });
-  const report = engine ? await engine.reconcile({ force }) : EMPTY_RECONCILE;
+  const report = engine ? await engine.reconcile({ force }) : emptyReconcileReport();
   if (flag(args, 'json')) {
     out.json(report);
   } else {
