@@ -1,5 +1,5 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, rmdirSync, statSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmdirSync, statSync } from 'node:fs';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
@@ -9,8 +9,22 @@ import { fileURLToPath } from 'node:url';
 export const REPO = fileURLToPath(new URL('../../../../', import.meta.url));
 /** The built `cachevol` executable. */
 export const BIN = join(REPO, 'packages/cli/dist/cli.js');
-/** The workspace packages the CLI loads at run time (with the default backend). */
-const NEEDED = ['core', 'backend-dir', 'store-sqlite', 'cli'];
+/**
+ * The workspace packages whose sources the `cachevol` bundle inlines: the CLI and every
+ * `@cachevol/*` package it depends on.
+ */
+const BUNDLED = [
+  'cli',
+  ...Object.keys(
+    (JSON.parse(readFileSync(join(REPO, 'packages/cli/package.json'), 'utf8')) as PackageJson).dependencies,
+  )
+    .filter((name) => name.startsWith('@cachevol/'))
+    .map((name) => name.slice('@cachevol/'.length)),
+];
+
+interface PackageJson {
+  dependencies: Record<string, string>;
+}
 
 function newest(dir: string): number {
   let latest = 0;
@@ -21,20 +35,13 @@ function newest(dir: string): number {
   return latest;
 }
 
-function oldestDist(pkg: string): number {
-  const dist = join(REPO, 'packages', pkg, 'dist');
-  if (!existsSync(join(dist, 'index.js'))) return 0;
-  return Math.min(...readdirSync(dist).map((name) => statSync(join(dist, name)).mtimeMs));
-}
-
 /**
- * Builds the packages the CLI needs when their dist is missing or older than their sources
- * (after `npm run build`, as `npm test` does, this does nothing). A directory lock keeps test
- * files that run at the same time from building at once.
- *
- * @param extra - more packages to build, such as `backend-btrfs`
+ * Builds the CLI when `dist/cli.js` is missing or older than a source it bundles (after
+ * `npm run build`, as `npm test` does, this does nothing). The bundle inlines the backends,
+ * the stores and core from their sources, so no other package's dist is needed. A directory
+ * lock keeps test files that run at the same time from building at once.
  */
-export function ensureBuilt(extra: string[] = []): void {
+export function ensureBuilt(): void {
   const lock = join(tmpdir(), 'cachevol-cli-test-build.lock');
   for (let i = 0; ; i++) {
     try {
@@ -49,11 +56,10 @@ export function ensureBuilt(extra: string[] = []): void {
     }
   }
   try {
-    for (const pkg of [...NEEDED.slice(0, -1), ...extra, 'cli']) {
-      const src = join(REPO, 'packages', pkg, 'src');
-      if (oldestDist(pkg) > newest(src)) continue;
-      execFileSync('npm', ['run', 'build', '--silent'], { cwd: join(REPO, 'packages', pkg), stdio: 'pipe' });
-    }
+    const built = statSync(BIN, { throwIfNoEntry: false })?.mtimeMs ?? 0;
+    const sources = Math.max(...BUNDLED.map((pkg) => newest(join(REPO, 'packages', pkg, 'src'))));
+    if (built <= sources)
+      execFileSync('npm', ['run', 'build', '--silent'], { cwd: join(REPO, 'packages/cli'), stdio: 'pipe' });
   } finally {
     rmdirSync(lock);
   }
