@@ -14,6 +14,7 @@
  *                    `none` runs only the node_modules tree
  *   --only LIST      subject ids to run (e.g. `btrfs,raw-btrfs-quota,tar-extract`); core always runs
  *   --no-core        skip the core benchmarks
+ *   --no-startup     skip the start-up of the `cachevol` command (startup-bench.mjs; needs the CLI built)
  *   --tmp DIR        where to put trees, loop files and pools (default: the OS temp directory)
  *   --out FILE       results file (default: bench/results/latest.json)
  *   --strict         exit 1 when a subject is unavailable, not only when one failed (CI uses it)
@@ -31,6 +32,7 @@ import { createLoopBtrfs } from './loop-btrfs.mjs';
 import { createZfsPool, ensureZfsService } from './loop-zfs.mjs';
 import { computeRatios, computeTargets, renderReport } from './report.mjs';
 import { cleanStaleRuns } from './stale.mjs';
+import { benchStartup } from './startup-bench.mjs';
 import { findTools, isRoot, kernelZfs, missingTools } from './tools.mjs';
 import { BYTES_PER_FILE, describePlan, planTree, writeTree } from './tree.mjs';
 import { formatBytes, formatMs, messageOf, now, round, run } from './util.mjs';
@@ -45,6 +47,7 @@ const { values: argv } = parseArgs({
     sizes: { type: 'string' },
     only: { type: 'string' },
     'no-core': { type: 'boolean', default: false },
+    'no-startup': { type: 'boolean', default: false },
     tmp: { type: 'string' },
     out: { type: 'string' },
     strict: { type: 'boolean', default: false },
@@ -180,6 +183,7 @@ async function main() {
     subjects: [],
     cells: [],
     core: null,
+    startup: null,
     ratios: null,
     targets: null,
   };
@@ -218,6 +222,24 @@ async function main() {
     log('core: engine cycles');
     const engine = await benchEngine({ quick });
     results.core = { selection, engine };
+  }
+
+  // ---- start-up of the cachevol command (whole processes, before any tree is written) --------
+  if (!argv['no-startup']) {
+    log('start-up: cachevol --help, --version and run on the dir backend, side by side with node -e 0');
+    try {
+      results.startup = await benchStartup({
+        runs: quick ? 10 : 30,
+        warmup: quick ? 2 : 5,
+        hyperfine: !quick,
+        tmp: work,
+      });
+      for (const a of results.startup.aims)
+        log(`  ${a.label}: ${a.ratio}× node -e 0 (aim ≤ ${a.max}×)${a.met ? '' : ': missed'}`);
+    } catch (error) {
+      results.startup = { status: 'failed', reason: messageOf(error) };
+      log(`  start-up: failed: ${results.startup.reason}`);
+    }
   }
 
   // ---- environment: packages, loop filesystems, pool ------------------------------------
@@ -394,7 +416,8 @@ async function main() {
     (c) => c.status === 'failed' || (argv.strict && c.status === 'unavailable'),
   );
   for (const c of broken) log(`${c.subject} on ${c.tree}: ${c.status}: ${c.reason}`);
-  if (broken.length > 0) process.exitCode = 1;
+  if (results.startup?.status === 'failed') log(`start-up: failed: ${results.startup.reason}`);
+  if (broken.length > 0 || results.startup?.status === 'failed') process.exitCode = 1;
 }
 
 try {

@@ -5,14 +5,15 @@
  * (`node bench/src/startup-bench.mjs`) or as part of `npm run bench`.
  */
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { table } from './report.mjs';
+import { renderStartup } from './report.mjs';
 import { which } from './tools.mjs';
-import { formatMs, formatRatio, now, round, run, summarize } from './util.mjs';
+import { now, round, run, summarize } from './util.mjs';
 
 const BENCH_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 /** The built `cachevol` executable. */
@@ -172,6 +173,7 @@ async function hyperfineOf(subjects, { runs, warmup, work }) {
  */
 export async function benchStartup(options = {}) {
   const cli = resolve(options.cli ?? DEFAULT_CLI);
+  if (!existsSync(cli)) throw new Error(`${cli} is missing: build the CLI first (npm run build)`);
   const runs = Math.max(10, options.runs ?? 20);
   const warmup = options.warmup ?? 3;
   const work = await mkdtemp(join(options.tmp ?? tmpdir(), 'cachevol-startup-'));
@@ -204,7 +206,7 @@ export async function benchStartup(options = {}) {
     for (const s of summaries) s.ratio = round(s.p50 / nodeP50);
     const aims = STARTUP_AIMS.map(({ subject, max }) => {
       const s = summaries.find((x) => x.id === subject);
-      return { subject, label: s.label, max, ratio: s.ratio, met: s.ratio <= max };
+      return { subject, label: s.label, max, p50: s.p50, nodeP50, ratio: s.ratio, met: s.ratio <= max };
     });
     return {
       cli,
@@ -221,46 +223,6 @@ export async function benchStartup(options = {}) {
   } finally {
     await rm(work, { recursive: true, force: true });
   }
-}
-
-/**
- * The start-up tables, as markdown.
- *
- * @param {Awaited<ReturnType<typeof benchStartup>>} result - from {@link benchStartup}
- */
-export function renderStartup(result) {
-  const hf = result.hyperfine.status === 'ok' ? result.hyperfine.subjects : null;
-  const out = [
-    '### Start-up of the `cachevol` command (whole process)',
-    '',
-    `${result.runs} rounds after ${result.warmup} warm-up rounds, each subject once per round; ${result.machine.cpus} CPUs, Node ${result.machine.node}, load average ${result.machine.loadavgStart.join(' ')} at start, ${result.machine.loadavgEnd.join(' ')} at end`,
-    '',
-    table(
-      ['command', 'p50', 'p95', 'CPU (mean)', '× node -e 0', ...(hf ? ['hyperfine p50', 'hyperfine ×'] : [])],
-      result.subjects.map((s) => {
-        const h = hf?.find((x) => x.id === s.id);
-        return [
-          s.label,
-          formatMs(s.p50),
-          formatMs(s.p95),
-          s.cpuMs === null ? '-' : formatMs(s.cpuMs),
-          formatRatio(s.ratio),
-          ...(hf ? [formatMs(h?.p50), formatRatio(h?.ratio)] : []),
-        ];
-      }),
-    ),
-    '',
-    table(
-      ['aim', 'measured', 'met'],
-      result.aims.map((a) => [
-        `${a.label} ≤ ${a.max}× node -e 0`,
-        formatRatio(a.ratio),
-        a.met ? 'yes' : 'no',
-      ]),
-    ),
-  ];
-  if (!hf) out.push('', `hyperfine: ${result.hyperfine.status}: ${result.hyperfine.reason}`);
-  return out.join('\n');
 }
 
 async function main() {
