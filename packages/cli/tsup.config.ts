@@ -1,7 +1,28 @@
-import { defineConfig } from 'tsup';
+import { defineConfig, type Options } from 'tsup';
 import { packageConfig } from '../../tsup.base.js';
 
 const library = packageConfig({ index: 'src/index.ts' });
+
+/**
+ * zod's `z.locales` (and `z.core.locales`): its 60-odd translations of the error messages, a
+ * third of zod's code. esbuild cannot leave out what the `z` namespace re-exports, so every
+ * command would compile them; cachevol never picks a locale (zod's schemas import English
+ * themselves), so the bundle gets an empty namespace in their place.
+ */
+const noZodLocales: NonNullable<Options['esbuildPlugins']>[number] = {
+  name: 'cachevol-no-zod-locales',
+  setup(build) {
+    build.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) =>
+      /[\\/]zod[\\/]v4[\\/](classic|core)[\\/]/.test(args.importer)
+        ? { path: 'zod-locales', namespace: 'cachevol-empty' }
+        : undefined,
+    );
+    build.onLoad({ filter: /.*/, namespace: 'cachevol-empty' }, () => ({
+      contents: 'export {};',
+      loader: 'js',
+    }));
+  },
+};
 
 /** Native or optional-native packages: loaded from node_modules as they are, never inlined. */
 const NATIVE = ['better-sqlite3', 'pg'];
@@ -34,6 +55,7 @@ const bin = defineConfig({
       'const require = __cachevolCreateRequire(import.meta.url);',
     ].join('\n'),
   },
+  esbuildPlugins: [noZodLocales],
   esbuildOptions(options) {
     options.chunkNames = 'cli/[name]-[hash]';
   },

@@ -79,13 +79,13 @@ describe('what a cachevol command loads (the bundled build)', () => {
     },
   );
 
-  it('`cachevol run` on the dir backend loads the dir backend and the SQLite store, no other backend or store', async () => {
+  it('`cachevol run` on the dir backend loads the dir backend and the SQLite store, no other backend or store, and no execa', async () => {
     const work = join(dir, 'work');
     await mkdir(join(work, 'deps'), { recursive: true });
     const args = ['run', '--root', join(dir, 'root'), '--workdir', work, '--name', 'deps'];
     const { parts } = await loadedBy([...args, '--cache', 'deps', '--', 'true']);
     expect([...parts].sort()).toEqual(
-      ['backend-dir', 'better-sqlite3', 'core', 'execa', 'store-sqlite', 'zod'].sort(),
+      ['backend-dir', 'better-sqlite3', 'core', 'store-sqlite', 'zod'].sort(),
     );
   });
 
@@ -98,6 +98,21 @@ describe('what a cachevol command loads (the bundled build)', () => {
     const texts = files.map((file) => readFileSync(file, 'utf8'));
     for (const marker of Object.values(MARKERS))
       expect([marker, texts.filter((text) => text.includes(marker)).length]).toEqual([marker, 1]);
+  });
+
+  it('the bundle holds no zod translation but English', async () => {
+    const chunks = join(BIN, '..', 'cli');
+    const maps = [
+      `${BIN}.map`,
+      ...(await readdir(chunks)).filter((f) => f.endsWith('.js.map')).map((f) => join(chunks, f)),
+    ];
+    const sources = maps.flatMap(
+      (map) => (JSON.parse(readFileSync(map, 'utf8')) as { sources: string[] }).sources,
+    );
+    expect(sources.some((source) => source.includes('node_modules/zod/'))).toBe(true);
+    // tsup.config.ts leaves them out; zod's schemas import English themselves.
+    const locales = sources.filter((source) => /node_modules\/zod\/v4\/locales\//.test(source));
+    expect([...new Set(locales.map((source) => source.replace(/.*\//, '')))]).toEqual(['en.js']);
   });
 
   it('the commit modes `--help` spells out (it loads no core) are core’s COMMIT_MODES', () => {

@@ -79,7 +79,7 @@ describeIf(
     let cleanup: () => Promise<void>;
     let mnt: string;
     beforeAll(async () => {
-      ensureBuilt();
+      ensureBuilt(['backend-btrfs']);
       ({ dir, cleanup } = await tempDir('test-btrfs'));
       mnt = join(dir, 'cachevol-test-btrfs-cli');
       await mkdir(mnt);
@@ -115,7 +115,7 @@ describeIf(
     let cleanup: () => Promise<void>;
     let pool: string;
     beforeAll(async () => {
-      ensureBuilt();
+      ensureBuilt(['backend-zfs']);
       ({ dir, cleanup } = await tempDir('test-zfs'));
       pool = `cachevol-test-cli-${process.pid}`;
       const vdev = join(dir, 'pool.img');

@@ -1,5 +1,5 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, rmdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, statSync } from 'node:fs';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
@@ -21,6 +21,8 @@ const BUNDLED = [
     .filter((name) => name.startsWith('@cachevol/'))
     .map((name) => name.slice('@cachevol/'.length)),
 ];
+/** The packages whose dist the tests load beside the CLI (test/fixtures/stress-worker.mjs). */
+const NEEDED = ['core', 'backend-dir', 'store-sqlite'];
 
 interface PackageJson {
   dependencies: Record<string, string>;
@@ -35,13 +37,25 @@ function newest(dir: string): number {
   return latest;
 }
 
+function oldestDist(pkg: string): number {
+  const dist = join(REPO, 'packages', pkg, 'dist');
+  if (!existsSync(join(dist, 'index.js'))) return 0;
+  return Math.min(...readdirSync(dist).map((name) => statSync(join(dist, name)).mtimeMs));
+}
+
+function build(pkg: string): void {
+  execFileSync('npm', ['run', 'build', '--silent'], { cwd: join(REPO, 'packages', pkg), stdio: 'pipe' });
+}
+
 /**
- * Builds the CLI when `dist/cli.js` is missing or older than a source it bundles (after
- * `npm run build`, as `npm test` does, this does nothing). The bundle inlines the backends,
- * the stores and core from their sources, so no other package's dist is needed. A directory
- * lock keeps test files that run at the same time from building at once.
+ * Builds what the tests run when it is missing or older than its sources (after
+ * `npm run build`, as `npm test` does, this does nothing): the packages the tests load from
+ * their dist, and the CLI bundle, which is older than its sources when any package it inlines
+ * changed. A directory lock keeps test files that run at the same time from building at once.
+ *
+ * @param extra - more packages to build, such as `backend-btrfs`
  */
-export function ensureBuilt(): void {
+export function ensureBuilt(extra: string[] = []): void {
   const lock = join(tmpdir(), 'cachevol-cli-test-build.lock');
   for (let i = 0; ; i++) {
     try {
@@ -56,10 +70,11 @@ export function ensureBuilt(): void {
     }
   }
   try {
-    const built = statSync(BIN, { throwIfNoEntry: false })?.mtimeMs ?? 0;
-    const sources = Math.max(...BUNDLED.map((pkg) => newest(join(REPO, 'packages', pkg, 'src'))));
-    if (built <= sources)
-      execFileSync('npm', ['run', 'build', '--silent'], { cwd: join(REPO, 'packages/cli'), stdio: 'pipe' });
+    for (const pkg of [...NEEDED, ...extra])
+      if (oldestDist(pkg) <= newest(join(REPO, 'packages', pkg, 'src'))) build(pkg);
+    const bundled = statSync(BIN, { throwIfNoEntry: false })?.mtimeMs ?? 0;
+    if (bundled <= Math.max(...BUNDLED.map((pkg) => newest(join(REPO, 'packages', pkg, 'src')))))
+      build('cli');
   } finally {
     rmdirSync(lock);
   }
