@@ -51,9 +51,9 @@ export interface CommandSpec {
   /** An example line for `--help`. */
   example?: string;
   /**
-   * Loads what the command does. Its module (with the engine, zod, execa, the backends) is
-   * imported only when the command runs, so `--help`, `--version` and a usage error load none
-   * of it.
+   * Loads what the command does. Its module (with the engine, zod and the backend and store
+   * it opens) is imported only when the command runs, so `--help` and `--version` load none of
+   * it.
    */
   load(): Promise<CommandRun>;
 }
