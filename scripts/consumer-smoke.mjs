@@ -47,7 +47,11 @@ try {
   const { version } = JSON.parse(readFileSync(join(root, 'packages', 'cli', 'package.json'), 'utf8'));
   check('cachevol --version', run(bin, ['--version'], project).trim() === version, `expected ${version}`);
   const help = run(bin, ['--help'], project);
-  check('cachevol --help', help.startsWith('Usage: cachevol COMMAND') && help.includes('  run'), help.slice(0, 200));
+  check(
+    'cachevol --help',
+    help.startsWith('Usage: cachevol COMMAND') && help.includes('  run'),
+    help.slice(0, 200),
+  );
 
   const state = join(work, 'state');
   mkdirSync(join(project, 'deps'));
