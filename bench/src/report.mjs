@@ -207,6 +207,15 @@ export function computeTargets(results) {
       met: s.p50 < 1,
     });
   }
+  for (const a of results.startup?.aims ?? []) {
+    targets.push({
+      id: `startup-${a.subject}`,
+      aim: `${a.label} within ${a.max}× \`node -e 0\` (whole process, p50)`,
+      measured: `${formatRatio(a.ratio)} (${formatMs(a.p50)} vs ${formatMs(a.nodeP50)})`,
+      value: a.ratio,
+      met: a.met,
+    });
+  }
   return targets;
 }
 
@@ -320,6 +329,46 @@ export function table(header, rows) {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i] ?? '').length)));
   const line = (cells) => `| ${cells.map((c, i) => String(c ?? '').padEnd(widths[i])).join(' | ')} |`;
   return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+}
+
+/**
+ * The start-up tables, as markdown.
+ *
+ * @param {any} result - from `benchStartup` (startup-bench.mjs)
+ */
+export function renderStartup(result) {
+  const hf = result.hyperfine.status === 'ok' ? result.hyperfine.subjects : null;
+  const out = [
+    '### Start-up of the `cachevol` command (whole process)',
+    '',
+    `${result.runs} rounds after ${result.warmup} warm-up rounds, each subject once per round; ${result.machine.cpus} CPUs, Node ${result.machine.node}, load average ${result.machine.loadavgStart.join(' ')} at start, ${result.machine.loadavgEnd.join(' ')} at end`,
+    '',
+    table(
+      ['command', 'p50', 'p95', 'CPU (mean)', '× node -e 0', ...(hf ? ['hyperfine p50', 'hyperfine ×'] : [])],
+      result.subjects.map((s) => {
+        const h = hf?.find((x) => x.id === s.id);
+        return [
+          s.label,
+          formatMs(s.p50),
+          formatMs(s.p95),
+          s.cpuMs === null ? '-' : formatMs(s.cpuMs),
+          formatRatio(s.ratio),
+          ...(hf ? [formatMs(h?.p50), formatRatio(h?.ratio)] : []),
+        ];
+      }),
+    ),
+    '',
+    table(
+      ['aim', 'measured', 'met'],
+      result.aims.map((a) => [
+        `${a.label} ≤ ${a.max}× node -e 0`,
+        formatRatio(a.ratio),
+        a.met ? 'yes' : 'no',
+      ]),
+    ),
+  ];
+  if (!hf) out.push('', `hyperfine: ${result.hyperfine.status}: ${result.hyperfine.reason}`);
+  return out.join('\n');
 }
 
 /** `status: reason`, without repeating the status when the reason starts with it. */
@@ -531,6 +580,9 @@ export function renderReport(results) {
       '',
     );
   }
+
+  if (results.startup?.subjects) out.push(renderStartup(results.startup), '');
+  else if (results.startup) out.push('### Start-up of the `cachevol` command', '', why(results.startup), '');
 
   const r = results.ratios;
   const ratioRows = [

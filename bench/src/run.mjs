@@ -20,6 +20,7 @@
  *   --no-stores      skip the store section
  *   --store-sizes LIST  volumes in the store for the scaling part (default: full 10,5000,50000;
  *                    quick 10,2000)
+ *   --no-startup     skip the start-up of the `cachevol` command (startup-bench.mjs; needs the CLI built)
  *   --tmp DIR        where to put trees, loop files and pools (default: the OS temp directory)
  *   --out FILE       results file (default: bench/results/latest.json)
  *   --strict         exit 1 when a subject is unavailable, not only when one failed (CI uses it)
@@ -38,6 +39,7 @@ import { createZfsPool, ensureZfsService } from './loop-zfs.mjs';
 import { computeRatios, computeTargets, renderReport } from './report.mjs';
 import { cleanStaleRuns } from './stale.mjs';
 import { runStoreSection, STORE_SECTION_IDS, storeConfig } from './store-section.mjs';
+import { benchStartup } from './startup-bench.mjs';
 import { findTools, isRoot, kernelZfs, missingTools } from './tools.mjs';
 import { BYTES_PER_FILE, describePlan, planTree, writeTree } from './tree.mjs';
 import { formatBytes, formatMs, messageOf, now, round, run } from './util.mjs';
@@ -54,6 +56,7 @@ const { values: argv } = parseArgs({
     'no-core': { type: 'boolean', default: false },
     'no-stores': { type: 'boolean', default: false },
     'store-sizes': { type: 'string' },
+    'no-startup': { type: 'boolean', default: false },
     tmp: { type: 'string' },
     out: { type: 'string' },
     strict: { type: 'boolean', default: false },
@@ -207,6 +210,7 @@ async function main() {
     cells: [],
     core: null,
     stores: null,
+    startup: null,
     ratios: null,
     targets: null,
   };
@@ -262,6 +266,23 @@ async function main() {
     });
   }
   if (signal.aborted) throw new Error('interrupted');
+  // ---- start-up of the cachevol command (whole processes, before any tree is written) --------
+  if (!argv['no-startup']) {
+    log('start-up: cachevol --help, --version and run on the dir backend, side by side with node -e 0');
+    try {
+      results.startup = await benchStartup({
+        runs: quick ? 10 : 30,
+        warmup: quick ? 2 : 5,
+        hyperfine: !quick,
+        tmp: work,
+      });
+      for (const a of results.startup.aims)
+        log(`  ${a.label}: ${a.ratio}× node -e 0 (aim ≤ ${a.max}×)${a.met ? '' : ': missed'}`);
+    } catch (error) {
+      results.startup = { status: 'failed', reason: messageOf(error) };
+      log(`  start-up: failed: ${results.startup.reason}`);
+    }
+  }
 
   // ---- environment: packages, loop filesystems, pool ------------------------------------
   const tools = results.tools;
@@ -443,6 +464,7 @@ async function main() {
     ...(results.stores?.processes ?? [])
       .filter(isBroken)
       .map((c) => `SQLite shared by ${c.processes} processes: ${c.status}: ${c.reason}`),
+    ...(results.startup?.status === 'failed' ? [`start-up: failed: ${results.startup.reason}`] : []),
   ];
   for (const line of broken) log(line);
   if (broken.length > 0) process.exitCode = 1;

@@ -1,22 +1,64 @@
-import { defineConfig } from 'tsup';
+import { defineConfig, type Options } from 'tsup';
 import { packageConfig } from '../../tsup.base.js';
 
 const library = packageConfig({ index: 'src/index.ts' });
 
-// The `cachevol` executable: a small ESM file with a shebang that imports the library build
-// (`./index.js` stays external), so the command's code is built once.
+/**
+ * zod's `z.locales` (and `z.core.locales`): its 60-odd translations of the error messages, a
+ * third of zod's code. esbuild cannot leave out what the `z` namespace re-exports, so every
+ * command would compile them; cachevol never picks a locale (zod's schemas import English
+ * themselves), so the bundle gets an empty namespace in their place.
+ */
+const noZodLocales: NonNullable<Options['esbuildPlugins']>[number] = {
+  name: 'cachevol-no-zod-locales',
+  setup(build) {
+    build.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) =>
+      /[\\/]zod[\\/]v4[\\/](classic|core)[\\/]/.test(args.importer)
+        ? { path: 'zod-locales', namespace: 'cachevol-empty' }
+        : undefined,
+    );
+    build.onLoad({ filter: /.*/, namespace: 'cachevol-empty' }, () => ({
+      contents: 'export {};',
+      loader: 'js',
+    }));
+  },
+};
+
+/** Native or optional-native packages: loaded from node_modules as they are, never inlined. */
+const NATIVE = ['better-sqlite3', 'pg'];
+
+// The `cachevol` executable: one bundle that inlines everything it runs, the @cachevol/*
+// packages (from their sources, through the root tsconfig's paths) and their dependencies
+// alike, so a command loads a few files instead of some 400 ES modules. Only better-sqlite3 and
+// pg stay external. @cachevol/core is inlined together with every backend and store, so the
+// command holds one copy of it and `isCacheVolumeError` recognises what a backend or a store
+// throws (test/errors-across-packages.test.ts checks each one). What a command does, and each
+// backend and store, is a chunk under dist/cli/ that is imported only when it is needed:
+// `--help` and `--version` load dist/cli.js alone (test/lazy-loading.test.ts).
 const bin = defineConfig({
   entry: { cli: 'src/bin.ts' },
   format: ['esm'],
   target: 'node20',
   platform: 'node',
   sourcemap: true,
-  splitting: false,
-  treeshake: true,
+  splitting: true,
   outDir: 'dist',
   dts: false,
-  banner: { js: '#!/usr/bin/env node' },
-  external: ['./index.js'],
+  noExternal: [new RegExp(`^(?!(${NATIVE.join('|')})(/|$))`)],
+  external: NATIVE,
+  banner: {
+    // The shebang, and a `require` for the CommonJS dependencies inlined into ES modules
+    // (cross-spawn's `require('child_process')`).
+    js: [
+      '#!/usr/bin/env node',
+      "import { createRequire as __cachevolCreateRequire } from 'node:module';",
+      'const require = __cachevolCreateRequire(import.meta.url);',
+    ].join('\n'),
+  },
+  esbuildPlugins: [noZodLocales],
+  esbuildOptions(options) {
+    options.chunkNames = 'cli/[name]-[hash]';
+  },
 });
 
 export default [...(Array.isArray(library) ? library : [library]), ...(Array.isArray(bin) ? bin : [bin])];

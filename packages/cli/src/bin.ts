@@ -1,7 +1,8 @@
-import { main } from './index.js';
+import { main } from './main.js';
 
-// The `cachevol` executable (tsup adds the `#!/usr/bin/env node` line and keeps `./index.js`
-// external, so the command and the library share one build).
+// The `cachevol` executable: tsup bundles it into dist/cli.js with the `#!/usr/bin/env node`
+// line (see tsup.config.ts). It imports main.js, not the package's index.ts: the index also
+// exports linkPath and friends, whose @cachevol/core import would be loaded with it.
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;

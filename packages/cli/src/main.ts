@@ -1,24 +1,16 @@
-import { isCacheVolumeError } from '@cachevol/core';
 import packageJson from '../package.json' with { type: 'json' };
 import { COMMANDS } from './internal/commands/index.js';
+import { closeEngines } from './internal/engines.js';
+import { EXIT_CODES } from './internal/exit-codes.js';
 import { commandHelp, mainHelp } from './internal/help.js';
-import { closeEngines } from './internal/open.js';
-import { type CliIo, formatError } from './internal/output.js';
+import type { CliIo } from './internal/output.js';
 import { parseCommandLine } from './internal/parse.js';
-import { UsageError } from './internal/usage-error.js';
 
-/**
- * The exit codes of `cachevol`. `run` and `pipeline run` exit with their command's code instead
- * (128+N when signal N ended it, 127 when it was not found).
- */
-export const EXIT_CODES = Object.freeze({
-  /** Success. */
-  OK: 0,
-  /** Any failure other than bad input (backend, store, not found, conflict). */
-  FAILURE: 1,
-  /** A command line that cannot work: unknown command or flag, missing or invalid argument. */
-  USAGE: 2,
-});
+export { EXIT_CODES } from './internal/exit-codes.js';
+
+// This module and what it imports statically are all that `cachevol --help` and `--version`
+// load: the command line's parser and help, no @cachevol/core, zod or execa. A command's code
+// comes with `spec.load()`, and the error report only once something failed.
 
 /** Where {@link main} reads and writes; defaults to the process's. */
 export type MainIo = Partial<CliIo>;
@@ -56,12 +48,11 @@ export async function main(argv: readonly string[], io: MainIo = {}): Promise<nu
       );
       return EXIT_CODES.OK;
     }
-    return await invocation.spec.run(invocation.args, full);
+    const run = await invocation.spec.load();
+    return await run(invocation.args, full);
   } catch (error) {
-    const { line, json: payload } = formatError(error);
-    full.stderr.write(json ? `${JSON.stringify(payload)}\n` : `${line}\n`);
-    if (error instanceof UsageError || isCacheVolumeError(error, 'INVALID_ARGUMENT')) return EXIT_CODES.USAGE;
-    return EXIT_CODES.FAILURE;
+    const { reportFailure } = await import('./internal/failure.js');
+    return reportFailure(error, full, json);
   } finally {
     await closeEngines();
   }

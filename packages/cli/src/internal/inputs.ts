@@ -10,47 +10,8 @@ import {
   validateName,
 } from '@cachevol/core';
 import type { CliIo } from './output.js';
-import type { OptionSpec, ParsedArgs } from './spec.js';
+import type { ParsedArgs } from './spec.js';
 import { UsageError } from './usage-error.js';
-
-/** Flags shared by the commands that attach volumes. */
-export const ATTACH_OPTIONS = {
-  scope: {
-    type: 'string',
-    value: 'SCOPE',
-    description: 'isolation unit, e.g. the pipeline or cluster (default "default")',
-  },
-  size: {
-    type: 'string',
-    value: 'SIZE',
-    description: 'requested size, whole gigabytes "Ng" (default and minimum 20g)',
-  },
-  commit: {
-    type: 'string',
-    value: 'MODE',
-    description: `when to commit: ${COMMIT_MODES.join(', ')} (default on-success)`,
-  },
-  workdir: {
-    type: 'string',
-    value: 'DIR',
-    description: 'the working directory relative paths are linked into (default .)',
-  },
-  'instance-root': {
-    type: 'string',
-    value: 'DIR',
-    description: 'the directory absolute cache paths are relative to (default /)',
-  },
-  os: { type: 'string', value: 'OS', description: 'path rules: linux or macos (default: this machine)' },
-  replace: {
-    type: 'boolean',
-    description: 'move an existing file or non-empty directory at a cache path aside instead of failing',
-  },
-  job: {
-    type: 'string',
-    value: 'LABEL',
-    description: 'a label for the job holding the fork (default cli-<pid>)',
-  },
-} satisfies Record<string, OptionSpec>;
 
 /**
  * Reads a string flag.

@@ -9,9 +9,9 @@ import {
   type ForkHandle,
   resolveCachePath,
 } from '@cachevol/core';
-import { execa } from 'execa';
 import { type LinkRequest, type LinkResult, linkPath, unlinkPaths } from '../link.js';
 import { formatMs, type Output, progressLine } from './output.js';
+import { startProgram } from './program.js';
 
 /** One volume a job attaches, with the cache paths linked from it. */
 export interface JobVolume {
@@ -221,19 +221,18 @@ export async function runPrograms(
 ): Promise<number> {
   for (const command of commands) {
     if (watch.received) break;
-    const child = execa(command.file, command.args, { cwd, stdio: 'inherit', reject: false, env });
+    const child = startProgram(command.file, command.args, cwd, env);
     watch.child = child;
-    const result = await child.finally(() => {
-      watch.child = null;
-    });
+    const result = await child.ended;
+    watch.child = null;
     if (watch.received) break;
     let code: number;
     if (result.exitCode !== undefined) code = result.exitCode;
     else if (result.signal) code = signalCode(result.signal);
     else {
-      const errno = (result as { code?: string }).code;
+      const errno = result.startError.code;
       out.warn(
-        `cannot run ${command.file}: ${errno === 'ENOENT' ? 'command not found' : (errno ?? result.shortMessage)}`,
+        `cannot run ${command.file}: ${errno === 'ENOENT' ? 'command not found' : (errno ?? result.startError.message)}`,
       );
       code = errno === 'ENOENT' ? 127 : 126;
     }

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Backend, CacheVolumeError, CacheVolumes, isCacheVolumeError, type Store } from '@cachevol/core';
+import { trackEngine } from './engines.js';
 import type { Globals } from './globals.js';
 import type { Output } from './output.js';
 
@@ -139,8 +140,6 @@ async function checkStoreAccountsForData(globals: Globals, store: Store, backend
   );
 }
 
-const opened = new Set<CacheVolumes>();
-
 /** Options of {@link openEngine}. */
 export interface OpenOptions {
   /** Make the root when missing (commands that attach); otherwise a root never used gives `null`. */
@@ -150,8 +149,8 @@ export interface OpenOptions {
 }
 
 /**
- * Opens the engine over the root's store and backend. Close it with {@link closeEngines}
- * (the CLI's `main` does, whatever the command did).
+ * Opens the engine over the root's store and backend. Close it with `closeEngines()` from
+ * engines.ts (the CLI's `main` does, whatever the command did).
  *
  * @param globals - backend, root, dataset, store, lease
  * @param options - `create`, `allowUnrecorded`
@@ -183,7 +182,7 @@ export async function openEngine(globals: Globals, options: OpenOptions): Promis
     store,
     ...(globals.leaseMs ? { leaseMs: globals.leaseMs } : {}),
   });
-  opened.add(engine);
+  trackEngine(engine);
   return engine;
 }
 
@@ -221,11 +220,4 @@ export async function requireEngine(globals: Globals): Promise<CacheVolumes> {
     );
   }
   return engine;
-}
-
-/** Closes every engine {@link openEngine} opened (their stores' files and connections). */
-export async function closeEngines(): Promise<void> {
-  const engines = [...opened];
-  opened.clear();
-  await Promise.all(engines.map((engine) => engine.close().catch(() => undefined)));
 }

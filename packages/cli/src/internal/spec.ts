@@ -34,7 +34,7 @@ export interface ParsedArgs {
   command: string[];
 }
 
-/** A `cachevol` command: its help and what it does. */
+/** A `cachevol` command: its help, and where to load what it does. */
 export interface CommandSpec {
   /** `attach`, or `pipeline plan` for sub-commands. */
   name: string;
@@ -51,14 +51,21 @@ export interface CommandSpec {
   /** An example line for `--help`. */
   example?: string;
   /**
-   * Runs the command.
-   *
-   * @param args - the parsed command line
-   * @param io - streams and environment
-   * @returns the exit code
+   * Loads what the command does. Its module (with the engine, zod and the backend and store
+   * it opens) is imported only when the command runs, so `--help` and `--version` load none of
+   * it.
    */
-  run(args: ParsedArgs, io: CliIo): Promise<number>;
+  load(): Promise<CommandRun>;
 }
+
+/**
+ * What a command does, once its command line is parsed.
+ *
+ * @param args - the parsed command line
+ * @param io - streams and environment
+ * @returns the exit code
+ */
+export type CommandRun = (args: ParsedArgs, io: CliIo) => Promise<number>;
 
 /** Flags every command accepts. */
 export const GLOBAL_OPTIONS: Record<string, OptionSpec> = {

@@ -1,5 +1,5 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, rmdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, statSync } from 'node:fs';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
@@ -9,8 +9,24 @@ import { fileURLToPath } from 'node:url';
 export const REPO = fileURLToPath(new URL('../../../../', import.meta.url));
 /** The built `cachevol` executable. */
 export const BIN = join(REPO, 'packages/cli/dist/cli.js');
-/** The workspace packages the CLI loads at run time (with the default backend). */
-const NEEDED = ['core', 'backend-dir', 'store-sqlite', 'cli'];
+/**
+ * The workspace packages whose sources the `cachevol` bundle inlines: the CLI and every
+ * `@cachevol/*` package it depends on.
+ */
+const BUNDLED = [
+  'cli',
+  ...Object.keys(
+    (JSON.parse(readFileSync(join(REPO, 'packages/cli/package.json'), 'utf8')) as PackageJson).dependencies,
+  )
+    .filter((name) => name.startsWith('@cachevol/'))
+    .map((name) => name.slice('@cachevol/'.length)),
+];
+/** The packages whose dist the tests load beside the CLI (test/fixtures/stress-worker.mjs). */
+const NEEDED = ['core', 'backend-dir', 'store-sqlite'];
+
+interface PackageJson {
+  dependencies: Record<string, string>;
+}
 
 function newest(dir: string): number {
   let latest = 0;
@@ -27,10 +43,15 @@ function oldestDist(pkg: string): number {
   return Math.min(...readdirSync(dist).map((name) => statSync(join(dist, name)).mtimeMs));
 }
 
+function build(pkg: string): void {
+  execFileSync('npm', ['run', 'build', '--silent'], { cwd: join(REPO, 'packages', pkg), stdio: 'pipe' });
+}
+
 /**
- * Builds the packages the CLI needs when their dist is missing or older than their sources
- * (after `npm run build`, as `npm test` does, this does nothing). A directory lock keeps test
- * files that run at the same time from building at once.
+ * Builds what the tests run when it is missing or older than its sources (after
+ * `npm run build`, as `npm test` does, this does nothing): the packages the tests load from
+ * their dist, and the CLI bundle, which is older than its sources when any package it inlines
+ * changed. A directory lock keeps test files that run at the same time from building at once.
  *
  * @param extra - more packages to build, such as `backend-btrfs`
  */
@@ -49,11 +70,11 @@ export function ensureBuilt(extra: string[] = []): void {
     }
   }
   try {
-    for (const pkg of [...NEEDED.slice(0, -1), ...extra, 'cli']) {
-      const src = join(REPO, 'packages', pkg, 'src');
-      if (oldestDist(pkg) > newest(src)) continue;
-      execFileSync('npm', ['run', 'build', '--silent'], { cwd: join(REPO, 'packages', pkg), stdio: 'pipe' });
-    }
+    for (const pkg of [...NEEDED, ...extra])
+      if (oldestDist(pkg) <= newest(join(REPO, 'packages', pkg, 'src'))) build(pkg);
+    const bundled = statSync(BIN, { throwIfNoEntry: false })?.mtimeMs ?? 0;
+    if (bundled <= Math.max(...BUNDLED.map((pkg) => newest(join(REPO, 'packages', pkg, 'src')))))
+      build('cli');
   } finally {
     rmdirSync(lock);
   }

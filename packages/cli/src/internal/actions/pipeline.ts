@@ -1,0 +1,157 @@
+import { readFile } from 'node:fs/promises';
+import { basename, resolve } from 'node:path';
+import { DEFAULT_LEASE_MS, type PipelineStep, parsePipeline, validateName } from '@cachevol/core';
+import { PIPELINE_SHELL } from '../commands/pipeline.js';
+import { readGlobals } from '../globals.js';
+import { checkDirectories, flag, readAttachInputs, str } from '../inputs.js';
+import { colorResult, type JobVolume, planLinks, runJob, runUncached, type VolumeReport } from '../job.js';
+import { openEngine, openEngineForJob } from '../open.js';
+import { type CliIo, formatMs, Output } from '../output.js';
+import type { CommandRun, ParsedArgs } from '../spec.js';
+import { UsageError } from '../usage-error.js';
+
+async function loadPipeline(args: ParsedArgs, io: CliIo, command: string) {
+  const file = resolve(io.cwd, args.positionals[0] as string);
+  const explicitSlug = str(args, 'slug');
+  const workdir = resolve(io.cwd, str(args, 'workdir') ?? '.');
+  const slug = explicitSlug ?? basename(workdir);
+  try {
+    validateName(slug, 'pipeline slug');
+  } catch (error) {
+    if (explicitSlug !== undefined) throw error;
+    throw new UsageError(
+      `the working directory's name ${JSON.stringify(slug)} is not a valid pipeline slug; pass --slug SLUG`,
+      command,
+    );
+  }
+  const inputs = readAttachInputs(args, io, command, slug);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    throw new UsageError(
+      `cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`,
+      command,
+    );
+  }
+  const pipeline = parsePipeline(text, { pipelineSlug: slug, os: inputs.os, filename: file });
+  const jobs = pipeline.steps.map((step) => ({
+    step,
+    volumes: step.volumes.map(
+      (v): JobVolume => ({
+        name: v.name,
+        scope: inputs.scope,
+        size: v.size,
+        paths: v.paths,
+        commit: inputs.commit,
+      }),
+    ),
+  }));
+  for (const job of jobs) planLinks(job.volumes, inputs); // every path checked before anything runs
+  return { file, slug, inputs, pipeline, jobs };
+}
+
+/** A step's label, key, or the first line of its first command: one line for headings. */
+function stepTitle(step: PipelineStep): string {
+  return step.label ?? step.key ?? step.commands[0]?.split('\n')[0] ?? step.path;
+}
+
+/** `cachevol pipeline plan`. */
+export const pipelinePlan: CommandRun = async (args, io) => {
+  const out = new Output(io);
+  const globals = readGlobals(args, io, 'pipeline plan');
+  const { file, slug, inputs, pipeline, jobs } = await loadPipeline(args, io, 'pipeline plan');
+  const engine = await openEngine(globals, { create: false });
+  const steps = [];
+  for (const { step, volumes } of jobs) {
+    const links = planLinks(volumes, inputs);
+    const title = stepTitle(step);
+    const planned = [];
+    for (const [i, volume] of volumes.entries()) {
+      const selection = engine ? await engine.lookup(volume.name, { scope: volume.scope }) : null;
+      planned.push({
+        name: volume.name,
+        scope: volume.scope,
+        size: volume.size,
+        wouldGet: selection?.result ?? 'miss',
+        versionId: selection?.version?.id ?? null,
+        paths: (links[i] ?? []).map((l) => ({ path: l.path, linkPath: l.linkPath, subdir: l.subdir })),
+      });
+    }
+    steps.push({
+      index: step.index,
+      path: step.path,
+      title,
+      label: step.label ?? null,
+      key: step.key ?? null,
+      commands: step.commands,
+      volumes: planned,
+    });
+  }
+  if (flag(args, 'json')) {
+    out.json({ file, slug, os: pipeline.os, workdir: inputs.workdir, steps });
+    return 0;
+  }
+  out.line(`${out.out('bold', file)}: pipeline ${slug} (${pipeline.os}), workdir ${inputs.workdir}`);
+  for (const step of steps) {
+    out.line(`step ${step.index + 1} (${step.path}): ${step.title}`);
+    if (step.volumes.length === 0) out.line('  no cache');
+    for (const v of step.volumes) {
+      const now = v.versionId ? `${v.wouldGet} (version ${v.versionId})` : v.wouldGet;
+      out.line(`  volume ${v.scope}/${v.name}, size ${v.size}: would get ${now}`);
+      for (const p of v.paths) out.line(`    ${p.linkPath} -> volume:${p.subdir}`);
+    }
+  }
+  return 0;
+};
+
+/** `cachevol pipeline run`. */
+export const pipelineRun: CommandRun = async (args, io) => {
+  const out = new Output(io);
+  const globals = readGlobals(args, io, 'pipeline run');
+  const { jobs, inputs } = await loadPipeline(args, io, 'pipeline run');
+  checkDirectories(inputs, 'pipeline run');
+  const engine = await openEngineForJob(globals, out);
+  const summary: {
+    step: number;
+    title: string;
+    exitCode: number;
+    commandMs: number;
+    volumes: VolumeReport[];
+  }[] = [];
+  let exitCode = 0;
+  for (const { step, volumes } of jobs) {
+    const title = stepTitle(step);
+    out.note(out.err('bold', `--- step ${step.index + 1}/${jobs.length}: ${title}`));
+    if (step.commands.length === 0) {
+      out.note('no command (plugins-only step); skipped');
+      continue;
+    }
+    const commands = step.commands.map((line) => ({ file: PIPELINE_SHELL, args: ['-c', line] }));
+    const report = engine
+      ? await runJob(engine, volumes, inputs, commands, out, globals.leaseMs ?? DEFAULT_LEASE_MS)
+      : await runUncached(commands, inputs.workdir, out);
+    summary.push({
+      step: step.index + 1,
+      title,
+      exitCode: report.exitCode,
+      commandMs: report.commandMs,
+      volumes: report.volumes,
+    });
+    if (report.exitCode !== 0) {
+      exitCode = report.exitCode;
+      out.note(out.err('red', `step ${step.index + 1} failed with exit code ${report.exitCode}; stopping`));
+      break;
+    }
+  }
+  out.note(out.err('bold', '--- summary'));
+  for (const s of summary) {
+    out.note(`step ${s.step} (${s.title}): exit ${s.exitCode}, command ran ${formatMs(s.commandMs)}`);
+    for (const v of s.volumes) {
+      out.note(
+        `  volume ${v.scope}/${v.name}: ${colorResult(out, v.result)}, attach ${formatMs(v.attachMs)}, ${v.action}${v.versionId ? ` as ${v.versionId}` : ''} in ${formatMs(v.finishMs)}`,
+      );
+    }
+  }
+  return exitCode;
+};

@@ -1,0 +1,50 @@
+import type { OptionSpec } from '../spec.js';
+
+// Only data, for `--help` and the parser. Like every command spec, this module imports nothing
+// from @cachevol/core (the bundle would load all of it, zod included, with the first import),
+// so the commit modes are spelled out here; test/lazy-loading.test.ts checks them against
+// COMMIT_MODES.
+
+/** `--json`, for the commands that can print JSON. */
+export const JSON_OPTION: Record<string, OptionSpec> = {
+  json: { type: 'boolean', description: 'print JSON for machines' },
+};
+
+/** Flags shared by the commands that attach volumes. */
+export const ATTACH_OPTIONS = {
+  scope: {
+    type: 'string',
+    value: 'SCOPE',
+    description: 'isolation unit, e.g. the pipeline or cluster (default "default")',
+  },
+  size: {
+    type: 'string',
+    value: 'SIZE',
+    description: 'requested size, whole gigabytes "Ng" (default and minimum 20g)',
+  },
+  commit: {
+    type: 'string',
+    value: 'MODE',
+    description: 'when to commit: on-success, always, never, on-change, if-missing (default on-success)',
+  },
+  workdir: {
+    type: 'string',
+    value: 'DIR',
+    description: 'the working directory relative paths are linked into (default .)',
+  },
+  'instance-root': {
+    type: 'string',
+    value: 'DIR',
+    description: 'the directory absolute cache paths are relative to (default /)',
+  },
+  os: { type: 'string', value: 'OS', description: 'path rules: linux or macos (default: this machine)' },
+  replace: {
+    type: 'boolean',
+    description: 'move an existing file or non-empty directory at a cache path aside instead of failing',
+  },
+  job: {
+    type: 'string',
+    value: 'LABEL',
+    description: 'a label for the job holding the fork (default cli-<pid>)',
+  },
+} satisfies Record<string, OptionSpec>;
