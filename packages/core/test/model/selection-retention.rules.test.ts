@@ -243,6 +243,11 @@ describe('retention', () => {
     expect(plan(slices, budget(10))).toEqual(['a/a1:capacity', 'a/a2:capacity']);
   });
 
+  it('under maxTotalBytes: among many versions used at the same time, commits go oldest first', () => {
+    const slices = [volume('a', [1, 2, 3, 4, 5, 6].map((seq) => version(`a${seq}`, seq)))];
+    expect(plan(slices, budget(10))).toEqual(['a/a1', 'a/a2', 'a/a3', 'a/a4', 'a/a5'].map((v) => `${v}:capacity`));
+  });
+
   it('under maxTotalBytes: bytes of versions live forks depend on count, and those versions stay', () => {
     const slices = [
       volume('a', [version('a1', 1, { usedBytes: 10 }), version('a2', 2, { usedBytes: 5 })], ['a1']),
