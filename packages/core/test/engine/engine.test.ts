@@ -390,3 +390,29 @@ describe('CacheVolumes: a parent whose data is gone', () => {
     expect((await engine.attach('v')).baseVersionId).toBe(null);
   });
 });
+
+describe('CacheVolumes.gc: backend data and the state read at different moments', () => {
+  it('a fork that commits while gc lists the backend is not reported as unaccounted', async () => {
+    const { engine, backend } = setup();
+    const fork = await engine.attach('v');
+    const list = backend.list.bind(backend);
+    let first = true;
+    backend.list = async () => {
+      const entries = await list();
+      if (first) {
+        first = false;
+        await fork.commit(); // another job commits between the listing and the state read
+      }
+      return entries;
+    };
+    const report = await engine.gc();
+    expect(report.reconcile.unaccounted).toEqual([]);
+  });
+
+  it('still reports data that no record owns', async () => {
+    const { engine, backend } = setup();
+    await backend.createFork('f-stray', {});
+    const report = await engine.gc();
+    expect(report.reconcile.unaccounted).toEqual([expect.objectContaining({ kind: 'fork', id: 'f-stray' })]);
+  });
+});

@@ -244,8 +244,15 @@ describe('retention', () => {
   });
 
   it('under maxTotalBytes: among many versions used at the same time, commits go oldest first', () => {
-    const slices = [volume('a', [1, 2, 3, 4, 5, 6].map((seq) => version(`a${seq}`, seq)))];
-    expect(plan(slices, budget(10))).toEqual(['a/a1', 'a/a2', 'a/a3', 'a/a4', 'a/a5'].map((v) => `${v}:capacity`));
+    const slices = [
+      volume(
+        'a',
+        [1, 2, 3, 4, 5, 6].map((seq) => version(`a${seq}`, seq)),
+      ),
+    ];
+    expect(plan(slices, budget(10))).toEqual(
+      ['a/a1', 'a/a2', 'a/a3', 'a/a4', 'a/a5'].map((v) => `${v}:capacity`),
+    );
   });
 
   it('under maxTotalBytes: bytes of versions live forks depend on count, and those versions stay', () => {
