@@ -197,7 +197,11 @@ export async function openEngine(globals: Globals, options: OpenOptions): Promis
  */
 export async function openEngineForJob(globals: Globals, out: Output): Promise<CacheVolumes | null> {
   try {
-    return await openEngine(globals, { create: true });
+    const engine = await openEngine(globals, { create: true });
+    // What the engine got past without failing (a version whose data is gone, a removal
+    // after a commit that failed) is told in the job's log.
+    engine.on('warning', ({ message }) => out.warn(message));
+    return engine;
   } catch (error) {
     if (!isCacheVolumeError(error) || error.code === 'INVALID_ARGUMENT') throw error;
     out.warn(`running without the cache: ${error.message}`);

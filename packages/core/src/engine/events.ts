@@ -1,3 +1,4 @@
+import type { CacheVolumeError } from '../errors.js';
 import type { RemovalReason } from '../model/retention.js';
 import type { Selection } from '../model/selection.js';
 import type { ForkRecord, VersionRecord } from '../model/state.js';
@@ -23,8 +24,16 @@ export interface CacheVolumeEvents {
   commit: { fork: ForkRecord; version: VersionRecord };
   /** A fork was abandoned (no version changed). */
   abandon: { fork: ForkRecord; reason: AbandonReason };
-  /** A version was removed. */
-  remove: { version: VersionRef; reason: RemovalReason | 'requested' | 'leftover' };
+  /**
+   * A version was removed: by retention (`expired`, `superseded`, `capacity`), on request, as a
+   * leftover, or because its data was found gone when a fork of it was made (`lost`).
+   */
+  remove: { version: VersionRef; reason: RemovalReason | 'requested' | 'leftover' | 'lost' };
+  /**
+   * Something went wrong that the call it happened in did not fail for (the cache is
+   * best-effort): for example removing a superseded version after a commit.
+   */
+  warning: { message: string; error: CacheVolumeError };
   /** A long backend operation made progress. */
   progress: { forkId: string; doneBytes: number; totalBytes: number | null };
 }

@@ -28,6 +28,7 @@ export const engineSettingsSchema = z.object({
       maxForksPerVersion: z.number().int().min(1).or(z.literal(Number.POSITIVE_INFINITY)).optional(),
       transfer: z.boolean().optional(),
       maxTotalBytes: limit.optional(),
+      maxVersionsPerVolume: z.number().int().min(1).or(z.literal(Number.POSITIVE_INFINITY)).optional(),
     })
     .strict()
     .default({})

@@ -113,18 +113,19 @@ export async function sweepBackend(
 ): Promise<void> {
   // List before reading the state: anything the backend holds was recorded as an intent before
   // it was made, so it is in a state read afterwards.
-  const entries = await ctx.queues.backend(() => ctx.backend.list());
-  if (entries.length === 0) return;
-  const owned = new Set<string>();
-  for await (const slice of allSlices(ctx)) {
-    for (const fork of Object.values(slice.forks)) {
-      if (isLive(fork)) owned.add(`fork:${fork.id}`);
-      if (fork.versionId && isLive(fork)) owned.add(`version:${fork.versionId}`);
-    }
-    for (const id of Object.keys(slice.volume?.versions ?? {})) owned.add(`version:${id}`);
-  }
-  for (const entry of entries) {
-    if (owned.has(`${entry.kind}:${entry.id}`)) continue;
+  const listed = await listEntries(ctx);
+  if (listed.length === 0) return;
+  const ownedThen = await ownedEntries(ctx);
+  const candidates = listed.filter((entry) => !ownedThen.has(entryKey(entry)));
+  if (candidates.length === 0) return;
+  // A fork that committed or was abandoned while the state was read may still be on that list.
+  // Read the state again, then list again: an entry still there whose record had ended before
+  // that read is unaccounted for, because a step's backend work is done before its outcome is
+  // recorded.
+  const ownedNow = await ownedEntries(ctx);
+  const present = new Set((await listEntries(ctx)).map(entryKey));
+  for (const entry of candidates) {
+    if (ownedNow.has(entryKey(entry)) || !present.has(entryKey(entry))) continue;
     if (!force) {
       report.unaccounted.push(entry);
       continue;
@@ -136,6 +137,27 @@ export async function sweepBackend(
       report.errors.push({ id: entry.id, error: String(error) });
     }
   }
+}
+
+function listEntries(ctx: EngineContext): Promise<BackendEntry[]> {
+  return ctx.queues.backend(() => ctx.backend.list());
+}
+
+function entryKey(entry: BackendEntry): string {
+  return `${entry.kind}:${entry.id}`;
+}
+
+/** The backend entries the state owns: live forks, versions, and versions being committed. */
+async function ownedEntries(ctx: EngineContext): Promise<Set<string>> {
+  const owned = new Set<string>();
+  for await (const slice of allSlices(ctx)) {
+    for (const fork of Object.values(slice.forks)) {
+      if (isLive(fork)) owned.add(`fork:${fork.id}`);
+      if (fork.versionId && isLive(fork)) owned.add(`version:${fork.versionId}`);
+    }
+    for (const id of Object.keys(slice.volume?.versions ?? {})) owned.add(`version:${id}`);
+  }
+  return owned;
 }
 
 function removeEntry(ctx: EngineContext, entry: BackendEntry): Promise<void> {

@@ -2,6 +2,7 @@ import type { Backend, ForkOptions } from '../contracts/backend.js';
 import type { SliceFunction, SliceUpdate, Store } from '../contracts/store.js';
 import { CacheVolumeError, isCacheVolumeError } from '../errors.js';
 import type { Policy } from '../model/policy.js';
+import { planVolumeRetention } from '../model/retention.js';
 import type { Selection } from '../model/selection.js';
 import type { ForkRecord, VersionRecord, VolumeKey, VolumeSlice } from '../model/state.js';
 import {
@@ -90,15 +91,53 @@ export interface AttachRequest extends Omit<AttachInput, 'now' | 'policy'> {
   failOnMiss: boolean;
 }
 
+/** How many parents whose data turns out to be gone one attach passes over before it gives up. */
+const MAX_LOST_PARENTS = 3;
+
+/** Thrown by {@link attachOnce} when the parent's data is gone (the backend says `NOT_FOUND`). */
+class LostParent extends Error {
+  constructor(
+    readonly versionId: string,
+    override readonly cause: CacheVolumeError,
+  ) {
+    super(cause.message);
+  }
+}
+
 /**
  * Attaches a fork: records it as `creating` with the selected parent, has the backend make it,
- * records it as `attached`. A failed backend step abandons it, so nothing is left behind.
+ * records it as `attached`. A failed backend step abandons it, so nothing is left behind. When
+ * the parent's data is gone (someone deleted it under the backend), the version is removed as
+ * `lost`, with a `warning` event, and the attach selects again (the version before it is the
+ * head now, or it is a miss) instead of failing, up to {@link MAX_LOST_PARENTS} times.
  *
  * @param ctx - the engine
  * @param key - the volume
  * @param request - the fork's id, owner, size, commit mode and lease
  */
 export async function attachFork(
+  ctx: EngineContext,
+  key: VolumeKey,
+  request: AttachRequest,
+): Promise<{ fork: ForkRecord; selection: Selection }> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await attachOnce(ctx, key, request);
+    } catch (error) {
+      if (!(error instanceof LostParent)) throw error;
+      if (attempt >= MAX_LOST_PARENTS) throw error.cause;
+      const ref = { ...key, versionId: error.versionId };
+      await removeVersion(ctx, ref, 'lost');
+      ctx.events.emit('warning', {
+        message: `Version "${error.versionId}" of volume "${key.name}" (scope "${key.scope}") has no data any more; removed it and selected again: ${error.cause.message}`,
+        error: error.cause,
+      });
+      request = { ...request, forkId: ctx.newId('fork') };
+    }
+  }
+}
+
+async function attachOnce(
   ctx: EngineContext,
   key: VolumeKey,
   request: AttachRequest,
@@ -116,14 +155,16 @@ export async function attachFork(
       }
       return { slice: begun.slice, result: begun };
     },
-    act: ({ fork }) => {
+    act: async ({ fork }) => {
       const options: ForkOptions = {
         capacityBytes: fork.capacityBytes,
         onProgress: (p) => ctx.events.emit('progress', { forkId, ...p }),
       };
-      return fork.baseId
-        ? ctx.backend.forkVersion(forkId, fork.baseId, options)
-        : ctx.backend.createFork(forkId, options);
+      if (!fork.baseId) return ctx.backend.createFork(forkId, options);
+      const baseId = fork.baseId;
+      return ctx.backend.forkVersion(forkId, baseId, options).catch((error: unknown) => {
+        throw isCacheVolumeError(error, 'NOT_FOUND') ? new LostParent(baseId, error) : error;
+      });
     },
     outcome: (slice, { mountPath }, { selection }) => {
       const next = completeAttach(slice, forkId, mountPath);
@@ -152,13 +193,43 @@ export async function attachFork(
  */
 export async function commitFork(ctx: EngineContext, key: VolumeKey, forkId: string): Promise<VersionRecord> {
   const versionId = ctx.newId('version');
-  return finishCommit(ctx, key, forkId, {
+  const version = await finishCommit(ctx, key, forkId, {
     intent: (slice) => ({
       slice: beginCommit(slice, forkId, versionId, ctx.clock() + ctx.leaseMs),
       result: versionId,
     }),
     repaired: false,
   });
+  await pruneVolume(ctx, key);
+  return version;
+}
+
+/**
+ * Removes what retention finds in one volume on its own (expired and superseded versions no
+ * live fork depends on; see `planVolumeRetention`): what a commit runs afterwards, so that disk
+ * stays bounded without waiting for `gc()`. A removal that fails is a `warning` event, never an
+ * error: the commit it follows has succeeded.
+ *
+ * @param ctx - the engine
+ * @param key - the volume
+ */
+export async function pruneVolume(ctx: EngineContext, key: VolumeKey): Promise<void> {
+  try {
+    const slice = await ctx.store.read(key);
+    for (const planned of planVolumeRetention(slice, ctx.clock(), ctx.policy)) {
+      const ref = { scope: planned.scope, name: planned.name, versionId: planned.versionId };
+      await removeVersion(ctx, ref, planned.reason).catch((error: unknown) => {
+        // A fork took it meanwhile (CONFLICT) or another process removed it first (NOT_FOUND).
+        if (!isCacheVolumeError(error, 'CONFLICT') && !isCacheVolumeError(error, 'NOT_FOUND')) throw error;
+      });
+    }
+  } catch (error) {
+    if (!isCacheVolumeError(error)) throw error;
+    ctx.events.emit('warning', {
+      message: `Could not remove old versions of volume "${key.name}" (scope "${key.scope}") after a commit; gc() will retry: ${error.message}`,
+      error,
+    });
+  }
 }
 
 /**
@@ -264,7 +335,7 @@ export async function removeVersion(
     intent: recorded
       ? { recorded: undefined }
       : (slice) => ({
-          slice: beginRemoveVersion(slice, versionId, ctx.clock() + ctx.leaseMs),
+          slice: beginRemoveVersion(slice, versionId, ctx.clock() + ctx.leaseMs, reason === 'lost'),
           result: undefined,
         }),
     act: () => ctx.backend.removeVersion(versionId),

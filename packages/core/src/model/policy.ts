@@ -39,9 +39,19 @@ export interface Policy {
    * @defaultValue `Infinity`
    */
   maxTotalBytes: number;
+  /**
+   * How many committed versions of one volume are kept, newest first in head order: older ones
+   * ("superseded") are removed by `gc()` and after each commit of the volume, unless a live fork
+   * depends on them. At least 1 (the head).
+   * @defaultValue 2 (the head and the one before it)
+   */
+  maxVersionsPerVolume: number;
 }
 
-/** The policy the seeds describe: 14-day retention, any staleness, local versions only. */
+/**
+ * The policy the seeds describe (14-day retention, any staleness, local versions only), with
+ * disk bounded by default: the head and one previous version per volume.
+ */
 export const DEFAULT_POLICY: Readonly<Policy> = Object.freeze({
   retentionMs: 14 * DAY_MS,
   maxStaleVersions: Number.POSITIVE_INFINITY,
@@ -49,6 +59,7 @@ export const DEFAULT_POLICY: Readonly<Policy> = Object.freeze({
   maxForksPerVersion: Number.POSITIVE_INFINITY,
   transfer: false,
   maxTotalBytes: Number.POSITIVE_INFINITY,
+  maxVersionsPerVolume: 2,
 });
 
 /**

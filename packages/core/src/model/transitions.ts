@@ -335,9 +335,17 @@ export function dependents(slice: VolumeSlice, versionId: string): ForkRecord[] 
  * @param slice - the version's volume
  * @param versionId - the version
  * @param leaseUntil - when the removal's lease ends
- * @throws `CONFLICT` while a live fork depends on it; `NOT_FOUND` when it does not exist
+ * @param lost - its data is gone: remove the record even while live forks depend on it (they
+ *   were made before; nothing of the version is left to keep for them)
+ * @throws `CONFLICT` while a live fork depends on it (unless `lost`); `NOT_FOUND` when it does
+ *   not exist
  */
-export function beginRemoveVersion(slice: VolumeSlice, versionId: string, leaseUntil: number): VolumeSlice {
+export function beginRemoveVersion(
+  slice: VolumeSlice,
+  versionId: string,
+  leaseUntil: number,
+  lost = false,
+): VolumeSlice {
   const volume = slice.volume;
   const version = volume?.versions[versionId];
   if (!volume || !version) {
@@ -348,7 +356,7 @@ export function beginRemoveVersion(slice: VolumeSlice, versionId: string, leaseU
     });
   }
   if (version.state === 'removing') return slice;
-  const users = dependents(slice, versionId);
+  const users = lost ? [] : dependents(slice, versionId);
   if (users.length > 0) {
     fail(
       'CONFLICT',

@@ -199,6 +199,26 @@ function recordCommit(model: Model, real: Real, fork: RefFork, version: VersionR
   });
   real.log.push({ scope: SCOPE, name: fork.volume, versionId: version.id });
   endFork(model, fork);
+  settleVolumeRetention(model, fork.volume);
+}
+
+/**
+ * What a commit removes from its volume afterwards, and gc from every volume: versions idle for
+ * the retention period, and versions with {@link DEFAULT_POLICY}'s `maxVersionsPerVolume` or
+ * more newer ones; never one a live fork was forked from.
+ */
+function settleVolumeRetention(model: Model, name: string): string[] {
+  const volume = model.volumes.get(name);
+  if (!volume) return [];
+  const bases = new Set(model.forks.map((f) => f.baseId));
+  const removed = volume.versions.filter(
+    (version, i) =>
+      !bases.has(version.id) &&
+      (model.now - version.lastUsedAt >= DEFAULT_POLICY.retentionMs ||
+        volume.versions.length - i > DEFAULT_POLICY.maxVersionsPerVolume),
+  );
+  volume.versions = volume.versions.filter((v) => !removed.includes(v));
+  return removed.map((v) => v.id);
 }
 
 /** A live fork ended (committed or abandoned) now. */
@@ -215,29 +235,26 @@ function settleExpiredForks(m: Model): string[] {
 }
 
 /**
- * What `gc()` removes after ending expired forks: every version idle for the retention period,
- * then, while the rest use more than the budget, the least recently used (versions that are not
+ * What `gc()` removes after ending expired forks: in every volume what a commit removes from
+ * its own (see {@link settleVolumeRetention}), then, while the rest use more than the budget, the least recently used (versions that are not
  * a head before heads, older commits first on a tie); never a version a live fork was forked
  * from. Volumes are visited in key order, versions in commit order.
  */
 function settleRetention(m: Model): string[] {
-  const bases = new Set(m.forks.map((f) => f.baseId));
-  const removed = new Set<string>();
-  const candidates: (RefVersion & { isHead: boolean })[] = [];
-  let total = 0;
   const byKey = (a: string, b: string) => {
     const [x, y] = [volumeKeyString({ scope: SCOPE, name: a }), volumeKeyString({ scope: SCOPE, name: b })];
     return x < y ? -1 : x > y ? 1 : 0;
   };
-  for (const name of [...m.volumes.keys()].sort(byKey)) {
+  const names = [...m.volumes.keys()].sort(byKey);
+  const removed = new Set(names.flatMap((name) => settleVolumeRetention(m, name)));
+  const bases = new Set(m.forks.map((f) => f.baseId));
+  const candidates: (RefVersion & { isHead: boolean })[] = [];
+  let total = 0;
+  for (const name of names) {
     const versions = (m.volumes.get(name) as RefVolume).versions;
     versions.forEach((version, i) => {
-      if (bases.has(version.id)) total += version.bytes;
-      else if (m.now - version.lastUsedAt >= DEFAULT_POLICY.retentionMs) removed.add(version.id);
-      else {
-        total += version.bytes;
-        candidates.push({ ...version, isHead: i === versions.length - 1 });
-      }
+      total += version.bytes;
+      if (!bases.has(version.id)) candidates.push({ ...version, isHead: i === versions.length - 1 });
     });
   }
   if (total > m.budget) {
@@ -633,6 +650,10 @@ class Crash implements Cmd {
         fail(`a crashed commit of ${fork.id} ended ${record?.state}`);
       const version = (await r.store.read(record)).volume?.versions[record.versionId];
       recordCommit(m, r, fork, version ?? fail(`no version ${record.versionId}`));
+      // The dead process may not have got to removing its volume's old versions; gc does.
+      await r.engine.gc();
+      settleRetention(m);
+      settlePruning(m);
     } else if (this.op === 'abandon' && fork) {
       same(
         (await r.store.findFork(fork.id))?.state,

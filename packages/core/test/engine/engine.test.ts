@@ -1,6 +1,7 @@
 import { createMemoryBackend, type MemoryBackend } from '@cachevol/backend-memory';
 import { describe, expect, it } from 'vitest';
 import {
+  CacheVolumeError,
   CacheVolumes,
   type CacheVolumesOptions,
   COMMIT_MODES,
@@ -278,7 +279,7 @@ describe('CacheVolumes', () => {
   });
 
   it('serialises work per volume and reports progress events', async () => {
-    const { engine } = setup();
+    const { engine } = setup({ policy: { maxVersionsPerVolume: Number.POSITIVE_INFINITY } });
     const forks = await Promise.all(Array.from({ length: 8 }, () => engine.attach('v')));
     await Promise.all(forks.map((f) => f.commit()));
     const [stats] = await engine.stats();
@@ -292,5 +293,126 @@ describe('CacheVolumes', () => {
     expect(() => new CacheVolumes({ backend, store, leaseMs: -1 })).toThrow(/leaseMs/);
     expect(() => new CacheVolumes({ backend, store, policy: { retention: 1 } as never })).toThrow(/policy/);
     expect(() => new CacheVolumes({ store } as never)).toThrow(/backend/);
+  });
+});
+
+describe('CacheVolumes: disk stays bounded after commits', () => {
+  const versionsOn = async (backend: MemoryBackend) =>
+    (await backend.list()).filter((e) => e.kind === 'version').map((e) => e.id);
+
+  it('a commit removes its volume’s superseded versions: the head and one before it stay', async () => {
+    const { engine, backend } = setup();
+    const removed: string[] = [];
+    engine.on('remove', ({ version, reason }) => removed.push(`${version.versionId}:${reason}`));
+    const ids: string[] = [];
+    for (let i = 0; i < 4; i++) ids.push((await (await engine.attach('v')).commit()).id);
+    expect(removed).toEqual([`${ids[0]}:superseded`, `${ids[1]}:superseded`]);
+    expect((await versionsOn(backend)).sort()).toEqual([ids[2], ids[3]].sort());
+    expect((await engine.lookup('v')).version?.id).toBe(ids[3]);
+  });
+
+  it('keeps a superseded version while a live fork depends on it, and removes it at the next commit', async () => {
+    const { engine, backend } = setup({ policy: { maxVersionsPerVolume: 1 } });
+    const first = await (await engine.attach('v')).commit();
+    const reader = await engine.attach('v');
+    await (await engine.attach('v')).commit();
+    expect(await versionsOn(backend)).toContain(first.id);
+    await reader.abandon();
+    await (await engine.attach('v')).commit();
+    expect(await versionsOn(backend)).not.toContain(first.id);
+    expect(await versionsOn(backend)).toHaveLength(1);
+  });
+
+  it('a removal that fails after a commit is a warning: the commit stands, and recovery finishes the removal', async () => {
+    const { engine, backend } = setup({ policy: { maxVersionsPerVolume: 1 } });
+    const first = await (await engine.attach('v')).commit();
+    const warnings: string[] = [];
+    engine.on('warning', ({ message, error }) => warnings.push(`${error.code}: ${message}`));
+    const removeVersion = backend.removeVersion.bind(backend);
+    backend.removeVersion = async () => {
+      throw new CacheVolumeError('BACKEND_FAILED', 'disk on fire');
+    };
+    const second = await (await engine.attach('v')).commit();
+    expect(warnings).toEqual([
+      expect.stringMatching(/^BACKEND_FAILED: .*volume "v".*gc\(\) will retry: disk on fire/),
+    ]);
+    expect((await engine.lookup('v')).version?.id).toBe(second.id);
+    backend.removeVersion = removeVersion;
+    expect(await versionsOn(backend)).toContain(first.id);
+    await engine.reconcile({ force: true });
+    expect(await versionsOn(backend)).toEqual([second.id]);
+  });
+});
+
+describe('CacheVolumes: a parent whose data is gone', () => {
+  const lostSetup = () => {
+    const s = setup({ policy: { maxVersionsPerVolume: Number.POSITIVE_INFINITY } });
+    const warnings: string[] = [];
+    const removed: string[] = [];
+    s.engine.on('warning', ({ error }) => warnings.push(error.code));
+    s.engine.on('remove', ({ version, reason }) => removed.push(`${version.versionId}:${reason}`));
+    return { ...s, warnings, removed };
+  };
+
+  it('is removed as lost, with a warning, and the attach takes the version before it, now the head', async () => {
+    const { engine, backend, warnings, removed } = lostSetup();
+    const older = await (await engine.attach('v')).commit();
+    const head = await (await engine.attach('v')).commit();
+    await backend.removeVersion(head.id); // someone deleted it under the backend
+    const fork = await engine.attach('v');
+    expect(fork.result).toBe('hit');
+    expect(fork.baseVersionId).toBe(older.id);
+    expect(warnings).toEqual(['NOT_FOUND']);
+    expect(removed).toEqual([`${head.id}:lost`]);
+    expect((await engine.lookup('v')).version?.id).toBe(older.id);
+    expect(await engine.forks()).toHaveLength(1);
+  });
+
+  it('is removed even while live forks of it exist; with every version gone the attach is a miss', async () => {
+    const { engine, backend, removed } = lostSetup();
+    const only = await (await engine.attach('v')).commit();
+    const reader = await engine.attach('v');
+    await backend.removeVersion(only.id);
+    const fork = await engine.attach('v');
+    expect(fork.result).toBe('miss');
+    expect(removed).toEqual([`${only.id}:lost`]);
+    expect((await reader.commit()).id).toBeTruthy();
+  });
+
+  it('gives up after three lost parents with the backend’s NOT_FOUND, leaving no fork behind', async () => {
+    const { engine, backend, removed } = lostSetup();
+    const ids: string[] = [];
+    for (let i = 0; i < 4; i++) ids.push((await (await engine.attach('v')).commit()).id);
+    for (const id of ids) await backend.removeVersion(id);
+    await expect(engine.attach('v')).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    expect(removed).toEqual([`${ids[3]}:lost`, `${ids[2]}:lost`]);
+    expect(await engine.forks()).toEqual([]);
+    expect((await engine.attach('v')).baseVersionId).toBe(null);
+  });
+});
+
+describe('CacheVolumes.gc: backend data and the state read at different moments', () => {
+  it('a fork that commits while gc lists the backend is not reported as unaccounted', async () => {
+    const { engine, backend } = setup();
+    const fork = await engine.attach('v');
+    const list = backend.list.bind(backend);
+    let first = true;
+    backend.list = async () => {
+      const entries = await list();
+      if (first) {
+        first = false;
+        await fork.commit(); // another job commits between the listing and the state read
+      }
+      return entries;
+    };
+    const report = await engine.gc();
+    expect(report.reconcile.unaccounted).toEqual([]);
+  });
+
+  it('still reports data that no record owns', async () => {
+    const { engine, backend } = setup();
+    await backend.createFork('f-stray', {});
+    const report = await engine.gc();
+    expect(report.reconcile.unaccounted).toEqual([expect.objectContaining({ kind: 'fork', id: 'f-stray' })]);
   });
 });

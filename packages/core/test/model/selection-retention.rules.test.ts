@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { DAY_MS, DEFAULT_POLICY, type Policy, resolvePolicy } from '../../src/model/policy.js';
-import { isRemovable, planRetention, retentionPlanner } from '../../src/model/retention.js';
+import {
+  isRemovable,
+  planRetention,
+  planVolumeRetention,
+  retentionPlanner,
+} from '../../src/model/retention.js';
 import { headOf, isExpired, selectParent } from '../../src/model/selection.js';
 import type { VersionRecord, VolumeSlice } from '../../src/model/state.js';
 import { fork, sliceOf, T0, version, volumeOf } from './fixtures.js';
@@ -155,6 +160,11 @@ const volume = (name: string, versions: VersionRecord[], protect: string[] = [])
 
 const plan = (slices: VolumeSlice[], policy: Partial<Policy>, now = T0) =>
   planRetention(slices, now, resolvePolicy(policy)).map((p) => `${p.name}/${p.versionId}:${p.reason}`);
+/** A budget alone: no limit on versions per volume, so only `maxTotalBytes` evicts. */
+const budget = (maxTotalBytes: number): Partial<Policy> => ({
+  maxTotalBytes,
+  maxVersionsPerVolume: Infinity,
+});
 
 describe('retention', () => {
   it('removes every version idle for the retention period or longer, and keeps younger ones', () => {
@@ -197,7 +207,7 @@ describe('retention', () => {
 
   it('under maxTotalBytes: nothing is evicted when the kept versions use exactly the budget', () => {
     const slices = [volume('a', [version('a1', 1, { usedBytes: 6 }), version('a2', 2, { usedBytes: 4 })])];
-    expect(plan(slices, { maxTotalBytes: 10 })).toEqual([]);
+    expect(plan(slices, budget(10))).toEqual([]);
   });
 
   it('under maxTotalBytes: one byte over evicts until the rest fit, and no further', () => {
@@ -208,10 +218,10 @@ describe('retention', () => {
         version('a3', 3, { usedBytes: 5, lastUsedAt: T0 - 1 }),
       ]),
     ];
-    expect(plan(slices, { maxTotalBytes: 10 })).toEqual(['a/a1:capacity']);
-    expect(plan(slices, { maxTotalBytes: 9 })).toEqual(['a/a1:capacity', 'a/a2:capacity']);
-    expect(plan(slices, { maxTotalBytes: 5 })).toEqual(['a/a1:capacity', 'a/a2:capacity']);
-    expect(plan(slices, { maxTotalBytes: 4 })).toEqual(['a/a1:capacity', 'a/a2:capacity', 'a/a3:capacity']);
+    expect(plan(slices, budget(10))).toEqual(['a/a1:capacity']);
+    expect(plan(slices, budget(9))).toEqual(['a/a1:capacity', 'a/a2:capacity']);
+    expect(plan(slices, budget(5))).toEqual(['a/a1:capacity', 'a/a2:capacity']);
+    expect(plan(slices, budget(4))).toEqual(['a/a1:capacity', 'a/a2:capacity', 'a/a3:capacity']);
   });
 
   it('under maxTotalBytes: versions that are not a head go first, least recently used first, across volumes', () => {
@@ -219,26 +229,38 @@ describe('retention', () => {
       volume('a', [version('a1', 1, { lastUsedAt: T0 - 10 }), version('a2', 2, { lastUsedAt: T0 - 50 })]),
       volume('b', [version('b1', 1, { lastUsedAt: T0 - 20 }), version('b2', 2, { lastUsedAt: T0 - 40 })]),
     ];
-    expect(plan(slices, { maxTotalBytes: 0 })).toEqual([
+    expect(plan(slices, budget(0))).toEqual([
       'b/b1:capacity',
       'a/a1:capacity',
       'a/a2:capacity',
       'b/b2:capacity',
     ]);
-    expect(plan(slices, { maxTotalBytes: 20 })).toEqual(['b/b1:capacity', 'a/a1:capacity']);
+    expect(plan(slices, budget(20))).toEqual(['b/b1:capacity', 'a/a1:capacity']);
   });
 
   it('under maxTotalBytes: among versions used at the same time, the older commit goes first', () => {
     const slices = [volume('a', [version('a2', 2), version('a1', 1), version('a3', 3)])];
-    expect(plan(slices, { maxTotalBytes: 10 })).toEqual(['a/a1:capacity', 'a/a2:capacity']);
+    expect(plan(slices, budget(10))).toEqual(['a/a1:capacity', 'a/a2:capacity']);
+  });
+
+  it('under maxTotalBytes: among many versions used at the same time, commits go oldest first', () => {
+    const slices = [
+      volume(
+        'a',
+        [1, 2, 3, 4, 5, 6].map((seq) => version(`a${seq}`, seq)),
+      ),
+    ];
+    expect(plan(slices, budget(10))).toEqual(
+      ['a/a1', 'a/a2', 'a/a3', 'a/a4', 'a/a5'].map((v) => `${v}:capacity`),
+    );
   });
 
   it('under maxTotalBytes: bytes of versions live forks depend on count, and those versions stay', () => {
     const slices = [
       volume('a', [version('a1', 1, { usedBytes: 10 }), version('a2', 2, { usedBytes: 5 })], ['a1']),
     ];
-    expect(plan(slices, { maxTotalBytes: 10 })).toEqual(['a/a2:capacity']);
-    expect(plan(slices, { maxTotalBytes: 15 })).toEqual([]);
+    expect(plan(slices, budget(10))).toEqual(['a/a2:capacity']);
+    expect(plan(slices, budget(15))).toEqual([]);
   });
 
   it('expired versions are planned first and their bytes do not count against the budget', () => {
@@ -249,6 +271,68 @@ describe('retention', () => {
       ]),
     ];
     expect(plan(slices, { retentionMs: 1000, maxTotalBytes: 10 })).toEqual(['a/a1:expired']);
+  });
+
+  it('by default keeps the head and the version before it, and removes older ones as superseded', () => {
+    const slices = [volume('a', [version('a1', 1), version('a2', 2), version('a3', 3), version('a4', 4)])];
+    expect(plan(slices, {})).toEqual(['a/a2:superseded', 'a/a1:superseded']);
+  });
+
+  it('maxVersionsPerVolume counts committed versions in head order, per volume', () => {
+    const slices = [
+      volume('a', [version('a1', 1), version('a2', 2, { state: 'removing' }), version('a3', 3)]),
+      volume('b', [version('b1', 1), version('b2', 2), version('b3', 3)]),
+    ];
+    expect(plan(slices, { maxVersionsPerVolume: 1 })).toEqual([
+      'a/a1:superseded',
+      'b/b2:superseded',
+      'b/b1:superseded',
+    ]);
+    expect(plan(slices, { maxVersionsPerVolume: 2 })).toEqual(['b/b1:superseded']);
+    expect(plan(slices, { maxVersionsPerVolume: 3 })).toEqual([]);
+    expect(plan(slices, { maxVersionsPerVolume: Infinity })).toEqual([]);
+  });
+
+  it('a superseded version a live fork depends on stays, and still counts as a newer one', () => {
+    const slices = [volume('a', [version('a1', 1), version('a2', 2), version('a3', 3)], ['a2'])];
+    expect(plan(slices, { maxVersionsPerVolume: 1 })).toEqual(['a/a1:superseded']);
+  });
+
+  it('a version both expired and superseded is removed as expired', () => {
+    const slices = [
+      volume('a', [version('a1', 1, { lastUsedAt: T0 - 1000 }), version('a2', 2), version('a3', 3)]),
+    ];
+    expect(plan(slices, { retentionMs: 1000, maxVersionsPerVolume: 1 })).toEqual([
+      'a/a2:superseded',
+      'a/a1:expired',
+    ]);
+  });
+
+  it('superseded versions do not count against the budget; the kept ones do', () => {
+    const slices = [
+      volume('a', [
+        version('a1', 1, { usedBytes: 100 }),
+        version('a2', 2, { usedBytes: 6, lastUsedAt: T0 - 1 }),
+        version('a3', 3, { usedBytes: 5 }),
+      ]),
+    ];
+    expect(plan(slices, { maxTotalBytes: 11 })).toEqual(['a/a1:superseded']);
+    expect(plan(slices, { maxTotalBytes: 10 })).toEqual(['a/a1:superseded', 'a/a2:capacity']);
+  });
+
+  it('planVolumeRetention plans one volume the way planRetention does, without the budget', () => {
+    const slice = volume('a', [
+      version('a1', 1, { lastUsedAt: T0 - 1000 }),
+      version('a2', 2),
+      version('a3', 3),
+      version('a4', 4),
+    ]);
+    const policy = resolvePolicy({ retentionMs: 1000, maxTotalBytes: 0 });
+    expect(planVolumeRetention(slice, T0, policy)).toEqual([
+      { scope: 's', name: 'a', versionId: 'a2', reason: 'superseded' },
+      { scope: 's', name: 'a', versionId: 'a1', reason: 'expired' },
+    ]);
+    expect(planVolumeRetention(sliceOf(null), T0, policy)).toEqual([]);
   });
 
   it('a slice without a volume record plans nothing', () => {

@@ -19,7 +19,7 @@ import { fork, sliceOf, T0, version, volumeOf } from './fixtures.js';
 const ALL: ForkState[] = ['creating', 'attached', 'committing', 'committed', 'abandoning', 'abandoned'];
 
 describe('the default policy', () => {
-  it('is the seeds: 14 days of retention, no transfer, no staleness, usage or byte limits', () => {
+  it('is the seeds (14 days of retention, no transfer, no staleness, usage or byte limits) and keeps two versions per volume', () => {
     expect(DAY_MS).toBe(86_400_000);
     expect(DEFAULT_POLICY).toEqual({
       retentionMs: 14 * 86_400_000,
@@ -28,6 +28,7 @@ describe('the default policy', () => {
       maxForksPerVersion: Number.POSITIVE_INFINITY,
       transfer: false,
       maxTotalBytes: Number.POSITIVE_INFINITY,
+      maxVersionsPerVolume: 2,
     });
     expect(Object.isFrozen(DEFAULT_POLICY)).toBe(true);
   });

@@ -389,6 +389,14 @@ describe('dependents and version removal', () => {
     }
   });
 
+  it('beginRemoveVersion of a lost version (its data is gone) goes ahead while live forks depend on it', () => {
+    const slice = sliceOf([version('v1', 1)], [fork('f1', { baseId: 'v1' })]);
+    const next = beginRemoveVersion(slice, 'v1', T0 + 5, true);
+    expect(next.volume?.versions.v1).toEqual({ ...version('v1', 1), state: 'removing', leaseUntil: T0 + 5 });
+    expect(next.forks.f1).toEqual(slice.forks.f1);
+    expect(thrown(() => beginRemoveVersion(slice, 'v1', T0 + 5, false)).code).toBe('CONFLICT');
+  });
+
   it('beginRemoveVersion marks the version removing with its lease once its forks ended', () => {
     const slice = sliceOf([version('v1', 1)], [fork('f1', { baseId: 'v1', state: 'committed' })]);
     const next = beginRemoveVersion(slice, 'v1', T0 + 77);

@@ -1,0 +1,70 @@
+import { mkdir, readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cachevol, ensureBuilt, tempDir } from './helpers/cli.js';
+
+let base: string;
+let cleanup: () => Promise<void>;
+
+beforeAll(async () => {
+  ensureBuilt();
+  ({ dir: base, cleanup } = await tempDir('bounded'));
+});
+afterAll(() => cleanup());
+
+async function sandbox(name: string) {
+  const root = join(base, name, 'root');
+  const work = join(base, name, 'work');
+  await mkdir(work, { recursive: true });
+  const run = (args: string[]) => cachevol(args, { cwd: work, env: { CACHEVOL_ROOT: root } });
+  return { root, run };
+}
+
+/** A node one-liner that prints what `deps/lock.txt` holds, then writes `value` there. */
+const job = (value: string) => [
+  'run',
+  '--cache',
+  'deps',
+  '--name',
+  'deps',
+  '--',
+  process.execPath,
+  '-e',
+  `const fs = require('fs'); const f = 'deps/lock.txt'; console.log('saw ' + (fs.existsSync(f) ? fs.readFileSync(f, 'utf8') : 'none')); fs.writeFileSync(f, ${JSON.stringify(value)})`,
+];
+
+const versionsOnDisk = async (root: string) => (await readdir(join(root, 'data', 'versions'))).sort();
+
+describe('cachevol run: disk stays bounded, and lost version data never fails a job', () => {
+  it('keeps the head and one previous version per volume by default', async () => {
+    const { root, run } = await sandbox('bounded');
+    for (const value of ['one', 'two', 'three', 'four']) {
+      const result = await run(job(value));
+      expect(result.code, result.stderr).toBe(0);
+    }
+    expect(await versionsOnDisk(root)).toHaveLength(2);
+    const [volume] = JSON.parse((await run(['ls', '--json'])).stdout).volumes;
+    expect(volume.versions.map((v: { seq: number }) => v.seq).sort()).toEqual([3, 4]);
+    expect((await run(job('five'))).stdout).toContain('saw four');
+  });
+
+  it('a version whose data was deleted is passed over with a warning; the job runs and succeeds', async () => {
+    const { root, run } = await sandbox('lost');
+    expect((await run(job('one'))).code).toBe(0);
+    expect((await run(job('two'))).code).toBe(0);
+    const headId = JSON.parse((await run(['ls', '--json'])).stdout).volumes[0].headId as string;
+    await rm(join(root, 'data', 'versions', headId), { recursive: true });
+
+    const third = await run(job('three'));
+    expect(third.code, third.stderr).toBe(0);
+    expect(third.stdout).toContain('saw one');
+    expect(third.stderr).toMatch(new RegExp(`Version "${headId}" of volume "deps".* has no data any more`));
+
+    // Every version gone: a miss, still exit 0.
+    for (const id of await versionsOnDisk(root))
+      await rm(join(root, 'data', 'versions', id), { recursive: true });
+    const fourth = await run(job('four'));
+    expect(fourth.code, fourth.stderr).toBe(0);
+    expect(fourth.stdout).toContain('saw none');
+  });
+});
