@@ -411,7 +411,7 @@ describe('CacheVolumes.gc: backend data and the state read at different moments'
 
   it('still reports data that no record owns', async () => {
     const { engine, backend } = setup();
-    await backend.createFork('f-stray', {});
+    await backend.createFork('f-stray', { capacityBytes: GIB });
     const report = await engine.gc();
     expect(report.reconcile.unaccounted).toEqual([expect.objectContaining({ kind: 'fork', id: 'f-stray' })]);
   });
