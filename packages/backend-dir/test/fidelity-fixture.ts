@@ -51,9 +51,9 @@ const SPARSE_SIZE = 64 << 20;
 const SPARSE_DATA = Buffer.alloc(4096, 7);
 
 /** Makes a socket file at `path` (a hard link to a listening socket, which outlives it). */
-async function makeSocket(path: string, scratch: string): Promise<void> {
+async function makeSocket(path: string): Promise<void> {
   const server = createServer();
-  const listening = join(scratch, `sock-${process.pid}-${Date.now()}`);
+  const listening = `${path}.listening`;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(listening, resolve);
@@ -92,7 +92,7 @@ export async function writeEverything(dir: string, options: FixtureOptions): Pro
   await sparse.truncate(SPARSE_SIZE);
   await sparse.close();
   execFileSync('mkfifo', [join(dir, 'fifo')]);
-  await makeSocket(join(dir, 'socket'), options.outside);
+  await makeSocket(join(dir, 'socket'));
   await symlink('sub/file.txt', join(dir, 'relative'));
   await symlink(join(options.outside, 'secret.txt'), join(dir, 'absolute'));
   await symlink(options.outside, join(dir, 'dir-outside'));
