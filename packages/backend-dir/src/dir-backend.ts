@@ -164,9 +164,9 @@ export function createDirBackend(options: DirBackendOptions): DirBackend {
       }
       throw fsFailure(action, tmp, error);
     }
-    await guard('flushing the forks directory', layout.area('forks'), () =>
-      fsyncPath(layout.area('forks'), true),
-    );
+    // No flush here: a fork needs none. Its files are not flushed either (cp does not), so after
+    // a power loss a fork is untrustworthy whatever its directory says; its job died with the
+    // host, and the engine abandons it. Commit flushes everything before it makes a version.
     return { mountPath };
   };
 
