@@ -22,6 +22,10 @@ backends_setup() {
   command -v losetup >/dev/null 2>&1 || need+=(mount)
   # The benchmark's smoke run compares against a tar + zstd restore.
   command -v zstd >/dev/null 2>&1 || need+=(zstd)
+  # The dir backend's tests set and read extended attributes (user.*, trusted.overlay.*).
+  command -v setfattr >/dev/null 2>&1 || need+=(attr)
+  # Its full-disk tests make a small ext4 filesystem.
+  command -v mkfs.ext4 >/dev/null 2>&1 || need+=(e2fsprogs)
   # OpenZFS with its module loaded is fine as it is; otherwise use zfs-fuse.
   if ! backends_zfs_ready && ! command -v zfs-fuse >/dev/null 2>&1; then need+=(zfs-fuse); fi
   if [ ${#need[@]} -gt 0 ]; then

@@ -5,6 +5,7 @@
  */
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { copyCompareSubject } from './copy-compare.mjs';
 import {
   baselineSubject,
   memorySubject,
@@ -158,6 +159,26 @@ export function buildSubjects(env, pkgs) {
       unavailable: env.zfsReason,
       make: (tree) => rawZfs(zfs.pool, zfs.mountPoint)(tree),
       jobsDir: dirs.jobs,
+    }),
+    copyCompareSubject({
+      id: 'copy-ext4',
+      label: 'dir backend copy vs cp -a (ext4)',
+      unavailable: needs(pkgs.dir.reason, missingTools(tools, ['cp'])),
+      base: () => dirs.dir,
+      reflink: 'auto',
+      cpOp: 'cp-a',
+      cpFlags: ['-a'],
+      dirBackend: async () => pkgs.dir.fn,
+    }),
+    copyCompareSubject({
+      id: 'copy-reflink',
+      label: 'dir backend reflink copy vs cp -a --reflink=always (btrfs)',
+      unavailable: needs(pkgs.dir.reason, env.btrfsReason, missingTools(tools, ['cp'])),
+      base: () => btrfs.noQuota,
+      reflink: 'always',
+      cpOp: 'cp-a-reflink',
+      cpFlags: ['-a', '--reflink=always'],
+      dirBackend: async () => pkgs.dir.fn,
     }),
     baselineSubject({
       id: 'cp-a',

@@ -34,6 +34,21 @@ export const STORE_AIMS = {
   /** p95 of a cycle with SQLite shared by any number of processes, ms. */
   processP95Ms: 100,
 };
+/** The copy comparisons: the dir backend's fork copy against `cp` in the same cell, and the aim. */
+export const COPY_AIMS = [
+  {
+    subject: 'copy-ext4',
+    cpOp: 'cp-a',
+    aim: 1.1,
+    label: 'dir backend full copy (ext4) no slower than 1.1× `cp -a` of the same tree',
+  },
+  {
+    subject: 'copy-reflink',
+    cpOp: 'cp-a-reflink',
+    aim: 1.2,
+    label: 'dir backend reflink copy (btrfs) no slower than 1.2× `cp -a --reflink=always` of the same tree',
+  },
+];
 
 /** SDK subject → its raw counterpart, for every overhead ratio. */
 const RAW_OF = {
@@ -80,7 +95,12 @@ export function computeRatios(results) {
   const smallest = sweep[0]?.id;
   const largest = sweep.at(-1)?.id;
   const sdk = results.subjects.filter((s) => s.kind === 'sdk').map((s) => s.id);
-  const out = { tree, sdkVsRaw: [], sdkVsTarExtract: [], sdkVsCp: [], sizeFlatness: [] };
+  const out = { tree, sdkVsRaw: [], sdkVsTarExtract: [], sdkVsCp: [], copyVsCp: [], sizeFlatness: [] };
+  for (const { subject, cpOp, aim } of COPY_AIMS) {
+    const dirP50 = p50Of(results, subject, tree, 'dir-fork');
+    const cpP50 = p50Of(results, subject, tree, cpOp);
+    out.copyVsCp.push({ subject, cpOp, dirP50, cpP50, ratio: ratio(dirP50, cpP50), aim });
+  }
   const tar = p50Of(results, 'tar-extract', tree, 'restore');
   const cp = p50Of(results, 'cp-a', tree, 'restore');
   for (const subject of sdk) {
@@ -194,6 +214,16 @@ export function computeTargets(results) {
     }
   }
   targets.push(...storeTargets(results));
+  for (const { subject, cpOp, label } of COPY_AIMS) {
+    const r = ratios.copyVsCp?.find((x) => x.subject === subject);
+    targets.push({
+      id: `${subject}-vs-${cpOp}`,
+      aim: label,
+      measured: r?.ratio == null ? null : `${r.ratio}× (${formatMs(r.dirP50)} vs ${formatMs(r.cpP50)})`,
+      value: r?.ratio ?? null,
+      met: r?.ratio == null ? null : r.ratio <= r.aim,
+    });
+  }
   // The aim is for attaches that find a version; the worst-case miss is in the selection table.
   const selection =
     results.core?.selection?.filter((s) => s.versions === 100_000 && 'result' in s && s.result !== 'miss') ??
@@ -594,6 +624,11 @@ export function renderReport(results) {
     ]),
     ...r.sdkVsTarExtract.map((x) => [`${x.subject} / tar+zstd extract`, x.op, formatRatio(x.ratio)]),
     ...r.sdkVsCp.map((x) => [`${x.subject} / cp -a`, x.op, formatRatio(x.ratio)]),
+    ...(r.copyVsCp ?? []).map((x) => [
+      `${x.subject}: dir-fork / ${x.cpOp} (aim ≤ ${x.aim}×)`,
+      'copy',
+      formatRatio(x.ratio),
+    ]),
   ].filter((row) => row[2] !== '-');
   if (ratioRows.length > 0)
     out.push(

@@ -304,7 +304,10 @@ async function main() {
     tools,
     memoryMaxFiles: MEMORY_MAX_FILES,
   };
-  if (!env.btrfsReason && wanted(['btrfs', 'btrfs-noquota', 'raw-btrfs', 'raw-btrfs-quota', 'dir-reflink'])) {
+  if (
+    !env.btrfsReason &&
+    wanted(['btrfs', 'btrfs-noquota', 'raw-btrfs', 'raw-btrfs-quota', 'dir-reflink', 'copy-reflink'])
+  ) {
     try {
       const mounts = {};
       for (const kind of ['noQuota', 'quota']) {

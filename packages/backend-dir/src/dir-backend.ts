@@ -18,6 +18,7 @@ import { isIdName, Layout, parseScratchName } from './internal/layout.js';
 import { fsyncPath, measureTree } from './internal/measure.js';
 
 import { prepareRoot } from './internal/prepare-root.js';
+import { cpUnavailable } from './internal/probe-cp.js';
 import { probeReflink } from './internal/reflink.js';
 import { removeTree } from './internal/remove-tree.js';
 import { syncFilesystem } from './internal/sync-filesystem.js';
@@ -63,6 +64,9 @@ async function namesIn(dir: string): Promise<string[]> {
   }
 }
 
+/** Errors that mean the filesystem has no room, not even for a rename. */
+const NO_SPACE = new Set(['ENOSPC', 'EDQUOT']);
+
 /** Runs file-system work, turning raw errors into `BACKEND_FAILED` that say what and where. */
 async function guard<T>(action: string, path: string, work: () => Promise<T>): Promise<T> {
   try {
@@ -75,11 +79,14 @@ async function guard<T>(action: string, path: string, work: () => Promise<T>): P
 /**
  * Creates the plain-directory backend: versions and forks are directories under `root`
  * (`versions/<id>`, `forks/<id>`, with `tmp/` and `trash/` for half-built and half-removed
- * ones). A fork of a version is a copy that uses reflinks where the filesystem supports them
- * (btrfs, XFS, APFS), so it shares data with its version, and a full copy elsewhere; symlinks,
- * hard links, modes and timestamps are kept. Commit renames the fork into `versions/` after
- * flushing it. Needs no root privileges and no external tools (on Linux it flushes with
- * `sync -f` when that works, and with an `fsync` per file otherwise).
+ * ones). A fork of a version is a copy made by the system's `cp -a` (GNU coreutils on Linux)
+ * that uses reflinks where the filesystem supports them (btrfs, XFS, APFS), so it shares data
+ * with its version, and a full copy elsewhere. It keeps what a regular filesystem holds: symlinks
+ * verbatim (never followed), hard links, device files, FIFOs, sockets, extended attributes
+ * (such as overlayfs's `trusted.overlay.*`), holes of sparse files, modes, owners and timestamps.
+ * Commit renames the fork into `versions/` after flushing it. Needs no root privileges (without
+ * root, owners, device files and `trusted.*` attributes cannot be kept). On Linux it flushes
+ * with `sync -f` when that works, and with an `fsync` per file otherwise.
  *
  * Capabilities: `copyOnWrite` is true exactly when forks use reflinks (probed once, here);
  * `quota` is false (capacity is not enforced); `constantTime` is false (copies, usage and the
@@ -87,7 +94,8 @@ async function guard<T>(action: string, path: string, work: () => Promise<T>): P
  *
  * @param options - `root` and `reflink` (see {@link DirBackendOptions})
  * @throws `INVALID_ARGUMENT` for bad options; `BACKEND_UNAVAILABLE` when the root is a file or
- *   not writable, or when `reflink: 'always'` and the filesystem cannot clone
+ *   not writable, when one of its areas is not a real directory (a symlink, say), when `cp` is
+ *   not GNU coreutils' (off macOS), or when `reflink: 'always'` and the filesystem cannot clone
  *
  * @example
  * ```ts
@@ -100,6 +108,12 @@ async function guard<T>(action: string, path: string, work: () => Promise<T>): P
 export function createDirBackend(options: DirBackendOptions): DirBackend {
   const opts = parseOptions(dirBackendOptionsSchema, options, 'createDirBackend options');
   const layout = new Layout(prepareRoot(opts.root));
+  const noCp = cpUnavailable();
+  if (noCp) {
+    throw new CacheVolumeError('BACKEND_UNAVAILABLE', `The dir backend copies with cp, but ${noCp}.`, {
+      details: { root: layout.root },
+    });
+  }
   const canClone = opts.reflink !== 'never' && probeReflink(layout.area('tmp'));
   if (opts.reflink === 'always' && !canClone) {
     throw new CacheVolumeError(
@@ -150,29 +164,36 @@ export function createDirBackend(options: DirBackendOptions): DirBackend {
       }
       throw fsFailure(action, tmp, error);
     }
-    await guard('flushing the forks directory', layout.area('forks'), () =>
-      fsyncPath(layout.area('forks'), true),
-    );
+    // No flush here: a fork needs none. Its files are not flushed either (cp does not), so after
+    // a power loss a fork is untrustworthy whatever its directory says; its job died with the
+    // host, and the engine abandons it. Commit flushes everything before it makes a version.
     return { mountPath };
+  };
+
+  /**
+   * Moves a path into `trash/`. On a full filesystem, where even a rename can fail (a directory
+   * that needs a new block, btrfs metadata), it deletes the path where it is instead, so the
+   * space comes back now. A missing path is fine.
+   */
+  const toTrash = async (path: string, kind: EntryKind, id: string): Promise<void> => {
+    try {
+      await rename(path, layout.scratch('trash', kind, id));
+    } catch (error) {
+      const code = errnoCode(error);
+      if (code === 'ENOENT') return;
+      if (code === undefined || !NO_SPACE.has(code)) throw error;
+      await removeTree(path);
+    }
   };
 
   /** Moves an entry and its half-built leftovers into `trash/`, then deletes them. */
   const destroy = async (kind: EntryKind, id: string): Promise<void> => {
     const path = layout.entry(kind, id);
     await guard(`removing ${kind} ${id}`, path, async () => {
-      try {
-        await rename(path, layout.scratch('trash', kind, id));
-      } catch (error) {
-        if (errnoCode(error) !== 'ENOENT') throw error;
-      }
+      await toTrash(path, kind, id);
       for (const name of await namesIn(layout.area('tmp'))) {
         const owner = parseScratchName(name);
-        if (owner?.kind !== kind || owner.id !== id) continue;
-        await rename(`${layout.area('tmp')}/${name}`, layout.scratch('trash', kind, id)).catch(
-          (error: unknown) => {
-            if (errnoCode(error) !== 'ENOENT') throw error;
-          },
-        );
+        if (owner?.kind === kind && owner.id === id) await toTrash(`${layout.area('tmp')}/${name}`, kind, id);
       }
       if (kind === 'fork') await rm(layout.base(id), { force: true });
       for (const name of await namesIn(layout.area('trash'))) {
@@ -200,8 +221,15 @@ export function createDirBackend(options: DirBackendOptions): DirBackend {
       const source = layout.entry('version', versionId);
       if (!(await isDirectory(source))) notFound('version', versionId);
       try {
-        return await buildFork(forkId, versionId, `copying version ${versionId} into fork ${forkId}`, (tmp) =>
-          copyTree(source, tmp, { clone, onProgress: forkOptions?.onProgress }),
+        return await buildFork(
+          forkId,
+          versionId,
+          `copying version ${versionId} into fork ${forkId}`,
+          async (tmp) => {
+            await copyTree(source, tmp, { clone, onProgress: forkOptions?.onProgress });
+            // The version was swapped for a symlink meanwhile: cp copied the link, not a tree.
+            if (!(await isDirectory(tmp))) notFound('version', versionId);
+          },
         );
       } catch (error) {
         // The version was removed while it was being copied.

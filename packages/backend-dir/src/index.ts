@@ -1,7 +1,8 @@
 /**
- * `@cachevol/backend-dir`: plain directories under a root you choose; forks are reflink copies
- * where the filesystem supports them (btrfs, XFS, APFS) and full copies elsewhere. The embedded
- * default: needs no root privileges and no external tools.
+ * `@cachevol/backend-dir`: plain directories under a root you choose; forks are `cp -a` copies
+ * (device files, FIFOs, sockets, extended attributes, hard links, holes and owners kept) that
+ * reflink where the filesystem supports it (btrfs, XFS, APFS). The embedded default: needs no
+ * root privileges and nothing beyond GNU coreutils' `cp`.
  *
  * @packageDocumentation
  */

@@ -6,9 +6,11 @@ import type { Backend } from '@cachevol/core';
 import { describeBackendConformance, noise } from '@cachevol/core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDirBackend, type DirBackend } from '../src/index.js';
+import { expectEverything, writeEverything, xattrToolsUnavailable } from './fidelity-fixture.js';
+import { tempDir } from './helpers.js';
 import { type LoopBtrfs, loopBtrfsUnavailable, makeLoopBtrfs } from './loop-btrfs.js';
 
-const unavailable = loopBtrfsUnavailable();
+const unavailable = loopBtrfsUnavailable() ?? xattrToolsUnavailable();
 const inCi = process.env.CI === 'true';
 const MIB = 1 << 20;
 const fork = { capacityBytes: 1 << 30 };
@@ -43,6 +45,19 @@ describe.skipIf(unavailable !== null && !inCi)(
       expect(createDirBackend({ root: root() }).capabilities.copyOnWrite).toBe(true);
       expect(createDirBackend({ root: root(), reflink: 'always' }).capabilities.copyOnWrite).toBe(true);
       expect(createDirBackend({ root: root(), reflink: 'never' }).capabilities.copyOnWrite).toBe(false);
+    });
+
+    it('keeps device files, FIFOs, sockets, xattrs, hard links, sparse files and owners in reflink copies', async () => {
+      const backend = createDirBackend({ root: root(), reflink: 'always' });
+      const options = { outside: tempDir(), asRoot: true };
+      const a = await backend.createFork('f1', fork);
+      await writeEverything(a.mountPath, options);
+      await backend.commitFork('f1', 'v1');
+      const b = await backend.forkVersion('f2', 'v1', fork);
+      expect(await backend.hasChanges('f2')).toBe(false);
+      await writeFile(join(b.mountPath, 'more'), 'x');
+      await backend.commitFork('f2', 'v2');
+      await expectEverything((await backend.forkVersion('f3', 'v2', fork)).mountPath, options);
     });
 
     it('forks a large version without doubling the space used', async () => {

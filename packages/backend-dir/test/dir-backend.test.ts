@@ -139,7 +139,7 @@ describe('copies keep what a cache needs and never leave the tree', () => {
     expect(await backend.list()).toEqual([]);
   });
 
-  it('keeps modes, timestamps, hard links and read-only directories; leaves out special files', async () => {
+  it('keeps modes, timestamps, hard links, read-only directories and FIFOs', async () => {
     const backend = createDirBackend({ root: tempDir(), reflink: 'never' });
     const a = await backend.createFork('f1', fork);
     const then = new Date('2001-02-03T04:05:06.789Z');
@@ -172,7 +172,7 @@ describe('copies keep what a cache needs and never leave the tree', () => {
     ]);
     expect(l.ino).toBe(p.ino);
     expect(p.nlink).toBe(2);
-    expect(existsSync(join(b.mountPath, 'fifo'))).toBe(false);
+    expect((await lstat(join(b.mountPath, 'fifo'))).isFIFO()).toBe(true);
     expect(await readFile(join(b.mountPath, 'ro', 'deep', 'file'), 'utf8')).toBe('f');
     expect((await backend.usage('fork', 'f2')).usedBytes).toBe(used.usedBytes);
     expect(await backend.hasChanges('f2')).toBe(false);
@@ -183,7 +183,7 @@ describe('copies keep what a cache needs and never leave the tree', () => {
 });
 
 describe('progress, failures and leftovers', () => {
-  it('reports progress of a many-file copy, from 0 to the total', async () => {
+  it('reports progress of a many-file copy, from 0 (total unknown) to the total', async () => {
     const backend = createDirBackend({ root: tempDir(), reflink: 'never' });
     const a = await backend.createFork('f1', fork);
     const files = 200;
@@ -196,12 +196,12 @@ describe('progress, failures and leftovers', () => {
     const seen: Progress[] = [];
     await backend.forkVersion('f2', 'v1', { ...fork, onProgress: (p) => seen.push(p) });
     const total = files * size;
-    expect(seen.length).toBeGreaterThan(10);
-    expect(seen.length).toBeLessThanOrEqual(102);
-    expect(seen[0]).toEqual({ doneBytes: 0, totalBytes: total });
+    expect(seen[0]).toEqual({ doneBytes: 0, totalBytes: null });
     expect(seen.at(-1)).toEqual({ doneBytes: total, totalBytes: total });
-    for (let i = 1; i < seen.length; i++)
+    for (let i = 1; i < seen.length; i++) {
+      expect(seen[i]?.totalBytes).toBe(total);
       expect(seen[i]?.doneBytes).toBeGreaterThanOrEqual(seen[i - 1]?.doneBytes ?? 0);
+    }
   });
 
   it('cleans up the half-built copy when a fork fails, and creates nothing', async () => {

@@ -5,7 +5,10 @@ import { type TreeEntry, walkTree } from './walk.js';
 /** What is compared of one entry. */
 interface Summary {
   type: TreeEntry['type'];
+  /** The file type bits and permissions (`st_mode`). */
   mode: number;
+  /** The device number of a device file (0 otherwise). */
+  rdev: number;
   uid: number;
   gid: number;
   size: number;
@@ -19,10 +22,10 @@ const MTIME_TOLERANCE_MS = 1;
 async function summarize(root: string): Promise<Map<string, Summary>> {
   const out = new Map<string, Summary>();
   await walkTree(root, async ({ path, type, stats }) => {
-    if (type === 'other') return; // special files are never copied
     out.set(path, {
       type,
-      mode: stats.mode & 0o7777,
+      mode: stats.mode,
+      rdev: type === 'other' ? stats.rdev : 0,
       uid: stats.uid,
       gid: stats.gid,
       size: type === 'dir' ? 0 : stats.size,
@@ -37,6 +40,7 @@ function same(a: Summary, b: Summary): boolean {
   return (
     a.type === b.type &&
     a.mode === b.mode &&
+    a.rdev === b.rdev &&
     a.uid === b.uid &&
     a.gid === b.gid &&
     a.size === b.size &&
@@ -47,10 +51,11 @@ function same(a: Summary, b: Summary): boolean {
 
 /**
  * Tells whether two trees differ, by metadata (like rsync's quick check): the set of paths, and
- * each entry's type, permissions, owner, size, modification time and symlink target. A copy
- * made by `copyTree` matches its source; writing, creating, deleting, renaming or chmod-ing
- * anything makes them differ; special files (never copied) are ignored. A write that keeps a file's size and then restores its mtime
- * (`touch -r`) is not seen.
+ * each entry's type (a FIFO, socket or device file too, and a device's number), permissions,
+ * owner, size, modification time and symlink target. A copy made by `copyTree` matches its
+ * source; writing, creating, deleting, renaming or chmod-ing anything makes them differ. Not
+ * seen: a write that keeps a file's size and then restores its mtime (`touch -r`), and changes of
+ * extended attributes alone (Node.js cannot read them).
  *
  * @param a - one tree's root
  * @param b - the other tree's root

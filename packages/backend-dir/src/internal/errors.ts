@@ -1,25 +1,32 @@
-import { CacheVolumeError, isCacheVolumeError } from '@cachevol/core';
+import { CacheVolumeError, CommandFailedError, isCacheVolumeError } from '@cachevol/core';
 
 /**
- * The `code` of a Node.js file-system error, or `undefined`.
+ * The `code` of a Node.js file-system error (or the `details.errno` of a failed command), or
+ * `undefined`.
  *
  * @param error - anything caught
  */
 export function errnoCode(error: unknown): string | undefined {
+  if (error instanceof CommandFailedError) {
+    const errno = error.details.errno;
+    return typeof errno === 'string' ? errno : undefined;
+  }
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
   return typeof code === 'string' ? code : undefined;
 }
 
 /**
- * Wraps a file-system failure as `BACKEND_FAILED` saying what was being done and where; passes
- * `CacheVolumeError`s through unchanged.
+ * Wraps a file-system failure as `BACKEND_FAILED` saying what was being done and where, with a
+ * hint for a full, read-only or forbidden filesystem. A failed command (`CommandFailedError`,
+ * e.g. from `cp`) is wrapped the same way and kept as the `cause`, its command, arguments, exit
+ * code and stderr in `details`; other `CacheVolumeError`s pass through unchanged.
  *
  * @param action - what failed, e.g. `copying version v1 into fork f2`
  * @param path - the path involved
  * @param error - the caught error
  */
 export function fsFailure(action: string, path: string, error: unknown): CacheVolumeError {
-  if (isCacheVolumeError(error)) return error;
+  if (isCacheVolumeError(error) && !(error instanceof CommandFailedError)) return error;
   const code = errnoCode(error);
   const hint =
     code === 'ENOSPC' || code === 'EDQUOT'
@@ -28,8 +35,9 @@ export function fsFailure(action: string, path: string, error: unknown): CacheVo
         ? ' Check that this process may write there.'
         : '';
   const message = error instanceof Error ? error.message : String(error);
+  const command = error instanceof CommandFailedError ? error.details : {};
   return new CacheVolumeError('BACKEND_FAILED', `The dir backend failed ${action}: ${message}.${hint}`, {
     cause: error,
-    details: { path, errno: code },
+    details: { ...command, path, errno: code },
   });
 }

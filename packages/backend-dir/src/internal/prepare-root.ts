@@ -1,4 +1,4 @@
-import { accessSync, constants, mkdirSync, realpathSync, statSync } from 'node:fs';
+import { accessSync, constants, lstatSync, mkdirSync, realpathSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { CacheVolumeError } from '@cachevol/core';
 import { errnoCode } from './errors.js';
@@ -12,11 +12,14 @@ function unavailable(root: string, problem: string, error?: unknown): never {
 }
 
 /**
- * Makes sure a backend root is a writable directory holding the four areas (creating what is
- * missing, like `mkdir -p`), and returns its canonical absolute path.
+ * Makes sure a backend root is a writable directory holding its areas (creating what is
+ * missing, like `mkdir -p`), and returns its canonical absolute path. Every area must be a real
+ * directory: one that is a symlink would send versions and forks (and their deletion) wherever
+ * it points.
  *
  * @param root - the root as configured (relative paths resolve against the current directory)
- * @throws `BACKEND_UNAVAILABLE` when the root is a file, cannot be created, or is not writable
+ * @throws `BACKEND_UNAVAILABLE` when the root is a file, cannot be created, or is not writable,
+ *   or when an area is a symlink or not a directory
  */
 export function prepareRoot(root: string): string {
   const absolute = resolve(root);
@@ -41,10 +44,19 @@ export function prepareRoot(root: string): string {
       mkdirSync(dir, { recursive: true });
       accessSync(dir, constants.R_OK | constants.W_OK | constants.X_OK);
     } catch (error) {
+      if (errnoCode(error) === 'EEXIST') {
+        unavailable(real, `${dir} exists and is not a directory; move it away or choose another root`, error);
+      }
       unavailable(
         real,
         `${dir} is not a writable directory (${errnoCode(error) ?? String(error)}); fix its permissions or choose another root`,
         error,
+      );
+    }
+    if (!lstatSync(dir).isDirectory()) {
+      unavailable(
+        real,
+        `${dir} is a symlink, not a directory: the backend never works through links; replace it with a directory or choose another root`,
       );
     }
   }

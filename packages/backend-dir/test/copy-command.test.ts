@@ -1,0 +1,55 @@
+import { describe, expect, it } from 'vitest';
+import { copyCommand, errnoFromStderr } from '../src/internal/copy-command.js';
+
+describe('copyCommand', () => {
+  it('runs GNU `cp -a -T` with the reflink mode on Linux', () => {
+    expect(copyCommand('/r/versions/v1', '/r/tmp/fork.f2.abc', 'copy', 'linux')).toEqual({
+      command: 'cp',
+      args: ['-a', '-T', '--reflink=never', '--', '/r/versions/v1', '/r/tmp/fork.f2.abc'],
+    });
+    expect(copyCommand('/a', '/b', 'clone', 'linux').args).toEqual([
+      '-a',
+      '-T',
+      '--reflink=always',
+      '--',
+      '/a',
+      '/b',
+    ]);
+    expect(copyCommand('/a', '/b', 'clone-or-copy', 'linux').args).toEqual([
+      '-a',
+      '-T',
+      '--reflink=auto',
+      '--',
+      '/a',
+      '/b',
+    ]);
+  });
+
+  it('clones with `cp -c` on macOS and copies the contents of `from/`', () => {
+    expect(copyCommand('/a', '/b', 'clone', 'darwin')).toEqual({
+      command: 'cp',
+      args: ['-a', '-c', '--', '/a/', '/b'],
+    });
+    expect(copyCommand('/a', '/b', 'clone-or-copy', 'darwin').args).toEqual(['-a', '-c', '--', '/a/', '/b']);
+    expect(copyCommand('/a', '/b', 'copy', 'darwin').args).toEqual(['-a', '--', '/a/', '/b']);
+  });
+
+  it('passes paths that look like options as paths', () => {
+    expect(copyCommand('-rf', '--reflink=always', 'copy', 'linux').args.slice(-3)).toEqual([
+      '--',
+      '-rf',
+      '--reflink=always',
+    ]);
+  });
+});
+
+describe('errnoFromStderr', () => {
+  it("maps cp's messages in the C locale to errno codes", () => {
+    expect(errnoFromStderr("cp: error writing '/r/tmp/x/big': No space left on device")).toBe('ENOSPC');
+    expect(errnoFromStderr("cp: cannot create regular file 'x': Disk quota exceeded")).toBe('EDQUOT');
+    expect(errnoFromStderr("cp: cannot create directory 'x': Read-only file system")).toBe('EROFS');
+    expect(errnoFromStderr("cp: cannot open 'x' for reading: Permission denied")).toBe('EACCES');
+    expect(errnoFromStderr("cp: cannot stat '/r/versions/v1': No such file or directory")).toBe('ENOENT');
+    expect(errnoFromStderr('cp: something else')).toBeUndefined();
+  });
+});
