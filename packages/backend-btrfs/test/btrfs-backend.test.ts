@@ -2,10 +2,10 @@ import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isCacheVolumeError } from '@cachevol/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describeWith } from '../../../test-support/gate.js';
 import { type BtrfsBackend, createBtrfsBackend } from '../src/index.js';
 import {
   createLoopBtrfs,
-  describeWithBtrfs,
   btrfsFileAccess as files,
   type LoopBtrfs,
   leftovers,
@@ -37,7 +37,7 @@ async function eventually(check: () => Promise<boolean>, timeoutMs: number): Pro
   return check();
 }
 
-describeWithBtrfs('btrfs backend on a loopback btrfs', () => {
+describeWith('btrfs', 'btrfs backend on a loopback btrfs', () => {
   beforeAll(async () => {
     fs = await createLoopBtrfs();
   });

@@ -1,12 +1,12 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describeWith } from '../../../test-support/gate.js';
 import type { BtrfsBackend } from '../src/index.js';
 import { btrfsBackendOn } from '../src/internal/backend.js';
 import { type Host, nodeHost } from '../src/internal/host.js';
 import { parseBtrfsBackendOptions } from '../src/options.js';
 import {
   createLoopBtrfs,
-  describeWithBtrfs,
   btrfsFileAccess as files,
   type LoopBtrfs,
   leftovers,
@@ -161,7 +161,7 @@ async function crashAt(
   return { root, completed: outcome === 'completed', steps: host.steps };
 }
 
-describeWithBtrfs('btrfs backend: a crash between any two steps is repaired', () => {
+describeWith('btrfs', 'btrfs backend: a crash between any two steps is repaired', () => {
   beforeAll(async () => {
     fs = await createLoopBtrfs();
   });

@@ -1,10 +1,10 @@
 import { checkEngineModel } from '@cachevol/core/testing';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { describeWith } from '../../../test-support/gate.js';
 import { type BtrfsBackend, createBtrfsBackend } from '../src/index.js';
 import {
   btrfsFileAccess,
   createLoopBtrfs,
-  describeWithBtrfs,
   type LoopBtrfs,
   leftovers,
   removeAll,
@@ -12,7 +12,7 @@ import {
 
 let fs: LoopBtrfs;
 
-describeWithBtrfs('CacheVolumes over the btrfs backend', () => {
+describeWith('btrfs', 'CacheVolumes over the btrfs backend', () => {
   beforeAll(async () => {
     fs = await createLoopBtrfs();
   });

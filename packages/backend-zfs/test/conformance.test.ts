@@ -1,8 +1,9 @@
 import { describeBackendConformance } from '@cachevol/core/testing';
+import { describeWith } from '../../../test-support/gate.js';
 import { createZfsBackend } from '../src/index.js';
-import { describeZfs, useTestPool } from './zfs-pool.js';
+import { useTestPool } from './zfs-pool.js';
 
-describeZfs('zfs backend on a real pool', () => {
+describeWith('zfs', 'zfs backend on a real pool', () => {
   const pool = useTestPool();
   describeBackendConformance('zfs', {
     create: async () => createZfsBackend({ dataset: await pool.newDataset() }),

@@ -1,11 +1,12 @@
 import type { Backend } from '@cachevol/core';
 import { nodeFileAccess } from '@cachevol/core/testing';
 import { expect, it } from 'vitest';
+import { describeWith } from '../../../test-support/gate.js';
 import { createZfsBackend } from '../src/index.js';
 import { createZfsBackendWith } from '../src/internal/operations.js';
 import { execaRunner, type ZfsRunner } from '../src/internal/runner.js';
 import { parseZfsBackendOptions } from '../src/options.js';
-import { describeZfs, type TestPool, useTestPool } from './zfs-pool.js';
+import { type TestPool, useTestPool } from './zfs-pool.js';
 
 const fork = { capacityBytes: 64 * 1024 * 1024 };
 
@@ -113,7 +114,7 @@ async function removeEverything(pool: TestPool, backend: Backend & { dataset: st
   expect(left, 'datasets leaked after removing everything').toEqual([]);
 }
 
-describeZfs('zfs backend after a crash between any two steps', () => {
+describeWith('zfs', 'zfs backend after a crash between any two steps', () => {
   const pool = useTestPool();
 
   for (const [operation, scenario] of Object.entries(SCENARIOS)) {

@@ -1,9 +1,10 @@
 import { checkEngineModel, nodeFileAccess } from '@cachevol/core/testing';
 import { it } from 'vitest';
+import { describeWith } from '../../../test-support/gate.js';
 import { createZfsBackend, type ZfsBackend } from '../src/index.js';
-import { describeZfs, useTestPool } from './zfs-pool.js';
+import { useTestPool } from './zfs-pool.js';
 
-describeZfs('the CacheVolumes engine over the zfs backend', () => {
+describeWith('zfs', 'the CacheVolumes engine over the zfs backend', () => {
   const pool = useTestPool();
 
   it('matches the reference model, with crashes and reconcile', { timeout: 170_000 }, async () => {

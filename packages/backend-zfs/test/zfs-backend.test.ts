@@ -3,8 +3,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { isCacheVolumeError } from '@cachevol/core';
 import { nodeFileAccess } from '@cachevol/core/testing';
 import { expect, it } from 'vitest';
+import { describeWith } from '../../../test-support/gate.js';
 import { createZfsBackend, type ZfsBackend } from '../src/index.js';
-import { describeZfs, run, useTestPool } from './zfs-pool.js';
+import { run, useTestPool } from './zfs-pool.js';
 
 const MIB = 1 << 20;
 const fork = { capacityBytes: 64 * MIB };
@@ -26,7 +27,7 @@ async function eventually(what: string, check: () => Promise<boolean>, timeoutMs
   }
 }
 
-describeZfs('zfs backend specifics on a real pool', () => {
+describeWith('zfs', 'zfs backend specifics on a real pool', () => {
   const pool = useTestPool();
   const layoutNames = (dataset: string) => [dataset, `${dataset}/forks`, `${dataset}/versions`].sort();
   const fresh = async (): Promise<ZfsBackend> => createZfsBackend({ dataset: await pool.newDataset() });

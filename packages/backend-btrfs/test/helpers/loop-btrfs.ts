@@ -1,59 +1,15 @@
-import { accessSync, constants, readdirSync } from 'node:fs';
-import { mkdir, mkdtemp, open, readdir, rm } from 'node:fs/promises';
-import { constants as osConstants, tmpdir } from 'node:os';
-import { delimiter, join, relative } from 'node:path';
+import { readdirSync } from 'node:fs';
+import { mkdir, readdir } from 'node:fs/promises';
+import { constants as osConstants } from 'node:os';
+import { join, relative } from 'node:path';
 import type { Backend } from '@cachevol/core';
 import { type FileAccess, nodeFileAccess } from '@cachevol/core/testing';
-import { execa } from 'execa';
-import { describe } from 'vitest';
+import { createLoopBtrfs as createLoopFilesystem } from '../../../../test-support/loop-btrfs.js';
+import { run, ToolFailed } from '../../../../test-support/run.js';
+
+export { run };
 
 const MIB = 1 << 20;
-
-function onPath(tool: string): boolean {
-  const dirs = [...(process.env.PATH ?? '').split(delimiter), '/usr/sbin', '/sbin'];
-  return dirs.some((dir) => {
-    try {
-      accessSync(join(dir, tool), constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  });
-}
-
-/** Why real btrfs tests cannot run here, or `undefined` when they can. */
-export const btrfsUnavailable: string | undefined = (() => {
-  if (process.platform !== 'linux') return 'real btrfs tests need Linux';
-  if (process.getuid?.() !== 0) return 'real btrfs tests need root (losetup, mount, quotas)';
-  for (const tool of ['btrfs', 'mkfs.btrfs'])
-    if (!onPath(tool)) return `${tool} not found: install btrfs-progs`;
-  for (const tool of ['losetup', 'mount', 'umount'])
-    if (!onPath(tool)) return `${tool} not found: install mount (util-linux)`;
-  return undefined;
-})();
-
-/**
- * `describe` for suites that need a real btrfs: under `CI=true` a missing tool fails the file
- * with the reason; elsewhere the suite is skipped with a one-line reason in its title.
- *
- * @param title - the suite title
- * @param body - the suite
- * @param unavailable - why the suite cannot run; computed for this machine unless given
- */
-export function describeWithBtrfs(title: string, body: () => void, unavailable = btrfsUnavailable): void {
-  if (unavailable && process.env.CI === 'true') {
-    throw new Error(`${title}: cannot run under CI=true: ${unavailable}`);
-  }
-  describe.skipIf(unavailable !== undefined)(
-    unavailable ? `${title} (skipped: ${unavailable})` : title,
-    body,
-  );
-}
-
-/** Runs a tool with an argument array and returns its stdout. */
-export async function run(command: string, args: readonly string[]): Promise<string> {
-  return (await execa(command, args, { env: { LC_ALL: 'C' } })).stdout;
-}
 
 /** A btrfs filesystem on a sparse loop file, mounted under a `cachevol-test-btrfs-` directory. */
 export interface LoopBtrfs {
@@ -79,57 +35,18 @@ export interface LoopBtrfs {
 }
 
 /**
- * Makes and mounts a btrfs filesystem on a sparse loop file.
+ * Makes and mounts a btrfs filesystem on a sparse loop file (in a suite gated with
+ * `describeWith('btrfs', …)`).
  *
  * @param sizeBytes - the loop file's size
  */
 export async function createLoopBtrfs(sizeBytes = 1024 * MIB): Promise<LoopBtrfs> {
-  const dir = await mkdtemp(join(tmpdir(), 'cachevol-test-btrfs-'));
-  const image = join(dir, 'fs.img');
-  const mountPoint = join(dir, 'mnt');
-  let device: string | undefined;
-  let mounted = false;
+  const { mountPoint, device, destroy } = await createLoopFilesystem({ sizeBytes });
   let roots = 0;
-
-  const destroy = async (): Promise<void> => {
-    if (mounted) {
-      for (let attempt = 0; ; attempt++) {
-        try {
-          await run('umount', [mountPoint]);
-          break;
-        } catch (error) {
-          if (attempt >= 20) throw error;
-          await new Promise((resolve) => setTimeout(resolve, 250));
-        }
-      }
-      mounted = false;
-    }
-    if (device) {
-      await run('losetup', ['-d', device]);
-      device = undefined;
-    }
-    await rm(dir, { recursive: true, force: true });
-  };
-
-  try {
-    const handle = await open(image, 'w');
-    await handle.truncate(sizeBytes);
-    await handle.close();
-    await run('mkfs.btrfs', ['-q', image]);
-    device = (await run('losetup', ['--find', '--show', image])).trim();
-    await mkdir(mountPoint);
-    // nobarrier: transaction commits do not flush the loop file to disk. The tests simulate
-    // process crashes, not power loss, and flushes would dominate their run time.
-    await run('mount', ['-t', 'btrfs', '-o', 'nobarrier', device, mountPoint]);
-    mounted = true;
-  } catch (error) {
-    await destroy().catch(() => undefined);
-    throw error;
-  }
 
   return {
     mountPoint,
-    device: device as string,
+    device,
     async freshRoot() {
       const root = join(mountPoint, `root-${++roots}`);
       await mkdir(root);
@@ -145,7 +62,13 @@ export async function createLoopBtrfs(sizeBytes = 1024 * MIB): Promise<LoopBtrfs
         .map((path) => path.slice(prefix.length + 1));
     },
     async quotasEnabled() {
-      return execa('btrfs', ['qgroup', 'show', mountPoint], { reject: false }).then((r) => !r.failed);
+      return run('btrfs', ['qgroup', 'show', mountPoint]).then(
+        () => true,
+        (error: unknown) => {
+          if (error instanceof ToolFailed) return false;
+          throw error;
+        },
+      );
     },
     async staleQgroups() {
       // Deletes do not wait for their transaction commit, and the cleaner only sees a deleted
