@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import type { Progress } from '@cachevol/core';
 import { describe, expect, it } from 'vitest';
 import { itWith } from '../../../test-support/gate.js';
+import { waitFor } from '../../../test-support/wait.js';
 import { createDirBackend } from '../src/index.js';
 import { rejection, tempDir, thrown } from './helpers.js';
 
@@ -312,6 +313,23 @@ describe('progress, failures and leftovers', () => {
   });
 });
 
+/**
+ * Waits until a file written now gets a later modification time than `path` has. File times
+ * come from a clock that ticks every few milliseconds, so a same-size rewrite right after the
+ * copy can keep the copy's mtime, and change detection compares mtimes.
+ */
+async function untilFileClockPasses(path: string): Promise<void> {
+  const { mtimeMs } = await lstat(path);
+  const probe = join(tempDir(), 'probe');
+  await waitFor(
+    async () => {
+      await writeFile(probe, '');
+      return (await stat(probe)).mtimeMs >= mtimeMs + 1;
+    },
+    { what: `the file clock to pass the mtime of ${path}`, intervalMs: 1 },
+  );
+}
+
 describe('change detection', () => {
   async function setup() {
     const backend = createDirBackend({ root: tempDir() });
@@ -342,7 +360,7 @@ describe('change detection', () => {
       const backend = await setup();
       const b = await backend.forkVersion('f2', 'v1', fork);
       expect(await backend.hasChanges('f2')).toBe(false);
-      await new Promise((r) => setTimeout(r, 5));
+      await untilFileClockPasses(join(b.mountPath, 'dir', 'file'));
       await change(b.mountPath);
       expect(await backend.hasChanges('f2')).toBe(true);
     });

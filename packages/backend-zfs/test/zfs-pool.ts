@@ -31,6 +31,12 @@ export interface TestPool {
    * @param property - e.g. `used`
    */
   get(dataset: string, property: string): Promise<string>;
+  /**
+   * Returns once everything done so far is in a synced transaction group, so that space
+   * figures (`used`, `referenced`) account for it: sets a user property on the pool's root
+   * dataset, which ZFS does in syncing context and waits for.
+   */
+  settle(): Promise<void>;
 }
 
 /**
@@ -43,6 +49,7 @@ export interface TestPool {
 export function useTestPool(sizeMiB = 256): TestPool {
   let pool: FilePool | undefined;
   let next = 0;
+  let settles = 0;
   const current = (): FilePool => {
     if (!pool) throw new Error('no test pool: useTestPool() works inside a suite, after beforeAll');
     return pool;
@@ -75,6 +82,10 @@ export function useTestPool(sizeMiB = 256): TestPool {
     },
     async get(dataset, property) {
       return (await run('zfs', ['get', '-H', '-p', '-o', 'value', property, dataset])).trim();
+    },
+    async settle() {
+      settles += 1;
+      await run('zfs', ['set', `cachevol-test:settle=${settles}`, current().name]);
     },
   };
 }
