@@ -150,6 +150,27 @@ describeWith('btrfs', 'btrfs backend on a loopback btrfs', () => {
       expect((error as NodeJS.ErrnoException)?.code).toBe('EDQUOT');
     });
 
+    it('holds a limit after btrfs marked its qgroup numbers inconsistent (the fill rescans first)', async () => {
+      // While qgroups are inconsistent btrfs skips their accounting, so a write passes any limit:
+      // the cause of a conformance run that once wrote past capacity ("got undefined").
+      const b = await backend();
+      await b.ready(); // quotas on
+      const scratch = await fs.freshRoot();
+      const group = `1/${Date.now() % 100_000}`;
+      await run('btrfs', ['qgroup', 'create', group, fs.mountPoint]);
+      await run('btrfs', ['subvolume', 'create', join(scratch, 'src')]);
+      await run('btrfs', ['subvolume', 'snapshot', '-i', group, join(scratch, 'src'), join(scratch, 'snap')]);
+      expect(await fs.qgroupsInconsistent()).toBe(true);
+      const a = await b.createFork('f1', { capacityBytes: 16 * MIB });
+      const error = await files.fill(a.mountPath, 'big.bin', 24 * MIB).catch((e: unknown) => e);
+      expect((error as NodeJS.ErrnoException)?.code).toBe('EDQUOT');
+      expect(await fs.qgroupsInconsistent()).toBe(false);
+      await run('btrfs', ['subvolume', 'delete', join(scratch, 'snap'), join(scratch, 'src')]);
+      await removeAll(b);
+      await expectNothingLeft(b); // waits for the cleaner, which drops the snapshot's qgroup
+      await run('btrfs', ['qgroup', 'destroy', group, fs.mountPoint]);
+    });
+
     it('refuses a bad capacity with INVALID_ARGUMENT and creates nothing', async () => {
       const b = await backend();
       for (const capacityBytes of [0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY]) {

@@ -1,5 +1,5 @@
 import { readdirSync } from 'node:fs';
-import { mkdir, readdir } from 'node:fs/promises';
+import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { constants as osConstants } from 'node:os';
 import { join, relative } from 'node:path';
 import type { Backend } from '@cachevol/core';
@@ -23,6 +23,8 @@ export interface LoopBtrfs {
   subvolumesUnder(root: string): Promise<string[]>;
   /** Whether btrfs quotas are on. */
   quotasEnabled(): Promise<boolean>;
+  /** Whether btrfs has marked its qgroup numbers inconsistent (limits do not hold then). */
+  qgroupsInconsistent(): Promise<boolean>;
   /** Level-0 qgroups whose subvolume no longer exists (after a commit and waiting for the cleaner). */
   staleQgroups(): Promise<string[]>;
   /**
@@ -69,6 +71,9 @@ export async function createLoopBtrfs(sizeBytes = 1024 * MIB): Promise<LoopBtrfs
           throw error;
         },
       );
+    },
+    async qgroupsInconsistent() {
+      return (await qgroupFlag(mountPoint)) === '1';
     },
     async staleQgroups() {
       // Deletes do not wait for their transaction commit, and the cleaner only sees a deleted
@@ -134,13 +139,61 @@ export function entriesOf(path: string): string[] {
 const EDQUOT = osConstants.errno.EDQUOT;
 
 /**
- * {@link nodeFileAccess} whose `fill` reports a qgroup refusal as `code: 'EDQUOT'`. Node 20's
- * libuv (1.46) has no name for errno 122, so the write fails with code "Unknown system error
- * -122" and errno -122; newer Node versions name it `EDQUOT` themselves.
+ * The filesystem's qgroup `inconsistent` flag from sysfs (`"0"` or `"1"`), or `undefined`
+ * without quotas (or on kernels before 6.1, which do not show it).
+ *
+ * @param path - any path on the filesystem
+ */
+async function qgroupFlag(path: string): Promise<string | undefined> {
+  const fsid = (await run('findmnt', ['-n', '-o', 'UUID', '-T', path])).trim();
+  return readFile(`/sys/fs/btrfs/${fsid}/qgroups/inconsistent`, 'utf8').then(
+    (text) => text.trim(),
+    () => undefined,
+  );
+}
+
+/**
+ * Makes the filesystem holding `path` quiet and its qgroup numbers exact, so that a limit holds
+ * for the next write: waits for the cleaner to finish dropping deleted subvolumes, commits the
+ * transaction, and rescans when btrfs has marked its qgroup numbers inconsistent (or a rescan
+ * is running). While they are inconsistent, btrfs skips qgroup accounting
+ * (`BTRFS_QGROUP_RUNTIME_FLAG_NO_ACCOUNTING`): reservations are freed at each transaction
+ * commit without the written bytes being counted, so a write goes past any limit (40 MiB under
+ * a 32 MiB limit on this machine's 6.18 kernel, until `btrfs quota rescan -w`). The kernel
+ * marks them inconsistent when a commit's accounting fails (a backref walk that cannot
+ * allocate under memory pressure from other work), when a level-0 qgroup is removed while it
+ * still counts bytes, when a snapshot goes into a qgroup its source is not in (how the test
+ * below makes it happen), and in a few more cases; a rescan clears it. Says so on stderr when
+ * it had to rescan.
+ *
+ * @param path - any path on the filesystem
+ */
+export async function settleQgroups(path: string): Promise<void> {
+  // The cleaner sees a deleted subvolume only once its delete is committed: commit, wait for
+  // the cleaner, then commit what it did.
+  await run('btrfs', ['filesystem', 'sync', path]);
+  await run('btrfs', ['subvolume', 'sync', path]);
+  await run('btrfs', ['filesystem', 'sync', path]);
+  const inconsistent = (await qgroupFlag(path)) === '1';
+  const rescanning = /running/.test(await run('btrfs', ['quota', 'rescan', '-s', path]).catch(() => ''));
+  if (inconsistent || rescanning) {
+    console.warn(
+      `btrfs qgroups of ${path} were ${rescanning ? 'being rescanned' : 'inconsistent'} (limits do not hold then): rescanning before writing`,
+    );
+    await run('btrfs', ['quota', 'rescan', '-w', path]);
+  }
+}
+
+/**
+ * {@link nodeFileAccess} whose `fill` writes once qgroup limits hold ({@link settleQgroups}) and
+ * reports a qgroup refusal as `code: 'EDQUOT'`. Node 20's libuv (1.46) has no name for errno
+ * 122, so the write fails with code "Unknown system error -122" and errno -122; newer Node
+ * versions name it `EDQUOT` themselves.
  */
 export const btrfsFileAccess: FileAccess = {
   ...nodeFileAccess,
   async fill(mountPath, path, bytes) {
+    await settleQgroups(mountPath);
     await nodeFileAccess.fill(mountPath, path, bytes).catch((error: NodeJS.ErrnoException) => {
       if (error?.errno === -EDQUOT && error.code !== 'EDQUOT') error.code = 'EDQUOT';
       throw error;
