@@ -13,8 +13,9 @@ export interface WaitOptions {
   what: string;
   /**
    * How long to wait at most: a deadline for something that has gone wrong, far above the
-   * time the condition takes on a loaded machine.
-   * @defaultValue 30000
+   * time the condition takes on a loaded machine (starting a `cachevol` process and attaching
+   * took up to 15 s on 2 cores at load 25).
+   * @defaultValue 60000
    */
   timeoutMs?: number;
   /**
@@ -37,7 +38,7 @@ export async function waitFor<T>(
   check: () => T | undefined | null | false | Promise<T | undefined | null | false>,
   options: WaitOptions,
 ): Promise<T> {
-  const { timeoutMs = 30_000, intervalMs = 25 } = options;
+  const { timeoutMs = 60_000, intervalMs = 25 } = options;
   const deadline = performance.now() + timeoutMs;
   for (;;) {
     const value = await check();
@@ -62,7 +63,7 @@ export async function retrying<T>(
   retryable: (error: unknown) => boolean,
   options: WaitOptions,
 ): Promise<T> {
-  const { timeoutMs = 30_000, intervalMs = 100 } = options;
+  const { timeoutMs = 60_000, intervalMs = 100 } = options;
   const deadline = performance.now() + timeoutMs;
   for (;;) {
     try {
