@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { Backend } from '@cachevol/core';
 import { describeBackendConformance, noise } from '@cachevol/core/testing';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { REAL_SYSTEM_TEST_TIMEOUT_MS } from '../../../test-support/deadlines.js';
 import { describeWith } from '../../../test-support/gate.js';
 import { createLoopBtrfs, type LoopBtrfs } from '../../../test-support/loop-btrfs.js';
 import { createDirBackend, type DirBackend } from '../src/index.js';
@@ -33,6 +34,7 @@ describeWith('btrfs', 'dir backend on a loopback btrfs', () => {
   describeBackendConformance('dir on btrfs (reflink always)', {
     create: () => createDirBackend({ root: root(), reflink: 'always' }),
     destroy: (backend: Backend) => rmSync((backend as DirBackend).root, { recursive: true, force: true }),
+    timeout: REAL_SYSTEM_TEST_TIMEOUT_MS,
   });
 
   it('declares copyOnWrite with reflink auto and always, and not with never', () => {

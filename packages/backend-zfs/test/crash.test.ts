@@ -1,6 +1,7 @@
 import type { Backend } from '@cachevol/core';
 import { nodeFileAccess } from '@cachevol/core/testing';
 import { expect, it } from 'vitest';
+import { PROPERTY_RUN_TIMEOUT_MS } from '../../../test-support/deadlines.js';
 import { describeWith } from '../../../test-support/gate.js';
 import { createZfsBackend } from '../src/index.js';
 import { createZfsBackendWith } from '../src/internal/operations.js';
@@ -119,7 +120,7 @@ describeWith('zfs', 'zfs backend after a crash between any two steps', () => {
 
   for (const [operation, scenario] of Object.entries(SCENARIOS)) {
     it(`${operation}: a retry completes it, and removing everything leaves nothing`, {
-      timeout: 120_000,
+      timeout: PROPERTY_RUN_TIMEOUT_MS,
     }, async () => {
       let crashes = 0;
       for (let steps = 0; ; steps += 1) {
@@ -144,7 +145,7 @@ describeWith('zfs', 'zfs backend after a crash between any two steps', () => {
     });
 
     it(`${operation}: discarding or removing after a crash at any step leaves nothing`, {
-      timeout: 120_000,
+      timeout: PROPERTY_RUN_TIMEOUT_MS,
     }, async () => {
       for (let steps = 0; ; steps += 1) {
         const dataset = await pool.newDataset();
