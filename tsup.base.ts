@@ -1,7 +1,7 @@
 import { defineConfig, type Options } from 'tsup';
 
 /** Dependencies that can be `require()`d as they are, so the CommonJS build leaves them out. */
-const KEEP_EXTERNAL = ['@cachevol/', 'vitest', 'fast-check', 'zod', 'yaml', 'proper-lockfile', 'better-sqlite3', 'pg'];
+const KEEP_EXTERNAL = ['@cachevol/', 'vitest', 'fast-check', 'zod', 'yaml', 'better-sqlite3', 'pg'];
 
 /**
  * The one tsup configuration every package builds with: ESM + CJS + `.d.ts`, Node 20 target.

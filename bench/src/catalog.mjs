@@ -49,14 +49,14 @@ async function importFactory(name, exportName) {
   }
 }
 
-/** Imports the backends and the file store from their built packages. */
+/** Imports the backends and the SQLite store from their built packages. */
 export async function importPackages() {
   return {
     memory: await importFactory('@cachevol/backend-memory', 'createMemoryBackend'),
     dir: await importFactory('@cachevol/backend-dir', 'createDirBackend'),
     btrfs: await importFactory('@cachevol/backend-btrfs', 'createBtrfsBackend'),
     zfs: await importFactory('@cachevol/backend-zfs', 'createZfsBackend'),
-    fileStore: await importFactory('@cachevol/store-file', 'createFileStore'),
+    sqliteStore: await importFactory('@cachevol/store-sqlite', 'createSqliteStore'),
   };
 }
 
@@ -70,7 +70,7 @@ export async function importPackages() {
 export function buildSubjects(env, pkgs) {
   const { dirs, btrfs, zfs, tools } = env;
   const needs = (...reasons) => reasons.find((r) => r) ?? null;
-  const common = { fileStore: async () => pkgs.fileStore.fn, stateDir: dirs.state, jobsDir: dirs.jobs };
+  const common = { sqliteStore: async () => pkgs.sqliteStore.fn, stateDir: dirs.state, jobsDir: dirs.jobs };
   const rootFor = async (base, tree, prefix) => {
     const root = join(base, `${prefix}-${tree.id}`);
     await mkdir(root, { recursive: true });
@@ -81,7 +81,7 @@ export function buildSubjects(env, pkgs) {
     sdkSubject({
       id,
       label,
-      unavailable: needs(pkgs.dir.reason, pkgs.fileStore.reason, ...reasons),
+      unavailable: needs(pkgs.dir.reason, pkgs.sqliteStore.reason, ...reasons),
       warmup: false,
       make: async (tree) => {
         const root = await rootFor(base(), tree, 'dir');
@@ -111,7 +111,7 @@ export function buildSubjects(env, pkgs) {
     sdkSubject({
       id: 'btrfs-noquota',
       label: 'btrfs (SDK, quota: false)',
-      unavailable: needs(pkgs.btrfs.reason, pkgs.fileStore.reason, env.btrfsReason),
+      unavailable: needs(pkgs.btrfs.reason, pkgs.sqliteStore.reason, env.btrfsReason),
       make: async (tree) => ({
         backend: pkgs.btrfs.fn({ root: await rootFor(btrfs.noQuota, tree, 'sdk'), quota: false }),
       }),
@@ -127,7 +127,7 @@ export function buildSubjects(env, pkgs) {
     sdkSubject({
       id: 'btrfs',
       label: 'btrfs (SDK, default quota: true)',
-      unavailable: needs(pkgs.btrfs.reason, pkgs.fileStore.reason, env.btrfsReason),
+      unavailable: needs(pkgs.btrfs.reason, pkgs.sqliteStore.reason, env.btrfsReason),
       make: async (tree) => ({ backend: pkgs.btrfs.fn({ root: await rootFor(btrfs.quota, tree, 'sdk') }) }),
       ...common,
     }),
@@ -141,7 +141,7 @@ export function buildSubjects(env, pkgs) {
     sdkSubject({
       id: 'zfs',
       label: `zfs (SDK${fuse})`,
-      unavailable: needs(pkgs.zfs.reason, pkgs.fileStore.reason, env.zfsReason),
+      unavailable: needs(pkgs.zfs.reason, pkgs.sqliteStore.reason, env.zfsReason),
       make: async (tree) => {
         const dataset = `${zfs.pool}/sdk-${tree.id}`;
         await run('zfs', ['create', dataset]);

@@ -107,8 +107,8 @@ export function timedBackend(backend, totals) {
 }
 
 /**
- * A store whose `read` and `update` add their run time to `totals` (`store.read`,
- * `store.update`).
+ * A store whose calls add their run time to `totals`, by method (`store.transact`,
+ * `store.findFork`, `store.read`, ...).
  *
  * @param {import('@cachevol/core').Store} store - the store
  * @param {Record<string, number>} totals - ms per call kind, added to
@@ -123,8 +123,9 @@ export function timedStore(store, totals) {
       totals[key] = (totals[key] ?? 0) + (now() - started);
     }
   };
-  return {
-    read: () => time('store.read', () => store.read()),
-    update: (fn) => time('store.update', () => store.update(fn)),
-  };
+  const wrapped = { name: store.name };
+  for (const method of ['read', 'transact', 'findFork', 'listVolumes', 'claimDue', 'pruneForks', 'close']) {
+    wrapped[method] = (...args) => time(`store.${method}`, () => store[method](...args));
+  }
+  return wrapped;
 }

@@ -67,7 +67,9 @@ export function computeRatios(results) {
         const sdkCell = cellOf(results, subject, tree);
         const rawCell = cellOf(results, raw, tree);
         const parts = sdkCell?.breakdown?.[op]?.parts ?? {};
-        const storeMean = (parts['store.read'] ?? 0) + (parts['store.update'] ?? 0);
+        const storeMean = Object.entries(parts)
+          .filter(([key]) => key.startsWith('store.'))
+          .reduce((sum, [, ms]) => sum + ms, 0);
         out.sdkVsRaw.push({
           subject,
           raw,

@@ -145,7 +145,7 @@ export async function openSdkCell({ backend, store, tree, jobsDir, filesystem, d
 }
 
 /**
- * The SDK with a file store (what one host runs) on a filesystem backend.
+ * The SDK with the SQLite store (what one host runs) on a filesystem backend.
  *
  * @param {object} options
  * @param {string} options.id - subject id
@@ -153,8 +153,8 @@ export async function openSdkCell({ backend, store, tree, jobsDir, filesystem, d
  * @param {string | null} options.unavailable - why it cannot run, or `null`
  * @param {(tree: TreeInfo) => Promise<{ backend: import('@cachevol/core').Backend, dispose?: () => Promise<void> }>} options.make -
  *   a fresh backend for a tree
- * @param {() => Promise<(options: { path: string }) => import('@cachevol/core').Store>} options.fileStore -
- *   the file store factory
+ * @param {() => Promise<(options: { path: string }) => import('@cachevol/core').Store>} options.sqliteStore -
+ *   the SQLite store factory
  * @param {string} options.stateDir - where state files go
  * @param {string} options.jobsDir - where job directories go
  * @param {(tree: TreeInfo) => string | null} [options.skip] - trees it skips
@@ -166,7 +166,7 @@ export function sdkSubject({
   label,
   unavailable,
   make,
-  fileStore,
+  sqliteStore,
   stateDir,
   jobsDir,
   skip,
@@ -182,17 +182,19 @@ export function sdkSubject({
     skip,
     async open(tree) {
       const { backend, dispose } = await make(tree);
-      const createFileStore = await fileStore();
-      const path = join(stateDir, `${id}-${tree.id}.json`);
+      const createSqliteStore = await sqliteStore();
+      const path = join(stateDir, `${id}-${tree.id}.db`);
+      const store = createSqliteStore({ path });
       const cell = await openSdkCell({
         backend,
-        store: createFileStore({ path }),
+        store,
         tree,
         jobsDir: join(jobsDir, `${id}-${tree.id}`),
         filesystem: true,
         dispose: async () => {
           await dispose?.();
-          for (const suffix of ['', '.bak', '.lock'])
+          await store.close();
+          for (const suffix of ['', '-wal', '-shm'])
             await rm(`${path}${suffix}`, { recursive: true, force: true });
         },
       });

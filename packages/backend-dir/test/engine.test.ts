@@ -2,18 +2,18 @@ import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type CacheVolumeEvents, CacheVolumes } from '@cachevol/core';
 import { checkEngineModel, nodeFileAccess } from '@cachevol/core/testing';
-import { createFileStore } from '@cachevol/store-file';
+import { createSqliteStore } from '@cachevol/store-sqlite';
 import { describe, expect, it } from 'vitest';
 import { createDirBackend, type DirBackend } from '../src/index.js';
 import { tempDir } from './helpers.js';
 
 function engine(dir: string) {
   const backend = createDirBackend({ root: join(dir, 'volumes') });
-  const store = createFileStore({ path: join(dir, 'state.json') });
+  const store = createSqliteStore({ path: join(dir, 'state.db') });
   return { backend, store, volumes: new CacheVolumes({ backend, store, host: 'host-a' }) };
 }
 
-describe('CacheVolumes over the dir backend and the file store', () => {
+describe('CacheVolumes over the dir backend and the SQLite store', () => {
   it('commits on success, serves the commit to the next attach, and abandons a failed job', async () => {
     const dir = tempDir();
     const { backend, volumes } = engine(dir);
@@ -60,7 +60,7 @@ describe('CacheVolumes over the dir backend and the file store', () => {
     expect((await changed.finish(0)).action).toBe('committed');
   });
 
-  it('reconcile removes what a crashed process left in the backend', async () => {
+  it('reconcile reports what no record owns, and removes it only when asked', async () => {
     const dir = tempDir();
     const { backend, volumes } = engine(dir);
     const fork = await volumes.attach('deps', { scope: 'pipeline' });
@@ -74,7 +74,14 @@ describe('CacheVolumes over the dir backend and the file store', () => {
     await mkdir(join((backend as DirBackend).root, 'trash', 'version.v-gone.0123456789ab'), {
       recursive: true,
     });
-    const report = await volumes.reconcile();
+    const kept = await volumes.reconcile();
+    expect(kept.leftovers).toEqual([]);
+    expect(kept.unaccounted.map((e) => `${e.kind}:${e.id}`).sort()).toEqual([
+      'fork:f-crashed',
+      'version:v-gone',
+    ]);
+    expect((await backend.list()).length).toBe(3);
+    const report = await volumes.reconcile({ removeUnaccounted: true });
     expect(report.leftovers.map((e) => `${e.kind}:${e.id}`).sort()).toEqual([
       'fork:f-crashed',
       'version:v-gone',
@@ -87,7 +94,7 @@ describe('CacheVolumes over the dir backend and the file store', () => {
   it('matches the reference model, crashes and reconcile included', async () => {
     await checkEngineModel({
       createBackend: () => createDirBackend({ root: join(tempDir(), 'volumes') }),
-      createStore: () => createFileStore({ path: join(tempDir(), 'state.json') }),
+      createStore: () => createSqliteStore({ path: join(tempDir(), 'state.db') }),
       files: nodeFileAccess,
       numRuns: 15,
     });

@@ -77,17 +77,24 @@ describe('readGlobals', () => {
     readGlobals({ values, positionals: [], command: [] }, io(env), 'ls');
 
   it('takes flags over environment over defaults, and makes the root absolute', () => {
-    expect(globals({})).toEqual({ backend: 'dir', root: '/here/.cachevol' });
+    expect(globals({})).toEqual({ backend: 'dir', root: '/here/.cachevol', store: 'sqlite' });
     expect(
       globals({}, { CACHEVOL_BACKEND: 'btrfs', CACHEVOL_ROOT: '/var/cv', CACHEVOL_LEASE_MS: '1500' }),
     ).toEqual({
       backend: 'btrfs',
       root: '/var/cv',
+      store: 'sqlite',
       leaseMs: 1500,
     });
-    expect(globals({ backend: 'dir', root: 'r', lease: '2m' }, { CACHEVOL_BACKEND: 'btrfs' })).toEqual({
+    expect(
+      globals(
+        { backend: 'dir', root: 'r', lease: '2m', store: 'postgres://ci@/cachevol?host=/run/pg' },
+        { CACHEVOL_BACKEND: 'btrfs', CACHEVOL_STORE: 'sqlite' },
+      ),
+    ).toEqual({
       backend: 'dir',
       root: '/here/r',
+      store: 'postgres://ci@/cachevol?host=/run/pg',
       leaseMs: 120_000,
     });
   });
@@ -102,6 +109,9 @@ describe('readGlobals', () => {
       'CACHEVOL_LEASE_MS: invalid lease "2h"; write milliseconds',
     );
     expect(() => globals({ backend: 'zfs' })).toThrow('--backend zfs needs --dataset');
+    expect(() => globals({}, { CACHEVOL_STORE: 'mysql://x' })).toThrow(
+      /^CACHEVOL_STORE: expected sqlite or a postgres:\/\/ connection string/,
+    );
   });
 
   it('parses durations', () => {

@@ -2,7 +2,9 @@ import { spawn } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { headOf, isLive, type State } from '@cachevol/core';
+import { headOf } from '@cachevol/core';
+import { readAllSlices } from '@cachevol/core/testing';
+import { createSqliteStore } from '@cachevol/store-sqlite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cachevol, ensureBuilt, tempDir } from './helpers/cli.js';
 
@@ -53,7 +55,7 @@ function worker(
   });
 }
 
-describe('multi-process stress through the file store', () => {
+describe('multi-process stress through the SQLite store', () => {
   it(`${WORKERS} processes x ${CYCLES} attach/commit/abandon cycles, with gc running meanwhile: every invariant holds`, async () => {
     const root = join(base, 'root');
     const env = { CACHEVOL_ROOT: root };
@@ -65,7 +67,7 @@ describe('multi-process stress through the file store', () => {
       while (!done) {
         const gc = await cachevol(['gc', '--json'], { cwd: base, env });
         expect(gc.code, gc.stderr).toBe(0);
-        expect(JSON.parse(gc.stdout)).toMatchObject({ expiredForks: [], leftovers: [] });
+        expect(JSON.parse(gc.stdout)).toMatchObject({ expiredForks: [], leftovers: [], unaccounted: [] });
         gcRuns++;
       }
     })();
@@ -75,7 +77,8 @@ describe('multi-process stress through the file store', () => {
     await gcLoop;
     expect(gcRuns).toBeGreaterThan(0);
 
-    const state = JSON.parse(await readFile(join(root, 'state.json'), 'utf8')) as State;
+    const store = createSqliteStore({ path: join(root, 'state.db') });
+    const slices = await readAllSlices(store);
     const commits = results.flatMap((r) => r.commits);
     const abandoned = results.reduce((n, r) => n + r.abandoned + r.failed, 0);
     expect(commits.length + abandoned).toBe(WORKERS * CYCLES);
@@ -88,11 +91,13 @@ describe('multi-process stress through the file store', () => {
     for (const read of reads) expect(read.owner).toBe(committedBy.get(read.versionId));
 
     // No live forks left, and every fork ended the way its process said.
-    expect(Object.values(state.forks).filter(isLive)).toEqual([]);
+    expect(slices.flatMap((s) => Object.values(s.forks))).toEqual([]);
     for (const c of commits)
-      expect(state.forks[c.forkId]).toMatchObject({ state: 'committed', versionId: c.versionId });
+      expect(await store.findFork(c.forkId)).toMatchObject({ state: 'committed', versionId: c.versionId });
 
-    for (const volume of Object.values(state.volumes)) {
+    let attaches = 0;
+    for (const { volume } of slices) {
+      if (!volume) continue;
       const mine = commits.filter((c) => c.name === volume.name).sort((a, b) => a.seq - b.seq);
       // No commit lost: every successful commit is a kept version, the head or superseded by it.
       expect(Object.keys(volume.versions).sort()).toEqual(mine.map((c) => c.versionId).sort());
@@ -102,19 +107,21 @@ describe('multi-process stress through the file store', () => {
       expect(head?.id).toBe(mine.at(-1)?.versionId);
       const owner = await readFile(join(root, 'data/versions', head?.id as string, 'owner'), 'utf8');
       expect(owner).toBe(mine.at(-1)?.forkId);
-      expect(volume.counts.hit + volume.counts.stale + volume.counts.miss).toBe(
-        Object.values(state.forks).filter((f) => f.name === volume.name).length,
-      );
+      attaches += volume.counts.hit + volume.counts.stale + volume.counts.miss;
     }
+    // Every attach was counted once.
+    expect(attaches).toBe(WORKERS * CYCLES);
+    await store.close();
 
     // After a final gc, no directory is left that no record owns.
     const gc = await cachevol(['gc', '--json'], { cwd: base, env });
     expect(gc.code, gc.stderr).toBe(0);
-    const versions = Object.values(state.volumes).flatMap((v) => Object.keys(v.versions));
+    const versions = slices.flatMap((s) => Object.keys(s.volume?.versions ?? {}));
     expect((await readdir(join(root, 'data/versions'))).sort()).toEqual(versions.sort());
     for (const area of ['forks', 'tmp', 'trash']) {
       expect(await readdir(join(root, 'data', area)).catch(() => [])).toEqual([]);
     }
-    expect((await readdir(root)).filter((name) => name.endsWith('.tmp'))).toEqual([]);
+    // Nothing else beside the data: the database (and SQLite's -wal and -shm while it is open).
+    expect((await readdir(root)).filter((name) => !/^state\.db(-wal|-shm)?$/.test(name))).toEqual(['data']);
   }, 180_000);
 });

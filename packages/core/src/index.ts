@@ -87,6 +87,7 @@ export {
   type EngineSettings,
   engineSettingsSchema,
 } from './engine/options.js';
+export { emptyReconcileReport } from './engine/recovery.js';
 export type { FinishOutcome, ForkInfo, GcReport, ReconcileReport } from './engine/reports.js';
 export {
   CacheVolumeError,

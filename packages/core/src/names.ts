@@ -9,6 +9,7 @@ export const MAX_NAME_LENGTH = 200;
 export const MAX_ID_LENGTH = 64;
 
 function hasControlCharacter(value: string): boolean {
+  // Stryker disable next-line EqualityOperator: charCodeAt past the end is NaN, which no comparison below accepts
   for (let i = 0; i < value.length; i++) {
     const code = value.charCodeAt(i);
     if (code < 0x20 || code === 0x7f) return true;

@@ -10,7 +10,7 @@ export const REPO = fileURLToPath(new URL('../../../../', import.meta.url));
 /** The built `cachevol` executable. */
 export const BIN = join(REPO, 'packages/cli/dist/cli.js');
 /** The workspace packages the CLI loads at run time (with the default backend). */
-const NEEDED = ['core', 'backend-dir', 'store-file', 'cli'];
+const NEEDED = ['core', 'backend-dir', 'store-sqlite', 'cli'];
 
 function newest(dir: string): number {
   let latest = 0;

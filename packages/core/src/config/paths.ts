@@ -50,6 +50,7 @@ function invalidPath(path: unknown, rule: string): never {
 
 /** Folds a name the way a case-insensitive filesystem might compare it. */
 function fold(name: string): string {
+  // Stryker disable next-line MethodExpression: after NFKC no code point upper-cases into a letter of ".cachevol-root" that it does not lower-case into (checked over all of Unicode)
   return name.normalize('NFKC').toUpperCase().toLowerCase();
 }
 
@@ -174,6 +175,7 @@ export function cachePathFromSubdir(subdir: string): string {
       ? subdir.slice(ABSOLUTE_PATHS_SUBDIR.length)
       : subdir;
   try {
+    // Stryker disable next-line StringLiteral: only "macos" adds rules to those of every system
     if (path.startsWith('/') === (path !== subdir) && normalizeCachePath(path, 'linux') === path) return path;
   } catch {
     // reported below, as a bad subdirectory
@@ -185,11 +187,13 @@ export function cachePathFromSubdir(subdir: string): string {
   );
 }
 
+// Stryker disable Regex: posix.normalize has already folded repeated slashes into one
 const hostRoot = (what: string) =>
   z
     .string()
     .refine((value) => value.startsWith('/') && !CONTROL.test(value), `${what} must be an absolute path`)
     .transform((value) => posix.normalize(value).replace(/(.)\/+$/, '$1'));
+// Stryker restore Regex
 
 /** The schema of {@link ResolveCachePathOptions}. */
 export const resolveCachePathOptionsSchema = z.strictObject({

@@ -71,8 +71,9 @@ export interface Store {
 
   /**
    * Claims due work without colliding with other reconcilers: for each volume (up to `limit`)
-   * that has an intent due at `now` (see {@link sliceSchedule}), runs `fn` in a transaction on
-   * its slice, the same way {@link Store.transact} does. A volume whose rows another
+   * that has an intent due at `now` (see `sliceSchedule`), runs `fn` on its slice atomically,
+   * the same way {@link Store.transact} does (a store may run the volumes of one call in one
+   * transaction, so a throwing `fn` may undo the claims of that call made before it). A volume whose rows another
    * transaction holds is skipped, not waited for, where the store can tell (PostgreSQL's
    * `SKIP LOCKED`); `fn` must itself check that what it claims is still due, and record the
    * claim (a new lease) so the next claimer passes it over.

@@ -13,7 +13,7 @@ import { abandonFork, type EngineContext, removeVersion, repairCommit } from './
 /** Volumes claimed per store call. */
 const CLAIM_BATCH = 50;
 
-/** A fresh, empty report. */
+/** A fresh, empty {@link ReconcileReport} (what `reconcile()` returns when it did nothing). */
 export function emptyReconcileReport(): ReconcileReport {
   return {
     expiredForks: [],

@@ -3,8 +3,9 @@ import type { SliceFunction, SliceUpdate, Store } from '../contracts/store.js';
 import { CacheVolumeError, isCacheVolumeError } from '../errors.js';
 import type { Policy } from '../model/policy.js';
 import type { Selection } from '../model/selection.js';
-import type { CommitMode, ForkRecord, VersionRecord, VolumeKey, VolumeSlice } from '../model/state.js';
+import type { ForkRecord, VersionRecord, VolumeKey, VolumeSlice } from '../model/state.js';
 import {
+  type AttachInput,
   beginAbandon,
   beginAttach,
   beginCommit,
@@ -83,14 +84,9 @@ export async function runStep<I, B, T>(ctx: EngineContext, key: VolumeKey, step:
   }
 }
 
-/** What {@link attachFork} needs. */
-export interface AttachRequest {
-  forkId: string;
-  host: string;
-  job: string;
-  requestedBytes: number;
-  commitMode: CommitMode;
-  leaseMs: number;
+/** What {@link attachFork} needs: the transition's input but the time and policy, and `failOnMiss`. */
+export interface AttachRequest extends Omit<AttachInput, 'now' | 'policy'> {
+  /** Throw `NOT_FOUND` instead of attaching an empty fork. */
   failOnMiss: boolean;
 }
 

@@ -26,6 +26,7 @@ export function sliceSchedule(slice: VolumeSlice): SliceSchedule {
   let dueAt: number | null = null;
   let hasIntent = false;
   const consider = (at: number) => {
+    // Stryker disable next-line EqualityOperator: on a tie it assigns the same value
     if (dueAt === null || at < dueAt) dueAt = at;
   };
   for (const fork of Object.values(slice.forks)) {

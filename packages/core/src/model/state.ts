@@ -206,7 +206,9 @@ export function versionOrder(version: VersionRecord): readonly number[] {
 export function compareVersionOrder(a: VersionRecord, b: VersionRecord): number {
   const x = versionOrder(a);
   const y = versionOrder(b);
+  // Stryker disable next-line EqualityOperator,MethodExpression: orders of unequal length ([seq, 0] and [after, 1, seq]) differ at index 1, so the shorter length decides and index max compares -1 with -1
   for (let i = 0; i < Math.max(x.length, y.length); i++) {
+    // Stryker disable next-line UnaryOperator: never reached, since orders of unequal length differ at index 1
     const d = (x[i] ?? -1) - (y[i] ?? -1);
     if (d !== 0) return d;
   }

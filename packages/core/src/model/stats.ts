@@ -59,6 +59,7 @@ export function volumeStats(slices: Iterable<VolumeSlice>): VolumeStats[] {
     if (stats) out.push(stats);
   }
   return out.sort((a, b) =>
+    // Stryker disable next-line EqualityOperator,ConditionalExpression: no two volumes have the same scope and name, so the last comparison is always true
     a.scope < b.scope ? -1 : a.scope > b.scope ? 1 : a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
   );
 }

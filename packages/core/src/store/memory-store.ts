@@ -189,10 +189,12 @@ export function createMemoryStore(): Store {
       }
       const slices: VolumeSlice[] = [];
       let i = lo;
+      const hasRecord = (at: number) => !!entries.get(keys[at] as string)?.volume;
       for (; i < keys.length && slices.length < limit; i++) {
-        const entry = entries.get(keys[i] as string);
-        if (entry?.volume) slices.push(sliceOf(entry));
+        if (hasRecord(i)) slices.push(sliceOf(entries.get(keys[i] as string) as Entry));
       }
+      while (i < keys.length && !hasRecord(i)) i++; // so the last page says so
+
       const last = slices[slices.length - 1];
       return { slices, next: i < keys.length && last ? encodeCursor(last) : null };
     },
@@ -203,7 +205,13 @@ export function createMemoryStore(): Store {
         .sort((a, b) => (a.dueAt ?? 0) - (b.dueAt ?? 0))
         .slice(0, query.limit);
       const results: T[] = [];
-      for (const entry of due) results.push(await run(entry, () => transactOn(entry, fn)));
+      for (const entry of due) {
+        // Another claimer may have taken it while this one waited for the volume: check again.
+        const result = await run(entry, () =>
+          isDue(entry, query.now, query.force) ? { value: transactOn(entry, fn) } : null,
+        );
+        if (result) results.push(result.value);
+      }
       return results;
     },
     async pruneForks(endedBefore) {

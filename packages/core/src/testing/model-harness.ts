@@ -5,7 +5,7 @@ import { CacheVolumes } from '../engine/cache-volumes.js';
 import type { ForkHandle } from '../engine/fork-handle.js';
 import { isCacheVolumeError } from '../errors.js';
 import { DEFAULT_POLICY } from '../model/policy.js';
-import { isLive } from '../model/state.js';
+import { isLive, type VersionRecord, volumeKeyString } from '../model/state.js';
 import { createMemoryStore } from '../store/memory-store.js';
 import { crashable, SimulatedCrash } from './crash.js';
 import type { FileAccess } from './file-access.js';
@@ -38,24 +38,53 @@ export interface EngineModelOptions {
 }
 
 const VOLUMES = ['alpha', 'beta/gamma'] as const;
+const SCOPE = 'default';
 const PATHS = ['a.txt', 'dir/b.txt', 'dir/sub/c.txt'] as const;
 const LEASE_MS = 2 * 60 * 60 * 1000;
 const HOUR = 60 * 60 * 1000;
+/** How long the engine keeps ended fork records before `gc()` prunes them. */
+const KEEP_ENDED_MS = 24 * HOUR;
+/** Byte budgets (`maxTotalBytes`) a run may use; most runs have none. */
+const BUDGETS = [Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY, 10, 30] as const;
 
 type Content = Record<string, string>;
 
 interface RefFork {
   id: string;
   volume: string;
+  /** The version it was forked from, or `null` for an empty fork. */
+  baseId: string | null;
   content: Content;
   expiresAt: number;
+}
+
+interface RefVersion {
+  id: string;
+  seq: number;
+  content: Content;
+  /** Bytes as the backend measured them at commit (the one input the model takes from it). */
+  bytes: number;
+  lastUsedAt: number;
+}
+
+/** A volume whose record exists: its commit counter and its versions in head order. */
+interface RefVolume {
+  seq: number;
+  versions: RefVersion[];
 }
 
 /** The reference model: what the engine should show, kept as simply as possible. */
 interface Model {
   now: number;
-  heads: Map<string, { content: Content; lastUsedAt: number }>;
+  /** `maxTotalBytes` of this run. */
+  budget: number;
+  volumes: Map<string, RefVolume>;
+  /** Live forks. */
   forks: RefFork[];
+  /** Ended forks not pruned yet, and when they ended. */
+  ended: Map<string, number>;
+  /** Ended forks that `gc()` pruned. */
+  pruned: Set<string>;
 }
 
 /** The system under test: an engine over a backend and store, plus the test's own records. */
@@ -65,6 +94,7 @@ interface Real {
   files: FileAccess;
   clock: { now: number };
   ids: { next: number };
+  budget: number;
   engine: CacheVolumes;
   log: CommitRecord[];
 }
@@ -75,6 +105,8 @@ function engineFor(real: Real, backend: Backend, store: Store): CacheVolumes {
     store,
     host: 'host-a',
     leaseMs: LEASE_MS,
+    keepEndedMs: KEEP_ENDED_MS,
+    policy: Number.isFinite(real.budget) ? { maxTotalBytes: real.budget } : {},
     clock: () => real.clock.now,
     newId: (kind) => `${kind === 'fork' ? 'f' : 'v'}-${++real.ids.next}`,
   });
@@ -104,16 +136,39 @@ async function contentOf(files: FileAccess, mountPath: string): Promise<Content>
   return out;
 }
 
-function expectedAttach(model: Model, volume: string): { result: 'hit' | 'miss'; content: Content } {
-  const head = model.heads.get(volume);
-  if (head && model.now - head.lastUsedAt < DEFAULT_POLICY.retentionMs)
-    return { result: 'hit', content: { ...head.content } };
-  return { result: 'miss', content: {} };
+/**
+ * What an attach gets under the default policy on one host: the newest version not idle for the
+ * retention period (`hit` when it is the head, `stale` otherwise), or a miss.
+ */
+function expectedAttach(
+  model: Model,
+  volume: string,
+): { result: 'hit' | 'stale' | 'miss'; base: RefVersion | null; content: Content } {
+  const versions = model.volumes.get(volume)?.versions ?? [];
+  for (let i = versions.length - 1; i >= 0; i--) {
+    const version = versions[i] as RefVersion;
+    if (model.now - version.lastUsedAt >= DEFAULT_POLICY.retentionMs) continue;
+    return {
+      result: i === versions.length - 1 ? 'hit' : 'stale',
+      base: version,
+      content: { ...version.content },
+    };
+  }
+  return { result: 'miss', base: null, content: {} };
+}
+
+/** An attach began: the volume's record exists, and the parent it got was used now. */
+function beginModelAttach(model: Model, volume: string): ReturnType<typeof expectedAttach> {
+  const expected = expectedAttach(model, volume);
+  if (!model.volumes.has(volume)) model.volumes.set(volume, { seq: 0, versions: [] });
+  if (expected.base) expected.base.lastUsedAt = model.now;
+  return expected;
 }
 
 async function recordAttach(model: Model, real: Real, volume: string, handle: ForkHandle): Promise<void> {
-  const expected = expectedAttach(model, volume);
+  const expected = beginModelAttach(model, volume);
   same(handle.result, expected.result, `attach result for ${volume}`);
+  same(handle.baseVersionId, expected.base?.id ?? null, `base version of a new fork of ${volume}`);
   same(
     await contentOf(real.files, handle.mountPath),
     expected.content,
@@ -122,26 +177,123 @@ async function recordAttach(model: Model, real: Real, volume: string, handle: Fo
   const slice = await real.store.read(handle);
   const base = handle.baseVersionId ? slice.volume?.versions[handle.baseVersionId] : undefined;
   assertCapacityFollowsSizeMath(handle.record, base?.usedBytes);
-  const head = model.heads.get(volume);
-  if (head && expected.result === 'hit') head.lastUsedAt = model.now;
-  model.forks.push({ id: handle.id, volume, content: expected.content, expiresAt: model.now + LEASE_MS });
+  model.forks.push({
+    id: handle.id,
+    volume,
+    baseId: expected.base?.id ?? null,
+    content: expected.content,
+    expiresAt: model.now + LEASE_MS,
+  });
 }
 
-function recordCommit(model: Model, real: Real, fork: RefFork, versionId: string): void {
-  model.heads.set(fork.volume, { content: { ...fork.content }, lastUsedAt: model.now });
-  const [scope, name] = ['default', fork.volume];
-  real.log.push({ scope, name, versionId });
+function recordCommit(model: Model, real: Real, fork: RefFork, version: VersionRecord): void {
+  const volume = model.volumes.get(fork.volume) ?? fail(`no volume ${fork.volume} for a commit`);
+  volume.seq += 1;
+  same(version.seq, volume.seq, `seq of the commit of ${fork.id}`);
+  volume.versions.push({
+    id: version.id,
+    seq: volume.seq,
+    content: { ...fork.content },
+    bytes: version.usedBytes,
+    lastUsedAt: model.now,
+  });
+  real.log.push({ scope: SCOPE, name: fork.volume, versionId: version.id });
+  endFork(model, fork);
 }
 
-function dropFork(model: Model, fork: RefFork): void {
+/** A live fork ended (committed or abandoned) now. */
+function endFork(model: Model, fork: RefFork): void {
   model.forks = model.forks.filter((f) => f !== fork);
+  model.ended.set(fork.id, model.now);
 }
 
-/** Between commands nothing is in flight, so the backend must hold exactly what the state owns. */
-async function checkInvariants(real: Real): Promise<void> {
+/** The forks whose lease ran out are abandoned (by gc, or by reconcile). */
+function settleExpiredForks(m: Model): string[] {
+  const expired = m.forks.filter((f) => f.expiresAt <= m.now);
+  for (const fork of expired) endFork(m, fork);
+  return expired.map((f) => f.id);
+}
+
+/**
+ * What `gc()` removes after ending expired forks: every version idle for the retention period,
+ * then, while the rest use more than the budget, the least recently used (versions that are not
+ * a head before heads, older commits first on a tie); never a version a live fork was forked
+ * from. Volumes are visited in key order, versions in commit order.
+ */
+function settleRetention(m: Model): string[] {
+  const bases = new Set(m.forks.map((f) => f.baseId));
+  const removed = new Set<string>();
+  const candidates: (RefVersion & { isHead: boolean })[] = [];
+  let total = 0;
+  const byKey = (a: string, b: string) => {
+    const [x, y] = [volumeKeyString({ scope: SCOPE, name: a }), volumeKeyString({ scope: SCOPE, name: b })];
+    return x < y ? -1 : x > y ? 1 : 0;
+  };
+  for (const name of [...m.volumes.keys()].sort(byKey)) {
+    const versions = (m.volumes.get(name) as RefVolume).versions;
+    versions.forEach((version, i) => {
+      if (bases.has(version.id)) total += version.bytes;
+      else if (m.now - version.lastUsedAt >= DEFAULT_POLICY.retentionMs) removed.add(version.id);
+      else {
+        total += version.bytes;
+        candidates.push({ ...version, isHead: i === versions.length - 1 });
+      }
+    });
+  }
+  if (total > m.budget) {
+    candidates.sort(
+      (a, b) => Number(a.isHead) - Number(b.isHead) || a.lastUsedAt - b.lastUsedAt || a.seq - b.seq,
+    );
+    let left = total;
+    for (const candidate of candidates) {
+      if (left <= m.budget) break;
+      removed.add(candidate.id);
+      left -= candidate.bytes;
+    }
+  }
+  for (const volume of m.volumes.values())
+    volume.versions = volume.versions.filter((v) => !removed.has(v.id));
+  return [...removed];
+}
+
+/** Ended fork records older than the keep period are pruned by `gc()`. */
+function settlePruning(m: Model): number {
+  let pruned = 0;
+  for (const [id, endedAt] of m.ended) {
+    if (endedAt >= m.now - KEEP_ENDED_MS) continue;
+    m.ended.delete(id);
+    m.pruned.add(id);
+    pruned++;
+  }
+  return pruned;
+}
+
+/**
+ * Between commands nothing is in flight, so the backend must hold exactly what the state owns;
+ * and the state must be the model's: the same volumes, the same versions in head order with the
+ * same last use, and every ended fork findable until pruned, never after.
+ */
+async function checkInvariants(model: Model, real: Real): Promise<void> {
   const slices = await readAllSlices(real.store);
   assertStateInvariants(slices, real.log);
   assertReconciled(slices, await real.backend.list());
+  const actual: Record<string, [string, number][]> = {};
+  for (const { volume } of slices) {
+    if (!volume) continue;
+    actual[volume.name] = volume.versionIds.map((id) => [id, volume.versions[id]?.lastUsedAt ?? Number.NaN]);
+  }
+  const expected: Record<string, [string, number][]> = {};
+  for (const [name, volume] of model.volumes)
+    expected[name] = volume.versions.map((v) => [v.id, v.lastUsedAt]);
+  same(actual, expected, 'volumes and their versions (id, lastUsedAt)');
+  for (const id of model.ended.keys()) {
+    const fork = await real.store.findFork(id);
+    if (!fork || isLive(fork))
+      fail(`ended fork ${id} should be kept as ended, got ${fork?.state ?? 'nothing'}`);
+  }
+  for (const id of model.pruned) {
+    if (await real.store.findFork(id)) fail(`fork ${id} should have been pruned`);
+  }
 }
 
 /** The engine's live forks are exactly the model's. */
@@ -158,7 +310,7 @@ class Attach implements Cmd {
   async run(m: Model, r: Real) {
     const handle = await r.engine.attach(this.volume, { job: 'job' });
     await recordAttach(m, r, this.volume, handle);
-    await checkInvariants(r);
+    await checkInvariants(m, r);
   }
   toString = () => `attach(${this.volume})`;
 }
@@ -208,12 +360,12 @@ class Finish implements Cmd {
     const fork = m.forks[this.fork % m.forks.length] as RefFork;
     const before = await readAllSlices(r.store);
     const outcome = await r.engine.finish(fork.id, this.exitCode);
-    dropFork(m, fork);
     if (this.exitCode === 0) {
       same(outcome.action, 'committed', 'finish(0)');
-      recordCommit(m, r, fork, outcome.version?.id ?? fail('no version'));
+      recordCommit(m, r, fork, outcome.version ?? fail('no version'));
     } else {
       same(outcome.action, 'abandoned', `finish(${this.exitCode})`);
+      endFork(m, fork);
       assertAbandonChangesNothing(before, await readAllSlices(r.store));
     }
     for (const again of [() => r.engine.commit(fork.id), () => r.engine.finish(fork.id, 0)]) {
@@ -224,7 +376,7 @@ class Finish implements Cmd {
       if (!isCacheVolumeError(error, 'CONFLICT'))
         fail(`a second commit of ${fork.id} should be CONFLICT, got ${String(error)}`);
     }
-    await checkInvariants(r);
+    await checkInvariants(m, r);
   }
   toString = () => `finish(#${this.fork}, ${this.exitCode})`;
 }
@@ -241,8 +393,6 @@ class FinishBoth implements Cmd {
     const [x, y] = await Promise.all([r.engine.finish(first.id, 0), r.engine.finish(second.id, 0)]);
     const vx = x.version ?? fail('no version');
     const vy = y.version ?? fail('no version');
-    dropFork(m, first);
-    dropFork(m, second);
     // "Last write" wins: whichever commit completed last (higher seq on the same volume).
     const ordered =
       vx.seq <= vy.seq || first.volume !== second.volume
@@ -254,8 +404,8 @@ class FinishBoth implements Cmd {
             [second, vy],
             [first, vx],
           ] as const);
-    for (const [fork, version] of ordered) recordCommit(m, r, fork, version.id);
-    await checkInvariants(r);
+    for (const [fork, version] of ordered) recordCommit(m, r, fork, version);
+    await checkInvariants(m, r);
   }
   toString = () => `finishBoth(#${this.a}, #${this.b})`;
 }
@@ -268,7 +418,7 @@ class Abandon implements Cmd {
     const before = await readAllSlices(r.store);
     await r.engine.abandon(fork.id);
     await r.engine.abandon(fork.id);
-    dropFork(m, fork);
+    endFork(m, fork);
     assertAbandonChangesNothing(before, await readAllSlices(r.store));
     const error = await r.engine.commit(fork.id).then(
       () => null,
@@ -276,7 +426,7 @@ class Abandon implements Cmd {
     );
     if (!isCacheVolumeError(error, 'CONFLICT'))
       fail(`commit after abandon should be CONFLICT, got ${String(error)}`);
-    await checkInvariants(r);
+    await checkInvariants(m, r);
   }
   toString = () => `abandon(#${this.fork})`;
 }
@@ -286,11 +436,16 @@ class Heartbeat implements Cmd {
   check = (m: Readonly<Model>) => m.forks.length > 0;
   async run(m: Model, r: Real) {
     const fork = m.forks[this.fork % m.forks.length] as RefFork;
-    const expiresAt = await r.engine.heartbeat(fork.id);
-    fork.expiresAt = Math.max(fork.expiresAt, m.now + LEASE_MS);
-    same(expiresAt, fork.expiresAt, 'lease end after heartbeat');
+    await heartbeat(m, r, fork);
   }
   toString = () => `heartbeat(#${this.fork})`;
+}
+
+/** Renews a fork's lease: it ends a lease length from now, and never earlier than it did. */
+async function heartbeat(m: Model, r: Real, fork: RefFork): Promise<void> {
+  const expiresAt = await r.engine.heartbeat(fork.id);
+  fork.expiresAt = Math.max(fork.expiresAt, m.now + LEASE_MS);
+  same(expiresAt, fork.expiresAt, 'lease end after heartbeat');
 }
 
 class Advance implements Cmd {
@@ -303,27 +458,134 @@ class Advance implements Cmd {
   toString = () => `advance(${Math.round(this.ms / HOUR)}h)`;
 }
 
-function settleGc(m: Model): void {
-  for (const fork of [...m.forks]) if (fork.expiresAt <= m.now) dropFork(m, fork);
+/** Runs `gc()` and checks every part of its report against the model. */
+async function gc(m: Model, r: Real): Promise<void> {
+  const report = await r.engine.gc();
+  same([...report.expiredForks].sort(), settleExpiredForks(m).sort(), 'forks abandoned by gc');
+  same(
+    report.removedVersions.map((v) => v.versionId).sort(),
+    settleRetention(m).sort(),
+    'versions removed by gc (retention and byte budget)',
+  );
+  same(report.prunedForks, settlePruning(m), 'ended forks pruned by gc');
 }
 
 class Gc implements Cmd {
   check = () => true;
   async run(m: Model, r: Real) {
-    const report = await r.engine.gc();
-    const expected = m.forks
-      .filter((f) => f.expiresAt <= m.now)
-      .map((f) => f.id)
-      .sort();
-    same([...report.expiredForks].sort(), expected, 'forks abandoned by gc');
-    settleGc(m);
-    await checkInvariants(r);
+    await gc(m, r);
+    await checkInvariants(m, r);
     await sameLiveForks(m, r);
   }
   toString = () => 'gc';
 }
 
-type CrashOp = 'attach' | 'commit' | 'abandon' | 'gc';
+/**
+ * Moves the clock to a fork's lease end (one ms before, at, or one ms after it; never back),
+ * then renews the lease or runs gc: a lease is over at `expiresAt`, not a millisecond before.
+ */
+class LeaseEdge implements Cmd {
+  constructor(
+    readonly fork: number,
+    readonly offset: -1 | 0 | 1,
+    readonly then: 'heartbeat' | 'gc',
+  ) {}
+  check = (m: Readonly<Model>) => m.forks.length > 0;
+  async run(m: Model, r: Real) {
+    const fork = m.forks[this.fork % m.forks.length] as RefFork;
+    m.now = Math.max(m.now, fork.expiresAt + this.offset);
+    r.clock.now = m.now;
+    if (this.then === 'heartbeat') {
+      await heartbeat(m, r, fork);
+    } else {
+      await gc(m, r);
+      await checkInvariants(m, r);
+      await sameLiveForks(m, r);
+    }
+  }
+  toString = () => `leaseEdge(#${this.fork}, ${this.offset}ms, ${this.then})`;
+}
+
+/**
+ * Moves the clock to when a volume's head has been idle for the retention period (one ms
+ * before, or exactly then; never back), then attaches or runs gc: a version idle exactly the
+ * retention period is expired (never selected, removed by gc).
+ */
+class RetentionEdge implements Cmd {
+  constructor(
+    readonly volume: string,
+    readonly offset: -1 | 0,
+    readonly then: 'attach' | 'gc',
+  ) {}
+  check = (m: Readonly<Model>) => (m.volumes.get(this.volume)?.versions.length ?? 0) > 0;
+  async run(m: Model, r: Real) {
+    const versions = (m.volumes.get(this.volume) as RefVolume).versions;
+    const head = versions[versions.length - 1] as RefVersion;
+    m.now = Math.max(m.now, head.lastUsedAt + DEFAULT_POLICY.retentionMs + this.offset);
+    r.clock.now = m.now;
+    if (this.then === 'attach' && m.forks.length < 5) {
+      await recordAttach(m, r, this.volume, await r.engine.attach(this.volume, { job: 'job' }));
+    } else {
+      await gc(m, r);
+      await sameLiveForks(m, r);
+    }
+    await checkInvariants(m, r);
+  }
+  toString = () => `retentionEdge(${this.volume}, ${this.offset}ms, ${this.then})`;
+}
+
+/** Removes a whole volume: its live forks are abandoned, its versions removed, its record dropped. */
+class RemoveVolume implements Cmd {
+  constructor(readonly volume: string) {}
+  check = () => true;
+  async run(m: Model, r: Real) {
+    const exists = m.volumes.get(this.volume);
+    const outcome = await r.engine.removeVolume(this.volume).then(
+      (ids) => ({ ids }),
+      (error: unknown) => ({ error }),
+    );
+    if (!exists) {
+      if (!('error' in outcome) || !isCacheVolumeError(outcome.error, 'NOT_FOUND'))
+        fail(`removing the absent volume ${this.volume} should be NOT_FOUND, got ${JSON.stringify(outcome)}`);
+    } else {
+      if ('error' in outcome) throw outcome.error;
+      same(
+        outcome.ids,
+        exists.versions.map((v) => v.id),
+        `versions removed with ${this.volume}`,
+      );
+      settleRemoveVolume(m, this.volume);
+    }
+    await checkInvariants(m, r);
+    await sameLiveForks(m, r);
+  }
+  toString = () => `removeVolume(${this.volume})`;
+}
+
+function settleRemoveVolume(m: Model, volume: string): void {
+  for (const fork of m.forks.filter((f) => f.volume === volume)) endFork(m, fork);
+  m.volumes.delete(volume);
+}
+
+/** A late commit of an ended fork is a CONFLICT while its record is kept, NOT_FOUND once pruned. */
+class LateCommit implements Cmd {
+  constructor(readonly index: number) {}
+  check = (m: Readonly<Model>) => m.ended.size + m.pruned.size > 0;
+  async run(m: Model, r: Real) {
+    const ids = [...m.ended.keys(), ...m.pruned];
+    const id = ids[this.index % ids.length] as string;
+    const error = await r.engine.commit(id).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    const code = m.pruned.has(id) ? 'NOT_FOUND' : 'CONFLICT';
+    if (!isCacheVolumeError(error, code))
+      fail(`a late commit of ${id} should be ${code}, got ${String(error)}`);
+  }
+  toString = () => `lateCommit(#${this.index})`;
+}
+
+type CrashOp = 'attach' | 'commit' | 'abandon' | 'gc' | 'removeVolume';
 
 class Crash implements Cmd {
   constructor(
@@ -332,52 +594,66 @@ class Crash implements Cmd {
     readonly volume: string,
     readonly steps: number,
   ) {}
-  check = (m: Readonly<Model>) => this.op === 'attach' || this.op === 'gc' || m.forks.length > 0;
+  check = (m: Readonly<Model>) =>
+    this.op === 'attach' || this.op === 'gc' || this.op === 'removeVolume' || m.forks.length > 0;
   async run(m: Model, r: Real) {
     const dying = crashable(r.backend, r.store, this.steps);
     const engine = engineFor(r, dying.backend, dying.store);
     const fork = m.forks.length > 0 ? (m.forks[this.fork % m.forks.length] as RefFork) : undefined;
+    const firstId = r.ids.next + 1;
     const work: Record<CrashOp, () => Promise<unknown>> = {
       attach: () => engine.attach(this.volume, { job: 'doomed' }),
       commit: () => engine.finish((fork as RefFork).id, 0),
       abandon: () => engine.abandon((fork as RefFork).id),
       gc: () => engine.gc(),
+      removeVolume: () => engine.removeVolume(this.volume),
     };
     try {
       await work[this.op]();
     } catch (error) {
-      if (!(error instanceof SimulatedCrash)) throw error;
+      const absent = this.op === 'removeVolume' && isCacheVolumeError(error, 'NOT_FOUND');
+      if (!(error instanceof SimulatedCrash) && !absent) throw error;
     }
     // A new process starts and repairs what the dead one left.
     const report = await r.engine.reconcile({ force: true });
     if (report.errors.length > 0) fail(`reconcile errors: ${JSON.stringify(report.errors)}`);
     // Reconcile also ends the forks whose lease ran out, as gc does.
-    settleGc(m);
+    settleExpiredForks(m);
     if (this.op === 'attach') {
-      const head = m.heads.get(this.volume);
-      if (head && expectedAttach(m, this.volume).result === 'hit') head.lastUsedAt = m.now;
+      beginModelAttach(m, this.volume);
       // The job that attached is gone too: its lease would run out; abandon it now.
-      const known = new Set(m.forks.map((f) => f.id));
-      for (const orphan of await r.engine.forks())
-        if (isLive(orphan) && !known.has(orphan.id)) await r.engine.abandon(orphan.id);
+      const orphan = `f-${firstId}`;
+      const record = await r.store.findFork(orphan);
+      if (!record) fail(`a crashed attach left no record of ${orphan}`);
+      if (isLive(record)) await r.engine.abandon(orphan);
+      m.ended.set(orphan, m.now);
     } else if (this.op === 'commit' && fork) {
       const record = await r.store.findFork(fork.id);
       if (record?.state !== 'committed' || !record.versionId)
         fail(`a crashed commit of ${fork.id} ended ${record?.state}`);
-      dropFork(m, fork);
-      recordCommit(m, r, fork, record.versionId);
+      const version = (await r.store.read(record)).volume?.versions[record.versionId];
+      recordCommit(m, r, fork, version ?? fail(`no version ${record.versionId}`));
     } else if (this.op === 'abandon' && fork) {
       same(
         (await r.store.findFork(fork.id))?.state,
         'abandoned',
         `state of ${fork.id} after a crashed abandon`,
       );
-      dropFork(m, fork);
+      endFork(m, fork);
+    } else if (this.op === 'removeVolume') {
+      // The job retries: the volume goes whole, or was already gone when the crash came last.
+      const exists = m.volumes.has(this.volume);
+      await r.engine.removeVolume(this.volume).catch((error: unknown) => {
+        if (!isCacheVolumeError(error, 'NOT_FOUND')) throw error;
+      });
+      if (exists) settleRemoveVolume(m, this.volume);
     } else {
+      // The gc that died removed some of what it planned; a full gc at the same time finishes it.
       await r.engine.gc();
-      settleGc(m);
+      settleRetention(m);
+      settlePruning(m);
     }
-    await checkInvariants(r);
+    await checkInvariants(m, r);
     await sameLiveForks(m, r);
   }
   toString = () => `crash(${this.op}, #${this.fork}, ${this.volume}, after ${this.steps} steps)`;
@@ -400,13 +676,35 @@ function commandArbitraries(crashes: boolean): fc.Arbitrary<Cmd>[] {
     fc.tuple(index, index).map(([a, b]) => new FinishBoth(a, b)),
     index.map((i) => new Abandon(i)),
     index.map((i) => new Heartbeat(i)),
-    fc.constantFrom(HOUR, 3 * HOUR, 2 * 24 * HOUR, 8 * 24 * HOUR).map((ms) => new Advance(ms)),
+    fc
+      .tuple(
+        index,
+        fc.constantFrom(-1 as const, 0 as const, 1 as const),
+        fc.constantFrom('heartbeat' as const, 'gc' as const),
+      )
+      .map(([i, offset, then]) => new LeaseEdge(i, offset, then)),
+    // A day is the time ended fork records are kept: gc after it finds some exactly at the edge.
+    fc.constantFrom(HOUR, 3 * HOUR, KEEP_ENDED_MS, 2 * 24 * HOUR, 8 * 24 * HOUR).map((ms) => new Advance(ms)),
+    fc
+      .tuple(
+        volume,
+        fc.constantFrom(-1 as const, 0 as const),
+        fc.constantFrom('attach' as const, 'gc' as const),
+      )
+      .map(([v, offset, then]) => new RetentionEdge(v, offset, then)),
     fc.constant(new Gc()),
+    volume.map((v) => new RemoveVolume(v)),
+    index.map((i) => new LateCommit(i)),
   ];
   if (crashes) {
     list.push(
       fc
-        .tuple(fc.constantFrom<CrashOp>('attach', 'commit', 'abandon', 'gc'), index, volume, fc.nat(4))
+        .tuple(
+          fc.constantFrom<CrashOp>('attach', 'commit', 'abandon', 'gc', 'removeVolume'),
+          index,
+          volume,
+          fc.nat(4),
+        )
         .map(([op, i, v, s]) => new Crash(op, i, v, s)),
     );
   }
@@ -415,11 +713,14 @@ function commandArbitraries(crashes: boolean): fc.Arbitrary<Cmd>[] {
 
 /**
  * Model-based test of `CacheVolumes` over a backend: fast-check generates sequences of attach,
- * write, finish (exit 0 or not), concurrent finishes, abandon, heartbeat, clock advances, gc,
- * and crashes injected between engine steps followed by `reconcile()`; after each command the
- * engine is compared with a small reference model (fork contents, hit/miss, heads) and every
- * state invariant is checked. Failures print fast-check's seed and path; replay them with
- * `CACHEVOL_SEED` and `CACHEVOL_PATH`.
+ * write, finish (exit 0 or not), concurrent finishes, abandon, heartbeat, clock advances (also
+ * to a millisecond around a lease's end), gc (which abandons expired forks, removes versions by
+ * retention and, in some runs, under a byte budget, and prunes old ended forks), late commits
+ * of ended or pruned forks, removal of whole volumes, and crashes injected between engine steps
+ * followed by `reconcile()`. After each command the engine is compared with a small reference
+ * model (fork contents, hit/stale/miss, every volume's versions in head order with their last
+ * use, what gc abandoned, removed and pruned) and every state invariant is checked. Failures
+ * print fast-check's seed and path; replay them with `CACHEVOL_SEED` and `CACHEVOL_PATH`.
  *
  * @param options - backend factory, file access, runs
  *
@@ -434,7 +735,7 @@ export async function checkEngineModel(options: EngineModelOptions): Promise<voi
     size: 'large',
   });
   await fc.assert(
-    fc.asyncProperty(commands, async (cmds) => {
+    fc.asyncProperty(commands, fc.constantFrom(...BUDGETS), async (cmds, budget) => {
       const backend = await options.createBackend();
       try {
         const store = await (options.createStore ?? createMemoryStore)();
@@ -446,10 +747,23 @@ export async function checkEngineModel(options: EngineModelOptions): Promise<voi
           files,
           clock: { now: start },
           ids: { next: 0 },
+          budget,
           log: [],
         } as unknown as Real;
         real.engine = engineFor(real, backend, store);
-        await fc.asyncModelRun(() => ({ model: { now: start, heads: new Map(), forks: [] }, real }), cmds);
+        const model: Model = {
+          now: start,
+          budget,
+          volumes: new Map(),
+          forks: [],
+          ended: new Map(),
+          pruned: new Set(),
+        };
+        try {
+          await fc.asyncModelRun(() => ({ model, real }), cmds);
+        } finally {
+          await store.close();
+        }
       } finally {
         await options.destroyBackend?.(backend);
       }

@@ -217,7 +217,14 @@ export function describeStoreConformance(name: string, options: StoreConformance
               const written: VolumeSlice = {
                 ...scoped,
                 volume: scoped.volume && rekey(scoped.volume),
-                forks: Object.fromEntries(Object.entries(scoped.forks).map(([id, f]) => [id, rekey(f)])),
+                // Fork ids are unique across volumes, as the engine's are: a run never reuses a
+                // fork id that an earlier run wrote in another volume.
+                forks: Object.fromEntries(
+                  Object.values(scoped.forks).map((f) => {
+                    const id = `${scoped.scope}-${f.id}`;
+                    return [id, { ...rekey(f), id }];
+                  }),
+                ),
               };
               await store().transact(written, () => ({ slice: written, result: undefined }));
               const ids = Object.keys(written.forks);
@@ -450,6 +457,18 @@ export function describeStoreConformance(name: string, options: StoreConformance
           claimAll(T0 + 60_000, T0 + 90_000),
         );
         expect(everything.flat().sort()).toEqual(['f-busy', 'f-due', 'f-later']);
+      });
+
+      it('still offers a volume whose due fork a transaction left out of its slice', async () => {
+        await seedDue();
+        const due = { scope: 's', name: 'due' };
+        // The function changes the record and returns no forks: f-due is kept, so it is still due.
+        await store().transact(due, (s) => ({
+          slice: { ...increment(s).slice, forks: {} },
+          result: undefined,
+        }));
+        const claimed = await store().claimDue({ now: T0 + 100, limit: 10 }, claimAll(T0 + 100, T0 + 50_000));
+        expect(claimed.flat()).toEqual(['f-due']);
       });
 
       it('respects the limit', async () => {

@@ -45,6 +45,11 @@ const { openStore } = await import(job.module);
 const store = await openStore(job.config);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const pause = new Int32Array(new SharedArrayBuffer(4));
+if (job.startFile) {
+  // Wait for the other workers to open the store, so that their transactions overlap.
+  writeSync(1, 'ready\\n');
+  while (!existsSync(job.startFile)) Atomics.wait(pause, 0, 0, 1);
+}
 const increment = (slice) => {
   const hit = (slice.volume?.counts.hit ?? 0) + 1;
   const volume = slice.volume
@@ -102,6 +107,21 @@ function finished(child: ChildProcess): Promise<{ code: number | null; stdout: s
   });
 }
 
+/** Resolves `true` once the child printed `line`, or `false` when it ended before. */
+function untilLine(child: ChildProcess, done: Promise<unknown>, line: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    let seen = '';
+    child.stdout?.on('data', (d: Buffer) => {
+      seen += d;
+      if (seen.includes(`${line}\n`)) resolve(true);
+    });
+    done.then(
+      () => resolve(false),
+      () => resolve(false),
+    );
+  });
+}
+
 function parseResult(out: { code: number | null; stdout: string; stderr: string }): WorkerResult {
   const line = out.stdout.split('\n').find((l) => l.startsWith('result '));
   if (!line)
@@ -110,7 +130,8 @@ function parseResult(out: { code: number | null; stdout: string; stderr: string 
 }
 
 /**
- * Runs each task in its own child process, all at once, and returns what each reported.
+ * Runs each task in its own child process, all at once (each child opens the store, then
+ * they all start their task together), and returns what each reported.
  *
  * @param worker - how the children open the store
  * @param tasks - one task per process
@@ -119,8 +140,19 @@ export async function runStoreWorkers(
   worker: StoreWorker,
   tasks: readonly WorkerTask[],
 ): Promise<WorkerResult[]> {
-  const outs = await Promise.all(tasks.map((task) => finished(start(worker, { ...task }))));
-  return outs.map(parseResult);
+  const dir = mkdtempSync(join(tmpdir(), 'cachevol-workers-'));
+  const startFile = join(dir, 'start');
+  try {
+    const children = tasks.map((task) => start(worker, { ...task, startFile }));
+    const outs = children.map(finished);
+    // Start every task at once, when every child has opened the store: a fast store would
+    // otherwise finish one child's work before the next child has even started.
+    await Promise.all(children.map((child, i) => untilLine(child, outs[i] as Promise<unknown>, 'ready')));
+    writeFileSync(startFile, '');
+    return (await Promise.all(outs)).map(parseResult);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** A child process held inside a transaction; see {@link startStalledWriter}. */
@@ -144,17 +176,12 @@ export async function startStalledWriter(worker: StoreWorker, key: VolumeKey): P
   const goFile = join(dir, 'go');
   const child = start(worker, { task: 'stall', key, goFile });
   const done = finished(child);
-  await new Promise<void>((resolve, reject) => {
-    let seen = '';
-    child.stdout?.on('data', (d: Buffer) => {
-      seen += d;
-      if (seen.includes('inside\n')) resolve();
-    });
-    done.then((out) =>
-      reject(new Error(`stalled writer exited before its transaction:\n${out.stdout}\n${out.stderr}`)),
-    );
-  });
   const cleanup = () => rmSync(dir, { recursive: true, force: true });
+  if (!(await untilLine(child, done, 'inside'))) {
+    cleanup();
+    const out = await done;
+    throw new Error(`stalled writer exited before its transaction:\n${out.stdout}\n${out.stderr}`);
+  }
   return {
     async release() {
       writeFileSync(goFile, '');

@@ -33,10 +33,11 @@ steps:
 `;
 
 describe('the product docs example', () => {
-  const pipeline = parsePipeline(SEED_EXAMPLE, linux);
+  // Parsed inside each test, so the rules it runs count for that test (mutation testing).
+  const parsed = () => parsePipeline(SEED_EXAMPLE, linux);
 
   it('makes the top-level cache the default volume, named after the slug, 100g', () => {
-    expect(pipeline.defaultVolume).toEqual({
+    expect(parsed().defaultVolume).toEqual({
       name: 'my-pipeline',
       paths: ['node_modules'],
       size: '100g',
@@ -45,7 +46,7 @@ describe('the product docs example', () => {
   });
 
   it('gives the build and test steps the default volume with .build added', () => {
-    const [build, test] = pipeline.steps;
+    const [build, test] = parsed().steps;
     for (const step of [build, test]) {
       expect(step?.volumes).toEqual([
         { name: 'my-pipeline', paths: ['node_modules', '.build'], size: '100g', sizeBytes: 100 * GIB },
@@ -56,7 +57,7 @@ describe('the product docs example', () => {
   });
 
   it('gives the rspec step the default volume plus bundle-volume at 20g', () => {
-    const rspec = pipeline.steps[2];
+    const rspec = parsed().steps[2];
     expect(rspec).toMatchObject({ index: 2, path: 'steps[2]', commands: ['rspec'] });
     expect(rspec?.volumes).toEqual([
       { name: 'my-pipeline', paths: ['node_modules'], size: '100g', sizeBytes: 100 * GIB },
@@ -82,7 +83,7 @@ describe('the product docs example', () => {
         { command: 'rspec', cache: { paths: ['vendor/bundle'], size: '20g', name: 'bundle-volume' } },
       ],
     };
-    expect(parsePipeline(object, linux)).toEqual(pipeline);
+    expect(parsePipeline(object, linux)).toEqual(parsed());
   });
 });
 
@@ -208,10 +209,10 @@ steps:
     identifier: lint
     command: yarn lint
 `;
-  const pipeline = parsePipeline(text, linux);
+  const parsed = () => parsePipeline(text, linux);
 
   it('passes over wait, block, input and trigger steps, bare or as mappings', () => {
-    expect(pipeline.steps.map((step) => step.path)).toEqual([
+    expect(parsed().steps.map((step) => step.path)).toEqual([
       'steps[1]',
       'steps[7].steps[0]',
       'steps[7].steps[1]',
@@ -220,7 +221,7 @@ steps:
   });
 
   it('tells each step by index, path, key, label and commands', () => {
-    expect(pipeline.steps.map(({ volumes: _, ...identity }) => identity)).toEqual([
+    expect(parsed().steps.map(({ volumes: _, ...identity }) => identity)).toEqual([
       {
         index: 0,
         path: 'steps[1]',
@@ -247,10 +248,10 @@ steps:
   });
 
   it('reads group steps through, merging their steps with the top-level volume', () => {
-    expect(pipeline.steps[1]?.volumes).toEqual([
+    expect(parsed().steps[1]?.volumes).toEqual([
       { name: 'my-pipeline', paths: ['node_modules', '.jest'], size: '20g', sizeBytes: 20 * GIB },
     ]);
-    expect(pipeline.steps[2]?.volumes[0]?.paths).toEqual(['node_modules']);
+    expect(parsed().steps[2]?.volumes[0]?.paths).toEqual(['node_modules']);
   });
 
   it('reads a document that is a bare list of steps', () => {

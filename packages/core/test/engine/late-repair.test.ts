@@ -25,7 +25,11 @@ type Op =
 const arbOps = fc.array(
   fc.oneof(
     fc.record({ kind: fc.constant('finish' as const), fork: fc.nat(5) }),
-    fc.record({ kind: fc.constant('crash' as const), fork: fc.nat(5), steps: fc.constantFrom(0 as const, 1 as const, 2 as const) }),
+    fc.record({
+      kind: fc.constant('crash' as const),
+      fork: fc.nat(5),
+      steps: fc.constantFrom(0 as const, 1 as const, 2 as const),
+    }),
     fc.record({ kind: fc.constant('reconcile' as const) }),
   ),
   { minLength: 1, maxLength: 12 },
@@ -121,10 +125,6 @@ describe('a commit completed by recovery', () => {
   });
 
   it('is placed below the commit that finished while it was pending', async () => {
-    await run([
-      { kind: 'crash', fork: 0, steps: 1 },
-      { kind: 'finish', fork: 1 },
-      { kind: 'reconcile' },
-    ]);
+    await run([{ kind: 'crash', fork: 0, steps: 1 }, { kind: 'finish', fork: 1 }, { kind: 'reconcile' }]);
   });
 });

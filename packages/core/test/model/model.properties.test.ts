@@ -103,7 +103,9 @@ describe('parent selection', () => {
           (policy.transfer || v.hosts.includes(host)) &&
           users(v.id) < policy.maxForksPerVersion &&
           (v === head ||
-            (head !== undefined && behind <= policy.maxStaleVersions && now - v.committedAt <= policy.maxStaleMs)),
+            (head !== undefined &&
+              behind <= policy.maxStaleVersions &&
+              now - v.committedAt <= policy.maxStaleMs)),
       );
       return usable[0]?.id ?? null;
     };
@@ -273,7 +275,12 @@ describe('transitions', () => {
             const slice = slices.get(name) as VolumeSlice;
             if (step.op === 'commit') {
               const versionId = `v${++n}`;
-              const next = completeCommit(beginCommit(slice, forkId, versionId, now), forkId, step.used, now).slice;
+              const next = completeCommit(
+                beginCommit(slice, forkId, versionId, now),
+                forkId,
+                step.used,
+                now,
+              ).slice;
               slices.set(name, next);
               log.push({ scope: 's', name, versionId });
               expect(headOf(next.volume ?? undefined)?.id).toBe(versionId);

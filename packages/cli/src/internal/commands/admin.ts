@@ -1,4 +1,11 @@
-import { formatSize, headOf, type ReconcileReport, type VolumeSlice, validateName } from '@cachevol/core';
+import {
+  emptyReconcileReport,
+  formatSize,
+  headOf,
+  type ReconcileReport,
+  type VolumeSlice,
+  validateName,
+} from '@cachevol/core';
 import { readGlobals } from '../globals.js';
 import { flag, str } from '../inputs.js';
 import { openEngine, requireEngine } from '../open.js';
@@ -128,16 +135,6 @@ const FORCE_GC = {
     'also delete backend data that no record accounts for (after a lost database; kept and reported otherwise)',
 } as const;
 
-const EMPTY_RECONCILE: ReconcileReport = {
-  expiredForks: [],
-  committed: [],
-  abandoned: [],
-  removedVersions: [],
-  leftovers: [],
-  unaccounted: [],
-  errors: [],
-};
-
 function printUnaccounted(out: Output, report: ReconcileReport): void {
   if (report.unaccounted.length === 0) return;
   const ids = report.unaccounted.map((e) => `${e.kind} ${e.id}`).join(', ');
@@ -164,7 +161,7 @@ export const gcCommand: CommandSpec = {
     const engine = await openEngine(globals, { create: false, allowUnrecorded: force });
     const report = engine
       ? await engine.gc({ removeUnaccounted: force })
-      : { expiredForks: [], removedVersions: [], prunedForks: 0, reconcile: EMPTY_RECONCILE };
+      : { expiredForks: [], removedVersions: [], prunedForks: 0, reconcile: emptyReconcileReport() };
     const { reconcile } = report;
     if (flag(args, 'json')) {
       out.json({
@@ -235,7 +232,7 @@ export const reconcileCommand: CommandSpec = {
     const globals = readGlobals(args, io, 'reconcile');
     const force = flag(args, 'force');
     const engine = await openEngine(globals, { create: false, allowUnrecorded: force });
-    const report = engine ? await engine.reconcile({ force }) : EMPTY_RECONCILE;
+    const report = engine ? await engine.reconcile({ force }) : emptyReconcileReport();
     if (flag(args, 'json')) {
       out.json(report);
     } else {

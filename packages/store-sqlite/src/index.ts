@@ -1,0 +1,8 @@
+/**
+ * `@cachevol/store-sqlite`: the model's state in an SQLite database (WAL mode), one
+ * transaction per volume, shared by every cachevol process on one host.
+ *
+ * @packageDocumentation
+ */
+export { DEFAULT_BUSY_TIMEOUT_MS, type SqliteStoreOptions, sqliteStoreOptionsSchema } from './options.js';
+export { createSqliteStore, type SqliteStore } from './sqlite-store.js';
