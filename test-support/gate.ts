@@ -1,8 +1,9 @@
 /**
- * The one availability gate of the real-system tests (btrfs, ZFS, mounts as root). It checks
- * what a test will use, running: the kernel and the service (a zfs-fuse daemon or the OpenZFS
- * module that answers `zpool list`, a kernel that knows btrfs, loop devices, the privilege to
- * mount), not only that a tool is installed.
+ * The one availability gate of the real-system tests (btrfs, ZFS, mounts as root, PostgreSQL).
+ * It checks what a test will use, running: the kernel and the service (a zfs-fuse daemon or the
+ * OpenZFS module that answers `zpool list`, a kernel that knows btrfs, loop devices, the
+ * privilege to mount, a PostgreSQL server at `CACHEVOL_TEST_POSTGRES_URL` that answers a query),
+ * not only that a tool is installed.
  *
  * When a gate says no, a suite is skipped with its reason, which the `skip-reasons` reporter
  * prints as one line; under `CI=true` it fails instead, with the same reason. A skipped suite
@@ -11,7 +12,8 @@
  * Test files import this relatively; it is part of no published package.
  */
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, readdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { delimiter, join } from 'node:path';
 import { describe, it, type TestFunction } from 'vitest';
 
@@ -29,7 +31,17 @@ export type Requirement =
   /** root, btrfs-progs, util-linux, a kernel with btrfs and loop devices */
   | 'btrfs'
   /** root and a running ZFS: `zpool list` and `zfs list` answer */
-  | 'zfs';
+  | 'zfs'
+  /**
+   * A PostgreSQL database: the one at `CACHEVOL_TEST_POSTGRES_URL`, which must answer a query,
+   * or, without that variable, what `postgres-cluster` needs
+   */
+  | 'postgres'
+  /**
+   * What a suite needs to start a throwaway PostgreSQL cluster of its own: the server binaries
+   * (`/usr/lib/postgresql/<version>/bin`) that run, and a `postgres` user when run as root
+   */
+  | 'postgres-cluster';
 
 /** What the probes look at; the real machine unless a test gives another. */
 export interface System {
@@ -39,6 +51,8 @@ export interface System {
   /** The contents of a file, or `undefined` when it cannot be read. */
   read(path: string): string | undefined;
   exists(path: string): boolean;
+  /** The names in a directory, or none when it cannot be read. */
+  list(path: string): string[];
   /** Whether `path` is a file this process may execute. */
   executable(path: string): boolean;
   /** Runs a program (no shell) and reports how it ended. */
@@ -60,6 +74,13 @@ export const thisSystem: System = {
     }
   },
   exists: existsSync,
+  list(path) {
+    try {
+      return readdirSync(path);
+    } catch {
+      return [];
+    }
+  },
   executable(path) {
     try {
       accessSync(path, constants.X_OK);
@@ -144,18 +165,80 @@ function zfsProblem(system: System): string | undefined {
   // Installed is not enough: the daemon (zfs-fuse) or the kernel module must answer.
   for (const program of ['zpool', 'zfs']) {
     const probe = system.run(program, ['list', '-H', '-o', 'name']);
-    if (probe.status !== 0) {
-      const said = (probe.error ?? probe.stderr).trim().split('\n').filter(Boolean).join(' ');
-      return `ZFS is not running (\`${program} list\` said: ${said || `exit ${probe.status}`}): start \`zfs-fuse\` or \`modprobe zfs\``;
-    }
+    if (probe.status !== 0)
+      return `ZFS is not running (\`${program} list\` said: ${said(probe)}): start \`zfs-fuse\` or \`modprobe zfs\``;
   }
   return undefined;
+}
+
+/**
+ * Where PostgreSQL's server binaries are (Debian's layout, `/usr/lib/postgresql/<version>/bin`
+ * with `initdb` and `pg_ctl`, the newest version first), or `undefined`.
+ *
+ * @param system - the machine to look at
+ */
+export function postgresBinDir(system: System = thisSystem): string | undefined {
+  const root = '/usr/lib/postgresql';
+  const versions = system
+    .list(root)
+    .filter((name) => /^\d+(\.\d+)?$/.test(name))
+    .sort((a, b) => Number(b) - Number(a));
+  return versions
+    .map((version) => join(root, version, 'bin'))
+    .find((bin) => system.executable(join(bin, 'initdb')) && system.executable(join(bin, 'pg_ctl')));
+}
+
+/** What a failed probe said (its stderr on one line, or why it did not run), or its exit status. */
+function said(probe: ReturnType<System['run']>): string {
+  const text = (probe.error ?? probe.stderr).trim().split('\n').filter(Boolean).join(' ');
+  return text || `exit ${probe.status}`;
+}
+
+function clusterProblem(system: System): string | undefined {
+  if (system.platform === 'win32') return 'a throwaway PostgreSQL cluster needs a Unix system';
+  const bin = postgresBinDir(system);
+  if (!bin)
+    return 'PostgreSQL server binaries not found (/usr/lib/postgresql/*/bin/initdb): install postgresql';
+  if (system.uid === 0 && !/^postgres:/m.test(system.read('/etc/passwd') ?? ''))
+    return 'running as root, and there is no postgres user to run the server as: create one (useradd postgres)';
+  const version = system.run(join(bin, 'postgres'), ['--version']);
+  if (version.status !== 0) return `${join(bin, 'postgres')} does not run (${said(version)})`;
+  return undefined;
+}
+
+/** Connects with `pg` (the store's driver) in a child process and runs `SELECT 1`. */
+const PG_PROBE = `
+const pg = require(process.argv[1]);
+const client = new pg.Client({ connectionString: process.argv[2], connectionTimeoutMillis: 20000 });
+client.on('error', () => {});
+client.connect().then(() => client.query('SELECT 1')).then(() => client.end()).then(
+  () => process.exit(0),
+  (error) => { process.stderr.write(String(error && error.message || error)); process.exit(1); },
+);`;
+
+function postgresProblem(system: System): string | undefined {
+  const url = system.env.CACHEVOL_TEST_POSTGRES_URL;
+  if (!url) {
+    const cluster = clusterProblem(system);
+    return cluster && `${cluster}; or set CACHEVOL_TEST_POSTGRES_URL to a database the tests may use`;
+  }
+  let driver: string;
+  try {
+    driver = createRequire(new URL('../packages/store-postgres/package.json', import.meta.url)).resolve('pg');
+  } catch {
+    return 'the pg module is not installed: run npm install';
+  }
+  const probe = system.run(process.execPath, ['-e', PG_PROBE, driver, url]);
+  if (probe.status === 0) return undefined;
+  return `PostgreSQL at CACHEVOL_TEST_POSTGRES_URL does not answer (${said(probe)}): start it (\`source .ci/postgres.sh; postgres_setup\`), or unset the variable to let the tests start their own cluster`;
 }
 
 const PROBES: Record<Requirement, (system: System) => string | undefined> = {
   root: rootProblem,
   btrfs: btrfsProblem,
   zfs: zfsProblem,
+  postgres: postgresProblem,
+  'postgres-cluster': clusterProblem,
 };
 
 /**
