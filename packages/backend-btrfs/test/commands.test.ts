@@ -2,11 +2,12 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { noise } from '@cachevol/core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describeWith } from '../../../test-support/gate.js';
 import type { BtrfsBackend } from '../src/index.js';
 import { btrfsBackendOn } from '../src/internal/backend.js';
 import { type Host, nodeHost } from '../src/internal/host.js';
 import { parseBtrfsBackendOptions } from '../src/options.js';
-import { createLoopBtrfs, describeWithBtrfs, type LoopBtrfs, run } from './helpers/loop-btrfs.js';
+import { createLoopBtrfs, type LoopBtrfs, run } from './helpers/loop-btrfs.js';
 
 const KIB = 1 << 10;
 const MIB = 1 << 20;
@@ -42,7 +43,7 @@ async function writeUnsynced(mountPath: string, name: string, bytes: number, see
   await writeFile(join(mountPath, name), noise(bytes, seed));
 }
 
-describeWithBtrfs('btrfs backend: the commands each operation runs, on a loopback btrfs', () => {
+describeWith('btrfs', 'btrfs backend: the commands each operation runs, on a loopback btrfs', () => {
   beforeAll(async () => {
     fs = await createLoopBtrfs();
   });

@@ -1,10 +1,11 @@
 import { describeBackendConformance } from '@cachevol/core/testing';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { REAL_SYSTEM_TEST_TIMEOUT_MS } from '../../../test-support/deadlines.js';
+import { describeWith } from '../../../test-support/gate.js';
 import { type BtrfsBackend, createBtrfsBackend } from '../src/index.js';
 import {
   btrfsFileAccess,
   createLoopBtrfs,
-  describeWithBtrfs,
   type LoopBtrfs,
   leftovers,
   removeAll,
@@ -12,7 +13,7 @@ import {
 
 let fs: LoopBtrfs;
 
-describeWithBtrfs('btrfs backend, quota off, on a loopback btrfs', () => {
+describeWith('btrfs', 'btrfs backend, quota off, on a loopback btrfs', () => {
   beforeAll(async () => {
     fs = await createLoopBtrfs();
   });
@@ -29,6 +30,7 @@ describeWithBtrfs('btrfs backend, quota off, on a loopback btrfs', () => {
     },
     files: btrfsFileAccess,
     capacityBytes: 32 << 20,
+    timeout: REAL_SYSTEM_TEST_TIMEOUT_MS,
     extra: ({ backend, files }) => {
       it('leaves btrfs quotas off and measures usage with filesystem du', async () => {
         expect(backend().capabilities.quota).toBe(false);

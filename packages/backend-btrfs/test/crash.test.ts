@@ -1,12 +1,13 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PROPERTY_RUN_TIMEOUT_MS } from '../../../test-support/deadlines.js';
+import { describeWith } from '../../../test-support/gate.js';
 import type { BtrfsBackend } from '../src/index.js';
 import { btrfsBackendOn } from '../src/internal/backend.js';
 import { type Host, nodeHost } from '../src/internal/host.js';
 import { parseBtrfsBackendOptions } from '../src/options.js';
 import {
   createLoopBtrfs,
-  describeWithBtrfs,
   btrfsFileAccess as files,
   type LoopBtrfs,
   leftovers,
@@ -161,7 +162,7 @@ async function crashAt(
   return { root, completed: outcome === 'completed', steps: host.steps };
 }
 
-describeWithBtrfs('btrfs backend: a crash between any two steps is repaired', () => {
+describeWith('btrfs', 'btrfs backend: a crash between any two steps is repaired', () => {
   beforeAll(async () => {
     fs = await createLoopBtrfs();
   });
@@ -172,7 +173,7 @@ describeWithBtrfs('btrfs backend: a crash between any two steps is repaired', ()
   for (const scenario of scenarios) {
     describe(scenario.name, () => {
       it('is repaired by a retry, and by list() plus discard/remove, after a crash before each step', {
-        timeout: 180_000,
+        timeout: PROPERTY_RUN_TIMEOUT_MS,
       }, async () => {
         const full = await crashAt(scenario, Number.POSITIVE_INFINITY);
         expect(full.completed).toBe(true);

@@ -1,10 +1,11 @@
 import { checkEngineModel } from '@cachevol/core/testing';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { PROPERTY_RUN_TIMEOUT_MS } from '../../../test-support/deadlines.js';
+import { describeWith } from '../../../test-support/gate.js';
 import { type BtrfsBackend, createBtrfsBackend } from '../src/index.js';
 import {
   btrfsFileAccess,
   createLoopBtrfs,
-  describeWithBtrfs,
   type LoopBtrfs,
   leftovers,
   removeAll,
@@ -12,7 +13,7 @@ import {
 
 let fs: LoopBtrfs;
 
-describeWithBtrfs('CacheVolumes over the btrfs backend', () => {
+describeWith('btrfs', 'CacheVolumes over the btrfs backend', () => {
   beforeAll(async () => {
     fs = await createLoopBtrfs();
   });
@@ -20,16 +21,20 @@ describeWithBtrfs('CacheVolumes over the btrfs backend', () => {
     await fs?.destroy();
   });
 
-  it('matches the reference model, crashes and reconcile included', async () => {
-    await checkEngineModel({
-      createBackend: async () => createBtrfsBackend({ root: await fs.freshRoot() }),
-      destroyBackend: async (backend) => {
-        await removeAll(backend);
-        expect(await leftovers((backend as BtrfsBackend).root)).toEqual([]);
-        expect(await fs.subvolumesUnder((backend as BtrfsBackend).root)).toEqual([]);
-      },
-      files: btrfsFileAccess,
-      numRuns: 5,
-    });
-  }, 240_000);
+  it(
+    'matches the reference model, crashes and reconcile included',
+    async () => {
+      await checkEngineModel({
+        createBackend: async () => createBtrfsBackend({ root: await fs.freshRoot() }),
+        destroyBackend: async (backend) => {
+          await removeAll(backend);
+          expect(await leftovers((backend as BtrfsBackend).root)).toEqual([]);
+          expect(await fs.subvolumesUnder((backend as BtrfsBackend).root)).toEqual([]);
+        },
+        files: btrfsFileAccess,
+        numRuns: 5,
+      });
+    },
+    PROPERTY_RUN_TIMEOUT_MS,
+  );
 });

@@ -1,11 +1,13 @@
 import type { Backend } from '@cachevol/core';
 import { nodeFileAccess } from '@cachevol/core/testing';
 import { expect, it } from 'vitest';
+import { PROPERTY_RUN_TIMEOUT_MS } from '../../../test-support/deadlines.js';
+import { describeWith } from '../../../test-support/gate.js';
 import { createZfsBackend } from '../src/index.js';
 import { createZfsBackendWith } from '../src/internal/operations.js';
 import { execaRunner, type ZfsRunner } from '../src/internal/runner.js';
 import { parseZfsBackendOptions } from '../src/options.js';
-import { describeZfs, type TestPool, useTestPool } from './zfs-pool.js';
+import { type TestPool, useTestPool } from './zfs-pool.js';
 
 const fork = { capacityBytes: 64 * 1024 * 1024 };
 
@@ -113,12 +115,12 @@ async function removeEverything(pool: TestPool, backend: Backend & { dataset: st
   expect(left, 'datasets leaked after removing everything').toEqual([]);
 }
 
-describeZfs('zfs backend after a crash between any two steps', () => {
+describeWith('zfs', 'zfs backend after a crash between any two steps', () => {
   const pool = useTestPool();
 
   for (const [operation, scenario] of Object.entries(SCENARIOS)) {
     it(`${operation}: a retry completes it, and removing everything leaves nothing`, {
-      timeout: 120_000,
+      timeout: PROPERTY_RUN_TIMEOUT_MS,
     }, async () => {
       let crashes = 0;
       for (let steps = 0; ; steps += 1) {
@@ -143,7 +145,7 @@ describeZfs('zfs backend after a crash between any two steps', () => {
     });
 
     it(`${operation}: discarding or removing after a crash at any step leaves nothing`, {
-      timeout: 120_000,
+      timeout: PROPERTY_RUN_TIMEOUT_MS,
     }, async () => {
       for (let steps = 0; ; steps += 1) {
         const dataset = await pool.newDataset();

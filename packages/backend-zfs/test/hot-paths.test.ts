@@ -1,11 +1,12 @@
 import { isCacheVolumeError } from '@cachevol/core';
 import { nodeFileAccess } from '@cachevol/core/testing';
 import { expect, it } from 'vitest';
+import { describeWith } from '../../../test-support/gate.js';
 import { createZfsBackendWith } from '../src/internal/operations.js';
 import { execaRunner, type ZfsRunner } from '../src/internal/runner.js';
 import { parseZfsBackendOptions } from '../src/options.js';
 import type { ZfsBackend } from '../src/zfs-backend.js';
-import { describeZfs, run, useTestPool } from './zfs-pool.js';
+import { run, useTestPool } from './zfs-pool.js';
 
 const fork = { capacityBytes: 64 * 1024 * 1024 };
 
@@ -31,7 +32,7 @@ function recordingRunner(root: string): ZfsRunner & { commands: string[] } {
   };
 }
 
-describeZfs('zfs backend hot paths: commands run, and the error paths they fall back to', () => {
+describeWith('zfs', 'zfs backend hot paths: commands run, and the error paths they fall back to', () => {
   const pool = useTestPool();
   const fresh = async () => {
     const dataset = await pool.newDataset();

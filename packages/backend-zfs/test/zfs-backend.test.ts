@@ -1,10 +1,11 @@
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { isCacheVolumeError } from '@cachevol/core';
 import { nodeFileAccess } from '@cachevol/core/testing';
 import { expect, it } from 'vitest';
+import { describeWith } from '../../../test-support/gate.js';
+import { waitFor } from '../../../test-support/wait.js';
 import { createZfsBackend, type ZfsBackend } from '../src/index.js';
-import { describeZfs, run, useTestPool } from './zfs-pool.js';
+import { run, useTestPool } from './zfs-pool.js';
 
 const MIB = 1 << 20;
 const fork = { capacityBytes: 64 * MIB };
@@ -17,16 +18,12 @@ async function codeOf(promise: Promise<unknown>): Promise<string | undefined> {
   return isCacheVolumeError(error) ? error.code : String(error);
 }
 
-/** Polls until `check` holds (ZFS space accounting lags writes and frees by seconds). */
-async function eventually(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting until ${what}`);
-    await sleep(250);
-  }
+/** Polls until `check` holds (ZFS space accounting lags writes, and frees lag more). */
+function eventually(what: string, check: () => Promise<boolean>): Promise<boolean> {
+  return waitFor(check, { what, timeoutMs: 60_000, intervalMs: 250 });
 }
 
-describeZfs('zfs backend specifics on a real pool', () => {
+describeWith('zfs', 'zfs backend specifics on a real pool', () => {
   const pool = useTestPool();
   const layoutNames = (dataset: string) => [dataset, `${dataset}/forks`, `${dataset}/versions`].sort();
   const fresh = async (): Promise<ZfsBackend> => createZfsBackend({ dataset: await pool.newDataset() });
@@ -86,7 +83,9 @@ describeZfs('zfs backend specifics on a real pool', () => {
     const withVersion = await used();
 
     const child = await backend.forkVersion('f2', 'v1', fork);
-    await sleep(1000);
+    // Upper bounds hold only once the clone's transaction group is synced: wait for that, not
+    // for a time.
+    await pool.settle();
     expect(await used(), 'a fork shares its version’s blocks').toBeLessThan(withVersion + 2 * MIB);
     expect(Number(await pool.get(`${root}/forks/f2`, 'used'))).toBeLessThan(2 * MIB);
     expect(
@@ -95,7 +94,7 @@ describeZfs('zfs backend specifics on a real pool', () => {
     ).toBeGreaterThanOrEqual(16 * MIB);
 
     await backend.removeVersion('v1');
-    await sleep(1000);
+    await pool.settle();
     expect(await used(), 'the fork still needs the removed version’s blocks').toBeGreaterThanOrEqual(
       16 * MIB,
     );

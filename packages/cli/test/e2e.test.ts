@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, readlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitFor } from '../../../test-support/wait.js';
 import { cachevol, ensureBuilt, REPO, spawnCachevol, tempDir } from './helpers/cli.js';
 
 let base: string;
@@ -23,19 +24,26 @@ async function sandbox(name: string) {
   return { root, work, run };
 }
 
-/** Waits for a file that a command started by `child` writes; fails at once if `child` exits first. */
+/**
+ * Waits for a file that a command started by `child` writes (the command's "I am here" signal);
+ * fails at once, with its stderr, if `child` exits first.
+ */
 async function waitForFile(path: string, child: ReturnType<typeof spawnCachevol>): Promise<void> {
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => {
     stderr += d.toString();
   });
-  for (let i = 0; i < 300; i++) {
-    if (existsSync(path)) return;
-    if (child.exitCode !== null || child.signalCode !== null)
-      throw new Error(`cachevol exited early: ${stderr}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`${path} did not appear in 15 s: ${stderr}`);
+  await waitFor(
+    () => {
+      if (existsSync(path)) return true;
+      if (child.exitCode !== null || child.signalCode !== null)
+        throw new Error(`cachevol exited before writing ${path}: ${stderr}`);
+      return false;
+    },
+    { what: `${path} to appear` },
+  ).catch((error: Error) => {
+    throw new Error(`${error.message}; cachevol's stderr so far: ${stderr}`);
+  });
 }
 
 /** A node one-liner as a `cachevol run` command. */
@@ -59,8 +67,9 @@ describe('cachevol run (built binary)', () => {
     const { run } = await sandbox('miss-hit');
     const first = await run(['run', '--cache', 'c', '--name', 'deps', '--', ...readThenWrite('one')]);
     expect(first).toMatchObject({ code: 0, stdout: 'saw none\n' });
-    expect(first.stderr).toMatch(/default\/deps: miss, attached in \d+ ms/);
-    expect(first.stderr).toMatch(/default\/deps: committed as v-\S+ in \d+ ms/);
+    // A duration reads `12 ms`, or `1.42 s` from one second on (a commit on a loaded machine).
+    expect(first.stderr).toMatch(/default\/deps: miss, attached in (?:\d+ ms|\d+\.\d\d s)/);
+    expect(first.stderr).toMatch(/default\/deps: committed as v-\S+ in (?:\d+ ms|\d+\.\d\d s)/);
     const second = await run(['run', '--cache', 'c', '--name', 'deps', '--', ...readThenWrite('two')]);
     expect(second).toMatchObject({ code: 0, stdout: 'saw one\n' });
     expect(second.stderr).toMatch(/default\/deps: hit \(version v-\S+\)/);
@@ -88,27 +97,57 @@ describe('cachevol run (built binary)', () => {
   it('runs two jobs on one volume at once: both succeed, the last to finish is head', async () => {
     const { run, work } = await sandbox('concurrent');
     await run(['run', '-c', 'c', '--name', 'deps', '--', ...readThenWrite('base')]);
+    // The order comes from signals, not from timing: the slow job says when its fork is
+    // attached (slow-attached), then holds its fork until the test says go (fast-finished),
+    // which it does once the fast job has committed.
+    const attached = join(work, 'slow-attached');
+    const go = join(work, 'fast-finished');
     const slow = node(
-      "const fs = require('fs'); fs.writeFileSync('c/value', 'slow'); fs.writeFileSync('../slow-started', ''); setTimeout(() => {}, 1500)",
+      `const fs = require('fs'); fs.writeFileSync('c/value', 'slow'); fs.writeFileSync(${JSON.stringify(attached)}, ''); const until = Date.now() + 120000; const wait = () => fs.existsSync(${JSON.stringify(go)}) ? process.exit(0) : Date.now() > until ? process.exit(9) : setTimeout(wait, 10); wait()`,
     );
     await mkdir(join(work, 'a'));
     await mkdir(join(work, 'b'));
-    const slowRun = run(['run', '-c', 'c', '--name', 'deps', '--workdir', join(work, 'a'), '--', ...slow]);
-    for (let i = 0; i < 100 && !existsSync(join(work, 'slow-started')); i++)
-      await new Promise((r) => setTimeout(r, 50));
-    const fast = await run([
+    let slowDone = false;
+    const slowRun = run([
       'run',
       '-c',
       'c',
       '--name',
       'deps',
       '--workdir',
-      join(work, 'b'),
+      join(work, 'a'),
       '--',
-      ...readThenWrite('fast'),
-    ]);
-    expect(fast).toMatchObject({ code: 0, stdout: 'saw base\n' });
-    expect((await slowRun).code).toBe(0);
+      ...slow,
+    ]).finally(() => {
+      slowDone = true;
+    });
+    try {
+      await waitFor(
+        () => {
+          if (existsSync(attached)) return true;
+          if (slowDone) throw new Error('the slow job ended before it was attached');
+          return false;
+        },
+        { what: 'the slow job to be attached' },
+      );
+      const fast = await run([
+        'run',
+        '-c',
+        'c',
+        '--name',
+        'deps',
+        '--workdir',
+        join(work, 'b'),
+        '--',
+        ...readThenWrite('fast'),
+      ]);
+      expect(fast).toMatchObject({ code: 0, stdout: 'saw base\n' });
+      expect(fast.stderr).toMatch(/default\/deps: committed as/);
+    } finally {
+      await writeFile(go, '');
+    }
+    const slowResult = await slowRun;
+    expect(slowResult.code, slowResult.stderr).toBe(0);
     const volume = await headOf(run, 'deps');
     expect(volume?.versions).toHaveLength(3);
     expect(volume?.forks).toEqual([]);
@@ -136,10 +175,17 @@ describe('cachevol run (built binary)', () => {
     const live = await headOf(run, 'deps');
     expect(live?.forks).toHaveLength(1);
     const stuck = (live?.forks[0] ?? {}) as { id?: string };
-    const early = JSON.parse((await run(['gc', '--json'])).stdout);
-    await new Promise((r) => setTimeout(r, 1300));
-    const gc = JSON.parse((await run(['gc', '--json'])).stdout);
-    expect([...early.expiredForks, ...gc.expiredForks]).toEqual([stuck.id]);
+    // gc abandons the fork once its 1 s lease (from its last heartbeat) has run out: run gc
+    // until it has, and check that it abandoned that fork and nothing else.
+    const expired: string[] = [];
+    await waitFor(
+      async () => {
+        expired.push(...JSON.parse((await run(['gc', '--json'])).stdout).expiredForks);
+        return expired.length > 0;
+      },
+      { what: 'gc to abandon the fork whose lease ran out', intervalMs: 250 },
+    );
+    expect(expired).toEqual([stuck.id]);
     const after = await headOf(run, 'deps');
     expect(after).toMatchObject({ headId: good?.headId, forks: [] });
     expect(await readdir(join(root, 'data/forks'))).toEqual([]);
@@ -261,10 +307,10 @@ describe('cachevol pipeline (built binary)', () => {
     }
     expect(outputs[0]).toContain('install: cache is empty, building dependencies');
     expect(outputs[0]).toMatch(
-      /step 1 \(install dependencies\): exit 0[\s\S]*example\/example: miss, attach \d+ ms, committed/,
+      /step 1 \(install dependencies\): exit 0[\s\S]*example\/example: miss, attach (?:\d+ ms|\d+\.\d\d s), committed/,
     );
     expect(outputs[1]).toContain('install: found 20 cached files, nothing to build');
-    expect(outputs[1]).toMatch(/example\/example: hit, attach \d+ ms, committed/);
+    expect(outputs[1]).toMatch(/example\/example: hit, attach (?:\d+ ms|\d+\.\d\d s), committed/);
     const builtBy = (text: string | undefined) => /first one says: (.*)/.exec(text ?? '')?.[1];
     expect(builtBy(outputs[1])).toBe(builtBy(outputs[0]));
   });

@@ -1,39 +1,11 @@
-import { accessSync, constants } from 'node:fs';
-import { mkdir, rm, truncate } from 'node:fs/promises';
-import { delimiter, join } from 'node:path';
-import { execa } from 'execa';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { createFilePool, type FilePool } from '../../../test-support/file-pool.js';
+import { describeWith } from '../../../test-support/gate.js';
+import { createLoopBtrfs, type LoopBtrfs } from '../../../test-support/loop-btrfs.js';
+import { run as runTool } from '../../../test-support/run.js';
 import { cachevol, ensureBuilt, tempDir } from './helpers/cli.js';
-
-function onPath(tool: string): boolean {
-  return [...(process.env.PATH ?? '').split(delimiter), '/usr/sbin', '/sbin'].some((dir) => {
-    try {
-      accessSync(join(dir, tool), constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  });
-}
-
-function missing(tools: string[], install: string): string | undefined {
-  if (process.platform !== 'linux') return 'needs Linux';
-  if (process.getuid?.() !== 0) return 'needs root (mount, losetup)';
-  const absent = tools.find((tool) => !onPath(tool));
-  return absent ? `${absent} not found: install ${install}` : undefined;
-}
-
-/** Skips a suite (with its reason in the title) outside CI; under CI=true a missing tool fails. */
-function describeIf(title: string, unavailable: string | undefined, body: () => void): void {
-  if (unavailable && process.env.CI === 'true')
-    throw new Error(`${title}: cannot run under CI=true: ${unavailable}`);
-  describe.skipIf(unavailable !== undefined)(
-    unavailable ? `${title} (skipped: ${unavailable})` : title,
-    body,
-  );
-}
-
-const sh = (file: string, args: string[]) => execa(file, args, { env: { LC_ALL: 'C' } });
 
 /** Reads `c/value` (or "none"), prints it, then writes `value` there. */
 const readThenWrite = (value: string) => [
@@ -71,84 +43,55 @@ async function missThenHit(
   expect(stats[0]).toMatchObject({ counts: { hit: 2, miss: 1 }, versions: 2, liveForks: 0 });
 }
 
-describeIf(
-  'cachevol --backend btrfs on a loopback btrfs',
-  missing(['mkfs.btrfs', 'btrfs', 'mount', 'umount'], 'btrfs-progs'),
-  () => {
-    let dir: string;
-    let cleanup: () => Promise<void>;
-    let mnt: string;
-    beforeAll(async () => {
-      ensureBuilt(['backend-btrfs']);
-      ({ dir, cleanup } = await tempDir('test-btrfs'));
-      mnt = join(dir, 'cachevol-test-btrfs-cli');
-      await mkdir(mnt);
-      const image = join(dir, 'btrfs.img');
-      await sh('touch', [image]);
-      await truncate(image, 256 * 2 ** 20);
-      await sh('mkfs.btrfs', ['-q', image]);
-      await sh('mount', ['-o', 'loop', image, mnt]);
-    });
-    afterAll(async () => {
-      await sh('umount', [mnt]).catch(() => sh('umount', ['-l', mnt]).catch(() => undefined));
-      await cleanup();
-    });
+describeWith('btrfs', 'cachevol --backend btrfs on a loopback btrfs', () => {
+  let dir: string;
+  let cleanup: () => Promise<void>;
+  let fs: LoopBtrfs | undefined;
+  beforeAll(async () => {
+    ensureBuilt(['backend-btrfs']);
+    ({ dir, cleanup } = await tempDir('test-btrfs'));
+    fs = await createLoopBtrfs({ prefix: 'cachevol-test-btrfs-cli-', sizeBytes: 256 * 2 ** 20 });
+  });
+  afterAll(async () => {
+    await fs?.destroy();
+    await cleanup?.();
+  });
 
-    it('runs, commits and re-attaches through btrfs snapshots', async () => {
-      const work = join(dir, 'work');
-      await mkdir(work);
-      await missThenHit((args) =>
-        cachevol(['--backend', 'btrfs', ...args], {
-          cwd: work,
-          env: { CACHEVOL_ROOT: join(mnt, 'cachevol') },
-        }),
-      );
-    });
-  },
-);
+  it('runs, commits and re-attaches through btrfs snapshots', async () => {
+    const work = join(dir, 'work');
+    await mkdir(work);
+    await missThenHit((args) =>
+      cachevol(['--backend', 'btrfs', ...args], {
+        cwd: work,
+        env: { CACHEVOL_ROOT: join(fs?.mountPoint ?? '', 'cachevol') },
+      }),
+    );
+  });
+});
 
-describeIf(
-  'cachevol --backend zfs on a file-backed pool',
-  missing(['zpool', 'zfs'], 'zfs-fuse or zfsutils-linux'),
-  () => {
-    let dir: string;
-    let cleanup: () => Promise<void>;
-    let pool: string;
-    beforeAll(async () => {
-      ensureBuilt(['backend-zfs']);
-      ({ dir, cleanup } = await tempDir('test-zfs'));
-      pool = `cachevol-test-cli-${process.pid}`;
-      const vdev = join(dir, 'pool.img');
-      await sh('touch', [vdev]);
-      await truncate(vdev, 128 * 2 ** 20);
-      await sh('zpool', ['create', '-f', '-m', join(dir, 'mnt'), pool, vdev]);
-      await sh('zfs', ['create', `${pool}/cv`]);
-    });
-    afterAll(async () => {
-      // zfs-fuse may report the pool busy for a moment after the last unmount: retry, then
-      // fail loudly rather than leak the pool.
-      for (let attempt = 1; ; attempt++) {
-        try {
-          await sh('zpool', ['destroy', '-f', pool]);
-          break;
-        } catch (error) {
-          if (attempt === 10) throw error;
-          await new Promise((resolve) => setTimeout(resolve, 500));
-        }
-      }
-      await rm(join(dir, 'mnt'), { recursive: true, force: true }).catch(() => undefined);
-      await cleanup();
-    });
+describeWith('zfs', 'cachevol --backend zfs on a file-backed pool', () => {
+  let dir: string;
+  let cleanup: () => Promise<void>;
+  let pool: FilePool | undefined;
+  beforeAll(async () => {
+    ensureBuilt(['backend-zfs']);
+    ({ dir, cleanup } = await tempDir('test-zfs'));
+    pool = await createFilePool({ prefix: 'cachevol-test-cli-', sizeMiB: 128 });
+    await runTool('zfs', ['create', `${pool.name}/cv`]);
+  });
+  afterAll(async () => {
+    await pool?.destroy();
+    await cleanup?.();
+  });
 
-    it('runs, commits and re-attaches through zfs clones', async () => {
-      const work = join(dir, 'work');
-      await mkdir(work);
-      await missThenHit((args) =>
-        cachevol(['--backend', 'zfs', '--dataset', `${pool}/cv`, ...args], {
-          cwd: work,
-          env: { CACHEVOL_ROOT: join(dir, 'root') },
-        }),
-      );
-    });
-  },
-);
+  it('runs, commits and re-attaches through zfs clones', async () => {
+    const work = join(dir, 'work');
+    await mkdir(work);
+    await missThenHit((args) =>
+      cachevol(['--backend', 'zfs', '--dataset', `${pool?.name}/cv`, ...args], {
+        cwd: work,
+        env: { CACHEVOL_ROOT: join(dir, 'root') },
+      }),
+    );
+  });
+});

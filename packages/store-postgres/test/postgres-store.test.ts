@@ -6,6 +6,8 @@ import { createPostgresStore, type PostgresStoreOptions, SCHEMA_VERSION } from '
 import { describeWithPostgres } from './helpers/postgres.js';
 
 const T0 = 1_700_000_000_000;
+/** A lock timeout that only a hang reaches: tests that wait for a held volume use it. */
+const PATIENT_LOCK_TIMEOUT_MS = 60_000;
 
 async function caught(promise: Promise<unknown>): Promise<Error> {
   return promise.then(
@@ -198,7 +200,8 @@ describeWithPostgres('postgres store', (db) => {
 
     it('lets transactions on other volumes go on while one volume is held', async () => {
       const schema = db().freshSchema();
-      const store = open(schema, { lockTimeoutMs: 5_000 });
+      // The waiting transaction must outlast the 20 others, however slowly a loaded machine runs them.
+      const store = open(schema, { lockTimeoutMs: PATIENT_LOCK_TIMEOUT_MS });
       await store.transact(key, increment);
       const holder = await holdVolume(schema, key);
       const waiting = store.transact(key, increment);
@@ -223,12 +226,13 @@ describeWithPostgres('postgres store', (db) => {
 
     it('skips a volume another client holds instead of waiting for it', async () => {
       const schema = db().freshSchema();
-      const store = open(schema, { lockTimeoutMs: 10_000 });
+      const store = open(schema, { lockTimeoutMs: PATIENT_LOCK_TIMEOUT_MS });
       await seed(store, 4);
       const holder = await holdVolume(schema, { scope: 'due', name: 'v00' });
       const started = Date.now();
       const claimed = await store.claimDue({ now: T0 + 100, limit: 10 }, claimExpired(T0 + 100, T0 + 50_000));
-      expect(Date.now() - started).toBeLessThan(3_000);
+      // A claimer that waited for the held volume would take the whole lock timeout (or fail).
+      expect(Date.now() - started).toBeLessThan(PATIENT_LOCK_TIMEOUT_MS);
       expect(claimed.flat().sort()).toEqual(['f1', 'f2', 'f3']);
       await holder.release();
       const rest = await store.claimDue({ now: T0 + 100, limit: 10 }, claimExpired(T0 + 100, T0 + 50_000));

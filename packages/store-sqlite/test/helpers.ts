@@ -7,6 +7,13 @@ import { afterEach } from 'vitest';
 /** Busy timeout of the tests' own stores and workers: short, so stalls fail fast. */
 export const TEST_BUSY_TIMEOUT_MS = 300;
 
+/**
+ * Busy timeout of worker processes whose every write must succeed while others write too: a
+ * deadline for a lock that is never released, far above how long another process holds the
+ * database on a loaded machine (where a process holding it may wait a while to be scheduled).
+ */
+export const PATIENT_BUSY_TIMEOUT_MS = 60_000;
+
 /** A fresh temporary directory and a function that removes it. */
 export function tempDir(): { dir: string; remove: () => void } {
   const dir = mkdtempSync(join(tmpdir(), 'cachevol-test-sqlite-'));

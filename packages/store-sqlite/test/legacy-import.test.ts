@@ -6,7 +6,7 @@ import { increment, readAllSlices, runStoreWorkers } from '@cachevol/core/testin
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { createSqliteStore } from '../src/index.js';
-import { failure, TEST_BUSY_TIMEOUT_MS, tempDirPerTest } from './helpers.js';
+import { failure, PATIENT_BUSY_TIMEOUT_MS, TEST_BUSY_TIMEOUT_MS, tempDirPerTest } from './helpers.js';
 
 const dir = tempDirPerTest();
 /**
@@ -165,7 +165,7 @@ describe('importing a first-release state.json', () => {
     const fixture = fileURLToPath(new URL('./fixtures/open-store.mjs', import.meta.url));
     const key = { scope: 'web', name: 'node-modules' };
     const results = await runStoreWorkers(
-      { module: fixture, config: { path, importFrom: file, busyTimeoutMs: 5_000 } },
+      { module: fixture, config: { path, importFrom: file, busyTimeoutMs: PATIENT_BUSY_TIMEOUT_MS } },
       Array.from({ length: 5 }, () => ({ task: 'increment' as const, key, count: 2 })),
     );
     for (const r of results) expect(r.errors).toEqual([]);

@@ -6,7 +6,7 @@ import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { createSqliteStore } from '../src/index.js';
 import { MIGRATIONS, migrate, SCHEMA_VERSION } from '../src/internal/schema.js';
-import { failure, TEST_BUSY_TIMEOUT_MS, tempDirPerTest } from './helpers.js';
+import { failure, PATIENT_BUSY_TIMEOUT_MS, TEST_BUSY_TIMEOUT_MS, tempDirPerTest } from './helpers.js';
 
 const dir = tempDirPerTest();
 const key = { scope: 'pipe', name: 'deps' };
@@ -82,7 +82,7 @@ describe('schema and migrations', () => {
   it('creates a new database once when several processes open it at the same moment', async () => {
     const path = join(dir(), 'fresh', 'state.db');
     const results = await runStoreWorkers(
-      { module: fixture, config: { path, busyTimeoutMs: 5_000 } },
+      { module: fixture, config: { path, busyTimeoutMs: PATIENT_BUSY_TIMEOUT_MS } },
       Array.from({ length: 6 }, () => ({ task: 'increment' as const, key, count: 5 })),
     );
     for (const r of results) expect(r.errors).toEqual([]);

@@ -534,14 +534,18 @@ export function describeStoreConformance(name: string, options: StoreConformance
       describe('several processes', () => {
         it('serialises writers in several processes: no increment is lost', async () => {
           const worker = workerOf();
-          const results = await runStoreWorkers(worker, [
-            ...Array.from({ length: 4 }, () => ({ task: 'increment' as const, key, count: 25 })),
-            ...Array.from({ length: 4 }, (_, i) => ({
-              task: 'increment' as const,
-              key: { scope: 'own', name: `p${i}` },
-              count: 10,
-            })),
-          ]);
+          const results = await runStoreWorkers(
+            worker,
+            [
+              ...Array.from({ length: 4 }, () => ({ task: 'increment' as const, key, count: 25 })),
+              ...Array.from({ length: 4 }, (_, i) => ({
+                task: 'increment' as const,
+                key: { scope: 'own', name: `p${i}` },
+                count: 10,
+              })),
+            ],
+            { patient: true },
+          );
           for (const r of results) expect(r.errors, r.errors.join('\n')).toEqual([]);
           expect((await store().read(key)).volume?.counts.hit).toBe(100);
           for (let i = 0; i < 4; i++)

@@ -13,8 +13,18 @@ import type { VolumeKey } from '../model/state.js';
 export interface StoreWorker {
   /** The module: an absolute path or a `file:` URL. It must run in plain Node (built JavaScript). */
   module: string;
-  /** Passed to `openStore`; use short lock and busy timeouts, so the stall tests are quick. */
+  /**
+   * Passed to `openStore` in the stalled-writer tests; use short lock and busy timeouts, so
+   * the other writers give up quickly while one stalls.
+   */
   config: unknown;
+  /**
+   * Passed to `openStore` in the tests where every write must succeed (concurrent writers in
+   * several processes): use generous lock and busy timeouts there, because they bound how long
+   * a writer waits for another process's transaction, which a loaded machine stretches (a
+   * process holding a lock may not be scheduled for a while). Defaults to `config`.
+   */
+  patientConfig?: unknown;
 }
 
 /** A task for one worker process. */
@@ -135,15 +145,21 @@ function parseResult(out: { code: number | null; stdout: string; stderr: string 
  *
  * @param worker - how the children open the store
  * @param tasks - one task per process
+ * @param options - `patient`: open the store with `worker.patientConfig` (when given)
  */
 export async function runStoreWorkers(
   worker: StoreWorker,
   tasks: readonly WorkerTask[],
+  options: { patient?: boolean } = {},
 ): Promise<WorkerResult[]> {
   const dir = mkdtempSync(join(tmpdir(), 'cachevol-workers-'));
   const startFile = join(dir, 'start');
+  const opened =
+    options.patient && worker.patientConfig !== undefined
+      ? { ...worker, config: worker.patientConfig }
+      : worker;
   try {
-    const children = tasks.map((task) => start(worker, { ...task, startFile }));
+    const children = tasks.map((task) => start(opened, { ...task, startFile }));
     const outs = children.map(finished);
     // Start every task at once, when every child has opened the store: a fast store would
     // otherwise finish one child's work before the next child has even started.

@@ -1,43 +1,15 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import {
-  accessSync,
-  chownSync,
-  constants,
-  existsSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-} from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { afterAll, afterEach, beforeAll, describe } from 'vitest';
+import { afterAll, afterEach, beforeAll } from 'vitest';
+import { describeWith, postgresBinDir } from '../../../../test-support/gate.js';
 
 /** The database the helper creates in a cluster it starts. */
 const DATABASE = 'cachevol_test';
-
-/** Where PostgreSQL's server binaries are (Debian's layout, newest version first), or `undefined`. */
-export function postgresBinDir(): string | undefined {
-  const root = '/usr/lib/postgresql';
-  if (!existsSync(root)) return undefined;
-  const versions = readdirSync(root)
-    .filter((v) => /^\d+(\.\d+)?$/.test(v))
-    .sort((a, b) => Number(b) - Number(a));
-  for (const version of versions) {
-    const bin = join(root, version, 'bin');
-    try {
-      accessSync(join(bin, 'initdb'), constants.X_OK);
-      accessSync(join(bin, 'pg_ctl'), constants.X_OK);
-      return bin;
-    } catch {
-      // try an older one
-    }
-  }
-  return undefined;
-}
 
 /** The uid and gid of the `postgres` user, from /etc/passwd. */
 function postgresUser(): { uid: number; gid: number } | undefined {
@@ -53,19 +25,6 @@ function postgresUser(): { uid: number; gid: number } | undefined {
 }
 
 const isRoot = process.getuid?.() === 0;
-
-/** Why no cluster can be started here, or `undefined` when one can. */
-export const clusterUnavailable: string | undefined = (() => {
-  if (process.platform === 'win32') return 'a throwaway PostgreSQL cluster needs a Unix system';
-  if (!postgresBinDir()) return 'PostgreSQL server binaries not found (/usr/lib/postgresql/*/bin/initdb)';
-  if (isRoot && !postgresUser()) return 'running as root, and there is no postgres user to run the server as';
-  return undefined;
-})();
-
-/** Why the PostgreSQL tests cannot run here, or `undefined` when they can. */
-export const postgresUnavailable: string | undefined = process.env.CACHEVOL_TEST_POSTGRES_URL
-  ? undefined
-  : clusterUnavailable && `${clusterUnavailable}, and CACHEVOL_TEST_POSTGRES_URL is not set`;
 
 function run(command: string, args: readonly string[], cwd: string): Promise<void> {
   const user = isRoot ? postgresUser() : undefined;
@@ -124,7 +83,7 @@ export interface Cluster {
  */
 export async function startCluster(): Promise<Cluster> {
   const bin = postgresBinDir();
-  if (!bin) throw new Error(clusterUnavailable);
+  if (!bin) throw new Error('PostgreSQL server binaries not found (/usr/lib/postgresql/*/bin/initdb)');
   const dir = mkdtempSync(join(tmpdir(), 'cachevol-test-pg-'));
   const user = isRoot ? postgresUser() : undefined;
   if (user) chownSync(dir, user.uid, user.gid);
@@ -195,8 +154,10 @@ export interface TestDatabase {
 /**
  * `describe` for suites that need PostgreSQL: uses `CACHEVOL_TEST_POSTGRES_URL` when set (and
  * `ownCluster` is not asked for), else starts a throwaway cluster for the file and stops it when
- * the file ends. When neither is possible the suite is skipped with a one-line reason, except
- * under `CI=true`, where that fails.
+ * the file ends. It goes through the availability gate (`test-support/gate.ts`): when the server
+ * at the URL does not answer, or no cluster can be started, the suite is skipped with the reason
+ * (printed as one line at the end of the run) and makes nothing, except under `CI=true`, where
+ * that fails.
  *
  * @param title - the suite title
  * @param body - the suite; `db()` gives the test database once the suite started
@@ -207,51 +168,45 @@ export function describeWithPostgres(
   body: (db: () => TestDatabase) => void,
   options: { ownCluster?: boolean } = {},
 ): void {
-  const unavailable = options.ownCluster ? clusterUnavailable : postgresUnavailable;
-  if (unavailable && process.env.CI === 'true')
-    throw new Error(`${title}: cannot run under CI=true: ${unavailable}`);
-  describe.skipIf(unavailable !== undefined)(
-    unavailable ? `${title} (skipped: ${unavailable})` : title,
-    () => {
-      let database: TestDatabase | undefined;
-      let admin: pg.Pool | undefined;
-      const schemas = new Set<string>();
-      beforeAll(async () => {
-        const given = options.ownCluster ? undefined : process.env.CACHEVOL_TEST_POSTGRES_URL;
-        const cluster = given ? undefined : await startCluster();
-        const url = given ?? (cluster as Cluster).url;
-        const pool = new pg.Pool({ connectionString: url, max: 4 });
-        pool.on('error', () => undefined);
-        admin = pool;
-        database = {
-          url,
-          cluster,
-          freshSchema() {
-            const schema = `t_${randomBytes(6).toString('hex')}`;
-            schemas.add(schema);
-            return schema;
-          },
-          async drop(schema) {
-            schemas.delete(schema);
-            await pool.query(`DROP SCHEMA IF EXISTS ${pg.escapeIdentifier(schema)} CASCADE`);
-          },
-          async sql(text, values) {
-            return (await pool.query(text, values)).rows;
-          },
-        };
-      });
-      // Runs after the test file's own afterEach hooks (which close its stores).
-      afterEach(async () => {
-        for (const schema of schemas) await database?.drop(schema);
-      });
-      afterAll(async () => {
-        await admin?.end().catch(() => undefined);
-        await database?.cluster?.destroy();
-      });
-      body(() => {
-        if (!database) throw new Error('the PostgreSQL test database is not set up yet');
-        return database;
-      });
-    },
-  );
+  describeWith(options.ownCluster ? 'postgres-cluster' : 'postgres', title, () => {
+    let database: TestDatabase | undefined;
+    let admin: pg.Pool | undefined;
+    const schemas = new Set<string>();
+    beforeAll(async () => {
+      const given = options.ownCluster ? undefined : process.env.CACHEVOL_TEST_POSTGRES_URL;
+      const cluster = given ? undefined : await startCluster();
+      const url = given ?? (cluster as Cluster).url;
+      const pool = new pg.Pool({ connectionString: url, max: 4 });
+      pool.on('error', () => undefined);
+      admin = pool;
+      database = {
+        url,
+        cluster,
+        freshSchema() {
+          const schema = `t_${randomBytes(6).toString('hex')}`;
+          schemas.add(schema);
+          return schema;
+        },
+        async drop(schema) {
+          schemas.delete(schema);
+          await pool.query(`DROP SCHEMA IF EXISTS ${pg.escapeIdentifier(schema)} CASCADE`);
+        },
+        async sql(text, values) {
+          return (await pool.query(text, values)).rows;
+        },
+      };
+    });
+    // Runs after the test file's own afterEach hooks (which close its stores).
+    afterEach(async () => {
+      for (const schema of schemas) await database?.drop(schema);
+    });
+    afterAll(async () => {
+      await admin?.end().catch(() => undefined);
+      await database?.cluster?.destroy();
+    });
+    body(() => {
+      if (!database) throw new Error('the PostgreSQL test database is not set up yet');
+      return database;
+    });
+  });
 }
