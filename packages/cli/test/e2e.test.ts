@@ -148,8 +148,9 @@ describe('cachevol run (built binary)', () => {
     }
     const slowResult = await slowRun;
     expect(slowResult.code, slowResult.stderr).toBe(0);
+    // Both commits are kept, the base is superseded: a volume keeps its head and one before it.
     const volume = await headOf(run, 'deps');
-    expect(volume?.versions).toHaveLength(3);
+    expect(volume?.versions).toHaveLength(2);
     expect(volume?.forks).toEqual([]);
     const after = await run(['run', '-c', 'c', '--name', 'deps', '--', ...readThenWrite('end')]);
     expect(after.stdout).toBe('saw slow\n');
