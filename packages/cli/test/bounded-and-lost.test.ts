@@ -1,7 +1,7 @@
-import { mkdir, readdir, rm } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cachevol, ensureBuilt, tempDir } from './helpers/cli.js';
+import { ensureBuilt, sandbox as sandboxIn, tempDir } from './helpers/cli.js';
 
 let base: string;
 let cleanup: () => Promise<void>;
@@ -12,13 +12,7 @@ beforeAll(async () => {
 });
 afterAll(() => cleanup());
 
-async function sandbox(name: string) {
-  const root = join(base, name, 'root');
-  const work = join(base, name, 'work');
-  await mkdir(work, { recursive: true });
-  const run = (args: string[]) => cachevol(args, { cwd: work, env: { CACHEVOL_ROOT: root } });
-  return { root, run };
-}
+const sandbox = (name: string) => sandboxIn(base, name);
 
 /** A node one-liner that prints what `deps/lock.txt` holds, then writes `value` there. */
 const job = (value: string) => [

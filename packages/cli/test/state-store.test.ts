@@ -3,7 +3,7 @@ import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cachevol, ensureBuilt, tempDir } from './helpers/cli.js';
+import { ensureBuilt, sandbox as sandboxIn, tempDir } from './helpers/cli.js';
 
 let base: string;
 let cleanup: () => Promise<void>;
@@ -14,13 +14,7 @@ beforeAll(async () => {
 });
 afterAll(() => cleanup());
 
-async function sandbox(name: string) {
-  const root = join(base, name, 'root');
-  const work = join(base, name, 'work');
-  await mkdir(work, { recursive: true });
-  const run = (args: string[]) => cachevol(args, { cwd: work, env: { CACHEVOL_ROOT: root } });
-  return { root, work, run };
-}
+const sandbox = (name: string) => sandboxIn(base, name);
 
 /** A node one-liner that prints what `deps/lock.txt` holds, then writes `value` there and exits with `code`. */
 const job = (value: string, code = 0) => [

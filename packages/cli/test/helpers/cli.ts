@@ -1,6 +1,6 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, statSync } from 'node:fs';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -135,6 +135,21 @@ export function spawnCachevol(args: string[], options: CliOptions) {
 export async function tempDir(prefix: string): Promise<{ dir: string; cleanup: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), `cachevol-cli-${prefix}-`));
   return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/**
+ * A root and a working directory of their own under `base`, and `cachevol` run in that working
+ * directory with `CACHEVOL_ROOT` set to that root.
+ *
+ * @param base - a temporary directory of the test file
+ * @param name - the sandbox's name, unique in the file
+ */
+export async function sandbox(base: string, name: string) {
+  const root = join(base, name, 'root');
+  const work = join(base, name, 'work');
+  await mkdir(work, { recursive: true });
+  const run = (args: string[]) => cachevol(args, { cwd: work, env: { CACHEVOL_ROOT: root } });
+  return { root, work, run };
 }
 
 /**
