@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Backend } from '../contracts/backend.js';
 import type { Store } from '../contracts/store.js';
-import { CacheVolumeError, isCacheVolumeError } from '../errors.js';
+import { CacheVolumeError } from '../errors.js';
 import { type Policy, resolvePolicy } from '../model/policy.js';
 import { retentionPlanner } from '../model/retention.js';
 import { type Selection, selectParent } from '../model/selection.js';
@@ -23,7 +23,14 @@ import {
 import { WorkQueues } from './queues.js';
 import { allSlices, emptyReconcileReport, repairDue, sweepBackend } from './recovery.js';
 import type { FinishOutcome, GcReport, ReconcileReport } from './reports.js';
-import { abandonFork, attachFork, commitFork, type EngineContext, removeVersion } from './steps.js';
+import {
+  abandonFork,
+  attachFork,
+  commitFork,
+  type EngineContext,
+  removePlanned,
+  removeVersion,
+} from './steps.js';
 
 /** What {@link CacheVolumes} is built from. */
 export interface CacheVolumesOptions extends EngineSettings {
@@ -307,14 +314,11 @@ export class CacheVolumes {
     const planner = retentionPlanner(this.#ctx.clock(), this.policy);
     for await (const slice of allSlices(this.#ctx)) planner.add(slice);
     for (const planned of planner.plan()) {
-      const ref = { scope: planned.scope, name: planned.name, versionId: planned.versionId };
       try {
-        await this.#onVolume(ref, () => removeVersion(this.#ctx, ref, planned.reason));
-        removedVersions.push(ref);
+        const removed = await this.#onVolume(planned, () => removePlanned(this.#ctx, planned));
+        if (removed) removedVersions.push(removed);
       } catch (error) {
-        // A fork took it meanwhile (CONFLICT) or another gc removed it first (NOT_FOUND).
-        if (!isCacheVolumeError(error, 'CONFLICT') && !isCacheVolumeError(error, 'NOT_FOUND'))
-          reconcile.errors.push({ id: ref.versionId, error: String(error) });
+        reconcile.errors.push({ id: planned.versionId, error: String(error) });
       }
     }
     const prunedForks = await this.store.pruneForks(this.#ctx.clock() - this.#keepEndedMs);

@@ -2,7 +2,7 @@ import type { Backend, ForkOptions } from '../contracts/backend.js';
 import type { SliceFunction, SliceUpdate, Store } from '../contracts/store.js';
 import { CacheVolumeError, isCacheVolumeError } from '../errors.js';
 import type { Policy } from '../model/policy.js';
-import { planVolumeRetention } from '../model/retention.js';
+import { type PlannedRemoval, planVolumeRetention } from '../model/retention.js';
 import type { Selection } from '../model/selection.js';
 import type { ForkRecord, VersionRecord, VolumeKey, VolumeSlice } from '../model/state.js';
 import {
@@ -205,6 +205,25 @@ export async function commitFork(ctx: EngineContext, key: VolumeKey, forkId: str
 }
 
 /**
+ * Removes a version retention planned, unless that no longer applies: a fork took it meanwhile
+ * (`CONFLICT`) or another process removed it first (`NOT_FOUND`).
+ *
+ * @param ctx - the engine
+ * @param planned - the planned removal
+ * @returns the version removed, or `null` when it was left
+ */
+export async function removePlanned(ctx: EngineContext, planned: PlannedRemoval): Promise<VersionRef | null> {
+  const ref = { scope: planned.scope, name: planned.name, versionId: planned.versionId };
+  try {
+    await removeVersion(ctx, ref, planned.reason);
+    return ref;
+  } catch (error) {
+    if (isCacheVolumeError(error, 'CONFLICT') || isCacheVolumeError(error, 'NOT_FOUND')) return null;
+    throw error;
+  }
+}
+
+/**
  * Removes what retention finds in one volume on its own (expired and superseded versions no
  * live fork depends on; see `planVolumeRetention`): what a commit runs afterwards, so that disk
  * stays bounded without waiting for `gc()`. A removal that fails is a `warning` event, never an
@@ -216,13 +235,8 @@ export async function commitFork(ctx: EngineContext, key: VolumeKey, forkId: str
 export async function pruneVolume(ctx: EngineContext, key: VolumeKey): Promise<void> {
   try {
     const slice = await ctx.store.read(key);
-    for (const planned of planVolumeRetention(slice, ctx.clock(), ctx.policy)) {
-      const ref = { scope: planned.scope, name: planned.name, versionId: planned.versionId };
-      await removeVersion(ctx, ref, planned.reason).catch((error: unknown) => {
-        // A fork took it meanwhile (CONFLICT) or another process removed it first (NOT_FOUND).
-        if (!isCacheVolumeError(error, 'CONFLICT') && !isCacheVolumeError(error, 'NOT_FOUND')) throw error;
-      });
-    }
+    for (const planned of planVolumeRetention(slice, ctx.clock(), ctx.policy))
+      await removePlanned(ctx, planned);
   } catch (error) {
     if (!isCacheVolumeError(error)) throw error;
     ctx.events.emit('warning', {
