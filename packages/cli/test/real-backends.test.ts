@@ -1,37 +1,9 @@
-import { accessSync, constants } from 'node:fs';
 import { mkdir, rm, truncate } from 'node:fs/promises';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { execa } from 'execa';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { cachevol, ensureBuilt, tempDir } from './helpers/cli.js';
-
-function onPath(tool: string): boolean {
-  return [...(process.env.PATH ?? '').split(delimiter), '/usr/sbin', '/sbin'].some((dir) => {
-    try {
-      accessSync(join(dir, tool), constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  });
-}
-
-function missing(tools: string[], install: string): string | undefined {
-  if (process.platform !== 'linux') return 'needs Linux';
-  if (process.getuid?.() !== 0) return 'needs root (mount, losetup)';
-  const absent = tools.find((tool) => !onPath(tool));
-  return absent ? `${absent} not found: install ${install}` : undefined;
-}
-
-/** Skips a suite (with its reason in the title) outside CI; under CI=true a missing tool fails. */
-function describeIf(title: string, unavailable: string | undefined, body: () => void): void {
-  if (unavailable && process.env.CI === 'true')
-    throw new Error(`${title}: cannot run under CI=true: ${unavailable}`);
-  describe.skipIf(unavailable !== undefined)(
-    unavailable ? `${title} (skipped: ${unavailable})` : title,
-    body,
-  );
-}
+import { describeIf, missing } from './helpers/gate.js';
 
 const sh = (file: string, args: string[]) => execa(file, args, { env: { LC_ALL: 'C' } });
 
