@@ -271,10 +271,10 @@ export class CacheVolumes {
       if (skip) {
         const links = await this.#release(fork, false).catch(() => []);
         await abandonFork(this.#ctx, fork, forkId, skip);
-        return { action: skip === 'failed' ? 'abandoned' : 'skipped', version: null, links };
+        return { action: skip === 'failed' ? 'abandoned' : 'skipped', version: null, ...withLinks(links) };
       }
       const links = await this.#release(fork, true);
-      return { action: 'committed', version: await commitFork(this.#ctx, fork, forkId), links };
+      return { action: 'committed', version: await commitFork(this.#ctx, fork, forkId), ...withLinks(links) };
     });
   }
 
@@ -475,6 +475,11 @@ export class CacheVolumes {
   #onVolume<T>(key: VolumeKey, work: () => Promise<T>): Promise<T> {
     return this.#ctx.queues.onVolume(key, work);
   }
+}
+
+/** `{ links }` when a fork had links, nothing otherwise (the outcome of a fork without links is unchanged). */
+function withLinks(links: UnlinkResult[]): { links?: UnlinkResult[] } {
+  return links.length > 0 ? { links } : {};
 }
 
 async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {

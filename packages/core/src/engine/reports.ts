@@ -9,7 +9,7 @@ export interface FinishOutcome {
   action: 'committed' | 'abandoned' | 'skipped';
   /** The new version, when committed. */
   version: VersionRecord | null;
-  /** What undoing the fork's links did (empty when nothing was linked). */
+  /** What undoing the fork's links did; absent when nothing was linked. */
   links?: UnlinkResult[];
 }
 
