@@ -221,6 +221,21 @@ describe('runJob: the linking defects of issue 12 (regressions)', () => {
     expect(await readdir(outside)).toEqual([]);
   });
 
+  it('a dangling symlink in a committed version does not wedge the volume', async () => {
+    const { out } = capture();
+    await require0(
+      await runJob(volumesEngine, volumes, place, [node("require('fs').writeFileSync('c/v', '1')")], out),
+    );
+    const [version] = await readdir(join(dir, 'data', 'versions'));
+    const data = join(dir, 'data', 'versions', version as string);
+    await rm(join(data, 'c'), { recursive: true });
+    await symlink(join(dir, 'no-such-dir'), join(data, 'c'));
+    const write = node("require('fs').writeFileSync('c/v', '2')");
+    const next = await runJob(volumesEngine, volumes, place, [write], out);
+    expect(next).toMatchObject({ exitCode: 0, volumes: [{ result: 'hit', action: 'committed' }] });
+    expect(existsSync(join(dir, 'no-such-dir'))).toBe(false);
+  });
+
   it('a second job in the same working directory does not take the link of the first', async () => {
     const { out } = capture();
     const first = runJob(
