@@ -26,6 +26,9 @@ backends_setup() {
   command -v setfattr >/dev/null 2>&1 || need+=(attr)
   # Its full-disk tests make a small ext4 filesystem.
   command -v mkfs.ext4 >/dev/null 2>&1 || need+=(e2fsprogs)
+  # The CLI's real-tools test builds a C project twice through `cachevol run` with ccache.
+  command -v gcc >/dev/null 2>&1 || need+=(gcc libc6-dev)
+  command -v ccache >/dev/null 2>&1 || need+=(ccache)
   # OpenZFS with its module loaded is fine as it is; otherwise use zfs-fuse.
   if ! backends_zfs_ready && ! command -v zfs-fuse >/dev/null 2>&1; then need+=(zfs-fuse); fi
   if [ ${#need[@]} -gt 0 ]; then

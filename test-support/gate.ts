@@ -118,6 +118,26 @@ function missingTool(system: System, tool: string, install: string): string | un
   return `${tool} not found: install ${install}`;
 }
 
+/**
+ * Why one of `programs` cannot be run by name, or `undefined` when all can: for suites that run
+ * tools other than the ones a {@link Requirement} covers (gcc, ccache, npm).
+ *
+ * @param programs - the programs, run through `PATH`
+ * @param install - what to install to get them, for the message
+ * @param system - the machine to look at
+ */
+export function missingPrograms(
+  programs: readonly string[],
+  install: string,
+  system: System = thisSystem,
+): string | undefined {
+  for (const program of programs) {
+    const missing = missingTool(system, program, install);
+    if (missing) return missing;
+  }
+  return undefined;
+}
+
 /** CAP_SYS_ADMIN (bit 21) in the effective capabilities of this process. */
 function canMount(system: System): boolean {
   const line = /^CapEff:\s*([0-9a-f]+)/m.exec(system.read('/proc/self/status') ?? '')?.[1];

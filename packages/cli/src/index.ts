@@ -6,12 +6,4 @@
  */
 
 export type { CliIo, TextSink } from './internal/output.js';
-export {
-  type LinkOptions,
-  type LinkRequest,
-  type LinkResult,
-  linkPath,
-  linkPaths,
-  unlinkPaths,
-} from './link.js';
 export { EXIT_CODES, type MainIo, main } from './main.js';

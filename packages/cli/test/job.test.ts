@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createDirBackend } from '@cachevol/backend-dir';
 import { createMemoryBackend } from '@cachevol/backend-memory';
@@ -169,6 +169,97 @@ describe('attachVolumes when a link is refused', () => {
     } finally {
       await cleanup();
     }
+  });
+});
+
+describe('runJob: the linking defects of issue 12 (regressions)', () => {
+  let dir: string;
+  let cleanup: () => Promise<void>;
+  let workdir: string;
+  let place: JobPlace;
+  let volumesEngine: CacheVolumes;
+  const volumes: JobVolume[] = [{ name: 'deps', scope: 's', paths: ['c'], commit: 'on-success' }];
+  beforeEach(async () => {
+    ({ dir, cleanup } = await tempDir('job-issue12'));
+    workdir = join(dir, 'work');
+    await mkdir(workdir);
+    place = { workdir, instanceRoot: dir, os: 'linux', replace: false, job: 't', linkMethod: 'symlink' };
+    volumesEngine = new CacheVolumes({
+      backend: createDirBackend({ root: join(dir, 'data') }),
+      store: createMemoryStore(),
+      host: 'h',
+    });
+  });
+  afterEach(() => cleanup());
+
+  it('a tool that replaces the symlink by a directory has it committed, and the next run works', async () => {
+    const { out, stderr } = capture();
+    const npmLike = node(
+      "const fs = require('fs'); fs.rmSync('c'); fs.mkdirSync('c'); fs.writeFileSync('c/installed', 'yes')",
+    );
+    await require0(await runJob(volumesEngine, volumes, place, [npmLike], out));
+    expect(stderr()).toMatch(/captured .*\/c into the fork/);
+    const check = node("process.exit(require('fs').readFileSync('c/installed', 'utf8') === 'yes' ? 0 : 7)");
+    const second = await runJob(volumesEngine, volumes, place, [check], out);
+    expect(second).toMatchObject({ exitCode: 0, volumes: [{ result: 'hit', action: 'committed' }] });
+  });
+
+  it('a committed version whose cache directory is a symlink sends no write out of the fork', async () => {
+    const outside = join(dir, 'outside');
+    await mkdir(outside);
+    const { out } = capture();
+    await require0(
+      await runJob(volumesEngine, volumes, place, [node("require('fs').writeFileSync('c/v', '1')")], out),
+    );
+    const [version] = await readdir(join(dir, 'data', 'versions'));
+    const data = join(dir, 'data', 'versions', version as string);
+    await rm(join(data, 'c'), { recursive: true });
+    await symlink(outside, join(data, 'c'));
+    const write = node("require('fs').writeFileSync('c/escaped', 'x')");
+    for (const linkMethod of ['symlink', 'auto'] as const)
+      await require0(await runJob(volumesEngine, volumes, { ...place, linkMethod }, [write], out));
+    expect(await readdir(outside)).toEqual([]);
+  });
+
+  it('a dangling symlink in a committed version does not wedge the volume', async () => {
+    const { out } = capture();
+    await require0(
+      await runJob(volumesEngine, volumes, place, [node("require('fs').writeFileSync('c/v', '1')")], out),
+    );
+    const [version] = await readdir(join(dir, 'data', 'versions'));
+    const data = join(dir, 'data', 'versions', version as string);
+    await rm(join(data, 'c'), { recursive: true });
+    await symlink(join(dir, 'no-such-dir'), join(data, 'c'));
+    const write = node("require('fs').writeFileSync('c/v', '2')");
+    const next = await runJob(volumesEngine, volumes, place, [write], out);
+    expect(next).toMatchObject({ exitCode: 0, volumes: [{ result: 'hit', action: 'committed' }] });
+    expect(existsSync(join(dir, 'no-such-dir'))).toBe(false);
+  });
+
+  it('a second job in the same working directory does not take the link of the first', async () => {
+    const { out } = capture();
+    const first = runJob(
+      volumesEngine,
+      volumes,
+      place,
+      [
+        node(
+          "const fs = require('fs'); fs.writeFileSync('c/v', 'first'); fs.writeFileSync('ready', ''); const t = setInterval(() => { if (fs.existsSync('go')) { clearInterval(t); process.exit(fs.readFileSync('c/v', 'utf8') === 'first' ? 0 : 9) } }, 20)",
+        ),
+      ],
+      out,
+    );
+    while (!existsSync(join(workdir, 'ready'))) await new Promise((resolve) => setTimeout(resolve, 20));
+    const second = runJob(
+      volumesEngine,
+      volumes,
+      place,
+      [node("require('fs').writeFileSync('c/v', 'second')")],
+      out,
+    );
+    await expect(second).rejects.toMatchObject({ code: 'CONFLICT' });
+    await writeFile(join(workdir, 'go'), '');
+    expect((await first).exitCode).toBe(0);
   });
 });
 

@@ -4,7 +4,7 @@ import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { COMMIT_MODES } from '@cachevol/core';
+import { COMMIT_MODES, LINK_METHODS } from '@cachevol/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ATTACH_OPTIONS } from '../src/internal/commands/shared-options.js';
 import { BIN, ensureBuilt, tempDir } from './helpers/cli.js';
@@ -117,5 +117,10 @@ describe('what a cachevol command loads (the bundled build)', () => {
 
   it('the commit modes `--help` spells out (it loads no core) are core’s COMMIT_MODES', () => {
     expect(ATTACH_OPTIONS.commit.description).toContain(`when to commit: ${COMMIT_MODES.join(', ')} (`);
+  });
+
+  it('the link methods `--help` spells out are core’s LINK_METHODS', () => {
+    const spelled = ATTACH_OPTIONS.link.description.match(/\b(auto|bind|symlink)\b(?= \(|,|$)/g);
+    expect([...new Set(spelled)]).toEqual([...LINK_METHODS]);
   });
 });

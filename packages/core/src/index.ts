@@ -80,6 +80,13 @@ export {
 export type { AbandonReason, CacheVolumeEvents, Listener } from './engine/events.js';
 export { type ForkActions, ForkHandle } from './engine/fork-handle.js';
 export {
+  LINK_METHODS,
+  type LinkOptions,
+  type LinkResult,
+  linkOptionsSchema,
+  type UnlinkResult,
+} from './engine/linking/options.js';
+export {
   type AttachOptions,
   attachOptionsSchema,
   DEFAULT_KEEP_ENDED_MS,
@@ -135,10 +142,12 @@ export {
   type CommitMode,
   compareVersionOrder,
   emptySlice,
+  type ForkLink,
   type ForkRecord,
   type ForkState,
   isLive,
   LIVE_FORK_STATES,
+  type LinkMethod,
   type VersionRecord,
   type VolumeKey,
   type VolumeRecord,
@@ -164,6 +173,7 @@ export {
   dependents,
   dropEmptyVolume,
   getFork,
+  recordLinks,
   renewLease,
   type VersionRef,
 } from './model/transitions.js';

@@ -5,6 +5,8 @@ import {
   type CacheOs,
   COMMIT_MODES,
   type CommitMode,
+  LINK_METHODS,
+  type LinkOptions,
   parseSize,
   validateLabel,
   validateName,
@@ -60,6 +62,7 @@ export interface AttachInputs {
   os: CacheOs;
   replace: boolean;
   job: string;
+  linkMethod: NonNullable<LinkOptions['method']>;
 }
 
 /**
@@ -91,6 +94,13 @@ export function readAttachInputs(
   if (!CACHE_OS.includes(os as CacheOs)) {
     throw new UsageError(`--os: expected one of ${CACHE_OS.join(', ')}, got ${JSON.stringify(os)}`, command);
   }
+  const linkMethod = str(args, 'link') ?? 'auto';
+  if (!(LINK_METHODS as readonly string[]).includes(linkMethod)) {
+    throw new UsageError(
+      `--link: expected one of ${LINK_METHODS.join(', ')}, got ${JSON.stringify(linkMethod)}`,
+      command,
+    );
+  }
   const dir = (value: string | undefined, fallback: string) =>
     value === undefined ? fallback : isAbsolute(value) ? value : resolve(io.cwd, value);
   return {
@@ -102,6 +112,7 @@ export function readAttachInputs(
     os: os as CacheOs,
     replace: flag(args, 'replace'),
     job: validateLabel(str(args, 'job') ?? `cli-${process.pid}`, 'job'),
+    linkMethod: linkMethod as NonNullable<LinkOptions['method']>,
   };
 }
 

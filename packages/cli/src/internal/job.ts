@@ -1,5 +1,4 @@
 import { constants } from 'node:os';
-import { dirname, join } from 'node:path';
 import {
   type CacheOs,
   type CacheVolumes,
@@ -7,9 +6,11 @@ import {
   DEFAULT_LEASE_MS,
   type FinishOutcome,
   type ForkHandle,
+  type LinkOptions,
+  type LinkResult,
   resolveCachePath,
+  type UnlinkResult,
 } from '@cachevol/core';
-import { type LinkRequest, type LinkResult, linkPath, unlinkPaths } from '../link.js';
 import { formatMs, type Output, progressLine } from './output.js';
 import { startProgram } from './program.js';
 
@@ -39,6 +40,11 @@ export interface JobPlace {
   replace: boolean;
   /** The job label stored with each fork. */
   job: string;
+  /**
+   * How paths are linked: `auto` (bind mount where permitted, else symlink), `bind`, `symlink`.
+   * @defaultValue `"auto"`
+   */
+  linkMethod?: NonNullable<LinkOptions['method']>;
 }
 
 /** The program a job runs: an argument vector, never a shell line of ours. */
@@ -71,6 +77,8 @@ export interface VolumeReport {
   finishMs: number;
   /** The links made. */
   links: LinkResult[];
+  /** What undoing them did at the end (captures of directories that replaced symlinks). */
+  unlinked: UnlinkResult[];
 }
 
 /** What {@link runJob} did. */
@@ -111,27 +119,39 @@ export function planLinks(volumes: readonly JobVolume[], place: JobPlace) {
   );
 }
 
+/** Options of {@link attachVolumes}. */
+export interface AttachVolumesOptions {
+  /**
+   * Best effort: a path that cannot be linked is skipped with a warning (the command runs with
+   * it uncached) instead of failing the attach.
+   * @defaultValue false
+   */
+  bestEffort?: boolean;
+}
+
 /**
- * Attaches every volume of a job and links its paths; on any failure, abandons what was
- * attached and removes the links made.
+ * Attaches every volume of a job and links its paths (`ForkHandle.link`); on any failure,
+ * abandons what was attached, which undoes the links made.
  *
  * @param engine - the engine
  * @param volumes - the volumes
  * @param place - where the job runs
  * @param out - where to report
+ * @param options - best effort
  */
 export async function attachVolumes(
   engine: CacheVolumes,
   volumes: readonly JobVolume[],
   place: JobPlace,
   out: Output,
+  options: AttachVolumesOptions = {},
 ): Promise<{ fork: ForkHandle; links: LinkResult[]; attachMs: number }[]> {
-  const plans = planLinks(volumes, place);
+  planLinks(volumes, place); // every path is checked before anything is attached
   const attached: { fork: ForkHandle; links: LinkResult[]; attachMs: number }[] = [];
   const progress = progressLine(out.io);
   const stop = engine.on('progress', (p) => progress.update(p.doneBytes, p.totalBytes));
   try {
-    for (const [i, volume] of volumes.entries()) {
+    for (const volume of volumes) {
       const started = performance.now();
       const fork = await engine.attach(volume.name, {
         scope: volume.scope,
@@ -142,34 +162,45 @@ export async function attachVolumes(
       progress.clear();
       const entry = { fork, links: [] as LinkResult[], attachMs: 0 };
       attached.push(entry);
-      const requests: LinkRequest[] = (plans[i] ?? []).map((p) => ({
-        linkPath: p.linkPath,
-        target: join(fork.mountPath, p.subdir),
-        within: p.within,
-      }));
-      // One at a time, so that the links made before a failure are known and removed.
-      for (const request of requests) {
-        entry.links.push(
-          await linkPath(request, { replace: place.replace, ownedPrefix: dirname(fork.mountPath) }),
-        );
+      if (volume.paths.length > 0) {
+        entry.links = await fork.link(volume.paths, {
+          workdir: place.workdir,
+          instanceRoot: place.instanceRoot,
+          os: place.os,
+          replace: place.replace,
+          method: place.linkMethod ?? 'auto',
+          strict: !options.bestEffort,
+        });
       }
       entry.attachMs = performance.now() - started;
-      for (const link of entry.links) {
-        if (link.action === 'moved-aside')
-          out.warn(`moved ${link.linkPath} aside to ${link.movedTo} (--replace)`);
-      }
+      for (const link of entry.links) reportLink(out, link);
     }
     return attached;
   } catch (error) {
     progress.clear();
-    for (const { fork, links } of attached) {
-      await unlinkPaths(links).catch(() => undefined);
-      await fork.abandon().catch(() => undefined);
-    }
+    for (const { fork } of attached) await fork.abandon().catch(() => undefined);
     throw error;
   } finally {
     stop();
   }
+}
+
+function reportLink(out: Output, link: LinkResult): void {
+  if (link.action === 'moved-aside') out.warn(`moved ${link.linkPath} aside to ${link.movedTo} (--replace)`);
+  if (link.action === 'skipped') out.warn(`${link.linkPath} is not cached this run: ${link.problem}`);
+  else if (link.problem) out.warn(`${link.linkPath}: ${link.problem}`);
+  for (const part of link.repaired)
+    out.warn(
+      `the volume held a link or file at ${part}; replaced it by an empty directory (links out of a volume are never followed)`,
+    );
+}
+
+function reportUnlink(out: Output, link: UnlinkResult): void {
+  if (link.action === 'captured')
+    out.note(
+      `captured ${link.linkPath} into the fork (the tool replaced the link by a directory; ${link.capturedBy})`,
+    );
+  else if (link.problem) out.warn(link.problem);
 }
 
 /**
@@ -303,7 +334,7 @@ async function runWatched(
   leaseMs: number,
   watch: SignalWatch,
 ): Promise<JobReport> {
-  const attached = await attachVolumes(engine, volumes, place, out);
+  const attached = await attachVolumes(engine, volumes, place, out, { bestEffort: true });
   for (const { fork, attachMs } of attached) {
     const base = fork.baseVersionId ? ` (version ${fork.baseVersionId})` : '';
     out.note(
@@ -336,17 +367,23 @@ async function runWatched(
 
   const reports: VolumeReport[] = [];
   for (const { fork, links, attachMs } of attached) {
-    await unlinkPaths(links).catch(() => undefined);
     const started = performance.now();
     let outcome: FinishOutcome | null = null;
+    let unlinked: UnlinkResult[] = [];
     try {
-      if (signal) await fork.abandon();
-      else outcome = await fork.finish(exitCode);
+      if (signal) {
+        unlinked = await fork.unlink({ capture: false });
+        await fork.abandon();
+      } else {
+        outcome = await fork.finish(exitCode);
+        unlinked = outcome.links ?? [];
+      }
     } catch (error) {
       out.warn(
         `${fork.scope}/${fork.name}: could not end fork ${fork.id}: ${error instanceof Error ? error.message : String(error)}`,
       );
     }
+    for (const link of unlinked) reportUnlink(out, link);
     const finishMs = performance.now() - started;
     const action = signal ? 'abandoned' : (outcome?.action ?? 'failed');
     const version = outcome?.version?.id ?? null;
@@ -365,6 +402,7 @@ async function runWatched(
       versionId: version,
       finishMs,
       links,
+      unlinked,
     });
   }
   return { exitCode, signal, commandMs, volumes: reports };

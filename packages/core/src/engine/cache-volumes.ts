@@ -8,12 +8,14 @@ import { type Selection, selectParent } from '../model/selection.js';
 import type { CommitMode, ForkRecord, VersionRecord, VolumeKey, VolumeSlice } from '../model/state.js';
 import { isLive } from '../model/state.js';
 import { type VolumeStats, volumeStats } from '../model/stats.js';
-import { dropEmptyVolume, getFork, renewLease, type VersionRef } from '../model/transitions.js';
+import { dropEmptyVolume, getFork, recordLinks, renewLease, type VersionRef } from '../model/transitions.js';
 import { validateLabel, validateName } from '../names.js';
 import { parseOptions } from '../options.js';
 import { parseSize } from '../size.js';
 import { type AbandonReason, type CacheVolumeEvents, Emitter, type Listener } from './events.js';
 import { ForkHandle } from './fork-handle.js';
+import { linkFork, unlinkFork } from './linking/link-fork.js';
+import type { LinkOptions, LinkResult, UnlinkResult } from './linking/options.js';
 import {
   type AttachOptions,
   attachOptionsSchema,
@@ -140,6 +142,7 @@ export class CacheVolumes {
       leaseMs: parsed.leaseMs,
       clock: clock ?? Date.now,
       newId: newId ?? defaultId,
+      releaseLinks: (fork) => this.#release(fork, false).then(() => undefined),
     };
   }
 
@@ -240,6 +243,7 @@ export class CacheVolumes {
         { details: { forkId } },
       );
     }
+    await this.#release(fork, true);
     return this.#onVolume(fork, () => commitFork(this.#ctx, fork, forkId));
   }
 
@@ -252,6 +256,7 @@ export class CacheVolumes {
    */
   async abandon(forkId: string): Promise<void> {
     const fork = await this.#findFork(forkId);
+    await this.#release(fork, false).catch(() => undefined); // abandon anyway: nothing is kept
     await this.#onVolume(fork, () => abandonFork(this.#ctx, fork, forkId, 'requested'));
   }
 
@@ -271,10 +276,12 @@ export class CacheVolumes {
     return this.#onVolume(fork, async () => {
       const skip = await this.#skipReason(fork, exitCode);
       if (skip) {
+        const links = await this.#release(fork, false).catch(() => []);
         await abandonFork(this.#ctx, fork, forkId, skip);
-        return { action: skip === 'failed' ? 'abandoned' : 'skipped', version: null };
+        return { action: skip === 'failed' ? 'abandoned' : 'skipped', version: null, ...withLinks(links) };
       }
-      return { action: 'committed', version: await commitFork(this.#ctx, fork, forkId) };
+      const links = await this.#release(fork, true);
+      return { action: 'committed', version: await commitFork(this.#ctx, fork, forkId), ...withLinks(links) };
     });
   }
 
@@ -296,6 +303,47 @@ export class CacheVolumes {
       },
       { forks: [forkId] },
     );
+  }
+
+  /**
+   * Links cache paths into place from an attached fork of this host (see {@link ForkHandle.link}).
+   *
+   * @param forkId - the fork
+   * @param paths - cache paths as written: relative to `options.workdir`, or absolute (under
+   *   `options.instanceRoot`)
+   * @param options - working directory, instance root, method, replace, strict
+   * @returns what was done for each path, in order
+   */
+  async link(forkId: string, paths: readonly string[], options: LinkOptions): Promise<LinkResult[]> {
+    const fork = await this.#findFork(forkId);
+    return linkFork(fork, paths, options, {
+      now: this.#ctx.clock,
+      isLive: async (id) => {
+        const other = await this.store.findFork(id).catch(() => null);
+        return other !== null && isLive(other);
+      },
+      record: (links) =>
+        this.store.transact(
+          fork,
+          (slice) => ({ slice: recordLinks(slice, forkId, links), result: undefined }),
+          {
+            forks: [forkId],
+          },
+        ),
+    });
+  }
+
+  /**
+   * Undoes a fork's links (see {@link ForkHandle.unlink}); `commit`, `finish` and `abandon` do
+   * it too.
+   *
+   * @param forkId - the fork
+   * @param options - `capture`: move a directory that replaced a symlink into the fork
+   *   (default `true`)
+   * @returns what was done for each link
+   */
+  async unlink(forkId: string, options: { capture?: boolean } = {}): Promise<UnlinkResult[]> {
+    return this.#release(await this.#findFork(forkId), options.capture ?? true);
   }
 
   /**
@@ -401,6 +449,21 @@ export class CacheVolumes {
     return null;
   }
 
+  /** Undoes the links a fork of this host recorded; links on another host are not reachable. */
+  async #release(fork: ForkRecord, capture: boolean): Promise<UnlinkResult[]> {
+    if (!fork.links?.length || fork.host !== this.host) return [];
+    return unlinkFork(fork, capture, {
+      record: (links) =>
+        this.store.transact(
+          fork,
+          (slice) => ({ slice: recordLinks(slice, fork.id, links), result: undefined }),
+          {
+            forks: [fork.id],
+          },
+        ),
+    });
+  }
+
   async #findFork(forkId: string): Promise<ForkRecord> {
     const fork = await this.store.findFork(forkId);
     if (!fork) {
@@ -416,6 +479,11 @@ export class CacheVolumes {
   #onVolume<T>(key: VolumeKey, work: () => Promise<T>): Promise<T> {
     return this.#ctx.queues.onVolume(key, work);
   }
+}
+
+/** `{ links }` when a fork had links, nothing otherwise (the outcome of a fork without links is unchanged). */
+function withLinks(links: UnlinkResult[]): { links?: UnlinkResult[] } {
+  return links.length > 0 ? { links } : {};
 }
 
 async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {

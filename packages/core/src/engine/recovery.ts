@@ -62,6 +62,8 @@ async function repair(ctx: EngineContext, claim: Claim, report: ReconcileReport)
   const id = claim.kind === 'removing' ? claim.version.versionId : claim.fork.id;
   try {
     await ctx.queues.onVolume(key, async () => {
+      // A crashed job's bind mounts and links go first (best effort: the abandon goes on).
+      if (claim.kind !== 'removing') await ctx.releaseLinks?.(claim.fork).catch(() => undefined);
       if (claim.kind === 'removing') {
         await removeVersion(ctx, claim.version, 'requested', true);
         report.removedVersions.push(claim.version.versionId);

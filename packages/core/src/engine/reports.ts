@@ -1,6 +1,7 @@
 import type { BackendEntry } from '../contracts/backend.js';
 import type { VersionRecord } from '../model/state.js';
 import type { VersionRef } from '../model/transitions.js';
+import type { UnlinkResult } from './linking/options.js';
 
 /** What `finish()` did. */
 export interface FinishOutcome {
@@ -8,6 +9,8 @@ export interface FinishOutcome {
   action: 'committed' | 'abandoned' | 'skipped';
   /** The new version, when committed. */
   version: VersionRecord | null;
+  /** What undoing the fork's links did; absent when nothing was linked. */
+  links?: UnlinkResult[];
 }
 
 /** What `gc()` did. */

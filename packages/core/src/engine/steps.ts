@@ -37,6 +37,8 @@ export interface EngineContext {
   readonly leaseMs: number;
   clock(): number;
   newId(kind: 'fork' | 'version'): string;
+  /** Undoes the links of a fork that is being abandoned by recovery (without capturing). */
+  releaseLinks?(fork: ForkRecord): Promise<void>;
 }
 
 /** One operation: intent → backend step → outcome. */

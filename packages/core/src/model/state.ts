@@ -119,6 +119,27 @@ export interface ForkRecord {
   commitAfterSeq: number | null;
   /** When it reached `committed` or `abandoned` (ms since epoch). */
   endedAt: number | null;
+  /**
+   * The cache paths linked to the fork on its host (see `ForkHandle.link`), recorded before
+   * each link is made so that `finish`, `abandon` and `reconcile()` can undo them after a
+   * crash. Absent when nothing was linked.
+   */
+  links?: ForkLink[];
+}
+
+/** How a cache path is linked to its fork's sub-directory. */
+export type LinkMethod = 'bind' | 'symlink';
+
+/** One cache path linked to a fork, as the fork's record keeps it. */
+export interface ForkLink {
+  /** The absolute host path of the link (in the working directory or under the instance root). */
+  path: string;
+  /** The fork's sub-directory shown there, relative to the fork's root. */
+  subdir: string;
+  /** A bind mount onto `path`, or a symlink at `path`. */
+  method: LinkMethod;
+  /** For a bind mount: the directory at `path` was made for it (and is removed after). */
+  madeDir: boolean;
 }
 
 /** Attach counts of a volume. */

@@ -5,6 +5,7 @@ import { isIntent } from './schedule.js';
 import { type Selection, selectParent } from './selection.js';
 import type {
   CommitMode,
+  ForkLink,
   ForkRecord,
   ForkState,
   VersionRecord,
@@ -180,6 +181,22 @@ export function renewLease(slice: VolumeSlice, forkId: string, expiresAt: number
   expectState(fork, ['attached'], 'renew the lease of');
   if (expiresAt <= fork.expiresAt) return slice;
   return withFork(slice, { ...fork, expiresAt });
+}
+
+/**
+ * Records the cache paths linked to an attached fork (replacing what was recorded); an empty
+ * list clears the record.
+ *
+ * @param slice - the volume's slice
+ * @param forkId - the fork
+ * @param links - the links, in the order they were made
+ * @throws `CONFLICT` unless the fork is attached; `NOT_FOUND` for an unknown fork
+ */
+export function recordLinks(slice: VolumeSlice, forkId: string, links: readonly ForkLink[]): VolumeSlice {
+  const fork = getFork(slice, forkId);
+  expectState(fork, ['attached'], 'link');
+  const { links: _old, ...rest } = fork;
+  return withFork(slice, links.length > 0 ? { ...rest, links: links.map((link) => ({ ...link })) } : rest);
 }
 
 /**

@@ -39,6 +39,7 @@ export const attach: CommandRun = async (args, io) => {
       links: links.map((l) => ({
         linkPath: l.linkPath,
         target: l.target,
+        method: l.method,
         action: l.action,
         movedTo: l.movedTo ?? null,
       })),

@@ -20,8 +20,9 @@ export const attachCommand: CommandSpec = {
     ...JSON_OPTION,
   },
   details:
-    'Each path is a sub-directory of the volume linked (symlink) into place: relative paths into the\n' +
-    'working directory, absolute paths under the instance root. End the fork with `cachevol finish`.',
+    'Each path is a sub-directory of the volume linked into place: relative paths into the\n' +
+    'working directory, absolute paths under the instance root; by a bind mount as root on Linux,\n' +
+    'else a symlink (see --link). End the fork with `cachevol finish`, which undoes the links.',
   example:
     'FORK=$(cachevol attach deps --path node_modules) && npm ci; cachevol finish "$FORK" --exit-code $?',
   load: () => import('../actions/fork-commands.js').then((m) => m.attach),

@@ -42,6 +42,12 @@ export const ATTACH_OPTIONS = {
     type: 'boolean',
     description: 'move an existing file or non-empty directory at a cache path aside instead of failing',
   },
+  link: {
+    type: 'string',
+    value: 'METHOD',
+    description:
+      'how cache paths are linked: auto (bind mount as root on Linux, else symlink), bind, symlink',
+  },
   job: {
     type: 'string',
     value: 'LABEL',
