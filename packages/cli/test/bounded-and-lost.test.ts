@@ -1,7 +1,7 @@
 import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureBuilt, sandbox as sandboxIn, tempDir } from './helpers/cli.js';
+import { cachevol, ensureBuilt, sandbox as sandboxIn, tempDir } from './helpers/cli.js';
 
 let base: string;
 let cleanup: () => Promise<void>;
@@ -40,6 +40,37 @@ describe('cachevol run: disk stays bounded, and lost version data never fails a 
     const [volume] = JSON.parse((await run(['ls', '--json'])).stdout).volumes;
     expect(volume.versions.map((v: { seq: number }) => v.seq).sort()).toEqual([3, 4]);
     expect((await run(job('five'))).stdout).toContain('saw four');
+  });
+
+  it('takes the limits from --versions-per-volume, CACHEVOL_VERSIONS_PER_VOLUME and --retention', async () => {
+    const { root, run, work } = await sandbox('limits');
+    for (const value of ['one', 'two', 'three'])
+      expect((await run(['--versions-per-volume', '1', ...job(value)])).code).toBe(0);
+    expect(await versionsOnDisk(root)).toHaveLength(1);
+    const env = { CACHEVOL_ROOT: root, CACHEVOL_VERSIONS_PER_VOLUME: '3' };
+    for (const value of ['four', 'five', 'six'])
+      expect((await cachevol(job(value), { cwd: work, env })).code).toBe(0);
+    expect(await versionsOnDisk(root)).toHaveLength(3);
+    // gc with a retention shorter than the versions' idle time removes them all.
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    const gc = await run(['--retention', '1s', 'gc', '--json']);
+    expect(gc.code, gc.stderr).toBe(0);
+    expect(await versionsOnDisk(root)).toEqual([]);
+    const bad = await run(['--retention', '14', 'gc']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--retention: invalid value "14"; write a time with its unit');
+  });
+
+  it('--fail-on-miss fails a job whose volume has no usable version, without running it', async () => {
+    const { run } = await sandbox('fail-on-miss');
+    const missed = await run(['run', '--fail-on-miss', ...job('one').slice(1)]);
+    expect(missed.code).toBe(1);
+    expect(missed.stdout).not.toContain('saw');
+    expect(missed.stderr).toMatch(/no usable version and failOnMiss is set/);
+    expect((await run(job('one'))).code).toBe(0);
+    const hit = await run(['run', '--fail-on-miss', ...job('two').slice(1)]);
+    expect(hit.code, hit.stderr).toBe(0);
+    expect(hit.stdout).toContain('saw one');
   });
 
   it('a version whose data was deleted is passed over with a warning; the job runs and succeeds', async () => {

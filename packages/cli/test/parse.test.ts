@@ -104,14 +104,31 @@ describe('readGlobals', () => {
       '--backend: expected one of dir, btrfs, zfs, sparsebundle, got "nfs"',
     );
     expect(() => globals({}, { CACHEVOL_BACKEND: 'nfs' })).toThrow(/^CACHEVOL_BACKEND: expected one of/);
-    expect(() => globals({ lease: 'soon' })).toThrow('--lease: invalid lease "soon"');
+    expect(() => globals({ lease: 'soon' })).toThrow('--lease: invalid value "soon"');
     expect(() => globals({}, { CACHEVOL_LEASE_MS: '2h' })).toThrow(
-      'CACHEVOL_LEASE_MS: invalid lease "2h"; write milliseconds',
+      'CACHEVOL_LEASE_MS: invalid value "2h"; write a time of at least 1s with its unit: 30s, 10m, 2h (the variable: milliseconds',
     );
+    expect(() => globals({ lease: '5' })).toThrow('--lease: invalid value "5"; write a time of at least 1s');
+    expect(() => globals({ lease: '500ms' })).toThrow('--lease: invalid value "500ms"');
+    expect(() => globals({}, { CACHEVOL_LEASE_MS: '5' })).toThrow('CACHEVOL_LEASE_MS: invalid value "5"');
+    expect(() => globals({ retention: '14' })).toThrow('--retention: invalid value "14"; write a time');
+    expect(() => globals({}, { CACHEVOL_MAX_TOTAL_SIZE: '100GB' })).toThrow(
+      'CACHEVOL_MAX_TOTAL_SIZE: invalid value "100GB"; write whole gigabytes: 100g',
+    );
+    expect(() => globals({ 'versions-per-volume': '0' })).toThrow('--versions-per-volume: invalid value "0"');
     expect(() => globals({ backend: 'zfs' })).toThrow('--backend zfs needs --dataset');
     expect(() => globals({}, { CACHEVOL_STORE: 'mysql://x' })).toThrow(
       /^CACHEVOL_STORE: expected sqlite or a postgres:\/\/ connection string/,
     );
+  });
+
+  it('reads the retention limits from flags or the environment', () => {
+    expect(
+      globals(
+        { retention: '36h', 'versions-per-volume': '5' },
+        { CACHEVOL_MAX_TOTAL_SIZE: '200g', CACHEVOL_RETENTION: '1d' },
+      ),
+    ).toMatchObject({ retentionMs: 36 * 3_600_000, maxVersionsPerVolume: 5, maxTotalBytes: 200 * 2 ** 30 });
   });
 
   it('parses durations', () => {
@@ -120,8 +137,10 @@ describe('readGlobals', () => {
       parseDuration('30s'),
       parseDuration('10m'),
       parseDuration('2h'),
-      parseDuration('7'),
-    ]).toEqual([500, 30_000, 600_000, 7_200_000, 7]);
+      parseDuration('14d'),
+    ]).toEqual([500, 30_000, 600_000, 7_200_000, 14 * 86_400_000]);
     expect(parseDuration('1.5h')).toBeNaN();
+    // A bare number has no unit: `--lease 5` once meant 5 ms.
+    expect(parseDuration('7')).toBeNaN();
   });
 });

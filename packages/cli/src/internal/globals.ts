@@ -10,6 +10,9 @@ export const BACKEND_KINDS = ['dir', 'btrfs', 'zfs', 'sparsebundle'] as const;
 /** A backend `--backend` accepts. */
 export type BackendKind = (typeof BACKEND_KINDS)[number];
 
+/** The shortest lease: forks are renewed every third of it, so a shorter one expires while a job runs. */
+export const MIN_LEASE_MS = 1000;
+
 /**
  * The global settings of every command (the single source of truth for their defaults). Each
  * comes from its flag, else its environment variable, else the default.
@@ -24,7 +27,15 @@ export const globalsSchema = z
       .regex(/^(sqlite|postgres(ql)?:\/\/.+)$/, 'expected sqlite or a postgres:// connection string')
       .default('sqlite')
       .describe('--store / CACHEVOL_STORE'),
-    leaseMs: z.number().int().positive().optional().describe('--lease / CACHEVOL_LEASE_MS'),
+    leaseMs: z.number().int().min(MIN_LEASE_MS).optional().describe('--lease / CACHEVOL_LEASE_MS'),
+    retentionMs: z.number().int().positive().optional().describe('--retention / CACHEVOL_RETENTION'),
+    maxTotalBytes: z.number().int().positive().optional().describe('--max-total-size / CACHEVOL_MAX_TOTAL_SIZE'),
+    maxVersionsPerVolume: z
+      .number()
+      .int()
+      .min(1)
+      .optional()
+      .describe('--versions-per-volume / CACHEVOL_VERSIONS_PER_VOLUME'),
   })
   .strict();
 
@@ -37,21 +48,46 @@ const SOURCES: Record<keyof Globals, { flag: string; env: string }> = {
   dataset: { flag: '--dataset', env: 'CACHEVOL_ZFS_DATASET' },
   store: { flag: '--store', env: 'CACHEVOL_STORE' },
   leaseMs: { flag: '--lease', env: 'CACHEVOL_LEASE_MS' },
+  retentionMs: { flag: '--retention', env: 'CACHEVOL_RETENTION' },
+  maxTotalBytes: { flag: '--max-total-size', env: 'CACHEVOL_MAX_TOTAL_SIZE' },
+  maxVersionsPerVolume: { flag: '--versions-per-volume', env: 'CACHEVOL_VERSIONS_PER_VOLUME' },
 };
 
-const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
 /**
- * Parses a duration: `500ms`, `30s`, `10m`, `2h`, or a bare number of milliseconds.
+ * Parses a duration with its unit: `500ms`, `30s`, `10m`, `2h`, `14d`. A bare number has no
+ * unit and is refused (`--lease 5` once meant 5 ms).
  *
  * @param text - the duration
  * @returns milliseconds, or `NaN` when malformed
  */
 export function parseDuration(text: string): number {
-  const match = /^([0-9]{1,12})(ms|s|m|h)?$/.exec(text.trim());
+  const match = /^([0-9]{1,12})(ms|s|m|h|d)$/.exec(text.trim());
   if (!match) return Number.NaN;
-  return Number(match[1]) * (UNITS[match[2] ?? 'ms'] ?? 1);
+  return Number(match[1]) * (UNITS[match[2] as string] ?? Number.NaN);
 }
+
+/** How each numeric setting is read (`NaN` when malformed or out of range), and how to write it. */
+const NUMERIC: Partial<Record<keyof Globals, { parse(raw: string, fromFlag: boolean): number; how: string }>> = {
+  leaseMs: {
+    // The variable's name says milliseconds; the flag takes a unit.
+    parse: (raw, fromFlag) => {
+      const ms = fromFlag ? parseDuration(raw) : /^[0-9]{1,12}$/.test(raw) ? Number(raw) : Number.NaN;
+      return ms >= MIN_LEASE_MS ? ms : Number.NaN;
+    },
+    how: `a time of at least 1s with its unit: 30s, 10m, 2h (the variable: milliseconds, at least ${MIN_LEASE_MS})`,
+  },
+  retentionMs: { parse: parseDuration, how: 'a time with its unit: 14d, 36h, 90m' },
+  maxTotalBytes: {
+    parse: (raw) => (/^[1-9][0-9]{0,6}g$/.test(raw) ? Number.parseInt(raw, 10) * 2 ** 30 : Number.NaN),
+    how: 'whole gigabytes: 100g',
+  },
+  maxVersionsPerVolume: {
+    parse: (raw) => (/^[1-9][0-9]{0,5}$/.test(raw) ? Number(raw) : Number.NaN),
+    how: 'a whole number of at least 1 (the head)',
+  },
+};
 
 /**
  * Reads the global settings from the parsed flags and the environment (flags win), validating
@@ -72,18 +108,10 @@ export function readGlobals(args: ParsedArgs, io: CliIo, command: string): Globa
     const raw = typeof flagValue === 'string' ? flagValue : io.env[env] || undefined;
     if (raw === undefined) continue;
     from[key] = typeof flagValue === 'string' ? flag : env;
-    if (key === 'leaseMs') {
-      const ms =
-        typeof flagValue === 'string' ? parseDuration(raw) : /^[0-9]+$/.test(raw) ? Number(raw) : Number.NaN;
-      if (!(ms > 0)) {
-        throw new UsageError(
-          `${from[key]}: invalid lease ${JSON.stringify(raw)}; ${typeof flagValue === 'string' ? 'write e.g. 30s, 10m, 2h or milliseconds' : 'write milliseconds'}`,
-          command,
-        );
-      }
-      input[key] = ms;
-    } else {
-      input[key] = raw;
+    const numeric = NUMERIC[key];
+    input[key] = numeric ? numeric.parse(raw, typeof flagValue === 'string') : raw;
+    if (numeric && !(Number(input[key]) > 0)) {
+      throw new UsageError(`${from[key]}: invalid value ${JSON.stringify(raw)}; write ${numeric.how}`, command);
     }
   }
   const parsed = globalsSchema.safeParse(input);

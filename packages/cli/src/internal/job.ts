@@ -8,6 +8,7 @@ import {
   type ForkHandle,
   type LinkOptions,
   type LinkResult,
+  isCacheVolumeError,
   resolveCachePath,
   type UnlinkResult,
 } from '@cachevol/core';
@@ -26,6 +27,13 @@ export interface JobVolume {
   paths: string[];
   /** Commit mode. */
   commit: CommitMode;
+  /** Fail when the volume has no usable version (`failOnMiss`), instead of attaching it empty. */
+  failOnMiss?: boolean;
+  /**
+   * Fail when the volume cannot be attached or a path cannot be linked. By default (`run`) the
+   * job goes on with it uncached and one warning: the cache never fails a job.
+   */
+  strict?: boolean;
 }
 
 /** Where a job runs and how its paths are resolved and linked. */
@@ -119,6 +127,13 @@ export function planLinks(volumes: readonly JobVolume[], place: JobPlace) {
   );
 }
 
+/** An attached volume: its fork, the links made, and how long it took (ms). */
+export interface Attached {
+  fork: ForkHandle;
+  links: LinkResult[];
+  attachMs: number;
+}
+
 /** Options of {@link attachVolumes}. */
 export interface AttachVolumesOptions {
   /**
@@ -145,9 +160,9 @@ export async function attachVolumes(
   place: JobPlace,
   out: Output,
   options: AttachVolumesOptions = {},
-): Promise<{ fork: ForkHandle; links: LinkResult[]; attachMs: number }[]> {
+): Promise<Attached[]> {
   planLinks(volumes, place); // every path is checked before anything is attached
-  const attached: { fork: ForkHandle; links: LinkResult[]; attachMs: number }[] = [];
+  const attached: Attached[] = [];
   const progress = progressLine(out.io);
   const stop = engine.on('progress', (p) => progress.update(p.doneBytes, p.totalBytes));
   try {
@@ -158,6 +173,7 @@ export async function attachVolumes(
         job: place.job,
         commit: volume.commit,
         ...(volume.size ? { size: volume.size } : {}),
+        ...(volume.failOnMiss ? { failOnMiss: true } : {}),
       });
       progress.clear();
       const entry = { fork, links: [] as LinkResult[], attachMs: 0 };
@@ -169,7 +185,7 @@ export async function attachVolumes(
           os: place.os,
           replace: place.replace,
           method: place.linkMethod ?? 'auto',
-          strict: !options.bestEffort,
+          strict: volume.strict || !options.bestEffort,
         });
       }
       entry.attachMs = performance.now() - started;
@@ -201,6 +217,47 @@ function reportUnlink(out: Output, link: UnlinkResult): void {
       `captured ${link.linkPath} into the fork (the tool replaced the link by a directory; ${link.capturedBy})`,
     );
   else if (link.problem) out.warn(link.problem);
+}
+
+/**
+ * Attaches a job's volumes one by one, best effort: a volume that cannot be attached (a full
+ * disk, data that cannot be read, a store or backend error) is left out with one warning, and
+ * the job runs with it uncached. A volume with `strict` or `failOnMiss` fails the job instead
+ * (after abandoning what was attached), and so does a path linked to another live job's fork:
+ * running uncached would write into that job's cache.
+ *
+ * @param engine - the engine
+ * @param volumes - the volumes
+ * @param place - where the job runs
+ * @param out - where to report
+ */
+async function attachEach(
+  engine: CacheVolumes,
+  volumes: readonly JobVolume[],
+  place: JobPlace,
+  out: Output,
+): Promise<Attached[]> {
+  const attached: Attached[] = [];
+  for (const volume of volumes) {
+    try {
+      attached.push(...(await attachVolumes(engine, [volume], place, out, { bestEffort: true })));
+    } catch (error) {
+      if (volume.strict || volume.failOnMiss || isLinkConflict(error)) {
+        for (const { fork } of attached) await fork.abandon().catch(() => undefined);
+        throw error;
+      }
+      out.warn(`${volume.scope}/${volume.name}: not cached this run: ${errorMessage(error)}`);
+    }
+  }
+  return attached;
+}
+
+function isLinkConflict(error: unknown): boolean {
+  return isCacheVolumeError(error, 'CONFLICT') && typeof error.details.path === 'string';
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 /**
@@ -334,7 +391,7 @@ async function runWatched(
   leaseMs: number,
   watch: SignalWatch,
 ): Promise<JobReport> {
-  const attached = await attachVolumes(engine, volumes, place, out, { bestEffort: true });
+  const attached = await attachEach(engine, volumes, place, out);
   for (const { fork, attachMs } of attached) {
     const base = fork.baseVersionId ? ` (version ${fork.baseVersionId})` : '';
     out.note(

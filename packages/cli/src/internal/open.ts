@@ -181,6 +181,11 @@ export async function openEngine(globals: Globals, options: OpenOptions): Promis
     backend,
     store,
     ...(globals.leaseMs ? { leaseMs: globals.leaseMs } : {}),
+    policy: {
+      ...(globals.retentionMs ? { retentionMs: globals.retentionMs } : {}),
+      ...(globals.maxTotalBytes ? { maxTotalBytes: globals.maxTotalBytes } : {}),
+      ...(globals.maxVersionsPerVolume ? { maxVersionsPerVolume: globals.maxVersionsPerVolume } : {}),
+    },
   });
   trackEngine(engine);
   return engine;
@@ -189,13 +194,18 @@ export async function openEngine(globals: Globals, options: OpenOptions): Promis
 /**
  * Opens the engine for commands that run a job (`run`, `pipeline run`). The cache never fails a
  * job: when the state cannot be opened (a lost database, a store that is down, a missing
- * package), it warns once and returns `null`, and the job runs uncached. Bad input (a root of
- * another backend) is still an error.
+ * package), it warns once and returns `null`, and the job runs uncached, unless `strict` asks
+ * for the error. Bad input (a root of another backend) is still an error.
  *
  * @param globals - backend, root, dataset, store, lease
  * @param out - where to warn
+ * @param options - `strict`: throw instead of running uncached
  */
-export async function openEngineForJob(globals: Globals, out: Output): Promise<CacheVolumes | null> {
+export async function openEngineForJob(
+  globals: Globals,
+  out: Output,
+  options: { strict?: boolean } = {},
+): Promise<CacheVolumes | null> {
   try {
     const engine = await openEngine(globals, { create: true });
     // What the engine got past without failing (a version whose data is gone, a removal
@@ -203,7 +213,7 @@ export async function openEngineForJob(globals: Globals, out: Output): Promise<C
     engine.on('warning', ({ message }) => out.warn(message));
     return engine;
   } catch (error) {
-    if (!isCacheVolumeError(error) || error.code === 'INVALID_ARGUMENT') throw error;
+    if (options.strict || !isCacheVolumeError(error) || error.code === 'INVALID_ARGUMENT') throw error;
     out.warn(`running without the cache: ${error.message}`);
     return null;
   }

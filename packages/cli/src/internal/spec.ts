@@ -98,7 +98,25 @@ export const GLOBAL_OPTIONS: Record<string, OptionSpec> = {
     type: 'string',
     value: 'TIME',
     env: 'CACHEVOL_LEASE_MS',
-    description: 'fork lease, e.g. 30s, 10m, 2h (default 2h); env value in milliseconds',
+    description: 'fork lease, at least 1s: 30s, 10m, 2h (default 2h); env value in milliseconds',
+  },
+  retention: {
+    type: 'string',
+    value: 'TIME',
+    env: 'CACHEVOL_RETENTION',
+    description: 'remove versions idle this long: 14d (default), 36h',
+  },
+  'max-total-size': {
+    type: 'string',
+    value: 'SIZE',
+    env: 'CACHEVOL_MAX_TOTAL_SIZE',
+    description: 'total size of all versions before the least recently used go, e.g. 200g (default: no limit)',
+  },
+  'versions-per-volume': {
+    type: 'string',
+    value: 'N',
+    env: 'CACHEVOL_VERSIONS_PER_VOLUME',
+    description: 'versions kept per volume, the head included (default 2)',
   },
   help: { type: 'boolean', short: 'h', description: 'show this help' },
 };

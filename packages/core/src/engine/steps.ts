@@ -201,9 +201,22 @@ export async function commitFork(ctx: EngineContext, key: VolumeKey, forkId: str
       result: versionId,
     }),
     repaired: false,
+  }).catch(async (error: unknown) => {
+    // The store could not record the commit's intent (a full disk, an unreachable database):
+    // the head stays as it is and the fork is abandoned, which frees its space. A fork that is
+    // `committing` (only the outcome write failed) is left for recovery to finish.
+    if (isCacheVolumeError(error, 'STORE_FAILED') && (await stillAttached(ctx, key, forkId)))
+      await abandonFork(ctx, key, forkId, 'commit-failed').catch(() => undefined);
+    throw error;
   });
   await pruneVolume(ctx, key);
   return version;
+}
+
+/** Whether the store still records the fork as `attached` (`false` when it cannot be read). */
+async function stillAttached(ctx: EngineContext, key: VolumeKey, forkId: string): Promise<boolean> {
+  const slice = await ctx.store.read(key).catch(() => null);
+  return slice?.forks[forkId]?.state === 'attached';
 }
 
 /**
@@ -307,6 +320,12 @@ async function finishCommit(
  * Abandons a fork: records `abandoning`, has the backend discard it, records `abandoned`. No
  * version or head changes. Abandoning an abandoned fork is a no-op.
  *
+ * When the store cannot record the intent (`STORE_FAILED`: typically a full disk that the job
+ * filled, with the state on the same filesystem), the fork's data is discarded first, which is
+ * what the abandon is for and frees the space, and the abandon is tried once more. The fork is
+ * this caller's to end (its transition was valid; only the write failed), and discarding is
+ * idempotent, so a later reconcile that finds the data gone just records the end.
+ *
  * @param ctx - the engine
  * @param key - the fork's volume
  * @param forkId - the fork
@@ -318,15 +337,24 @@ export async function abandonFork(
   forkId: string,
   reason: AbandonReason,
 ): Promise<void> {
-  const fork = await runStep(ctx, key, {
-    intent: (slice) => ({ slice: beginAbandon(slice, forkId, ctx.clock() + ctx.leaseMs), result: undefined }),
-    act: () => ctx.backend.discardFork(forkId),
-    outcome: (slice) => {
-      const next = completeAbandon(slice, forkId, ctx.clock());
-      return { slice: next, result: getFork(next, forkId) };
-    },
-    forks: [forkId],
-  });
+  const abandon = () =>
+    runStep(ctx, key, {
+      intent: (slice) => ({ slice: beginAbandon(slice, forkId, ctx.clock() + ctx.leaseMs), result: undefined }),
+      act: () => ctx.backend.discardFork(forkId),
+      outcome: (slice) => {
+        const next = completeAbandon(slice, forkId, ctx.clock());
+        return { slice: next, result: getFork(next, forkId) };
+      },
+      forks: [forkId],
+    });
+  let fork: ForkRecord;
+  try {
+    fork = await abandon();
+  } catch (error) {
+    if (!isCacheVolumeError(error, 'STORE_FAILED')) throw error;
+    await ctx.queues.backend(() => ctx.backend.discardFork(forkId));
+    fork = await abandon();
+  }
   ctx.events.emit('abandon', { fork, reason });
 }
 

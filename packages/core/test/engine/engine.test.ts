@@ -416,3 +416,63 @@ describe('CacheVolumes.gc: backend data and the state read at different moments'
     expect(report.reconcile.unaccounted).toEqual([expect.objectContaining({ kind: 'fork', id: 'f-stray' })]);
   });
 });
+
+describe('CacheVolumes on a full disk (the store cannot write until space is freed)', () => {
+  /** A store that fails every write while `disk.full`, and a backend whose discards free the disk. */
+  function fullDisk() {
+    const ctx = setup();
+    const disk = { full: false, freedBy: [] as string[] };
+    const transact = ctx.store.transact.bind(ctx.store);
+    ctx.store.transact = (async (...args: Parameters<Store['transact']>) => {
+      if (disk.full) throw new CacheVolumeError('STORE_FAILED', 'SQLITE_FULL: the disk is full');
+      return transact(...args);
+    }) as Store['transact'];
+    const discardFork = ctx.backend.discardFork.bind(ctx.backend);
+    ctx.backend.discardFork = async (forkId: string) => {
+      await discardFork(forkId);
+      disk.freedBy.push(forkId);
+      disk.full = false;
+    };
+    return { ...ctx, disk };
+  }
+
+  it('a commit that cannot be recorded abandons the fork, freeing its space; the head stays', async () => {
+    const { engine, backend, disk } = fullDisk();
+    const head = await (await engine.attach('v')).commit();
+    const fork = await engine.attach('v');
+    disk.full = true; // the job filled the disk
+    expect(await code(fork.commit())).toBe('STORE_FAILED');
+    expect(new Set(disk.freedBy)).toEqual(new Set([fork.id]));
+    expect(await engine.forks()).toEqual([]);
+    expect((await backend.list()).filter((e) => e.kind === 'fork')).toEqual([]);
+    expect((await engine.lookup('v')).version?.id).toBe(head.id);
+  });
+
+  it('an abandon that cannot be recorded discards the data first, then records the end', async () => {
+    const { engine, backend, disk } = fullDisk();
+    const fork = await engine.attach('v');
+    disk.full = true;
+    await fork.abandon();
+    expect(new Set(disk.freedBy)).toEqual(new Set([fork.id]));
+    expect(await engine.forks()).toEqual([]);
+    expect(await backend.list()).toEqual([]);
+  });
+
+  it('when discarding frees nothing, the abandon fails but the data is gone; recovery records the end', async () => {
+    const { engine, backend, disk, clock } = fullDisk();
+    const fork = await engine.attach('v');
+    const discardFork = backend.discardFork;
+    backend.discardFork = async (forkId: string) => {
+      await discardFork(forkId);
+      disk.full = true; // something else keeps the disk full
+    };
+    disk.full = true;
+    expect(await code(fork.abandon())).toBe('STORE_FAILED');
+    expect(await backend.list()).toEqual([]);
+    disk.full = false;
+    backend.discardFork = discardFork;
+    clock.now += DAY_MS;
+    await engine.reconcile();
+    expect(await engine.forks()).toEqual([]);
+  });
+});

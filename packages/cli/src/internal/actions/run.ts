@@ -1,7 +1,7 @@
 import { basename } from 'node:path';
 import { DEFAULT_LEASE_MS, validateName } from '@cachevol/core';
 import { readGlobals } from '../globals.js';
-import { checkDirectories, list, readAttachInputs, str } from '../inputs.js';
+import { checkDirectories, flag, list, readAttachInputs, str } from '../inputs.js';
 import { planLinks, runJob, runUncached } from '../job.js';
 import { openEngineForJob } from '../open.js';
 import { Output } from '../output.js';
@@ -32,6 +32,8 @@ export const run: CommandRun = async (args, io) => {
   const globals = readGlobals(args, io, 'run');
   const inputs = readAttachInputs(args, io, 'run');
   checkDirectories(inputs, 'run');
+  const strict = flag(args, 'strict');
+  const failOnMiss = flag(args, 'fail-on-miss');
   const name = validateName(str(args, 'name') ?? defaultName(inputs.workdir));
   const volumes = [
     {
@@ -40,12 +42,14 @@ export const run: CommandRun = async (args, io) => {
       paths: list(args, 'cache'),
       commit: inputs.commit,
       ...(inputs.size ? { size: inputs.size } : {}),
+      failOnMiss,
+      strict,
     },
   ];
   planLinks(volumes, inputs); // every path is checked before anything is attached
   const [file, ...rest] = args.command as [string, ...string[]];
   const commands = [{ file, args: rest }];
-  const engine = await openEngineForJob(globals, out);
+  const engine = await openEngineForJob(globals, out, { strict: strict || failOnMiss });
   if (!engine) return (await runUncached(commands, inputs.workdir, out)).exitCode;
   const report = await runJob(engine, volumes, inputs, commands, out, globals.leaseMs ?? DEFAULT_LEASE_MS);
   return report.exitCode;

@@ -1,5 +1,5 @@
 import type { CommandSpec } from '../spec.js';
-import { ATTACH_OPTIONS } from './shared-options.js';
+import { ATTACH_OPTIONS, JOB_OPTIONS } from './shared-options.js';
 
 /** `cachevol run`. */
 export const runCommand: CommandSpec = {
@@ -21,13 +21,17 @@ export const runCommand: CommandSpec = {
       description: "the volume name (default: the working directory's name)",
     },
     ...ATTACH_OPTIONS,
+    ...JOB_OPTIONS,
   },
   details:
     'The command runs directly (no shell) with stdin/stdout/stderr inherited, in the working\n' +
     "directory; cachevol's own messages go to stderr. The fork's lease is renewed while it runs.\n" +
     "Exit code: the command's; 128+N when a signal N (SIGINT, SIGTERM, SIGHUP: forwarded to the\n" +
     'command) ended it, and then the fork is abandoned; 127 when the command is not found.\n' +
-    "A failed commit is a warning (the cache is best-effort); the exit code stays the command's.",
+    'The cache never fails the job: a volume that cannot be attached (full disk, missing data, a\n' +
+    'store or backend error) or a path that cannot be linked runs uncached, with one warning;\n' +
+    "a failed commit is a warning too, and the exit code stays the command's. --fail-on-miss and\n" +
+    '--strict opt in to failing.',
   example: 'cachevol run --cache node_modules --name deps -- npm ci',
   load: () => import('../actions/run.js').then((m) => m.run),
 };

@@ -54,3 +54,16 @@ export const ATTACH_OPTIONS = {
     description: 'a label for the job holding the fork (default cli-<pid>)',
   },
 } satisfies Record<string, OptionSpec>;
+
+/** Flags of the commands that run a job (`run`): how much cache trouble may fail it. */
+export const JOB_OPTIONS = {
+  'fail-on-miss': {
+    type: 'boolean',
+    description: 'fail (exit 1, the command does not run) when a volume has no usable version',
+  },
+  strict: {
+    type: 'boolean',
+    description:
+      'fail when the cache cannot be attached or a path cannot be linked (default: run with it uncached, with a warning)',
+  },
+} satisfies Record<string, OptionSpec>;

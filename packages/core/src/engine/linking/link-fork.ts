@@ -128,7 +128,14 @@ export async function unlinkFork(
       failure ??= error;
     }
   }
-  if (fork.state === 'attached') await engine.record(kept);
+  if (fork.state === 'attached') {
+    // Once every link is undone the record only tells recovery what to look at, and recovery
+    // finds them gone: a store that cannot write now (a full disk) must not keep the fork from
+    // being committed or abandoned.
+    await engine.record(kept).catch((error: unknown) => {
+      if (kept.length > 0) throw error;
+    });
+  }
   if (failure) throw failure;
   return results;
 }
