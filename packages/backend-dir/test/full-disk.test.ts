@@ -5,9 +5,14 @@ import { join } from 'node:path';
 import type { Progress } from '@cachevol/core';
 import { noise } from '@cachevol/core/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  freeBytes,
+  type LoopExt4,
+  loopExt4Unavailable,
+  makeLoopExt4,
+} from '../../../test-support/loop-ext4.js';
 import { createDirBackend } from '../src/index.js';
 import { rejection } from './helpers.js';
-import { freeBytes, type LoopExt4, loopExt4Unavailable, makeLoopExt4 } from '../../../test-support/loop-ext4.js';
 
 const unavailable = loopExt4Unavailable();
 const inCi = process.env.CI === 'true';

@@ -29,7 +29,12 @@ export const globalsSchema = z
       .describe('--store / CACHEVOL_STORE'),
     leaseMs: z.number().int().min(MIN_LEASE_MS).optional().describe('--lease / CACHEVOL_LEASE_MS'),
     retentionMs: z.number().int().positive().optional().describe('--retention / CACHEVOL_RETENTION'),
-    maxTotalBytes: z.number().int().positive().optional().describe('--max-total-size / CACHEVOL_MAX_TOTAL_SIZE'),
+    maxTotalBytes: z
+      .number()
+      .int()
+      .positive()
+      .optional()
+      .describe('--max-total-size / CACHEVOL_MAX_TOTAL_SIZE'),
     maxVersionsPerVolume: z
       .number()
       .int()
@@ -69,7 +74,9 @@ export function parseDuration(text: string): number {
 }
 
 /** How each numeric setting is read (`NaN` when malformed or out of range), and how to write it. */
-const NUMERIC: Partial<Record<keyof Globals, { parse(raw: string, fromFlag: boolean): number; how: string }>> = {
+const NUMERIC: Partial<
+  Record<keyof Globals, { parse(raw: string, fromFlag: boolean): number; how: string }>
+> = {
   leaseMs: {
     // The variable's name says milliseconds; the flag takes a unit.
     parse: (raw, fromFlag) => {
@@ -111,7 +118,10 @@ export function readGlobals(args: ParsedArgs, io: CliIo, command: string): Globa
     const numeric = NUMERIC[key];
     input[key] = numeric ? numeric.parse(raw, typeof flagValue === 'string') : raw;
     if (numeric && !(Number(input[key]) > 0)) {
-      throw new UsageError(`${from[key]}: invalid value ${JSON.stringify(raw)}; write ${numeric.how}`, command);
+      throw new UsageError(
+        `${from[key]}: invalid value ${JSON.stringify(raw)}; write ${numeric.how}`,
+        command,
+      );
     }
   }
   const parsed = globalsSchema.safeParse(input);

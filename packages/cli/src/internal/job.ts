@@ -6,9 +6,9 @@ import {
   DEFAULT_LEASE_MS,
   type FinishOutcome,
   type ForkHandle,
+  isCacheVolumeError,
   type LinkOptions,
   type LinkResult,
-  isCacheVolumeError,
   resolveCachePath,
   type UnlinkResult,
 } from '@cachevol/core';

@@ -110,7 +110,8 @@ export const GLOBAL_OPTIONS: Record<string, OptionSpec> = {
     type: 'string',
     value: 'SIZE',
     env: 'CACHEVOL_MAX_TOTAL_SIZE',
-    description: 'total size of all versions before the least recently used go, e.g. 200g (default: no limit)',
+    description:
+      'total size of all versions before the least recently used go, e.g. 200g (default: no limit)',
   },
   'versions-per-volume': {
     type: 'string',

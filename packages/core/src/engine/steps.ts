@@ -339,7 +339,10 @@ export async function abandonFork(
 ): Promise<void> {
   const abandon = () =>
     runStep(ctx, key, {
-      intent: (slice) => ({ slice: beginAbandon(slice, forkId, ctx.clock() + ctx.leaseMs), result: undefined }),
+      intent: (slice) => ({
+        slice: beginAbandon(slice, forkId, ctx.clock() + ctx.leaseMs),
+        result: undefined,
+      }),
       act: () => ctx.backend.discardFork(forkId),
       outcome: (slice) => {
         const next = completeAbandon(slice, forkId, ctx.clock());
