@@ -48,11 +48,33 @@ describe('progress', () => {
     line.update(2 ** 20, 4 * 2 ** 20);
     line.clear();
     expect(tty.text()).toBe('\r\u001b[2Kcachevol: copying 1.0 MiB / 4.0 MiB (25%)\r\u001b[2K');
-    const pipe = sink(false);
-    const quiet = progressLine({ stdout: sink(), stderr: pipe, env: {}, cwd: '/' });
-    quiet.update(1, null);
-    quiet.clear();
-    expect(pipe.text()).toBe('');
+  });
+
+  it('prints a plain line every ten seconds in a log (CI), and nothing for a short copy', () => {
+    const clock = { now: 0 };
+    const log = sink(false);
+    const line = progressLine({ stdout: sink(), stderr: log, env: {}, cwd: '/' }, () => clock.now);
+    for (const [at, done] of [
+      [0, 0],
+      [4_000, 1],
+      [10_000, 2],
+      [15_000, 3],
+      [20_500, 4],
+    ]) {
+      clock.now = at as number;
+      line.update((done as number) * 2 ** 20, 8 * 2 ** 20);
+    }
+    line.clear();
+    expect(log.text()).toBe(
+      'cachevol: copying 2.0 MiB / 8.0 MiB (25%)\ncachevol: copying 4.0 MiB / 8.0 MiB (50%)\n',
+    );
+    const short = sink(false);
+    const quick = progressLine({ stdout: sink(), stderr: short, env: {}, cwd: '/' }, () => clock.now);
+    quick.update(1, null);
+    clock.now += 9_000;
+    quick.update(2, null);
+    quick.clear();
+    expect(short.text()).toBe('');
   });
 });
 

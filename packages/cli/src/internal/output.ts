@@ -160,34 +160,47 @@ function safeDetails(error: CacheVolumeError): unknown {
   }
 }
 
+/** How often progress is shown: on a terminal, and as plain lines in a log (CI). */
+export const PROGRESS_INTERVAL_MS = { terminal: 100, log: 10_000 } as const;
+
 /**
- * Shows `progress` events of long copies on one self-overwriting stderr line, at most ten times
- * a second, and only when stderr is a terminal.
+ * Shows `progress` events of long copies on stderr. On a terminal: one self-overwriting line,
+ * at most ten times a second. Otherwise (a CI log, a pipe): a plain line every ten seconds, so
+ * a long copy is visible in the log and a short one prints nothing.
  *
  * @param io - the streams
+ * @param clock - the time source (tests)
  * @returns `update(done, total)` and `clear()`
  */
-export function progressLine(io: CliIo): {
+export function progressLine(
+  io: CliIo,
+  clock: () => number = Date.now,
+): {
   update(doneBytes: number, totalBytes: number | null): void;
   clear(): void;
 } {
-  const enabled = io.stderr.isTTY === true;
-  let last = 0;
+  const terminal = io.stderr.isTTY === true;
+  const interval = terminal ? PROGRESS_INTERVAL_MS.terminal : PROGRESS_INTERVAL_MS.log;
+  let last: number | null = null;
   let shown = false;
   return {
     update(doneBytes, totalBytes) {
-      if (!enabled) return;
-      const now = Date.now();
-      if (now - last < 100) return;
+      const now = clock();
+      last ??= now - (terminal ? interval : 0); // a terminal shows the first event at once
+      if (now - last < interval) return;
       last = now;
-      shown = true;
       const total = totalBytes === null ? '' : ` / ${mib(totalBytes)}`;
       const pct = totalBytes ? ` (${Math.floor((doneBytes / totalBytes) * 100)}%)` : '';
-      io.stderr.write(`\r\u001b[2Kcachevol: copying ${mib(doneBytes)}${total}${pct}`);
+      const text = `cachevol: copying ${mib(doneBytes)}${total}${pct}`;
+      if (terminal) {
+        shown = true;
+        io.stderr.write(`\r\u001b[2K${text}`);
+      } else io.stderr.write(`${text}\n`);
     },
     clear() {
       if (shown) io.stderr.write('\r\u001b[2K');
       shown = false;
+      last = null;
     },
   };
 }
