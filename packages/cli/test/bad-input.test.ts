@@ -98,6 +98,22 @@ const cases: [string, string[], RegExp][] = [
     /^cachevol: INVALID_ARGUMENT: Invalid cache configuration in .*bad-pipeline.yml \(1 problem\): cache \(line 1, column 8\): Invalid cache path "..\/escape"/,
   ],
   [
+    'a cache path at the cache root (with --replace, it once moved the root aside)',
+    ['--root', '.cachevol', 'run', '--replace', '-c', '.cachevol', '--', 'true'],
+    /^cachevol: INVALID_ARGUMENT: Cache path ".cachevol" \(.*\) is the cache root /,
+  ],
+  [
+    'a cache path inside the cache root',
+    ['--root', 'r', 'attach', 'deps', '-p', 'r/data'],
+    /^cachevol: INVALID_ARGUMENT: Cache path "r\/data" .* is inside the cache root /,
+  ],
+  [
+    'a cache path above the cache root',
+    ['--root', 'build/cachevol', 'run', '-c', 'build', '--', 'true'],
+    /^cachevol: INVALID_ARGUMENT: Cache path "build" .* contains the cache root /,
+  ],
+  ['a lease without its unit (once 5 ms)', ['--lease', '5', 'gc'], /^cachevol: --lease: invalid value "5"/],
+  [
     'a missing working directory',
     ['run', '--workdir', 'nowhere', '-c', 'c', '--', 'true'],
     /^cachevol: --workdir: .*nowhere is not an existing directory/,

@@ -1,6 +1,9 @@
+import { realpathSync } from 'node:fs';
 import { constants } from 'node:os';
+import { basename, dirname, join, resolve, sep } from 'node:path';
 import {
   type CacheOs,
+  CacheVolumeError,
   type CacheVolumes,
   type CommitMode,
   DEFAULT_LEASE_MS,
@@ -109,12 +112,15 @@ function signalCode(signal: NodeJS.Signals): number {
 
 /**
  * Turns each volume's cache paths into link requests (checks every path before anything is
- * attached, so a bad path changes nothing).
+ * attached, so a bad path changes nothing). With `root`, a path at the cache root, above it or
+ * inside it is refused: linking there would hide the root (or move it aside with `--replace`).
  *
  * @param volumes - the job's volumes
  * @param place - working directory, instance root, os
+ * @param options - `root`: the cache root (`--root`)
+ * @throws `INVALID_ARGUMENT` for a path that is not a cache path, or one that overlaps the root
  */
-export function planLinks(volumes: readonly JobVolume[], place: JobPlace) {
+export function planLinks(volumes: readonly JobVolume[], place: JobPlace, options: { root?: string } = {}) {
   return volumes.map((volume) =>
     volume.paths.map((path) => {
       const resolved = resolveCachePath(path, {
@@ -122,8 +128,38 @@ export function planLinks(volumes: readonly JobVolume[], place: JobPlace) {
         instanceRoot: place.instanceRoot,
         os: place.os,
       });
+      if (options.root) refuseOverlap(path, resolved.linkPath, options.root);
       return { ...resolved, within: resolved.kind === 'relative' ? place.workdir : place.instanceRoot };
     }),
+  );
+}
+
+/** The path with symlinks resolved as far as it exists (what it will be once made). */
+function realish(path: string): string {
+  const missing: string[] = [];
+  let at = resolve(path);
+  for (;;) {
+    try {
+      return join(realpathSync(at), ...missing.reverse());
+    } catch {
+      const parent = dirname(at);
+      if (parent === at) return resolve(path);
+      missing.push(basename(at));
+      at = parent;
+    }
+  }
+}
+
+function refuseOverlap(path: string, linkPath: string, root: string): void {
+  const link = realish(linkPath);
+  const cache = realish(root);
+  const inside = (a: string, b: string) => a === b || a.startsWith(b.endsWith(sep) ? b : b + sep);
+  if (!inside(link, cache) && !inside(cache, link)) return;
+  const where = link === cache ? 'is' : inside(link, cache) ? 'is inside' : 'contains';
+  throw new CacheVolumeError(
+    'INVALID_ARGUMENT',
+    `Cache path ${JSON.stringify(path)} (${linkPath}) ${where} the cache root ${root}: a volume cannot hold the root that holds it. Choose another path, or put the root elsewhere (--root or CACHEVOL_ROOT).`,
+    { details: { path, linkPath, root } },
   );
 }
 

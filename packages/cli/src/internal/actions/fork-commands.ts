@@ -21,7 +21,7 @@ export const attach: CommandRun = async (args, io) => {
     commit: inputs.commit,
     size: inputs.size,
   };
-  planLinks([volume], inputs); // every path is checked before anything is attached
+  planLinks([volume], inputs, { root: globals.root }); // every path is checked before anything is attached
   const engine = await openEngine(globals, { create: true });
   const [attached] = await attachVolumes(engine, [volume], inputs, out);
   const { fork, links, attachMs } = attached as NonNullable<typeof attached>;

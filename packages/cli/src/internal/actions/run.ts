@@ -46,7 +46,7 @@ export const run: CommandRun = async (args, io) => {
       strict,
     },
   ];
-  planLinks(volumes, inputs); // every path is checked before anything is attached
+  planLinks(volumes, inputs, { root: globals.root }); // every path is checked before anything is attached
   const [file, ...rest] = args.command as [string, ...string[]];
   const commands = [{ file, args: rest }];
   const engine = await openEngineForJob(globals, out, { strict: strict || failOnMiss });
