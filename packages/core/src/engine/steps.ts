@@ -16,6 +16,7 @@ import {
   completeCommit,
   completeRemoveVersion,
   getFork,
+  renewLease,
   type VersionRef,
 } from '../model/transitions.js';
 import type { AbandonReason, CacheVolumeEvents, Emitter } from './events.js';
@@ -51,6 +52,11 @@ export interface Step<I, B, T> {
   outcome(slice: VolumeSlice, done: B, intent: I): SliceUpdate<T>;
   /** Called when the backend step or the outcome fails, before the error is rethrown. */
   onFailure?(error: unknown, intent: I, stage: 'act' | 'outcome'): Promise<void>;
+  /**
+   * Extends the intent's lease while the backend step runs (every third of the lease), so that
+   * a long step (a copy of a big version) is not taken for an interrupted one and recovered.
+   */
+  renew?(slice: VolumeSlice, expiresAt: number): VolumeSlice;
   /** Ended forks the transactions must see (see `TransactOptions.forks`). */
   forks?: readonly string[];
   /** Which of the two writes must be on stable storage before going on. */
@@ -75,7 +81,8 @@ export async function runStep<I, B, T>(ctx: EngineContext, key: VolumeKey, step:
       : await ctx.store.transact(key, step.intent, { forks, durable: step.durable?.intent });
   let stage: 'act' | 'outcome' = 'act';
   try {
-    const done = await ctx.queues.backend(() => step.act(intent));
+    const stopRenewing = step.renew ? renewWhile(ctx, key, step.renew, forks) : undefined;
+    const done = await ctx.queues.backend(() => step.act(intent)).finally(stopRenewing);
     stage = 'outcome';
     return await ctx.store.transact(key, (slice) => step.outcome(slice, done, intent), {
       forks,
@@ -85,6 +92,30 @@ export async function runStep<I, B, T>(ctx: EngineContext, key: VolumeKey, step:
     await step.onFailure?.(error, intent, stage).catch(() => undefined);
     throw error;
   }
+}
+
+/**
+ * Renews a lease every third of it until the returned function is called. A renewal that fails
+ * is left for the next one (or for the step's own outcome write to report).
+ */
+function renewWhile(
+  ctx: EngineContext,
+  key: VolumeKey,
+  renew: (slice: VolumeSlice, expiresAt: number) => VolumeSlice,
+  forks: readonly string[] | undefined,
+): () => void {
+  const timer = setInterval(
+    () => {
+      ctx.store
+        .transact(key, (slice) => ({ slice: renew(slice, ctx.clock() + ctx.leaseMs), result: undefined }), {
+          forks,
+        })
+        .catch(() => undefined);
+    },
+    Math.max(50, Math.floor(ctx.leaseMs / 3)),
+  );
+  timer.unref?.();
+  return () => clearInterval(timer);
 }
 
 /** What {@link attachFork} needs: the transition's input but the time and policy, and `failOnMiss`. */
@@ -168,6 +199,7 @@ async function attachOnce(
         throw isCacheVolumeError(error, 'NOT_FOUND') ? new LostParent(baseId, error) : error;
       });
     },
+    renew: (slice, expiresAt) => renewLease(slice, forkId, expiresAt),
     outcome: (slice, { mountPath }, { selection }) => {
       const next = completeAttach(slice, forkId, mountPath);
       return { slice: next, result: { fork: getFork(next, forkId), selection } };

@@ -170,7 +170,8 @@ export function completeAttach(slice: VolumeSlice, forkId: string, mountPath: st
 }
 
 /**
- * Renews a fork's lease (it never shortens it).
+ * Renews a fork's lease (it never shortens it): an attached fork's (heartbeats), or a fork
+ * being made's (while a long copy runs, so that recovery does not take it for interrupted).
  *
  * @param slice - the volume's slice
  * @param forkId - the fork
@@ -178,7 +179,7 @@ export function completeAttach(slice: VolumeSlice, forkId: string, mountPath: st
  */
 export function renewLease(slice: VolumeSlice, forkId: string, expiresAt: number): VolumeSlice {
   const fork = getFork(slice, forkId);
-  expectState(fork, ['attached'], 'renew the lease of');
+  expectState(fork, ['attached', 'creating'], 'renew the lease of');
   if (expiresAt <= fork.expiresAt) return slice;
   return withFork(slice, { ...fork, expiresAt });
 }

@@ -476,3 +476,37 @@ describe('CacheVolumes on a full disk (the store cannot write until space is fre
     expect(await engine.forks()).toEqual([]);
   });
 });
+
+describe('CacheVolumes: a long attach', () => {
+  it('renews the lease of the fork being made, so recovery does not abandon a copy in progress', async () => {
+    const { engine, backend, store, clock } = setup({ leaseMs: 300 });
+    await (await engine.attach('v')).commit();
+    let release = () => {};
+    const copying = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const forkVersion = backend.forkVersion.bind(backend);
+    let started = () => {};
+    const copyStarted = new Promise<void>((resolve) => {
+      started = resolve;
+    });
+    backend.forkVersion = async (...args) => {
+      started();
+      await copying; // a big copy
+      return forkVersion(...args);
+    };
+    const attaching = engine.attach('v');
+    await copyStarted;
+    const creating = async () => (await engine.forks()).find((f) => f.state === 'creating');
+    const first = (await creating())?.expiresAt ?? 0;
+    clock.now += 10_000; // far past the lease: without renewals recovery takes the fork
+    for (let i = 0; i < 100 && ((await creating())?.expiresAt ?? 0) <= clock.now; i++)
+      await new Promise((r) => setTimeout(r, 20)); // renewals come every 100 ms (a third of the lease)
+    expect((await creating())?.expiresAt).toBeGreaterThan(Math.max(first, clock.now));
+    await engine.reconcile();
+    release();
+    const fork = await attaching;
+    expect(fork.result).toBe('hit');
+    expect((await store.findFork(fork.id))?.state).toBe('attached');
+  });
+});

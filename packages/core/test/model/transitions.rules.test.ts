@@ -188,9 +188,14 @@ describe('fork state rules', () => {
       refuses(state, 'finish attaching', (s) => completeAttach(s, 'f1', '/x'));
   });
 
-  it('renewLease: only an attached fork is renewed', () => {
-    for (const state of ALL.filter((s) => s !== 'attached'))
+  it('renewLease: only an attached fork, or one being made (a long copy), is renewed', () => {
+    for (const state of ALL.filter((s) => s !== 'attached' && s !== 'creating'))
       refuses(state, 'renew the lease of', (s) => renewLease(s, 'f1', T0 + 10_000));
+    const creating = sliceOf([], [fork('f1', { state: 'creating', expiresAt: T0 + 1000 })]);
+    expect(renewLease(creating, 'f1', T0 + 5000).forks.f1).toMatchObject({
+      state: 'creating',
+      expiresAt: T0 + 5000,
+    });
   });
 
   it('renewLease: a later end extends the lease; the same or an earlier end changes nothing', () => {
