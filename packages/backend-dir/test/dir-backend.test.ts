@@ -140,6 +140,26 @@ describe('copies keep what a cache needs and never leave the tree', () => {
     expect(await backend.list()).toEqual([]);
   });
 
+  itWith(
+    'root',
+    'removes a version and discards a fork that hold immutable and append-only files',
+    async () => {
+      const backend = createDirBackend({ root: tempDir(), reflink: 'never' });
+      const a = await backend.createFork('f1', fork);
+      await mkdir(join(a.mountPath, 'c'));
+      await writeFile(join(a.mountPath, 'c', 'immutable'), 'i');
+      await writeFile(join(a.mountPath, 'c', 'append-only'), 'a');
+      execFileSync('chattr', ['+i', join(a.mountPath, 'c', 'immutable')]);
+      execFileSync('chattr', ['+a', join(a.mountPath, 'c', 'append-only')]);
+      await backend.commitFork('f1', 'v1');
+      const b = await backend.forkVersion('f2', 'v1', fork);
+      await backend.removeVersion('v1');
+      await backend.discardFork('f2');
+      expect(existsSync(b.mountPath)).toBe(false);
+      expect(await backend.list()).toEqual([]);
+    },
+  );
+
   it('keeps modes, timestamps, hard links, read-only directories and FIFOs', async () => {
     const backend = createDirBackend({ root: tempDir(), reflink: 'never' });
     const a = await backend.createFork('f1', fork);
