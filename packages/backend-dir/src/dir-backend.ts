@@ -12,7 +12,7 @@ import {
   validateId,
 } from '@cachevol/core';
 import { hasEntries, treesDiffer } from './internal/compare-trees.js';
-import { type CloneMode, copyTree } from './internal/copy-tree.js';
+import { type CloneMode, copyTree, unreadableSource } from './internal/copy-tree.js';
 import { errnoCode, fsFailure } from './internal/errors.js';
 import { isIdName, Layout, parseScratchName } from './internal/layout.js';
 import { fsyncPath, measureTree } from './internal/measure.js';
@@ -234,6 +234,14 @@ export function createDirBackend(options: DirBackendOptions): DirBackend {
       } catch (error) {
         // The version was removed while it was being copied.
         if (!(await isDirectory(source)) && !(await isDirectory(mountPath))) notFound('version', versionId);
+        const unreadable = unreadableSource(error, source);
+        if (unreadable) {
+          throw new CacheVolumeError(
+            'NOT_FOUND',
+            `The dir backend cannot read version ${versionId}: ${unreadable}. Its data is unusable; it is passed over.`,
+            { cause: error, details: { versionId, unreadable: true } },
+          );
+        }
         throw error;
       }
     },

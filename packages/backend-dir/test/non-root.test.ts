@@ -29,9 +29,20 @@ const { createDirBackend } = require(process.argv[2]);
   const copied = readdirSync(join(b.mountPath, 'mod', 'pkg'));
   await backend.discardFork('f2');
   await backend.removeVersion('v1');
+  // A version's directory made unreadable afterwards (chmod 000): its data cannot be read.
+  const c = await backend.createFork('f3', fork);
+  mkdirSync(join(c.mountPath, 'secret'));
+  writeFileSync(join(c.mountPath, 'secret', 'key'), 'k');
+  await backend.commitFork('f3', 'v2');
+  chmodSync(join(backend.root, 'versions', 'v2', 'secret'), 0o000);
+  const unreadable = await backend.forkVersion('f4', 'v2', fork).then(
+    () => null,
+    (error) => ({ code: error.code, unreadable: error.details.unreadable === true }),
+  );
+  await backend.removeVersion('v2');
   const left = await backend.list();
   const trash = readdirSync(join(backend.root, 'trash'));
-  process.stdout.write(JSON.stringify({ uid: process.getuid(), copied, left, trash }));
+  process.stdout.write(JSON.stringify({ uid: process.getuid(), copied, unreadable, left, trash }));
 })().catch((error) => {
   process.stderr.write(String(error && error.stack || error));
   process.exit(1);
@@ -61,7 +72,7 @@ describe.runIf(isRoot)(
     });
     afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-    it('forks, commits and removes read-only directory trees without root', () => {
+    it('forks, commits and removes read-only directory trees without root; unreadable data is NOT_FOUND', () => {
       const parent = mkdtempSync(join(dir, 'p-'));
       chownSync(parent, NOBODY, NOBODY);
       const result = spawnSync(
@@ -75,7 +86,14 @@ describe.runIf(isRoot)(
       );
       expect(result.stderr).toBe('');
       expect(result.status).toBe(0);
-      expect(JSON.parse(result.stdout)).toEqual({ uid: NOBODY, copied: ['go.mod'], left: [], trash: [] });
+      expect(JSON.parse(result.stdout)).toEqual({
+        uid: NOBODY,
+        copied: ['go.mod'],
+        // Unreadable version data is NOT_FOUND (marked unreadable), so the engine passes it over.
+        unreadable: { code: 'NOT_FOUND', unreadable: true },
+        left: [],
+        trash: [],
+      });
     });
   },
 );

@@ -91,3 +91,20 @@ export async function copyTree(from: string, to: string, options: CopyTreeOption
   }
   await progress?.finish();
 }
+
+/**
+ * What `cp` said about a file of `source` that it could not read (permission denied, an I/O
+ * error), or `null` when the copy failed for another reason (a full disk is the destination's
+ * problem, not the version's).
+ *
+ * @param error - what the copy threw (a {@link CommandFailedError}, or an error caused by one)
+ * @param source - the tree that was copied
+ */
+export function unreadableSource(error: unknown, source: string): string | null {
+  const failed = error instanceof CommandFailedError ? error : (error as { cause?: unknown } | null)?.cause;
+  if (!(failed instanceof CommandFailedError)) return null;
+  const line = failed.stderr
+    .split('\n')
+    .find((text) => text.includes(`'${source}/`) && /Permission denied|Input\/output error/.test(text));
+  return line?.trim() ?? null;
+}
