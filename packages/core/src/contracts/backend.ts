@@ -40,7 +40,8 @@ export interface Backend {
   /**
    * Creates a fork whose contents are those of a version.
    * - Duplicate fork id: returns the existing fork's mount.
-   * - Missing version: `NOT_FOUND`, nothing is created.
+   * - Missing version, or one whose data cannot be read: `NOT_FOUND`, nothing is created (the
+   *   engine then passes the version over as lost).
    * - The version keeps existing and may be forked any number of times.
    *
    * @param forkId - the new fork's id
