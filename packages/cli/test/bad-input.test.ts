@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cachevol, ensureBuilt, listTree, tempDir } from './helpers/cli.js';
+import { cachevol, ensureBuilt, listTree, spawnCachevol, tempDir } from './helpers/cli.js';
 
 let base: string;
 let cleanup: () => Promise<void>;
@@ -112,6 +112,11 @@ const cases: [string, string[], RegExp][] = [
     ['--root', 'build/cachevol', 'run', '-c', 'build', '--', 'true'],
     /^cachevol: INVALID_ARGUMENT: Cache path "build" .* contains the cache root /,
   ],
+  [
+    'a root that is a file',
+    ['--root', '/etc/passwd', 'ls'],
+    /^cachevol: --root: \/etc\/passwd is not a directory/,
+  ],
   ['a lease without its unit (once 5 ms)', ['--lease', '5', 'gc'], /^cachevol: --lease: invalid value "5"/],
   [
     'a missing working directory',
@@ -129,6 +134,22 @@ describe('bad input (built binary)', () => {
     expect(result.stderr.trimEnd().split('\n')).toHaveLength(1);
     expect(result.stdout).toBe('');
     expect([await listTree(root), await listTree(work), await listTree(base)]).toEqual(before);
+  });
+
+  it('a reader that closes the pipe early (`cachevol ls | head -1`) ends it quietly, exit 0', async () => {
+    for (const version of ['-V', '--version']) {
+      const shown = await run([version]);
+      expect(shown.stdout).toMatch(/^\d+\.\d+\.\d+\n$/);
+    }
+    const child = spawnCachevol(['ls'], { cwd: work, env: { CACHEVOL_ROOT: root } });
+    child.stdout?.destroy(); // the reader is gone before cachevol writes
+    let stderr = '';
+    child.stderr?.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    const code = await new Promise((resolve) => child.on('close', resolve));
+    expect(stderr).not.toMatch(/EPIPE|Unhandled/);
+    expect(code).toBe(0);
   });
 
   it('reports errors as JSON with --json, and exits 1 for a failure that is not bad input', async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { COMMANDS } from '../src/internal/commands/index.js';
-import { parseDuration, readGlobals } from '../src/internal/globals.js';
+import { defaultRoot, parseDuration, readGlobals } from '../src/internal/globals.js';
 import { commandHelp, mainHelp } from '../src/internal/help.js';
 import { parseCommandLine } from '../src/internal/parse.js';
 import { UsageError } from '../src/internal/usage-error.js';
@@ -77,7 +77,7 @@ describe('readGlobals', () => {
     readGlobals({ values, positionals: [], command: [] }, io(env), 'ls');
 
   it('takes flags over environment over defaults, and makes the root absolute', () => {
-    expect(globals({})).toEqual({ backend: 'dir', root: '/here/.cachevol', store: 'sqlite' });
+    expect(globals({})).toEqual({ backend: 'dir', root: defaultRoot({}), store: 'sqlite' });
     expect(
       globals({}, { CACHEVOL_BACKEND: 'btrfs', CACHEVOL_ROOT: '/var/cv', CACHEVOL_LEASE_MS: '1500' }),
     ).toEqual({
@@ -129,6 +129,18 @@ describe('readGlobals', () => {
         { CACHEVOL_MAX_TOTAL_SIZE: '200g', CACHEVOL_RETENTION: '1d' },
       ),
     ).toMatchObject({ retentionMs: 36 * 3_600_000, maxVersionsPerVolume: 5, maxTotalBytes: 200 * 2 ** 30 });
+  });
+
+  it('puts the default root in a cache directory, never in the working directory', () => {
+    expect(defaultRoot({ HOME: '/home/me' }, 'linux', 0)).toBe('/var/cache/cachevol');
+    expect(defaultRoot({ HOME: '/home/me' }, 'linux', 1000)).toBe('/home/me/.cache/cachevol');
+    expect(defaultRoot({ HOME: '/home/me', XDG_CACHE_HOME: '/xdg' }, 'linux', 1000)).toBe('/xdg/cachevol');
+    // A relative XDG_CACHE_HOME is invalid by the XDG spec and ignored.
+    expect(defaultRoot({ HOME: '/home/me', XDG_CACHE_HOME: 'rel' }, 'linux', 1000)).toBe(
+      '/home/me/.cache/cachevol',
+    );
+    expect(defaultRoot({ HOME: '/Users/me' }, 'darwin', 501)).toBe('/Users/me/Library/Caches/cachevol');
+    expect(defaultRoot({}, 'darwin', 0)).toBe('/Library/Caches/cachevol');
   });
 
   it('parses durations', () => {

@@ -1,4 +1,6 @@
-import { isAbsolute, resolve } from 'node:path';
+import { statSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
 import type { CliIo } from './output.js';
 import type { ParsedArgs } from './spec.js';
@@ -20,7 +22,7 @@ export const MIN_LEASE_MS = 1000;
 export const globalsSchema = z
   .object({
     backend: z.enum(BACKEND_KINDS).default('dir').describe('--backend / CACHEVOL_BACKEND'),
-    root: z.string().min(1).default('.cachevol').describe('--root / CACHEVOL_ROOT'),
+    root: z.string().min(1).optional().describe('--root / CACHEVOL_ROOT (default: see defaultRoot)'),
     dataset: z.string().min(1).optional().describe('--dataset / CACHEVOL_ZFS_DATASET'),
     store: z
       .string()
@@ -45,7 +47,31 @@ export const globalsSchema = z
   .strict();
 
 /** Global settings, resolved: `root` is absolute. */
-export type Globals = z.infer<typeof globalsSchema>;
+export type Globals = z.infer<typeof globalsSchema> & { root: string };
+
+/**
+ * The root when neither `--root` nor `CACHEVOL_ROOT` is given: a cache directory of the machine
+ * or the user, never the working directory (a root inside a checkout shows in `git status` and
+ * goes with `git clean -fdx`). As root on Linux `/var/cache/cachevol`; otherwise
+ * `$XDG_CACHE_HOME/cachevol`, else `~/.cache/cachevol`; on macOS `~/Library/Caches/cachevol`
+ * (`/Library/Caches/cachevol` as root).
+ *
+ * @param env - the environment (`HOME`, `XDG_CACHE_HOME`)
+ * @param platform - the operating system
+ * @param uid - the user id
+ */
+export function defaultRoot(
+  env: NodeJS.ProcessEnv,
+  platform: NodeJS.Platform = process.platform,
+  uid: number | undefined = process.getuid?.(),
+): string {
+  const home = env.HOME || homedir();
+  if (platform === 'darwin')
+    return uid === 0 ? '/Library/Caches/cachevol' : join(home, 'Library', 'Caches', 'cachevol');
+  if (uid === 0) return '/var/cache/cachevol';
+  const xdg = env.XDG_CACHE_HOME;
+  return join(xdg && isAbsolute(xdg) ? xdg : join(home, '.cache'), 'cachevol');
+}
 
 const SOURCES: Record<keyof Globals, { flag: string; env: string }> = {
   backend: { flag: '--backend', env: 'CACHEVOL_BACKEND' },
@@ -140,5 +166,13 @@ export function readGlobals(args: ParsedArgs, io: CliIo, command: string): Globa
   if (globals.backend === 'zfs' && !globals.dataset) {
     throw new UsageError('--backend zfs needs --dataset POOL/DATASET (or CACHEVOL_ZFS_DATASET)', command);
   }
-  return { ...globals, root: isAbsolute(globals.root) ? globals.root : resolve(io.cwd, globals.root) };
+  const root = globals.root === undefined ? defaultRoot(io.env) : resolve(io.cwd, globals.root);
+  const kind = statSync(root, { throwIfNoEntry: false });
+  if (kind && !kind.isDirectory()) {
+    throw new UsageError(
+      `${from.root ?? '--root'}: ${root} is not a directory; give a directory (it is made when missing)`,
+      command,
+    );
+  }
+  return { ...globals, root };
 }

@@ -24,7 +24,7 @@ function toParseArgs(options: Record<string, OptionSpec>): ParseArgsOptions {
 
 /** Every flag any command knows, so the first pass can tell flag values from the command name. */
 function allOptions(commands: readonly CommandSpec[]): ParseArgsOptions {
-  const out: ParseArgsOptions = { ...toParseArgs(GLOBAL_OPTIONS), version: { type: 'boolean' } };
+  const out: ParseArgsOptions = { ...toParseArgs(GLOBAL_OPTIONS), version: { type: 'boolean', short: 'V' } };
   for (const command of commands) Object.assign(out, toParseArgs(command.options));
   return out;
 }

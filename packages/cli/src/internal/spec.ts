@@ -79,7 +79,8 @@ export const GLOBAL_OPTIONS: Record<string, OptionSpec> = {
     type: 'string',
     value: 'DIR',
     env: 'CACHEVOL_ROOT',
-    description: 'where backend data and the state database (state.db) live (default ./.cachevol)',
+    description:
+      'where backend data and the state database (state.db) live (default /var/cache/cachevol as root, else ~/.cache/cachevol)',
   },
   store: {
     type: 'string',
