@@ -194,6 +194,31 @@ describe('cachevol run (built binary)', () => {
     expect(next.stdout).toBe('saw good\n');
   });
 
+  it('after kill -9, a retried job in the same working directory runs at once: it takes the dead job’s links over', async () => {
+    const { run, root, work } = await sandbox('kill9-retry');
+    await run(['run', '-c', 'c', '--name', 'deps', '--', ...readThenWrite('good')]);
+    const hang = node(
+      "const fs = require('fs'); fs.writeFileSync('c/value', 'partial'); fs.writeFileSync('child.pid', String(process.pid)); setInterval(() => {}, 1000)",
+    );
+    const child = spawnCachevol(['run', '-c', 'c', '--name', 'deps', '--', ...hang], {
+      cwd: work,
+      env: { CACHEVOL_ROOT: root },
+    });
+    const pidFile = join(work, 'child.pid');
+    await waitForFile(pidFile, child);
+    const exited = new Promise((r) => child.on('exit', r));
+    child.kill('SIGKILL');
+    await exited;
+    process.kill(Number(await readFile(pidFile, 'utf8')), 'SIGKILL');
+    // The dead job's fork is still live (its 2 h lease), and its link is still in place.
+    expect((await headOf(run, 'deps'))?.forks).toHaveLength(1);
+    const retry = await run(['run', '-c', 'c', '--name', 'deps', '--', ...readThenWrite('retried')]);
+    expect(retry.code, retry.stderr).toBe(0);
+    expect(retry.stdout).toBe('saw good\n'); // the head, never the dead job's partial write
+    const next = await run(['run', '-c', 'c', '--name', 'deps', '--', ...readThenWrite('next')]);
+    expect(next.stdout).toBe('saw retried\n');
+  });
+
   it('forwards SIGTERM to the command, abandons, and exits 143', async () => {
     const { run, root, work } = await sandbox('sigterm');
     await run(['run', '-c', 'c', '--name', 'deps', '--', ...readThenWrite('good')]);

@@ -178,6 +178,12 @@ export interface AttachVolumesOptions {
    * @defaultValue false
    */
   bestEffort?: boolean;
+  /**
+   * This process ends the forks itself (`run`): when it dies without doing so, the next job on
+   * this host takes its links over (see `LinkOptions.heldByProcess`).
+   * @defaultValue false
+   */
+  heldByProcess?: boolean;
 }
 
 /**
@@ -222,6 +228,7 @@ export async function attachVolumes(
           replace: place.replace,
           method: place.linkMethod ?? 'auto',
           strict: volume.strict || !options.bestEffort,
+          heldByProcess: options.heldByProcess ?? false,
         });
       }
       entry.attachMs = performance.now() - started;
@@ -276,7 +283,9 @@ async function attachEach(
   const attached: Attached[] = [];
   for (const volume of volumes) {
     try {
-      attached.push(...(await attachVolumes(engine, [volume], place, out, { bestEffort: true })));
+      attached.push(
+        ...(await attachVolumes(engine, [volume], place, out, { bestEffort: true, heldByProcess: true })),
+      );
     } catch (error) {
       if (volume.strict || volume.failOnMiss || isLinkConflict(error)) {
         for (const { fork } of attached) await fork.abandon().catch(() => undefined);

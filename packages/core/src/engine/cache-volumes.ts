@@ -14,6 +14,7 @@ import { parseOptions } from '../options.js';
 import { parseSize } from '../size.js';
 import { type AbandonReason, type CacheVolumeEvents, Emitter, type Listener } from './events.js';
 import { ForkHandle } from './fork-handle.js';
+import { holderRuns } from './linking/holder.js';
 import { linkFork, unlinkFork } from './linking/link-fork.js';
 import type { LinkOptions, LinkResult, UnlinkResult } from './linking/options.js';
 import {
@@ -318,9 +319,13 @@ export class CacheVolumes {
     const fork = await this.#findFork(forkId);
     return linkFork(fork, paths, options, {
       now: this.#ctx.clock,
-      isLive: async (id) => {
+      isLive: async (id, linkPath) => {
         const other = await this.store.findFork(id).catch(() => null);
-        return other !== null && isLive(other);
+        if (other === null || !isLive(other)) return false;
+        // A job runner that died without ending its fork (kill -9) leaves its links: on this
+        // host, a link whose holder process is gone is taken over, not waited for.
+        const holder = other.links?.find((link) => link.path === linkPath)?.holder;
+        return !(holder && other.host === this.host && !holderRuns(holder));
       },
       record: (links) =>
         this.store.transact(

@@ -140,6 +140,12 @@ export interface ForkLink {
   method: LinkMethod;
   /** For a bind mount: the directory at `path` was made for it (and is removed after). */
   madeDir: boolean;
+  /**
+   * The process that holds the link until it ends the fork (see `LinkOptions.heldByProcess`),
+   * on the fork's host: its pid and, on Linux, its start time (clock ticks after boot, so a
+   * reused pid is not taken for it). Absent when the link outlives the process that made it.
+   */
+  holder?: { pid: number; startTicks: number | null };
 }
 
 /** Attach counts of a volume. */

@@ -1,4 +1,6 @@
+import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
+import { holderRuns, thisHolder } from '../../src/engine/linking/holder.js';
 import { bindMountArgv, hasSysAdmin, unmountArgv } from '../../src/engine/linking/mount-commands.js';
 import {
   filesystemPath,
@@ -107,5 +109,22 @@ describe('recordLinks', () => {
     expect(() => recordLinks(ended, 'f-1', [link])).toThrow(
       /Cannot link fork "f-1": it was already committed/,
     );
+  });
+});
+
+describe('link holders', () => {
+  it('this process runs; a process that ended does not, nor one that got its pid later', async () => {
+    const me = thisHolder();
+    expect(me.pid).toBe(process.pid);
+    expect(holderRuns(me)).toBe(true);
+    if (process.platform === 'linux') {
+      expect(me.startTicks).toEqual(expect.any(Number));
+      expect(holderRuns({ pid: process.pid, startTicks: (me.startTicks ?? 0) + 1 })).toBe(false);
+    }
+    const child = spawn(process.execPath, ['-e', '0']);
+    const pid = child.pid as number;
+    await new Promise((resolve) => child.on('exit', resolve));
+    expect(holderRuns({ pid, startTicks: null })).toBe(false);
+    expect(holderRuns({ pid, startTicks: 1 })).toBe(false);
   });
 });

@@ -3,6 +3,7 @@ import { resolveCachePath } from '../../config/index.js';
 import { CacheVolumeError } from '../../errors.js';
 import type { ForkLink, ForkRecord } from '../../model/state.js';
 import { parseOptions } from '../../options.js';
+import { thisHolder } from './holder.js';
 import { linkOne, type PlannedLink } from './link-path.js';
 import { mayBindMount } from './mount-commands.js';
 import { type LinkOptions, type LinkResult, linkOptionsSchema, type UnlinkResult } from './options.js';
@@ -10,8 +11,11 @@ import { releaseLink } from './release.js';
 
 /** What linking needs from the engine. */
 export interface LinkEngine {
-  /** Tells whether a fork is live (attached or committing). */
-  isLive(forkId: string): Promise<boolean>;
+  /**
+   * Tells whether a fork that has a link at `linkPath` is live (attached or committing, and
+   * not a fork of this host whose link holder died).
+   */
+  isLive(forkId: string, linkPath: string): Promise<boolean>;
   /** Replaces the fork's recorded links. */
   record(links: readonly ForkLink[]): Promise<void>;
   /** The clock. */
@@ -59,6 +63,8 @@ export async function linkFork(
   });
   const bind = opts.method === 'bind' || (opts.method === 'auto' && (await mayBindMount()));
   const recorded = new Map((fork.links ?? []).map((link) => [link.path, link]));
+  let self: ForkLink['holder'];
+  const holder = () => (self ??= thisHolder());
   const results: LinkResult[] = [];
   for (const plan of plans) {
     try {
@@ -71,7 +77,8 @@ export async function linkFork(
           replace: opts.replace,
           now: engine.now,
           isLive: engine.isLive,
-          record: async (link) => {
+          record: async (made) => {
+            const link = opts.heldByProcess ? { ...made, holder: holder() } : made;
             recorded.set(link.path, link);
             await engine.record([...recorded.values()]);
           },

@@ -34,7 +34,7 @@ export interface LinkContext {
   /** The clock, to name moved-aside paths. */
   now(): number;
   /** Tells whether a fork (of any volume) is live: attached, or being committed. */
-  isLive(forkId: string): Promise<boolean>;
+  isLive(forkId: string, linkPath: string): Promise<boolean>;
   /** Records a link in the fork's record before it is made. */
   record(link: ForkLink): Promise<void>;
 }
@@ -153,7 +153,7 @@ export async function linkOne(plan: PlannedLink, ctx: LinkContext): Promise<Link
       const pointsTo = resolve(dirname(linkPath), await readlink(linkPath));
       if (pointsTo === target) return { ...base, method: 'symlink', action: 'unchanged' };
       const owner = inside(forksDir, pointsTo) ? relative(forksDir, pointsTo).split(sep)[0] : undefined;
-      if (owner && owner !== ctx.forkId && (await ctx.isLive(owner))) otherLive(linkPath, owner);
+      if (owner && owner !== ctx.forkId && (await ctx.isLive(owner, linkPath))) otherLive(linkPath, owner);
       const dangling = await stat(linkPath).then(
         () => false,
         () => true,
@@ -180,7 +180,7 @@ export async function linkOne(plan: PlannedLink, ctx: LinkContext): Promise<Link
         );
       }
       if (owner === ctx.forkId && !mounted.deleted) return { ...base, method: 'bind', action: 'unchanged' };
-      if (owner && owner !== ctx.forkId && !mounted.deleted && (await ctx.isLive(owner)))
+      if (owner && owner !== ctx.forkId && !mounted.deleted && (await ctx.isLive(owner, linkPath)))
         otherLive(linkPath, owner);
       await unmount(linkPath); // a crashed job's mount
       action = 'relinked';

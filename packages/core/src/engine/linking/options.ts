@@ -27,6 +27,10 @@ export const linkOptionsSchema = z.strictObject({
     .default(false)
     .describe('move a file or non-empty directory in the way aside instead of skipping the path'),
   strict: z.boolean().default(false).describe('throw when a path cannot be linked, instead of skipping it'),
+  heldByProcess: z
+    .boolean()
+    .default(false)
+    .describe('the links live only as long as this process (a job runner that finishes the fork itself)'),
 });
 
 /**
@@ -42,6 +46,11 @@ export const linkOptionsSchema = z.strictObject({
  * - `strict` (default `false`): throw when a path cannot be linked. By default the path is
  *   skipped (`action: "skipped"`, with the `problem`), so the job runs with that path uncached;
  *   a path linked by another live fork is always refused (`CONFLICT`).
+ * - `heldByProcess` (default `false`): this process holds the links until it ends the fork
+ *   (`cachevol run` does). When it dies without ending the fork (`kill -9`, a crashed runner),
+ *   the next job on this host that links the same path takes the links over at once instead of
+ *   being refused until the fork's lease runs out. Leave it off when another process ends the
+ *   fork (`cachevol attach`, then `cachevol finish`).
  */
 export type LinkOptions = z.input<typeof linkOptionsSchema>;
 
