@@ -54,3 +54,14 @@ export const ATTACH_OPTIONS = {
     description: 'a label for the job holding the fork (default cli-<pid>)',
   },
 } satisfies Record<string, OptionSpec>;
+
+/** Flags of the commands that run programs (`run`, `pipeline run`). */
+export const PROGRAM_OPTIONS = {
+  grace: {
+    type: 'string',
+    value: 'SECONDS',
+    env: 'CACHEVOL_GRACE',
+    description:
+      "after a signal, how long the command's processes have before SIGKILL: seconds, or 500ms, 10s, 1m (default 10)",
+  },
+} satisfies Record<string, OptionSpec>;
