@@ -153,6 +153,23 @@ describe('cachevol run: a signal to cachevol ends the command, also one that ign
   }
 });
 
+describe('cachevol run: a signal goes to the whole process group', () => {
+  it("reaches the command's own child too, which the command does not pass it on to", async () => {
+    const { work, env, run } = await sandbox('family');
+    const ready = join(work, 'ready');
+    const gotTerm = join(work, 'child-got-term');
+    const job = start(runFixture([], 'family.mjs', ready, gotTerm), work, env);
+    const child = await readyFile(ready, job);
+    job.child.kill('SIGTERM');
+    const result = await job.exited;
+    expect(result.code, result.stderr).toBe(143);
+    expect(existsSync(gotTerm)).toBe(true);
+    expect(ended(child)).toBe(true);
+    const [volume] = await listing(run);
+    expect(live(volume?.forks ?? [])).toEqual([]);
+  });
+});
+
 describe('cachevol run: what the command leaves behind is killed before the commit', () => {
   for (const mode of ['', 'stubborn'] as const) {
     it(`a background writer${mode ? ' that ignores SIGTERM' : ''} is killed before the commit and writes nothing into the version`, async () => {
@@ -217,6 +234,23 @@ describe('cachevol run: a signal while cachevol commits', () => {
     const versions = await readdir(join(work, '..', 'root', 'data', 'versions')).catch(() => []);
     if (volume?.headId) expect(versions).toContain(volume.headId);
     expect(result.stderr).toMatch(/SIGTERM/);
+  });
+});
+
+describe('cachevol run: a signal after the command ended, before the commit', () => {
+  it('abandons the fork (nothing is committed once a stop was asked for) and exits 143', async () => {
+    const { work, env, run } = await sandbox('before-commit');
+    const pidFile = join(work, 'writer.pid');
+    // The writer left behind answers the SIGTERM that ends it by sending SIGTERM to cachevol:
+    // the signal arrives after the command ended and before anything was committed.
+    const job = start(runFixture([], 'leave-behind.mjs', 'c/log', pidFile, 'signal-back'), work, env);
+    const result = await job.exited;
+    strays.push(Number(await readFile(pidFile, 'utf8')));
+    expect(result.code, result.stderr).toBe(143);
+    expect(result.stderr).toMatch(/default\/deps: abandoned \(SIGTERM\)/);
+    const [volume] = await listing(run);
+    expect(volume?.headId ?? null).toBeNull();
+    expect(live(volume?.forks ?? [])).toEqual([]);
   });
 });
 

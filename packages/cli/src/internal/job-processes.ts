@@ -134,7 +134,18 @@ export async function runPrograms(
     );
   }
   await endLeftovers(watch, out);
+  await signalsDelivered();
   return watch.received ? signalCode(watch.received) : code;
+}
+
+/**
+ * Lets the handlers of signals that the process already received run. Node reads them from a
+ * pipe in the event loop's poll phase; two turns of the loop include one whole poll phase, so a
+ * signal that a process left behind sent just before it ended is seen before anything is
+ * committed.
+ */
+async function signalsDelivered(): Promise<void> {
+  for (let turn = 0; turn < 2; turn++) await new Promise((resolve) => setImmediate(resolve));
 }
 
 /**
