@@ -202,6 +202,26 @@ describe('cachevol run: what the command leaves behind is killed before the comm
   }
 });
 
+describe('cachevol pipeline run: processes left behind', () => {
+  it("live on for the step's next line, and are killed before the step's volumes are committed", async () => {
+    const { work, run } = await sandbox('pipeline');
+    const file = join(work, 'pipeline.yml');
+    const line = (script: string, ...args: string[]) =>
+      JSON.stringify([process.execPath, join(FIXTURES, script), ...args].join(' '));
+    await writeFile(
+      file,
+      `cache: c\nsteps:\n  - commands:\n      - ${line('leave-behind.mjs', 'c/log', 'writer.pid')}\n      - ${line('alive.mjs', 'writer.pid')}\n`,
+    );
+    const result = await run(['pipeline', 'run', file, '--slug', 'p']);
+    const pid = Number(await readFile(join(work, 'writer.pid'), 'utf8'));
+    strays.push(pid);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toMatch(/killed 1 process the command left behind/);
+    expect(result.stderr).toMatch(/p\/p: committed/);
+    expect(ended(pid)).toBe(true);
+  });
+});
+
 describe('cachevol run: a signal while cachevol commits', () => {
   it('lets the commit finish, leaves no live fork, and exits 143, not 0', async () => {
     const { work, env, run } = await sandbox('during-commit');
