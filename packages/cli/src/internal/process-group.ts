@@ -50,8 +50,9 @@ export function signalGroup(pgid: number, signal: NodeJS.Signals | 0): boolean {
 
 /** Whether a group has processes left that can run (on Linux, zombies do not count). */
 function groupAlive(pgid: number): boolean {
+  if (!signalGroup(pgid, 0)) return false; // no process at all: no need to read /proc
   const members = groupMembers(pgid);
-  return members ? members.length > 0 : signalGroup(pgid, 0);
+  return members ? members.length > 0 : true;
 }
 
 const POLL_MS = 10;
@@ -94,9 +95,10 @@ export interface GroupEnd {
  * @param graceMs - how long the processes have after SIGTERM
  */
 export async function endGroup(pgid: number, graceMs: number): Promise<GroupEnd> {
+  if (!signalGroup(pgid, 0)) return { found: 0, any: false, forced: false }; // the usual case
   const members = groupMembers(pgid);
-  const any = members ? members.length > 0 : signalGroup(pgid, 0);
-  if (!any) return { found: members ? 0 : null, any, forced: false };
+  const any = members ? members.length > 0 : true;
+  if (!any) return { found: 0, any, forced: false };
   signalGroup(pgid, 'SIGTERM');
   signalGroup(pgid, 'SIGCONT'); // a stopped process would not see SIGTERM until continued
   if (await waitGroupEmpty(pgid, graceMs)) return { found: members?.length ?? null, any, forced: false };
