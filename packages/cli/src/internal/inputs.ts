@@ -11,6 +11,7 @@ import {
   validateLabel,
   validateName,
 } from '@cachevol/core';
+import { DEFAULT_GRACE_MS, readGrace } from './grace.js';
 import type { CliIo } from './output.js';
 import type { ParsedArgs } from './spec.js';
 import { UsageError } from './usage-error.js';
@@ -63,10 +64,16 @@ export interface AttachInputs {
   replace: boolean;
   job: string;
   linkMethod: NonNullable<LinkOptions['method']>;
+  /** How long the job's processes have after SIGTERM before SIGKILL (ms; `run`, `pipeline run`). */
+  graceMs: number;
 }
 
+/** The commands that run programs, and so read `--grace` / `CACHEVOL_GRACE`. */
+const RUNS_PROGRAMS = new Set(['run', 'pipeline run']);
+
 /**
- * Reads and checks the attach flags (scope, size, commit mode, directories, os).
+ * Reads and checks the attach flags (scope, size, commit mode, directories, os; the grace of
+ * the commands that run programs).
  *
  * @param args - parsed command line
  * @param io - working directory
@@ -113,6 +120,7 @@ export function readAttachInputs(
     replace: flag(args, 'replace'),
     job: validateLabel(str(args, 'job') ?? `cli-${process.pid}`, 'job'),
     linkMethod: linkMethod as NonNullable<LinkOptions['method']>,
+    graceMs: RUNS_PROGRAMS.has(command) ? readGrace(args, io, command) : DEFAULT_GRACE_MS,
   };
 }
 

@@ -1,5 +1,4 @@
 import { realpathSync } from 'node:fs';
-import { constants } from 'node:os';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import {
   type CacheOs,
@@ -15,8 +14,10 @@ import {
   resolveCachePath,
   type UnlinkResult,
 } from '@cachevol/core';
+import { type JobCommand, runPrograms, SignalWatch, signalCode } from './job-processes.js';
 import { formatMs, type Output, progressLine } from './output.js';
-import { startProgram } from './program.js';
+
+export { type JobCommand, runPrograms, SignalWatch } from './job-processes.js';
 
 /** One volume a job attaches, with the cache paths linked from it. */
 export interface JobVolume {
@@ -56,14 +57,12 @@ export interface JobPlace {
    * @defaultValue `"auto"`
    */
   linkMethod?: NonNullable<LinkOptions['method']>;
-}
-
-/** The program a job runs: an argument vector, never a shell line of ours. */
-export interface JobCommand {
-  /** The program. */
-  file: string;
-  /** Its arguments. */
-  args: string[];
+  /**
+   * How long the job's processes have after a signal (SIGTERM, SIGINT, SIGHUP, forwarded to
+   * them) before SIGKILL, in milliseconds.
+   * @defaultValue 10000
+   */
+  graceMs?: number;
 }
 
 /** What happened to one volume of a job. */
@@ -102,12 +101,6 @@ export interface JobReport {
   commandMs: number;
   /** Per volume. */
   volumes: VolumeReport[];
-}
-
-const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
-
-function signalCode(signal: NodeJS.Signals): number {
-  return 128 + (constants.signals[signal] ?? 0);
 }
 
 /**
@@ -306,89 +299,22 @@ function errorMessage(error: unknown): string {
 }
 
 /**
- * Watches SIGINT, SIGTERM and SIGHUP for the whole job: records the first one and forwards each
- * to the running program, if any. While installed, the signals do not end cachevol itself, so
- * it can abandon its forks first.
- */
-export class SignalWatch {
-  /** The first signal received, or null. */
-  received: NodeJS.Signals | null = null;
-  /** The running program, to forward signals to. */
-  child: { kill(signal: NodeJS.Signals): unknown } | null = null;
-  readonly #off: (() => void)[];
-
-  constructor() {
-    this.#off = FORWARDED.map((signal) => {
-      const handler = () => {
-        this.received ??= signal;
-        this.child?.kill(signal);
-      };
-      process.on(signal, handler);
-      return () => process.off(signal, handler);
-    });
-  }
-
-  /** Removes the handlers. */
-  close(): void {
-    for (const off of this.#off) off();
-  }
-}
-
-/**
- * Runs programs one after the other with inherited stdio and no shell, stopping at the first
- * that fails or when a signal arrives.
- *
- * @param commands - programs and arguments
- * @param cwd - their working directory
- * @param out - where to report a missing program
- * @param watch - the job's signal watch
- * @param env - extra environment variables
- * @returns the exit code to pass on (128+N after signal N; 127 for a missing program)
- */
-export async function runPrograms(
-  commands: readonly JobCommand[],
-  cwd: string,
-  out: Output,
-  watch: SignalWatch,
-  env: Record<string, string> = {},
-): Promise<number> {
-  for (const command of commands) {
-    if (watch.received) break;
-    const child = startProgram(command.file, command.args, cwd, env);
-    watch.child = child;
-    const result = await child.ended;
-    watch.child = null;
-    if (watch.received) break;
-    let code: number;
-    if (result.exitCode !== undefined) code = result.exitCode;
-    else if (result.signal) code = signalCode(result.signal);
-    else {
-      const errno = result.startError.code;
-      out.warn(
-        `cannot run ${command.file}: ${errno === 'ENOENT' ? 'command not found' : (errno ?? result.startError.message)}`,
-      );
-      code = errno === 'ENOENT' ? 127 : 126;
-    }
-    if (code !== 0) return code;
-  }
-  return watch.received ? signalCode(watch.received) : 0;
-}
-
-/**
  * Runs the programs with no cache at all: what `run` falls back to when the cache's state
  * cannot be opened (the cache never fails a job).
  *
  * @param commands - the programs, run in order until one fails
  * @param cwd - their working directory
  * @param out - where to report
+ * @param graceMs - how long the processes have after a signal before SIGKILL
  * @returns the exit code to pass on, and no volumes
  */
 export async function runUncached(
   commands: readonly JobCommand[],
   cwd: string,
   out: Output,
+  graceMs?: number,
 ): Promise<JobReport> {
-  const watch = new SignalWatch();
+  const watch = new SignalWatch(graceMs);
   const started = performance.now();
   try {
     const exitCode = await runPrograms(commands, cwd, out, watch);
@@ -400,9 +326,10 @@ export async function runUncached(
 
 /**
  * The `run` lifecycle: attach and link every volume, run the program (heartbeating the forks),
- * then finish each fork by its commit mode with the program's exit code; abandon everything
- * when a signal ended it. Commit failures are warnings: the cache is best-effort and the
- * program's exit code passes through.
+ * kill what it left behind in its process group, then finish each fork by its commit mode with
+ * the program's exit code. A signal abandons every fork not yet finished (one being committed
+ * when it arrives finishes first) and makes the exit code 128+N. Commit failures are warnings:
+ * the cache is best-effort and the program's exit code passes through.
  *
  * @param engine - the engine
  * @param volumes - the job's volumes
@@ -419,7 +346,7 @@ export async function runJob(
   out: Output,
   leaseMs = DEFAULT_LEASE_MS,
 ): Promise<JobReport> {
-  const watch = new SignalWatch();
+  const watch = new SignalWatch(place.graceMs);
   try {
     return await runWatched(engine, volumes, place, commands, out, leaseMs, watch);
   } finally {
@@ -465,11 +392,14 @@ async function runWatched(
     clearInterval(timer),
   );
   const commandMs = performance.now() - commandStarted;
-  const signal = watch.received;
 
+  // A signal from here on never lets cachevol exit 0: the fork being committed when it arrives
+  // finishes (a commit is short and crash-safe, and stopping it half-way would leave a fork for
+  // reconcile), the forks not yet finished are abandoned, and the exit code is 128+N.
   const reports: VolumeReport[] = [];
   for (const { fork, links, attachMs } of attached) {
     const started = performance.now();
+    const signal = watch.received;
     let outcome: FinishOutcome | null = null;
     let unlinked: UnlinkResult[] = [];
     try {
@@ -489,7 +419,8 @@ async function runWatched(
     const finishMs = performance.now() - started;
     const action = signal ? 'abandoned' : (outcome?.action ?? 'failed');
     const version = outcome?.version?.id ?? null;
-    const why = signal ? ` (${signal})` : action === 'abandoned' ? ` (exit code ${exitCode})` : '';
+    const late = !signal && watch.received ? ` (${watch.received} arrived meanwhile: finished first)` : '';
+    const why = signal ? ` (${signal})` : action === 'abandoned' ? ` (exit code ${exitCode})` : late;
     out.note(
       `${fork.scope}/${fork.name}: ${action}${version ? ` as ${version}` : ''}${why} in ${formatMs(finishMs)}`,
     );
@@ -507,7 +438,8 @@ async function runWatched(
       unlinked,
     });
   }
-  return { exitCode, signal, commandMs, volumes: reports };
+  const signal = watch.received;
+  return { exitCode: signal ? signalCode(signal) : exitCode, signal, commandMs, volumes: reports };
 }
 
 /**

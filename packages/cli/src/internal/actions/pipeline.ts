@@ -130,7 +130,7 @@ export const pipelineRun: CommandRun = async (args, io) => {
     const commands = step.commands.map((line) => ({ file: PIPELINE_SHELL, args: ['-c', line] }));
     const report = engine
       ? await runJob(engine, volumes, inputs, commands, out, globals.leaseMs ?? DEFAULT_LEASE_MS)
-      : await runUncached(commands, inputs.workdir, out);
+      : await runUncached(commands, inputs.workdir, out, inputs.graceMs);
     summary.push({
       step: step.index + 1,
       title,

@@ -50,7 +50,7 @@ export const run: CommandRun = async (args, io) => {
   const [file, ...rest] = args.command as [string, ...string[]];
   const commands = [{ file, args: rest }];
   const engine = await openEngineForJob(globals, out, { strict: strict || failOnMiss });
-  if (!engine) return (await runUncached(commands, inputs.workdir, out)).exitCode;
+  if (!engine) return (await runUncached(commands, inputs.workdir, out, inputs.graceMs)).exitCode;
   const report = await runJob(engine, volumes, inputs, commands, out, globals.leaseMs ?? DEFAULT_LEASE_MS);
   return report.exitCode;
 };

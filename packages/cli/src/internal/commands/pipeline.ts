@@ -1,5 +1,5 @@
 import type { CommandSpec, OptionSpec } from '../spec.js';
-import { ATTACH_OPTIONS, JSON_OPTION } from './shared-options.js';
+import { ATTACH_OPTIONS, JSON_OPTION, PROGRAM_OPTIONS } from './shared-options.js';
 
 /** The program that runs a pipeline's `command:` lines, exactly as a CI agent would. */
 export const PIPELINE_SHELL = '/bin/sh';
@@ -32,7 +32,7 @@ export const pipelineRunCommand: CommandSpec = {
   name: 'pipeline run',
   summary: 'run the command steps of a pipeline.yml locally, in order, with their caches attached',
   positionals: FILE,
-  options: PIPELINE_OPTIONS,
+  options: { ...PIPELINE_OPTIONS, ...PROGRAM_OPTIONS },
   details:
     `Each step's volumes are attached and their paths linked into the working directory; each line of\n` +
     `its command(s) then runs as \`${PIPELINE_SHELL} -c LINE\` (the documented meaning of a pipeline's\n` +

@@ -1,5 +1,5 @@
 import type { CommandSpec } from '../spec.js';
-import { ATTACH_OPTIONS, JOB_OPTIONS } from './shared-options.js';
+import { ATTACH_OPTIONS, JOB_OPTIONS, PROGRAM_OPTIONS } from './shared-options.js';
 
 /** `cachevol run`. */
 export const runCommand: CommandSpec = {
@@ -22,12 +22,16 @@ export const runCommand: CommandSpec = {
     },
     ...ATTACH_OPTIONS,
     ...JOB_OPTIONS,
+    ...PROGRAM_OPTIONS,
   },
   details:
     'The command runs directly (no shell) with stdin/stdout/stderr inherited, in the working\n' +
-    "directory; cachevol's own messages go to stderr. The fork's lease is renewed while it runs.\n" +
-    "Exit code: the command's; 128+N when a signal N (SIGINT, SIGTERM, SIGHUP: forwarded to the\n" +
-    'command) ended it, and then the fork is abandoned; 127 when the command is not found.\n' +
+    "directory, in a process group of its own; cachevol's own messages go to stderr. The fork's\n" +
+    'lease is renewed while it runs. SIGINT, SIGTERM and SIGHUP are forwarded to the whole group,\n' +
+    'which is killed (SIGKILL) when it has not ended after --grace. When the command exits, what\n' +
+    'it left running in its group is killed before the commit.\n' +
+    "Exit code: the command's; 128+N after a signal N (then the fork is abandoned, or, when it\n" +
+    'arrives during the commit, the commit finishes first); 127 when the command is not found.\n' +
     'The cache never fails the job: a volume that cannot be attached (full disk, missing data, a\n' +
     'store or backend error) or a path that cannot be linked runs uncached, with one warning;\n' +
     "a failed commit is a warning too, and the exit code stays the command's. --fail-on-miss and\n" +

@@ -67,3 +67,14 @@ export const JOB_OPTIONS = {
       'fail when the cache cannot be attached or a path cannot be linked (default: run with it uncached, with a warning)',
   },
 } satisfies Record<string, OptionSpec>;
+
+/** Flags of the commands that run programs (`run`, `pipeline run`). */
+export const PROGRAM_OPTIONS = {
+  grace: {
+    type: 'string',
+    value: 'SECONDS',
+    env: 'CACHEVOL_GRACE',
+    description:
+      "after a signal, how long the command's processes have before SIGKILL: seconds, or 500ms, 10s, 1m (default 10)",
+  },
+} satisfies Record<string, OptionSpec>;
