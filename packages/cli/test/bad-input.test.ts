@@ -16,6 +16,19 @@ beforeAll(async () => {
   work = join(base, 'work');
   await mkdir(work);
   await writeFile(join(base, 'bad-pipeline.yml'), 'cache: "../escape"\nsteps:\n  - command: "true"\n');
+  // Hostile YAML: an alias bomb ("billion laughs", 10^10 nodes once expanded) and deep nesting.
+  const bomb = ['a0: &a0 [x, x, x, x, x, x, x, x, x, x]'];
+  for (let i = 1; i < 10; i++)
+    bomb.push(
+      `a${i}: &a${i} [${Array(10)
+        .fill(`*a${i - 1}`)
+        .join(', ')}]`,
+    );
+  await writeFile(join(base, 'bomb.yml'), `${bomb.join('\n')}\ncache: *a9\nsteps:\n  - command: "true"\n`);
+  await writeFile(
+    join(base, 'deep.yml'),
+    `cache: ${'['.repeat(5000)}${']'.repeat(5000)}\nsteps:\n  - command: "true"\n`,
+  );
   const ok = await run(['run', '--cache', 'c', '--name', 'deps', '--', process.execPath, '-e', '0']);
   expect(ok.code).toBe(0);
 });
@@ -118,6 +131,16 @@ const cases: [string, string[], RegExp][] = [
     /^cachevol: --root: \/etc\/passwd is not a directory/,
   ],
   ['a lease without its unit (once 5 ms)', ['--lease', '5', 'gc'], /^cachevol: --lease: invalid value "5"/],
+  [
+    'a pipeline file that is an alias bomb',
+    ['pipeline', 'plan', '../bomb.yml', '--slug', 's'],
+    /^cachevol: INVALID_ARGUMENT: Invalid cache configuration in .*bomb.yml \(1 problem\): \(syntax\): Excessive alias count/,
+  ],
+  [
+    'a pipeline file nested 5,000 deep',
+    ['pipeline', 'plan', '../deep.yml', '--slug', 's'],
+    /^cachevol: INVALID_ARGUMENT: Invalid cache configuration in .*deep.yml \(1 problem\): \(syntax\)/,
+  ],
   [
     'a missing working directory',
     ['run', '--workdir', 'nowhere', '-c', 'c', '--', 'true'],
