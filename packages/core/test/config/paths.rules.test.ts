@@ -94,10 +94,14 @@ describe('normalizeCachePath', () => {
       );
   });
 
-  it('refuses a leading ~ (~, ~/x and ~user/x), which is never expanded; ~ elsewhere is a plain character', () => {
-    for (const path of ['~', '~/.cache', '~user/x', './~user', 'a/../~x'])
+  it('refuses a leading ~ (~, ~/x and ~user/x), which only parsePipeline expands; ~ elsewhere is a plain character', () => {
+    for (const path of ['~', '~/.cache', './~'])
       expect(refused(path).message).toMatch(
-        /: "~" is not expanded; write a path relative to the working directory, or an absolute path\.$/,
+        /: "~" is expanded only by parsePipeline, from the home directory \(HOME\); here write an absolute path\.$/,
+      );
+    for (const path of ['~user/x', './~user', 'a/../~x'])
+      expect(refused(path).message).toMatch(
+        /: "~\w+" \(another user's home\) is not expanded; write an absolute path\.$/,
       );
     expect(normalizeCachePath('/~user/x', 'linux')).toBe('/~user/x');
     expect(normalizeCachePath('a/~b', 'linux')).toBe('a/~b');
