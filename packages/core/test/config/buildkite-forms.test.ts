@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: pipeline.yml values spell ${VAR} literally
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
