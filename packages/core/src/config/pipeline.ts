@@ -624,9 +624,12 @@ function locator(doc: Document, counter: LineCounter, rootIsList: boolean) {
  * ```
  */
 export function parsePipeline(input: unknown, options: ParsePipelineOptions): ParsedPipeline {
+  // `process.env` is no plain object to zod: pass its own entries, as the caller means.
+  const given: unknown =
+    isPlainObject(options) && isPlainObject(options.env) ? { ...options, env: { ...options.env } } : options;
   const { pipelineSlug, os, filename, env, home } = parseOptions(
     parsePipelineOptionsSchema,
-    options,
+    given,
     'parsePipeline options',
   );
   let data: unknown = input;

@@ -343,3 +343,12 @@ describe('nested paths (issue 12: refused at plan, as the run would fail)', () =
     ).toHaveLength(1);
   });
 });
+
+describe('the env option', () => {
+  it('takes process.env itself', () => {
+    const { HOME } = process.env;
+    if (HOME === undefined || !HOME.startsWith('/')) throw new Error('this test needs an absolute HOME');
+    const parsed = parsePipeline({ cache: '~/.cache', steps: [] }, { ...linux, env: process.env });
+    expect(parsed.defaultVolume?.paths).toEqual([`${HOME.replace(/\/+$/, '')}/.cache`]);
+  });
+});

@@ -1,6 +1,12 @@
 import { readFile } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
-import { DEFAULT_LEASE_MS, type PipelineStep, parsePipeline, validateName } from '@cachevol/core';
+import {
+  type ConfigProblem,
+  DEFAULT_LEASE_MS,
+  type PipelineStep,
+  parsePipeline,
+  validateName,
+} from '@cachevol/core';
 import { PIPELINE_SHELL } from '../commands/pipeline.js';
 import { readGlobals } from '../globals.js';
 import { checkDirectories, flag, readAttachInputs, str } from '../inputs.js';
@@ -34,7 +40,9 @@ async function loadPipeline(args: ParsedArgs, io: CliIo, command: string) {
       command,
     );
   }
-  const pipeline = parsePipeline(text, { pipelineSlug: slug, os: inputs.os, filename: file });
+  // `$VAR` in cache values comes from cachevol's own environment, and `~` from its HOME, as
+  // `buildkite-agent pipeline upload` reads them.
+  const pipeline = parsePipeline(text, { pipelineSlug: slug, os: inputs.os, filename: file, env: io.env });
   const jobs = pipeline.steps.map((step) => ({
     step,
     volumes: step.volumes.map(
@@ -53,7 +61,21 @@ async function loadPipeline(args: ParsedArgs, io: CliIo, command: string) {
 
 /** A step's label, key, or the first line of its first command: one line for headings. */
 function stepTitle(step: PipelineStep): string {
-  return step.label ?? step.key ?? step.commands[0]?.split('\n')[0] ?? step.path;
+  const title = step.label ?? step.key ?? step.commands[0]?.split('\n')[0] ?? step.path;
+  return step.matrix === undefined ? title : `${title} (${matrixText(step.matrix)})`;
+}
+
+/** A matrix combination on one line: `os=linux, arch=arm64`, or the value of an unnamed one. */
+function matrixText(matrix: Readonly<Record<string, string>>): string {
+  return Object.entries(matrix)
+    .map(([dim, value]) => (dim === '' ? value : `${dim}=${value}`))
+    .join(', ');
+}
+
+/** One warning of the pipeline file, as `warn` prints it. */
+function warningText(file: string, warning: ConfigProblem): string {
+  const where = warning.line === undefined ? '' : ` (line ${warning.line}, column ${warning.column ?? 1})`;
+  return `${file}: ${warning.path}${where}: ${warning.message}`;
 }
 
 /** `cachevol pipeline plan`. */
@@ -84,14 +106,16 @@ export const pipelinePlan: CommandRun = async (args, io) => {
       title,
       label: step.label ?? null,
       key: step.key ?? null,
+      matrix: step.matrix ?? null,
       commands: step.commands,
       volumes: planned,
     });
   }
   if (flag(args, 'json')) {
-    out.json({ file, slug, os: pipeline.os, workdir: inputs.workdir, steps });
+    out.json({ file, slug, os: pipeline.os, workdir: inputs.workdir, warnings: pipeline.warnings, steps });
     return 0;
   }
+  for (const warning of pipeline.warnings) out.warn(warningText(file, warning));
   out.line(`${out.out('bold', file)}: pipeline ${slug} (${pipeline.os}), workdir ${inputs.workdir}`);
   for (const step of steps) {
     out.line(`step ${step.index + 1} (${step.path}): ${step.title}`);
@@ -109,7 +133,8 @@ export const pipelinePlan: CommandRun = async (args, io) => {
 export const pipelineRun: CommandRun = async (args, io) => {
   const out = new Output(io);
   const globals = readGlobals(args, io, 'pipeline run');
-  const { jobs, inputs } = await loadPipeline(args, io, 'pipeline run');
+  const { file, jobs, inputs, pipeline } = await loadPipeline(args, io, 'pipeline run');
+  for (const warning of pipeline.warnings) out.warn(warningText(file, warning));
   checkDirectories(inputs, 'pipeline run');
   const engine = await openEngineForJob(globals, out);
   const summary: {

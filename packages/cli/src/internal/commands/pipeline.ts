@@ -6,6 +6,12 @@ export const PIPELINE_SHELL = '/bin/sh';
 
 const FILE = [{ name: 'FILE', description: 'the pipeline.yml to read' }];
 
+/** How the file is read, for both commands' help. */
+const READING =
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: the help spells ${VAR} literally
+  "In cache paths, names and sizes, $VAR, ${VAR} and ${VAR:-default} come from cachevol's environment\n" +
+  "(and the pipeline's top-level env:), ~ from its HOME; a matrix step is one step per combination.";
+
 const PIPELINE_OPTIONS: Record<string, OptionSpec> = {
   slug: {
     type: 'string',
@@ -23,6 +29,7 @@ export const pipelinePlanCommand: CommandSpec = {
   summary: 'show each step of a pipeline.yml with its volumes, paths and what an attach would get now',
   positionals: FILE,
   options: { ...PIPELINE_OPTIONS, ...JSON_OPTION },
+  details: READING,
   example: 'cachevol pipeline plan .buildkite/pipeline.yml --slug my-app',
   load: () => import('../actions/pipeline.js').then((m) => m.pipelinePlan),
 };
@@ -38,7 +45,8 @@ export const pipelineRunCommand: CommandSpec = {
     `its command(s) then runs as \`${PIPELINE_SHELL} -c LINE\` (the documented meaning of a pipeline's\n` +
     '`command:`, as a CI agent runs it; cachevol adds nothing to the line), stopping at the first\n' +
     'failure. Exit 0 commits the volumes; anything else abandons them and stops the pipeline with\n' +
-    "that step's exit code. Step `env:`, plugins, agents and wait/block semantics are not applied.",
+    "that step's exit code. Step `env:`, plugins, agents and wait/block semantics are not applied.\n" +
+    READING,
   example: 'cachevol pipeline run .buildkite/pipeline.yml --slug my-app',
   load: () => import('../actions/pipeline.js').then((m) => m.pipelineRun),
 };
