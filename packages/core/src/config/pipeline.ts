@@ -180,6 +180,7 @@ interface Claim {
 class PipelineReader {
   readonly problems: { segments: YamlPathSegment[]; message: string }[] = [];
   readonly warnings: { segments: YamlPathSegment[]; message: string }[] = [];
+  private readonly warned = new Set<string>();
   readonly steps: PipelineStep[] = [];
   defaultSpec: VolumeSpec | undefined;
   env: Record<string, string | undefined>;
@@ -195,6 +196,14 @@ class PipelineReader {
 
   problem(segments: YamlPathSegment[], message: string): void {
     this.problems.push({ segments, message });
+  }
+
+  /** Records a warning once (a matrix step reads its cache once per combination). */
+  warn(segments: YamlPathSegment[], message: string): void {
+    const key = `${formatYamlPath(segments)}\n${message}`;
+    if (this.warned.has(key)) return;
+    this.warned.add(key);
+    this.warnings.push({ segments, message });
   }
 
   /**
@@ -280,10 +289,7 @@ class PipelineReader {
     const prepared: Json = {};
     for (const [key, item] of Object.entries(value)) {
       if (!CACHE_KEYS.includes(key)) {
-        this.warnings.push({
-          segments: [...at, key],
-          message: 'Unknown key, ignored: the keys of a cache are "paths", "name" and "size".',
-        });
+        this.warn([...at, key], 'Unknown key, ignored: the keys of a cache are "paths", "name" and "size".');
       } else if (key === 'paths') prepared.paths = paths(item, [...at, key]);
       else if (typeof item !== 'string') prepared[key] = item;
       else

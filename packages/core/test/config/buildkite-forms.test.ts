@@ -352,3 +352,10 @@ describe('the env option', () => {
     expect(parsed.defaultVolume?.paths).toEqual([`${HOME.replace(/\/+$/, '')}/.cache`]);
   });
 });
+
+describe('warnings of a matrix step', () => {
+  it('are given once, not once per combination', () => {
+    const doc = { steps: [{ command: 'x', matrix: ['a', 'b'], cache: { paths: 'c/{{matrix}}', ttl: 3 } }] };
+    expect(parsePipeline(doc, linux).warnings.map((w) => w.path)).toEqual(['steps[0].cache.ttl']);
+  });
+});
