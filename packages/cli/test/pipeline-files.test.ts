@@ -81,7 +81,7 @@ describe('cachevol pipeline reads files as Buildkite does (built binary)', () =>
     const text = await run(['pipeline', 'plan', 'pipeline.yml', '--slug', 'app'], { TEAM: 'web' });
     expect(text.code, text.stderr).toBe(0);
     expect(text.stderr).toMatch(
-      /^cachevol: warning: .*pipeline\.yml: steps\[0\]\.cache\.restore_keys \(line 13, column 22\): Unknown key, ignored/m,
+      /^cachevol: warning: .*pipeline\.yml: steps\[0\]\.cache\.restore_keys \(line 13, column 21\): Unknown key, ignored/m,
     );
     expect(text.stdout).toContain('step 2 (steps[0]): test 3.12 (py=3.12)');
   });
