@@ -4,6 +4,7 @@ import {
   CACHE_OS,
   cachePathFromSubdir,
   cacheSubdir,
+  expandCacheHome,
   MACOS_RESERVED_PATHS,
   MAX_CACHE_PATH_BYTES,
   MAX_PATH_SEGMENT_BYTES,
@@ -108,6 +109,22 @@ describe('normalizeCachePath', () => {
     expect(normalizeCachePath('x~', 'linux')).toBe('x~');
   });
 
+  it('refuses glob patterns, naming the character, never taking them literally', () => {
+    for (const [path, char] of [
+      ['node_modules/**', '*'],
+      ['a?', '?'],
+      ['/opt/[x]', '['],
+      ['{a,b}', '{'],
+      ['a]b}', undefined],
+    ] as const) {
+      if (char === undefined) expect(normalizeCachePath(path, 'linux')).toBe(path);
+      else
+        expect(refused(path).message).toBe(
+          `Invalid cache path ${JSON.stringify(path)}: "${char}" makes it a glob pattern, and globs are not expanded: a cache path names one directory, kept whole with everything below it; name that directory (such as "node_modules" instead of "node_modules/**").`,
+        );
+    }
+  });
+
   it('refuses relative paths in the reserved subdirectory, in any letter case or compatible spelling', () => {
     expect(ABSOLUTE_PATHS_SUBDIR).toBe('.cachevol-root');
     for (const path of ['.cachevol-root', '.CACHEVOL-ROOT/x', './.CacheVol-Root', '.\uff43achevol-root'])
@@ -142,6 +159,26 @@ describe('normalizeCachePath', () => {
     );
     for (const path of ['/tmp/volume', '/private/tmp/x', 'tmp', 'private', '/usr', '/tmpx'])
       expect(normalizeCachePath(path, 'macos')).toBe(path);
+  });
+});
+
+describe('expandCacheHome', () => {
+  it('puts the home directory in place of ~ and a leading ~/, and changes nothing else', () => {
+    expect(expandCacheHome('~', '/home/a')).toBe('/home/a');
+    expect(expandCacheHome('~/.cache/pip', '/home/a')).toBe('/home/a/.cache/pip');
+    expect(expandCacheHome('~/x', '/home/a//')).toBe('/home/a/x');
+    expect(expandCacheHome('~/x', '/')).toBe('/x');
+    expect(expandCacheHome('~', '/')).toBe('/');
+    for (const path of ['~user/x', '~~', 'a/~', '/~/x', './~/x', ' ~/x'])
+      expect(expandCacheHome(path, '/home/a')).toBe(path);
+    expect(expandCacheHome('x', undefined)).toBe('x');
+  });
+
+  it('refuses ~ without a home directory, naming the path', () => {
+    expect(refusal(() => expandCacheHome('~/x', undefined))).toMatchObject({
+      message: 'Invalid cache path "~/x": "~" needs a home directory, and none is known (HOME is not set).',
+      details: { path: '~/x' },
+    });
   });
 });
 
