@@ -181,6 +181,7 @@ class PipelineReader {
   readonly problems: { segments: YamlPathSegment[]; message: string }[] = [];
   readonly warnings: { segments: YamlPathSegment[]; message: string }[] = [];
   private readonly warned = new Set<string>();
+  private readonly reported = new Set<string>();
   readonly steps: PipelineStep[] = [];
   defaultSpec: VolumeSpec | undefined;
   env: Record<string, string | undefined>;
@@ -191,10 +192,15 @@ class PipelineReader {
     env: PipelineEnv,
     private readonly home: string | undefined,
   ) {
-    this.env = { ...env };
+    // No prototype: a variable named `constructor` or `__proto__` is a variable like any other.
+    this.env = Object.assign(Object.create(null) as Record<string, string | undefined>, env);
   }
 
+  /** Records a problem once (a matrix step reads its cache once per combination). */
   problem(segments: YamlPathSegment[], message: string): void {
+    const key = `${formatYamlPath(segments)}\n${message}`;
+    if (this.reported.has(key)) return;
+    this.reported.add(key);
     this.problems.push({ segments, message });
   }
 
@@ -230,7 +236,10 @@ class PipelineReader {
       const substituted = interpolateVariables(value, this.env);
       if (matrix !== undefined) return substituteMatrix(substituted, matrix);
       if (hasMatrixToken(substituted)) {
-        this.problem(at, `${describeValue(value)} holds a {{matrix}} token, but the step has no matrix.`);
+        this.problem(
+          at,
+          `${describeValue(value)} holds a {{matrix}} token, but it is not in a step with a matrix.`,
+        );
         return undefined;
       }
       return substituted;
@@ -304,7 +313,8 @@ class PipelineReader {
     const before = this.problems.length;
     const prepared = this.prepareCache(value, at, matrix);
     const parsed = cacheConfigSchemaFor(this.os).safeParse(prepared);
-    if (!parsed.success) this.problems.push(...problemsFromIssues(parsed.error.issues, at));
+    if (!parsed.success)
+      for (const p of problemsFromIssues(parsed.error.issues, at)) this.problem(p.segments, p.message);
     if (!parsed.success || this.problems.length > before) return undefined;
     const config = parsed.data;
     const spelled: { path: string; at: YamlPathSegment[] }[] =
@@ -472,7 +482,7 @@ class PipelineReader {
       return;
     }
     const { combinations, problems } = expandMatrix(step.matrix, [...at, 'matrix']);
-    this.problems.push(...problems);
+    for (const p of problems) this.problem(p.segments, p.message);
     for (const combination of combinations) push(combination);
   }
 

@@ -299,7 +299,7 @@ describe('matrix steps', () => {
       /no combination left/,
     );
     expect(problems({ steps: [{ command: 'x', cache: 'out/{{matrix}}' }] })[0]?.message).toMatch(
-      /holds a \{\{matrix\}\} token, but the step has no matrix/,
+      /holds a \{\{matrix\}\} token, but it is not in a step with a matrix/,
     );
   });
 });
@@ -357,5 +357,20 @@ describe('warnings of a matrix step', () => {
   it('are given once, not once per combination', () => {
     const doc = { steps: [{ command: 'x', matrix: ['a', 'b'], cache: { paths: 'c/{{matrix}}', ttl: 3 } }] };
     expect(parsePipeline(doc, linux).warnings.map((w) => w.path)).toEqual(['steps[0].cache.ttl']);
+  });
+});
+
+describe('problems of a matrix step', () => {
+  it('are given once, not once per combination', () => {
+    const doc = { steps: [{ command: 'x', matrix: ['a', 'b'], cache: ['c/{{matrix}}', 'd/*'] }] };
+    expect(problems(doc).map((p) => p.path)).toEqual(['steps[0].cache[1]']);
+  });
+
+  it('read variables named like Object properties as variables', () => {
+    const doc = {
+      env: { constructor: 'c' },
+      steps: [{ command: 'x', cache: '$constructor/${toString:-t}' }],
+    };
+    expect(parsePipeline(doc, linux).steps[0]?.volumes[0]?.paths).toEqual(['c/t']);
   });
 });
