@@ -98,6 +98,19 @@ describe('cachevol pipeline reads files as Buildkite does (built binary)', () =>
     );
   });
 
+  it('plan refuses two spellings linked one inside the other on this host (x and /work/x/y)', async () => {
+    const { work, run } = await setup('aliases', '');
+    await writeFile(
+      join(work, 'pipeline.yml'),
+      `steps:\n  - command: make\n    cache: [build, "${work}/build/gen"]\n`,
+    );
+    const plan = await run(['pipeline', 'plan', 'pipeline.yml', '--slug', 'app']);
+    expect(plan.code).toBe(2);
+    expect(plan.stderr).toContain(
+      `steps[0]: Paths "build" and "${work}/build/gen" are linked at ${work}/build and ${work}/build/gen, one inside the other: list only "build".`,
+    );
+  });
+
   it('plan names an unset variable and its place', async () => {
     const { run } = await setup('unset', 'steps:\n  - command: make\n    cache: "$CACHE_DIR/x"\n');
     const plan = await run(['pipeline', 'plan', 'pipeline.yml', '--slug', 'app']);

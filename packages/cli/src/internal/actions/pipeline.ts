@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import {
   type ConfigProblem,
+  configProblemsError,
   DEFAULT_LEASE_MS,
   type PipelineStep,
   parsePipeline,
@@ -55,8 +56,43 @@ async function loadPipeline(args: ParsedArgs, io: CliIo, command: string) {
       }),
     ),
   }));
-  for (const job of jobs) planLinks(job.volumes, inputs); // every path checked before anything runs
+  // Every path checked before anything runs, also where two spellings meet on the host.
+  const problems = jobs.flatMap(({ step, volumes }) =>
+    linkClashes(step, planLinks(volumes, inputs), inputs.os),
+  );
+  if (problems.length > 0) throw configProblemsError(problems, file);
   return { file, slug, inputs, pipeline, jobs };
+}
+
+/**
+ * The places where two paths of one step are linked one inside the other (or at the same place)
+ * on this host, although the file spells them apart: `x` in the working directory `/w` and
+ * `/w/x`, or a `~/...` path under the working directory. The first link would hold the second,
+ * so `run` could not make it. Sorted with a trailing `/`, each link path comes right before
+ * everything below it: one pass.
+ */
+function linkClashes(
+  step: PipelineStep,
+  links: { path: string; linkPath: string }[][],
+  os: 'linux' | 'macos',
+): ConfigProblem[] {
+  const fold = (path: string) => (os === 'macos' ? path.toLowerCase() : path);
+  const all = links.flat().map((link) => ({ link, key: `${fold(link.linkPath)}/` }));
+  all.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  const problems: ConfigProblem[] = [];
+  let outer: (typeof all)[number] | undefined;
+  for (const entry of all) {
+    if (outer === undefined || !entry.key.startsWith(outer.key)) {
+      outer = entry;
+      continue;
+    }
+    const { link } = entry;
+    problems.push({
+      path: step.path,
+      message: `Paths ${JSON.stringify(outer.link.path)} and ${JSON.stringify(link.path)} are linked at ${outer.link.linkPath} and ${link.linkPath}, one inside the other: list only ${JSON.stringify(outer.link.path)}.`,
+    });
+  }
+  return problems;
 }
 
 /** A step's label, key, or the first line of its first command: one line for headings. */
