@@ -66,12 +66,13 @@ function skips(adjustment: Json): boolean {
  *
  * @param matrix - the `matrix` value as written
  * @param at - its YAML path, for problems
- * @returns the combinations, or the problems found (then `combinations` is empty)
+ * @returns the combinations, or the problems found, each with its YAML path as segments (then
+ *   `combinations` is empty)
  */
 export function expandMatrix(
   matrix: unknown,
   at: YamlPathSegment[],
-): { combinations: MatrixCombination[]; problems: RawProblem[] } {
+): { combinations: MatrixCombination[]; problems: { segments: YamlPathSegment[]; message: string }[] } {
   const problems: RawProblem[] = [];
   let setup: Record<string, string[]>;
   let adjustments: unknown;
