@@ -35,9 +35,15 @@ describe('merging cache paths scales (issue 12: a 2 MB pipeline took 110 s)', ()
   it('takes at most 8x as long for 4x the paths (a quadratic merge takes 16x)', () => {
     // Warm up the JIT and grow the heap first, so the small runs are not measured cold.
     fastest(10_000, 1);
-    const small = fastest(2_500, 5);
-    const large = fastest(10_000, 3);
-    expect(large / small).toBeLessThanOrEqual(8);
+    // On a loaded machine one measurement can be off: the best of three ratios counts (a
+    // quadratic merge measured 15x in each).
+    const ratios: number[] = [];
+    for (let attempt = 0; attempt < 3 && !ratios.some((r) => r <= 8); attempt++) {
+      ratios.push(fastest(10_000, 3) / fastest(2_500, 5));
+    }
+    expect(Math.min(...ratios), `ratios ${ratios.map((r) => r.toFixed(1)).join(', ')}`).toBeLessThanOrEqual(
+      8,
+    );
   });
 
   it('still finds an overlap among 20,000 paths', () => {
