@@ -6,6 +6,7 @@ import { parseOptions } from '../options.js';
 import { parseSize } from '../size.js';
 import { describeValue } from './internal/describe.js';
 import { problemsFromIssues } from './internal/issues.js';
+import { type Keyed, nestedPairs } from './internal/overlaps.js';
 import { interpolateVariables, type PipelineEnv } from './interpolate.js';
 import { expandMatrix, hasMatrixToken, type MatrixCombination, substituteMatrix } from './matrix.js';
 import { CACHE_OS, type CacheOs, expandCacheHome, normalizeCachePath } from './paths.js';
@@ -169,12 +170,7 @@ const CACHE_KEYS = ['paths', 'name', 'size'];
 type Source = 'top' | 'own';
 
 /** A path of one step's volumes, for the overlap check. */
-interface Claim {
-  key: string;
-  entry: PathEntry;
-  volume: number;
-  source: Source;
-}
+type Claim = Keyed & { entry: PathEntry; volume: number; source: Source };
 
 /** Walks one pipeline, collecting problems instead of stopping at the first. */
 class PipelineReader {
@@ -559,22 +555,6 @@ class PipelineReader {
       );
     }
   }
-}
-
-/**
- * Every claim that equals or lies inside another, each with the outermost claim containing it:
- * `[inner, outer]`. Claims are keyed by their path and a trailing `/`, so sorting puts a path
- * right before everything below it, and one pass finds them all: O(n log n).
- */
-function nestedPairs(claims: Claim[]): [Claim, Claim][] {
-  const sorted = [...claims].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-  const pairs: [Claim, Claim][] = [];
-  let outer: Claim | undefined;
-  for (const claim of sorted) {
-    if (outer !== undefined && claim.key.startsWith(outer.key)) pairs.push([claim, outer]);
-    else outer = claim;
-  }
-  return pairs;
 }
 
 function toRequest(spec: VolumeSpec): VolumeRequest {
