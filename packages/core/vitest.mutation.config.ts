@@ -27,14 +27,17 @@ class CheapestFirst extends BaseSequencer {
  * The tests that `npm run test:mutation` runs against each mutant of core's model, size math,
  * names and cache paths: core's unit, property and engine tests and the model-based engine
  * test over the memory backend. Left out: the dist smoke test (it needs a build and runs child
- * processes) and the other packages' suites, which check none of the mutated files' rules.
+ * processes), the merge timing test, and the other packages' suites, which check none of the
+ * mutated files' rules.
  */
 export default defineConfig({
   ...base,
   test: {
     ...base.test,
     include: ['packages/core/test/**/*.test.ts', 'packages/backend-memory/test/engine-model.test.ts'],
-    exclude: ['packages/core/test/dist-smoke.test.ts'],
+    // merge-scaling compares run times, which no mutant of these files can change but a slow
+    // sandbox can: it only costs seconds per surviving mutant.
+    exclude: ['packages/core/test/dist-smoke.test.ts', 'packages/core/test/config/merge-scaling.test.ts'],
     setupFiles: ['packages/core/test/mutation/fixed-seed.ts'],
     // Fewer property runs than a plain test run: every mutant is checked against these again.
     env: { CACHEVOL_PROPERTY_RUNS: process.env.CACHEVOL_PROPERTY_RUNS ?? '50' },

@@ -4,12 +4,21 @@
  *
  * @module
  */
+
+export { interpolateVariables, type PipelineEnv } from './interpolate.js';
+export {
+  expandMatrix,
+  MAX_MATRIX_COMBINATIONS,
+  type MatrixCombination,
+  substituteMatrix,
+} from './matrix.js';
 export {
   ABSOLUTE_PATHS_SUBDIR,
   CACHE_OS,
   type CacheOs,
   cachePathFromSubdir,
   cacheSubdir,
+  expandCacheHome,
   MACOS_RESERVED_PATHS,
   MAX_CACHE_PATH_BYTES,
   MAX_PATH_SEGMENT_BYTES,

@@ -42,6 +42,9 @@ export const MAX_PATH_SEGMENT_BYTES = 255;
 // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
+/** The characters that start a glob pattern (`*`, `**`, `?`, `[...]`, `{a,b}`). */
+const GLOB = /[*?[{]/;
+
 function invalidPath(path: unknown, rule: string): never {
   throw new CacheVolumeError('INVALID_ARGUMENT', `Invalid cache path ${describeValue(path)}: ${rule}.`, {
     details: { path },
@@ -61,7 +64,9 @@ function fold(name: string): string {
  *
  * Refused: non-strings; empty paths; control characters; paths naming the working directory or
  * the instance root itself (`.`, `/`); `..` that climbs out of its root at any point (also
- * `/../x`: it is refused, never clamped to `/x`); a leading `~` (it is not expanded); relative
+ * `/../x`: it is refused, never clamped to `/x`); glob patterns (`*`, `?`, `[`, `{`: a path
+ * names one directory); a leading `~` (`parsePipeline` expands `~` and `~/x` before this
+ * check, see {@link expandCacheHome}); relative
  * paths starting with {@link ABSOLUTE_PATHS_SUBDIR}; segments over
  * {@link MAX_PATH_SEGMENT_BYTES} bytes and paths over {@link MAX_CACHE_PATH_BYTES} bytes; and, on
  * macOS, the {@link MACOS_RESERVED_PATHS} themselves.
@@ -86,6 +91,13 @@ export function normalizeCachePath(path: unknown, os: CacheOs): string {
     );
   }
   if (CONTROL.test(path)) return invalidPath(path, 'control characters (NUL, newline, tab) are not allowed');
+  const glob = GLOB.exec(path);
+  if (glob !== null) {
+    return invalidPath(
+      path,
+      `"${glob[0]}" makes it a glob pattern, and globs are not expanded: a cache path names one directory, kept whole with everything below it; name that directory (such as "node_modules" instead of "node_modules/**")`,
+    );
+  }
   if (Buffer.byteLength(path) > MAX_CACHE_PATH_BYTES) {
     return invalidPath(path, `it is longer than ${MAX_CACHE_PATH_BYTES} bytes`);
   }
@@ -112,7 +124,9 @@ export function normalizeCachePath(path: unknown, os: CacheOs): string {
   if (!absolute && first.startsWith('~')) {
     return invalidPath(
       path,
-      '"~" is not expanded; write a path relative to the working directory, or an absolute path',
+      first === '~'
+        ? '"~" is expanded only by parsePipeline, from the home directory (HOME); here write an absolute path'
+        : `"${first}" (another user's home) is not expanded; write an absolute path`,
     );
   }
   if (!absolute && fold(first) === ABSOLUTE_PATHS_SUBDIR) {
@@ -129,6 +143,29 @@ export function normalizeCachePath(path: unknown, os: CacheOs): string {
     );
   }
   return normal;
+}
+
+/**
+ * Expands a leading `~` in a cache path as a shell would: `~` is the home directory, `~/x` is
+ * `x` inside it. Other paths (also `~user/x`, which stays refused) are returned unchanged.
+ *
+ * @param path - the path as written
+ * @param home - the home directory, absolute (the `HOME` of the environment), or `undefined`
+ * @returns the path with the home directory in place of `~`
+ * @throws {@link CacheVolumeError} `INVALID_ARGUMENT` when the path starts with `~` and there
+ *   is no home directory
+ *
+ * @example
+ * ```ts
+ * expandCacheHome('~/.cache/pip', '/home/agent') // '/home/agent/.cache/pip'
+ * ```
+ */
+export function expandCacheHome(path: string, home: string | undefined): string {
+  if (path !== '~' && !path.startsWith('~/')) return path;
+  if (home === undefined) {
+    return invalidPath(path, '"~" needs a home directory, and none is known (HOME is not set)');
+  }
+  return home.replace(/\/+$/, '') + path.slice(1) || '/';
 }
 
 /**

@@ -6,7 +6,10 @@ import { parseOptions } from '../options.js';
 import { parseSize } from '../size.js';
 import { describeValue } from './internal/describe.js';
 import { problemsFromIssues } from './internal/issues.js';
-import { CACHE_OS, type CacheOs, normalizeCachePath } from './paths.js';
+import { type Keyed, nestedPairs } from './internal/overlaps.js';
+import { interpolateVariables, type PipelineEnv } from './interpolate.js';
+import { expandMatrix, hasMatrixToken, type MatrixCombination, substituteMatrix } from './matrix.js';
+import { CACHE_OS, type CacheOs, expandCacheHome, normalizeCachePath } from './paths.js';
 import { type ConfigProblem, configProblemsError, formatYamlPath, type YamlPathSegment } from './problems.js';
 import { cacheConfigSchemaFor } from './schema.js';
 
@@ -37,6 +40,17 @@ export const parsePipelineOptionsSchema = z.strictObject({
     .describe('the pipeline slug: the default volume name'),
   os: z.literal(CACHE_OS).describe('whose path rules apply: linux or macos'),
   filename: z.string().min(1).default('pipeline.yml').describe('the file name errors mention'),
+  env: z
+    .record(z.string(), z.string().optional())
+    .default({})
+    .describe(
+      'the variables that $VAR in cache paths, names and sizes stand for (the CLI passes process.env)',
+    ),
+  home: z
+    .string()
+    .refine((home) => home.startsWith('/'), 'home must be an absolute path')
+    .optional()
+    .describe('the home directory that "~" in cache paths stands for; default: env.HOME'),
 });
 
 /**
@@ -45,6 +59,10 @@ export const parsePipelineOptionsSchema = z.strictObject({
  * - `pipelineSlug`: the pipeline's slug; volumes without a `name` are named after it.
  * - `os`: `linux` or `macos`; on macOS the reserved paths (`/tmp`, `/private`, ...) are refused.
  * - `filename` (default `"pipeline.yml"`): the file name that error messages mention.
+ * - `env` (default `{}`): the variables that `$VAR`, `${VAR}`, `${VAR:-default}` in cache paths,
+ *   names and sizes stand for (the pipeline's top-level `env` adds to them, without overriding).
+ * - `home` (default `env.HOME`): the absolute directory that `~` and `~/...` in cache paths
+ *   stand for.
  */
 export type ParsePipelineOptions = z.input<typeof parsePipelineOptionsSchema>;
 
@@ -87,6 +105,12 @@ export interface PipelineStep {
   commands: string[];
   /** The group the step is in, if any (the innermost one). */
   group?: StepGroup;
+  /**
+   * For a step expanded from a `matrix`: its combination (dimension to value; `""` for a matrix
+   * written as a list). The step's label, commands and cache have its `{{matrix}}` tokens
+   * replaced.
+   */
+  matrix?: MatrixCombination;
   /** The volumes the step gets: the top-level volume first, then the step's own. */
   volumes: VolumeRequest[];
 }
@@ -99,8 +123,13 @@ export interface ParsedPipeline {
   os: CacheOs;
   /** The top-level volume (every step's default), or `null` when the pipeline has no top-level `cache`. */
   defaultVolume: VolumeRequest | null;
-  /** Every command step, in pipeline order (group steps flattened). */
+  /** Every command step, in pipeline order (group steps flattened, matrix steps expanded). */
   steps: PipelineStep[];
+  /**
+   * What was read but ignored, such as unknown keys in a `cache` object; one line each, in the
+   * same form as the errors' problems.
+   */
+  warnings: ConfigProblem[];
 }
 
 /** A volume as one `cache` value spells it, before defaults. */
@@ -132,29 +161,157 @@ function firstString(step: Json, keys: readonly string[]): string | undefined {
 
 const KEY_KEYS = ['key', 'id', 'identifier'] as const;
 const LABEL_KEYS = ['label', 'name'] as const;
+/** The keys of a command step written in the nested form, `- command: { command: make }`. */
+const NESTED_COMMAND_KEYS = ['command', 'commands', 'script'] as const;
+/** The keys of the object form of `cache`; any other key is a warning. */
+const CACHE_KEYS = ['paths', 'name', 'size'];
+
+/** Where a path of a step's volume came from: the top-level `cache` or the step's own. */
+type Source = 'top' | 'own';
+
+/** A path of one step's volumes, for the overlap check. */
+type Claim = Keyed & { entry: PathEntry; volume: number; source: Source };
 
 /** Walks one pipeline, collecting problems instead of stopping at the first. */
 class PipelineReader {
   readonly problems: { segments: YamlPathSegment[]; message: string }[] = [];
+  readonly warnings: { segments: YamlPathSegment[]; message: string }[] = [];
+  private readonly warned = new Set<string>();
+  private readonly reported = new Set<string>();
   readonly steps: PipelineStep[] = [];
   defaultSpec: VolumeSpec | undefined;
+  env: Record<string, string | undefined>;
 
   constructor(
     private readonly slug: string,
     private readonly os: CacheOs,
-  ) {}
+    env: PipelineEnv,
+    private readonly home: string | undefined,
+  ) {
+    // No prototype: a variable named `constructor` or `__proto__` is a variable like any other.
+    this.env = Object.assign(Object.create(null) as Record<string, string | undefined>, env);
+  }
 
+  /** Records a problem once (a matrix step reads its cache once per combination). */
   problem(segments: YamlPathSegment[], message: string): void {
+    const key = `${formatYamlPath(segments)}\n${message}`;
+    if (this.reported.has(key)) return;
+    this.reported.add(key);
     this.problems.push({ segments, message });
   }
 
-  /** Reads a `cache` value into a volume spec, or records its problems and returns `undefined`. */
-  readCache(value: unknown, at: YamlPathSegment[]): VolumeSpec | undefined {
-    const parsed = cacheConfigSchemaFor(this.os).safeParse(value);
-    if (!parsed.success) {
-      this.problems.push(...problemsFromIssues(parsed.error.issues, at));
+  /** Records a warning once (a matrix step reads its cache once per combination). */
+  warn(segments: YamlPathSegment[], message: string): void {
+    const key = `${formatYamlPath(segments)}\n${message}`;
+    if (this.warned.has(key)) return;
+    this.warned.add(key);
+    this.warnings.push({ segments, message });
+  }
+
+  /**
+   * Adds the pipeline's top-level `env` to the variables, as `pipeline upload` does: each value
+   * is substituted first, and a variable already set from outside is not overridden. A value that
+   * cannot be substituted is left out (a cache that uses it then reports it unset).
+   */
+  readEnv(block: unknown): void {
+    if (!isPlainObject(block)) return;
+    for (const [name, raw] of Object.entries(block)) {
+      if (typeof raw !== 'string' && typeof raw !== 'number' && typeof raw !== 'boolean') continue;
+      try {
+        const value = interpolateVariables(String(raw), this.env);
+        if (this.env[name] === undefined) this.env[name] = value;
+      } catch (error) {
+        if (!isCacheVolumeError(error)) throw error;
+      }
+    }
+  }
+
+  /** Substitutes variables, then matrix tokens, in one string; records a problem and returns `undefined` on failure. */
+  text(value: string, at: YamlPathSegment[], matrix: MatrixCombination | undefined): string | undefined {
+    try {
+      const substituted = interpolateVariables(value, this.env);
+      if (matrix !== undefined) return substituteMatrix(substituted, matrix);
+      if (hasMatrixToken(substituted)) {
+        this.problem(
+          at,
+          `${describeValue(value)} holds a {{matrix}} token, but it is not in a step with a matrix.`,
+        );
+        return undefined;
+      }
+      return substituted;
+    } catch (error) {
+      if (!isCacheVolumeError(error)) throw error;
+      this.problem(at, error.message);
       return undefined;
     }
+  }
+
+  /**
+   * Substitutes matrix tokens only, for labels and commands (their variables are the shell's, as
+   * the agent runs them); records a problem and returns `undefined` on failure.
+   */
+  matrixText(
+    value: string,
+    at: YamlPathSegment[],
+    matrix: MatrixCombination | undefined,
+  ): string | undefined {
+    if (matrix === undefined) return value;
+    try {
+      return substituteMatrix(value, matrix);
+    } catch (error) {
+      if (!isCacheVolumeError(error)) throw error;
+      this.problem(at, error.message);
+      return undefined;
+    }
+  }
+
+  /** {@link text}, then `~` expanded to the home directory. */
+  pathText(value: string, at: YamlPathSegment[], matrix: MatrixCombination | undefined): string | undefined {
+    const substituted = this.text(value, at, matrix);
+    if (substituted === undefined) return undefined;
+    try {
+      return expandCacheHome(substituted, this.home);
+    } catch (error) {
+      if (!isCacheVolumeError(error)) throw error;
+      this.problem(at, error.message);
+      return undefined;
+    }
+  }
+
+  /**
+   * Substitutes variables (and matrix tokens) in the strings of a `cache` value, expands `~` in
+   * its paths and drops unknown keys of its object form with a warning, before the schema checks
+   * it. Values of other types are left for the schema to report.
+   */
+  prepareCache(value: unknown, at: YamlPathSegment[], matrix: MatrixCombination | undefined): unknown {
+    // A string that cannot be substituted has its problem recorded already; a valid stand-in
+    // lets the schema still report the other values' problems.
+    const path = (item: unknown, where: YamlPathSegment[]) =>
+      typeof item === 'string' ? (this.pathText(item, where, matrix) ?? 'unsubstituted') : item;
+    const paths = (list: unknown, where: YamlPathSegment[]) =>
+      Array.isArray(list) ? list.map((item, i) => path(item, [...where, i])) : path(list, where);
+    if (!isPlainObject(value)) return paths(value, at);
+    const prepared: Json = {};
+    for (const [key, item] of Object.entries(value)) {
+      if (!CACHE_KEYS.includes(key)) {
+        this.warn([...at, key], 'Unknown key, ignored: the keys of a cache are "paths", "name" and "size".');
+      } else if (key === 'paths') prepared.paths = paths(item, [...at, key]);
+      else if (typeof item !== 'string') prepared[key] = item;
+      else
+        prepared[key] =
+          this.text(item, [...at, key], matrix) ?? (key === 'size' ? DEFAULT_CACHE_SIZE : this.slug);
+    }
+    return prepared;
+  }
+
+  /** Reads a `cache` value into a volume spec, or records its problems and returns `undefined`. */
+  readCache(value: unknown, at: YamlPathSegment[], matrix?: MatrixCombination): VolumeSpec | undefined {
+    const before = this.problems.length;
+    const prepared = this.prepareCache(value, at, matrix);
+    const parsed = cacheConfigSchemaFor(this.os).safeParse(prepared);
+    if (!parsed.success)
+      for (const p of problemsFromIssues(parsed.error.issues, at)) this.problem(p.segments, p.message);
+    if (!parsed.success || this.problems.length > before) return undefined;
     const config = parsed.data;
     const spelled: { path: string; at: YamlPathSegment[] }[] =
       typeof config === 'string'
@@ -165,25 +322,33 @@ class PipelineReader {
             ? [{ path: config.paths, at: [...at, 'paths'] }]
             : config.paths.map((path, i) => ({ path, at: [...at, 'paths', i] }));
     const paths: PathEntry[] = [];
+    const seen = new Set<string>();
     for (const entry of spelled) {
       // The schema has checked every path for this system, so this cannot throw.
       const path = normalizeCachePath(entry.path, this.os);
-      if (!paths.some((known) => this.samePath(known.path, path))) paths.push({ path, at: entry.at });
+      const key = this.fold(path);
+      if (!seen.has(key)) {
+        seen.add(key);
+        paths.push({ path, at: entry.at });
+      }
     }
     const object = typeof config === 'object' && !Array.isArray(config) ? config : undefined;
-    return { name: object?.name ?? this.slug, paths, size: object?.size };
+    const spec = { name: object?.name ?? this.slug, paths, size: object?.size };
+    const claims = paths.map(
+      (entry): Claim => ({ key: `${this.fold(entry.path)}/`, entry, volume: 0, source: 'own' }),
+    );
+    for (const [inner, outer] of nestedPairs(claims)) {
+      this.problem(
+        inner.entry.at,
+        `Path ${describeValue(inner.entry.path)} lies inside ${describeValue(outer.entry.path)}, another path of the same volume; a path keeps everything below it, so list ${describeValue(outer.entry.path)} only.`,
+      );
+    }
+    return spec;
   }
 
-  /** Paths compare as the filesystem would: without letter case on macOS. */
-  samePath(a: string, b: string): boolean {
-    return this.os === 'macos' ? a.toLowerCase() === b.toLowerCase() : a === b;
-  }
-
-  /** True when `inner` is `outer` or lies below it. */
-  within(inner: string, outer: string): boolean {
-    const a = this.os === 'macos' ? inner.toLowerCase() : inner;
-    const b = this.os === 'macos' ? outer.toLowerCase() : outer;
-    return a === b || a.startsWith(b.endsWith('/') ? b : `${b}/`);
+  /** A path as the filesystem compares it: without letter case on macOS. */
+  fold(path: string): string {
+    return this.os === 'macos' ? path.toLowerCase() : path;
   }
 
   readSteps(list: unknown, at: YamlPathSegment[], group: StepGroup | undefined): void {
@@ -211,6 +376,19 @@ class PipelineReader {
         `Expected a step (a mapping such as { command: "make" }), got ${describeValue(step)}.`,
       );
       return;
+    }
+    const keys = Object.keys(step);
+    const [only] = keys;
+    if (
+      keys.length === 1 &&
+      only !== undefined &&
+      (NESTED_COMMAND_KEYS as readonly string[]).includes(only)
+    ) {
+      const inner = step[only];
+      if (isPlainObject(inner)) {
+        this.readCommandStep(inner, [...at, only], group);
+        return;
+      }
     }
     const type = typeof step.type === 'string' ? step.type : undefined;
     if ('group' in step || type === 'group') {
@@ -275,53 +453,107 @@ class PipelineReader {
         `Expected a command string or a list of them, got ${describeValue(command)}.`,
       );
     }
-    const own = 'cache' in step ? this.readCache(step.cache, [...at, 'cache']) : undefined;
-    const volumes = this.merge(this.defaultSpec, own);
     const key = firstString(step, KEY_KEYS);
     const label = firstString(step, LABEL_KEYS);
-    this.steps.push({
-      index: this.steps.length,
-      path: formatYamlPath(at),
-      ...(key === undefined ? {} : { key }),
-      ...(label === undefined ? {} : { label }),
-      commands,
-      ...(group === undefined ? {} : { group }),
-      volumes,
-    });
+    const labelKey = LABEL_KEYS.find((k) => typeof step[k] === 'string') ?? 'label';
+    const push = (matrix: MatrixCombination | undefined) => {
+      const volumes = this.stepVolumes(step, at, matrix);
+      const shownLabel = label === undefined ? undefined : this.matrixText(label, [...at, labelKey], matrix);
+      const lines = commands.map((line, i) =>
+        this.matrixText(line, Array.isArray(command) ? [...at, commandKey, i] : [...at, commandKey], matrix),
+      );
+      this.steps.push({
+        index: this.steps.length,
+        path: formatYamlPath(at),
+        ...(key === undefined ? {} : { key }),
+        ...(shownLabel === undefined ? {} : { label: shownLabel }),
+        commands: lines.map((line, i) => line ?? commands[i] ?? ''),
+        ...(group === undefined ? {} : { group }),
+        ...(matrix === undefined ? {} : { matrix }),
+        volumes,
+      });
+    };
+    if (step.matrix === undefined || step.matrix === null) {
+      push(undefined);
+      return;
+    }
+    const { combinations, problems } = expandMatrix(step.matrix, [...at, 'matrix']);
+    for (const p of problems) this.problem(p.segments, p.message);
+    for (const combination of combinations) push(combination);
+  }
+
+  /**
+   * The volumes of one command step: `cache: false` or `cache: null` turns the default volume
+   * off; otherwise the step's own cache merged with the default one.
+   */
+  stepVolumes(step: Json, at: YamlPathSegment[], matrix: MatrixCombination | undefined): VolumeRequest[] {
+    if (!('cache' in step)) return this.merge(this.defaultSpec, undefined);
+    if (step.cache === false || step.cache === null) return [];
+    const own = this.readCache(step.cache, [...at, 'cache'], matrix);
+    return this.merge(this.defaultSpec, own);
   }
 
   /**
    * Merges the top-level volume with a step's: same name, paths joined (top-level first) and the
-   * step's size wins; different names, two volumes. A directory may belong to one volume only.
+   * step's size wins; different names, two volumes. A directory may belong to one volume only,
+   * and a path of a volume may not lie inside another of its paths. Linear in the number of
+   * paths, but for one sort.
    */
   merge(top: VolumeSpec | undefined, own: VolumeSpec | undefined): VolumeRequest[] {
     const specs: VolumeSpec[] = top === undefined ? [] : [{ ...top, paths: [...top.paths] }];
+    const sources: Source[][] = top === undefined ? [] : [top.paths.map((): Source => 'top')];
     if (own !== undefined) {
-      const same = specs.find((spec) => spec.name === own.name);
-      if (same === undefined) specs.push(own);
-      else {
+      const index = specs.findIndex((spec) => spec.name === own.name);
+      const same = specs[index];
+      if (same === undefined) {
+        specs.push(own);
+        sources.push(own.paths.map((): Source => 'own'));
+      } else {
+        const known = new Set(same.paths.map((entry) => this.fold(entry.path)));
         for (const entry of own.paths) {
-          if (!same.paths.some((known) => this.samePath(known.path, entry.path))) same.paths.push(entry);
+          if (known.has(this.fold(entry.path))) continue;
+          same.paths.push(entry);
+          sources[index]?.push('own');
         }
         if (own.size !== undefined) same.size = own.size;
       }
     }
-    specs.forEach((spec, i) => {
-      for (const entry of spec.paths) {
-        for (const other of specs.slice(0, i)) {
-          const clash = other.paths.find(
-            (known) => this.within(entry.path, known.path) || this.within(known.path, entry.path),
-          );
-          if (clash !== undefined) {
-            this.problem(
-              entry.at,
-              `Path ${describeValue(entry.path)} overlaps ${describeValue(clash.path)} of volume "${other.name}"; a directory can belong to one volume only.`,
-            );
-          }
-        }
-      }
-    });
+    if (top !== undefined && own !== undefined) this.checkClaims(specs, sources);
     return specs.map(toRequest);
+  }
+
+  /**
+   * Reports the paths of a step's own cache that equal, contain or lie inside a top-level path
+   * (paths of one `cache` value were checked when it was read).
+   */
+  checkClaims(specs: VolumeSpec[], sources: Source[][]): void {
+    const claims: Claim[] = [];
+    specs.forEach((spec, volume) => {
+      spec.paths.forEach((entry, i) => {
+        claims.push({
+          key: `${this.fold(entry.path)}/`,
+          entry,
+          volume,
+          source: sources[volume]?.[i] ?? 'own',
+        });
+      });
+    });
+    const reported = new Set<PathEntry>();
+    for (const [a, b] of nestedPairs(claims)) {
+      if (a.source === b.source) continue;
+      const [mine, theirs] = a.source === 'own' ? [a, b] : [b, a];
+      if (reported.has(mine.entry)) continue;
+      reported.add(mine.entry);
+      const other = specs[theirs.volume]?.name ?? '';
+      const path = describeValue(mine.entry.path);
+      const clash = describeValue(theirs.entry.path);
+      this.problem(
+        mine.entry.at,
+        a.volume === b.volume
+          ? `Path ${path} ${mine === a ? 'lies inside' : 'contains'} ${clash}, a top-level path of the same volume "${other}"; a path keeps everything below it, so list only the outer one.`
+          : `Path ${path} overlaps ${clash} of volume "${other}"; a directory can belong to one volume only.`,
+      );
+    }
   }
 }
 
@@ -358,6 +590,19 @@ function locator(doc: Document, counter: LineCounter, rootIsList: boolean) {
  *   over. `group` steps are read through: their `steps` are listed in order, with the group in
  *   {@link PipelineStep.group}. A `cache` key on a non-command step is an error.
  * - A document that is a bare list is read as the list of steps.
+ * - A step written in the nested form (`- command: { command: make, cache: x }`, also under
+ *   `commands` or `script`) is read as that command step.
+ * - `cache: false` or `cache: null` on a step: the step gets no volume, not even the default one.
+ * - A step with a `matrix` is expanded into one step per combination (see `expandMatrix`), with
+ *   `{{matrix}}` / `{{matrix.name}}` replaced in its label, commands and cache.
+ * - In cache paths, names and sizes, `$VAR`, `${VAR}`, `${VAR:-default}`, ... are substituted
+ *   from `options.env` and the pipeline's top-level `env` (see `interpolateVariables`); an
+ *   unset variable without a default is an error. Then `~` and `~/x` in paths are expanded to
+ *   the home directory. Then the values are checked.
+ * - Within one step, a path may not lie inside another path of its volumes, nor be claimed by
+ *   two volumes (the links could not be made).
+ * - Unknown keys of a `cache` object are ignored, with a warning in
+ *   {@link ParsedPipeline.warnings}.
  *
  * Every problem in the file is reported at once.
  *
@@ -375,9 +620,12 @@ function locator(doc: Document, counter: LineCounter, rootIsList: boolean) {
  * ```
  */
 export function parsePipeline(input: unknown, options: ParsePipelineOptions): ParsedPipeline {
-  const { pipelineSlug, os, filename } = parseOptions(
+  // `process.env` is no plain object to zod: pass its own entries, as the caller means.
+  const given: unknown =
+    isPlainObject(options) && isPlainObject(options.env) ? { ...options, env: { ...options.env } } : options;
+  const { pipelineSlug, os, filename, env, home } = parseOptions(
     parsePipelineOptionsSchema,
-    options,
+    given,
     'parsePipeline options',
   );
   let data: unknown = input;
@@ -406,11 +654,14 @@ export function parsePipeline(input: unknown, options: ParsePipelineOptions): Pa
     locate = locator(doc, counter, Array.isArray(data));
   }
 
-  const reader = new PipelineReader(pipelineSlug, os);
+  const reader = new PipelineReader(pipelineSlug, os, env, home ?? env.HOME);
   if (Array.isArray(data)) {
     reader.readSteps(data, ['steps'], undefined);
   } else if (isPlainObject(data)) {
-    if ('cache' in data) reader.defaultSpec = reader.readCache(data.cache, ['cache']);
+    reader.readEnv(data.env);
+    if ('cache' in data && data.cache !== false && data.cache !== null) {
+      reader.defaultSpec = reader.readCache(data.cache, ['cache']);
+    }
     if ('steps' in data) reader.readSteps(data.steps, ['steps'], undefined);
     else reader.problem(['steps'], 'Missing: a pipeline needs a list of steps.');
   } else {
@@ -420,13 +671,11 @@ export function parsePipeline(input: unknown, options: ParsePipelineOptions): Pa
     );
   }
 
-  if (reader.problems.length > 0) {
-    const problems = reader.problems.map(({ segments, message }): ConfigProblem => {
-      const at = locate?.(segments);
-      return { path: formatYamlPath(segments), message, ...(at ?? {}) };
-    });
-    throw configProblemsError(problems, filename);
-  }
+  const place = ({ segments, message }: { segments: YamlPathSegment[]; message: string }): ConfigProblem => {
+    const at = locate?.(segments);
+    return { path: formatYamlPath(segments), message, ...(at ?? {}) };
+  };
+  if (reader.problems.length > 0) throw configProblemsError(reader.problems.map(place), filename);
   const defaultVolume = reader.defaultSpec === undefined ? null : toRequest(reader.defaultSpec);
-  return { pipelineSlug, os, defaultVolume, steps: reader.steps };
+  return { pipelineSlug, os, defaultVolume, steps: reader.steps, warnings: reader.warnings.map(place) };
 }

@@ -44,9 +44,9 @@ describe('clear errors for invalid configs', () => {
       path: 'steps[0].cache.name',
       message: expect.stringMatching(/got 3/),
     });
-    expect(onlyProblem({ cache: null, steps: [] })).toMatchObject({
+    expect(onlyProblem({ cache: 7, steps: [] })).toMatchObject({
       path: 'cache',
-      message: expect.stringMatching(/got null/),
+      message: expect.stringMatching(/got 7/),
     });
     expect(onlyProblem({ steps: 'make' })).toMatchObject({
       path: 'steps',
@@ -63,17 +63,18 @@ describe('clear errors for invalid configs', () => {
     expect(onlyProblem({ steps: [{ command: 7 }] })).toMatchObject({ path: 'steps[0].command' });
   });
 
-  it('unknown keys: one problem per key, listing the allowed ones', () => {
-    const { problems } = failure(step({ paths: 'a', sise: '20g', Name: 'x' }));
-    expect(problems).toEqual([
-      {
-        path: 'steps[0].cache.sise',
-        message: 'Unknown key: the allowed keys are "paths", "name" and "size".',
-      },
-      {
-        path: 'steps[0].cache.Name',
-        message: 'Unknown key: the allowed keys are "paths", "name" and "size".',
-      },
+  it('unknown keys: not an error, one warning per key, listing the allowed ones', () => {
+    const { warnings, steps } = parsePipeline(
+      'steps:\n  - command: make\n    cache: { paths: a, sise: 20g, Name: x }\n',
+      { pipelineSlug: 'my-pipeline', os: 'linux' },
+    );
+    const message = 'Unknown key, ignored: the keys of a cache are "paths", "name" and "size".';
+    expect(warnings).toEqual([
+      { path: 'steps[0].cache.sise', message, line: 3, column: 30 },
+      { path: 'steps[0].cache.Name', message, line: 3, column: 41 },
+    ]);
+    expect(steps[0]?.volumes).toEqual([
+      expect.objectContaining({ name: 'my-pipeline', paths: ['a'], size: '20g' }),
     ]);
   });
 
@@ -185,7 +186,7 @@ describe('clear errors for invalid configs', () => {
   size: 19g
 steps:
   - command: build
-    cache: { paths: "../out", sise: 30g }
+    cache: { paths: "../out", size: 30 }
   - wait
   - group: tests
     steps:
@@ -204,7 +205,7 @@ steps:
       ['cache.paths[1]', 2],
       ['cache.size', 3],
       ['steps[0].cache.paths', 6],
-      ['steps[0].cache.sise', 6],
+      ['steps[0].cache.size', 6],
       ['steps[2].steps[0].cache.paths', 11],
       ['steps[2].steps[0].cache.name', 11],
       ['steps[2].steps[0].cache.size', 11],

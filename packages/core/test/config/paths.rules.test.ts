@@ -4,6 +4,7 @@ import {
   CACHE_OS,
   cachePathFromSubdir,
   cacheSubdir,
+  expandCacheHome,
   MACOS_RESERVED_PATHS,
   MAX_CACHE_PATH_BYTES,
   MAX_PATH_SEGMENT_BYTES,
@@ -94,14 +95,34 @@ describe('normalizeCachePath', () => {
       );
   });
 
-  it('refuses a leading ~ (~, ~/x and ~user/x), which is never expanded; ~ elsewhere is a plain character', () => {
-    for (const path of ['~', '~/.cache', '~user/x', './~user', 'a/../~x'])
+  it('refuses a leading ~ (~, ~/x and ~user/x), which only parsePipeline expands; ~ elsewhere is a plain character', () => {
+    for (const path of ['~', '~/.cache', './~'])
       expect(refused(path).message).toMatch(
-        /: "~" is not expanded; write a path relative to the working directory, or an absolute path\.$/,
+        /: "~" is expanded only by parsePipeline, from the home directory \(HOME\); here write an absolute path\.$/,
+      );
+    for (const path of ['~user/x', './~user', 'a/../~x'])
+      expect(refused(path).message).toMatch(
+        /: "~\w+" \(another user's home\) is not expanded; write an absolute path\.$/,
       );
     expect(normalizeCachePath('/~user/x', 'linux')).toBe('/~user/x');
     expect(normalizeCachePath('a/~b', 'linux')).toBe('a/~b');
     expect(normalizeCachePath('x~', 'linux')).toBe('x~');
+  });
+
+  it('refuses glob patterns, naming the character, never taking them literally', () => {
+    for (const [path, char] of [
+      ['node_modules/**', '*'],
+      ['a?', '?'],
+      ['/opt/[x]', '['],
+      ['{a,b}', '{'],
+      ['a]b}', undefined],
+    ] as const) {
+      if (char === undefined) expect(normalizeCachePath(path, 'linux')).toBe(path);
+      else
+        expect(refused(path).message).toBe(
+          `Invalid cache path ${JSON.stringify(path)}: "${char}" makes it a glob pattern, and globs are not expanded: a cache path names one directory, kept whole with everything below it; name that directory (such as "node_modules" instead of "node_modules/**").`,
+        );
+    }
   });
 
   it('refuses relative paths in the reserved subdirectory, in any letter case or compatible spelling', () => {
@@ -138,6 +159,26 @@ describe('normalizeCachePath', () => {
     );
     for (const path of ['/tmp/volume', '/private/tmp/x', 'tmp', 'private', '/usr', '/tmpx'])
       expect(normalizeCachePath(path, 'macos')).toBe(path);
+  });
+});
+
+describe('expandCacheHome', () => {
+  it('puts the home directory in place of ~ and a leading ~/, and changes nothing else', () => {
+    expect(expandCacheHome('~', '/home/a')).toBe('/home/a');
+    expect(expandCacheHome('~/.cache/pip', '/home/a')).toBe('/home/a/.cache/pip');
+    expect(expandCacheHome('~/x', '/home/a//')).toBe('/home/a/x');
+    expect(expandCacheHome('~/x', '/')).toBe('/x');
+    expect(expandCacheHome('~', '/')).toBe('/');
+    for (const path of ['~user/x', '~~', 'a/~', '/~/x', './~/x', ' ~/x'])
+      expect(expandCacheHome(path, '/home/a')).toBe(path);
+    expect(expandCacheHome('x', undefined)).toBe('x');
+  });
+
+  it('refuses ~ without a home directory, naming the path', () => {
+    expect(refusal(() => expandCacheHome('~/x', undefined))).toMatchObject({
+      message: 'Invalid cache path "~/x": "~" needs a home directory, and none is known (HOME is not set).',
+      details: { path: '~/x' },
+    });
   });
 });
 

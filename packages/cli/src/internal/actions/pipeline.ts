@@ -1,6 +1,13 @@
 import { readFile } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
-import { DEFAULT_LEASE_MS, type PipelineStep, parsePipeline, validateName } from '@cachevol/core';
+import {
+  type ConfigProblem,
+  configProblemsError,
+  DEFAULT_LEASE_MS,
+  type PipelineStep,
+  parsePipeline,
+  validateName,
+} from '@cachevol/core';
 import { PIPELINE_SHELL } from '../commands/pipeline.js';
 import { readGlobals } from '../globals.js';
 import { checkDirectories, flag, readAttachInputs, str } from '../inputs.js';
@@ -10,7 +17,7 @@ import { type CliIo, formatMs, Output } from '../output.js';
 import type { CommandRun, ParsedArgs } from '../spec.js';
 import { UsageError } from '../usage-error.js';
 
-async function loadPipeline(args: ParsedArgs, io: CliIo, command: string) {
+async function loadPipeline(args: ParsedArgs, io: CliIo, command: string, root: string) {
   const file = resolve(io.cwd, args.positionals[0] as string);
   const explicitSlug = str(args, 'slug');
   const workdir = resolve(io.cwd, str(args, 'workdir') ?? '.');
@@ -34,7 +41,9 @@ async function loadPipeline(args: ParsedArgs, io: CliIo, command: string) {
       command,
     );
   }
-  const pipeline = parsePipeline(text, { pipelineSlug: slug, os: inputs.os, filename: file });
+  // `$VAR` in cache values comes from cachevol's own environment, and `~` from its HOME, as
+  // `buildkite-agent pipeline upload` reads them.
+  const pipeline = parsePipeline(text, { pipelineSlug: slug, os: inputs.os, filename: file, env: io.env });
   const jobs = pipeline.steps.map((step) => ({
     step,
     volumes: step.volumes.map(
@@ -44,23 +53,74 @@ async function loadPipeline(args: ParsedArgs, io: CliIo, command: string) {
         size: v.size,
         paths: v.paths,
         commit: inputs.commit,
+        failOnMiss: flag(args, 'fail-on-miss'),
+        strict: flag(args, 'strict'),
       }),
     ),
   }));
-  for (const job of jobs) planLinks(job.volumes, inputs); // every path checked before anything runs
+  // Every path checked before anything runs, also where two spellings meet on the host.
+  const problems = jobs.flatMap(({ step, volumes }) =>
+    linkClashes(step, planLinks(volumes, inputs, { root }), inputs.os),
+  );
+  if (problems.length > 0) throw configProblemsError(problems, file);
   return { file, slug, inputs, pipeline, jobs };
+}
+
+/**
+ * The places where two paths of one step are linked one inside the other (or at the same place)
+ * on this host, although the file spells them apart: `x` in the working directory `/w` and
+ * `/w/x`, or a `~/...` path under the working directory. The first link would hold the second,
+ * so `run` could not make it. Sorted with a trailing `/`, each link path comes right before
+ * everything below it: one pass.
+ */
+function linkClashes(
+  step: PipelineStep,
+  links: { path: string; linkPath: string }[][],
+  os: 'linux' | 'macos',
+): ConfigProblem[] {
+  const fold = (path: string) => (os === 'macos' ? path.toLowerCase() : path);
+  const all = links.flat().map((link) => ({ link, key: `${fold(link.linkPath)}/` }));
+  all.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  const problems: ConfigProblem[] = [];
+  let outer: (typeof all)[number] | undefined;
+  for (const entry of all) {
+    if (outer === undefined || !entry.key.startsWith(outer.key)) {
+      outer = entry;
+      continue;
+    }
+    const { link } = entry;
+    problems.push({
+      path: step.path,
+      message: `Paths ${JSON.stringify(outer.link.path)} and ${JSON.stringify(link.path)} are linked at ${outer.link.linkPath} and ${link.linkPath}, one inside the other: list only ${JSON.stringify(outer.link.path)}.`,
+    });
+  }
+  return problems;
 }
 
 /** A step's label, key, or the first line of its first command: one line for headings. */
 function stepTitle(step: PipelineStep): string {
-  return step.label ?? step.key ?? step.commands[0]?.split('\n')[0] ?? step.path;
+  const title = step.label ?? step.key ?? step.commands[0]?.split('\n')[0] ?? step.path;
+  return step.matrix === undefined ? title : `${title} (${matrixText(step.matrix)})`;
+}
+
+/** A matrix combination on one line: `os=linux, arch=arm64`, or the value of an unnamed one. */
+function matrixText(matrix: Readonly<Record<string, string>>): string {
+  return Object.entries(matrix)
+    .map(([dim, value]) => (dim === '' ? value : `${dim}=${value}`))
+    .join(', ');
+}
+
+/** One warning of the pipeline file, as `warn` prints it. */
+function warningText(file: string, warning: ConfigProblem): string {
+  const where = warning.line === undefined ? '' : ` (line ${warning.line}, column ${warning.column ?? 1})`;
+  return `${file}: ${warning.path}${where}: ${warning.message}`;
 }
 
 /** `cachevol pipeline plan`. */
 export const pipelinePlan: CommandRun = async (args, io) => {
   const out = new Output(io);
   const globals = readGlobals(args, io, 'pipeline plan');
-  const { file, slug, inputs, pipeline, jobs } = await loadPipeline(args, io, 'pipeline plan');
+  const { file, slug, inputs, pipeline, jobs } = await loadPipeline(args, io, 'pipeline plan', globals.root);
   const engine = await openEngine(globals, { create: false });
   const steps = [];
   for (const { step, volumes } of jobs) {
@@ -84,14 +144,16 @@ export const pipelinePlan: CommandRun = async (args, io) => {
       title,
       label: step.label ?? null,
       key: step.key ?? null,
+      matrix: step.matrix ?? null,
       commands: step.commands,
       volumes: planned,
     });
   }
   if (flag(args, 'json')) {
-    out.json({ file, slug, os: pipeline.os, workdir: inputs.workdir, steps });
+    out.json({ file, slug, os: pipeline.os, workdir: inputs.workdir, warnings: pipeline.warnings, steps });
     return 0;
   }
+  for (const warning of pipeline.warnings) out.warn(warningText(file, warning));
   out.line(`${out.out('bold', file)}: pipeline ${slug} (${pipeline.os}), workdir ${inputs.workdir}`);
   for (const step of steps) {
     out.line(`step ${step.index + 1} (${step.path}): ${step.title}`);
@@ -109,9 +171,12 @@ export const pipelinePlan: CommandRun = async (args, io) => {
 export const pipelineRun: CommandRun = async (args, io) => {
   const out = new Output(io);
   const globals = readGlobals(args, io, 'pipeline run');
-  const { jobs, inputs } = await loadPipeline(args, io, 'pipeline run');
+  const { file, jobs, inputs, pipeline } = await loadPipeline(args, io, 'pipeline run', globals.root);
+  for (const warning of pipeline.warnings) out.warn(warningText(file, warning));
   checkDirectories(inputs, 'pipeline run');
-  const engine = await openEngineForJob(globals, out);
+  const engine = await openEngineForJob(globals, out, {
+    strict: flag(args, 'strict') || flag(args, 'fail-on-miss'),
+  });
   const summary: {
     step: number;
     title: string;

@@ -55,7 +55,7 @@ export const ATTACH_OPTIONS = {
   },
 } satisfies Record<string, OptionSpec>;
 
-/** Flags of the commands that run a job (`run`): how much cache trouble may fail it. */
+/** Flags of the commands that run jobs (`run`, `pipeline run`): how much cache trouble may fail them. */
 export const JOB_OPTIONS = {
   'fail-on-miss': {
     type: 'boolean',
