@@ -7,13 +7,14 @@ import { createLoopBtrfs, type LoopBtrfs } from '../../../test-support/loop-btrf
 import { BIN, ensureBuilt, REPO, tempDir } from './helpers/cli.js';
 
 /**
- * The tools people cache most, run for real through `cachevol run` (issue 12): npm install and
- * npm ci on a small project from the registry, ccache with gcc, and tsc --incremental, on the
+ * The tools people cache most, run for real through `cachevol run` (issue 12): npm install, npm
+ * ci and pnpm install on a small project from the registry, ccache with gcc, and tsc --incremental, on the
  * default backend and on btrfs. Each runs twice; the second run must reuse what the first left.
  */
 
 const FIXTURES = join(REPO, 'packages/cli/test/fixtures');
 const TSC = join(REPO, 'node_modules/typescript/bin/tsc');
+const PNPM = join(REPO, 'node_modules/.bin/pnpm');
 
 /** The environment the tools run in: this one without npm's own variables (set by `npx`). */
 function toolEnv(extra: Record<string, string>): Record<string, string> {
@@ -100,6 +101,42 @@ function realTools(place: () => Place) {
     expect(second.stderr).toMatch(/npm-install: hit/);
     expect(second.stdout).toMatch(/up to date/);
     expect(second.stderr).not.toMatch(/Removing non-directory/);
+  });
+
+  it('pnpm install twice: the second, --offline with an empty store, is already up to date', async () => {
+    const p = place();
+    const { work } = await project(p, 'npm-project', 'pnpm-install');
+    // pnpm records its store's path in node_modules (a different one makes it recreate
+    // node_modules, on a plain directory too): the same path, emptied before each run.
+    const store = async () => {
+      const dir = join(p.base, 'pnpm-store');
+      await rm(dir, { recursive: true, force: true });
+      return dir;
+    };
+    const cache = ['--cache', 'node_modules', '--name', 'pnpm-install', '--'];
+    const first = await cachevolRun(p, work, [...cache, PNPM, 'install', '--store-dir', await store()]);
+    expect(first.code, first.stdout + first.stderr).toBe(0);
+    expect(first.stderr).toMatch(/pnpm-install: miss/);
+    expect(await headBytes(p, 'pnpm-install')).toBeGreaterThan(10_000);
+    const second = await cachevolRun(p, work, [
+      ...cache,
+      PNPM,
+      'install',
+      '--offline',
+      '--frozen-lockfile',
+      '--store-dir',
+      await store(),
+    ]);
+    expect(second.code, second.stdout + second.stderr).toBe(0);
+    expect(second.stderr).toMatch(/pnpm-install: hit/);
+    expect(second.stdout).toMatch(/Already up to date/);
+    const use = await cachevolRun(p, work, [
+      ...cache,
+      process.execPath,
+      '-e',
+      "require('ms'); require('picocolors')",
+    ]);
+    expect(use.code, use.stderr).toBe(0);
   });
 
   it('npm install by symlink: the directory npm puts in place of the link is committed', async () => {
