@@ -57,7 +57,7 @@ for (const n of [1, 2]) {
   }
 }
 
-const stats = JSON.parse(cachevol(['stats', '--json'], { capture: true }).stdout);
+const stats = JSON.parse(cachevol(['stats', '--json'], { capture: true }).stdout).volumes;
 const volume = stats.find((s) => s.name === 'cachevol-example');
 console.log('\n=== outcome');
 for (const run of runs) console.log(`run ${run.n}: ${run.ms} ms in total`);

@@ -73,7 +73,7 @@ describe('cachevol run (built binary)', () => {
     const second = await run(['run', '--cache', 'c', '--name', 'deps', '--', ...readThenWrite('two')]);
     expect(second).toMatchObject({ code: 0, stdout: 'saw one\n' });
     expect(second.stderr).toMatch(/default\/deps: hit \(version v-\S+\)/);
-    const stats = JSON.parse((await run(['stats', '--json'])).stdout);
+    const stats = JSON.parse((await run(['stats', '--json'])).stdout).volumes;
     expect(stats[0]).toMatchObject({
       name: 'deps',
       counts: { hit: 1, stale: 0, miss: 1 },

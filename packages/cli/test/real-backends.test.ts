@@ -39,7 +39,7 @@ async function missThenHit(
   expect(second.stderr).toMatch(/default\/deps: hit/);
   const gc = await run(['gc', '--json']);
   expect(gc.code, gc.stderr).toBe(0);
-  const stats = JSON.parse((await run(['stats', '--json'])).stdout);
+  const stats = JSON.parse((await run(['stats', '--json'])).stdout).volumes;
   expect(stats[0]).toMatchObject({ counts: { hit: 2, miss: 1 }, versions: 2, liveForks: 0 });
 }
 

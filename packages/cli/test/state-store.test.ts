@@ -141,7 +141,7 @@ describe('the CLI state database', () => {
     const next = await run(['run', '--cache', 'deps', '--name', 'deps', '--', ...job('after import')]);
     expect(next.code, next.stderr).toBe(0);
     expect(next.stdout).toContain('saw from the first release');
-    const stats = JSON.parse((await run(['stats', '--json'])).stdout) as { counts: object }[];
+    const stats = JSON.parse((await run(['stats', '--json'])).stdout).volumes as { counts: object }[];
     expect(stats[0]?.counts).toEqual({ hit: 1, stale: 0, miss: 1 });
   });
 });

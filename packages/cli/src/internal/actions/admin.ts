@@ -94,7 +94,7 @@ export const stats: CommandRun = async (args, io) => {
   const engine = await openEngine(globals, { create: false });
   const stats = engine ? await engine.stats() : [];
   if (flag(args, 'json')) {
-    out.json(stats.map((s) => ({ ...s, lastUsedAt: iso(s.lastUsedAt) })));
+    out.json({ root: globals.root, volumes: stats.map((s) => ({ ...s, lastUsedAt: iso(s.lastUsedAt) })) });
     return 0;
   }
   if (stats.length === 0) {
