@@ -30,5 +30,5 @@ export {
   pipelineCacheSchema,
   stepCacheSchema,
 } from './config/schema.js';
-// What every command of the `cachevol` bundle needs (runtime.ts), then the pipeline config.
+// Everything else, which the `cachevol` bundle's commands but `pipeline` import alone (see runtime.ts).
 export * from './runtime.js';
