@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { defineConfig, type Options } from 'tsup';
 import { packageConfig } from '../../tsup.base.js';
 
@@ -21,6 +22,27 @@ const noZodLocales: NonNullable<Options['esbuildPlugins']>[number] = {
       contents: 'export {};',
       loader: 'js',
     }));
+  },
+};
+
+/**
+ * `@cachevol/core` as the `pipeline` command alone sees it: the package root, which adds
+ * `parsePipeline`, the `cache:` schemas and the YAML parser to core's runtime. Every other
+ * importer (the other commands, every backend and store) gets core's `runtime.ts`, which leaves
+ * them out: esbuild puts a module into the chunk of every entry that can reach it through an
+ * import, used or not, so with the root everywhere, `run` would load and compile the YAML parser
+ * (a quarter of the core chunk) for nothing. A pipeline symbol imported anywhere else fails the
+ * build (runtime.ts does not export it). test/lazy-loading.test.ts checks what `run` loads.
+ */
+const coreWithoutPipeline: NonNullable<Options['esbuildPlugins']>[number] = {
+  name: 'cachevol-core-without-pipeline',
+  setup(build) {
+    const runtime = fileURLToPath(new URL('../core/src/runtime.ts', import.meta.url));
+    build.onResolve({ filter: /^@cachevol\/core$/ }, (args) =>
+      /[\\/]src[\\/]internal[\\/]actions[\\/]pipeline\.ts$/.test(args.importer)
+        ? undefined
+        : { path: runtime },
+    );
   },
 };
 
@@ -55,7 +77,7 @@ const bin = defineConfig({
       'const require = __cachevolCreateRequire(import.meta.url);',
     ].join('\n'),
   },
-  esbuildPlugins: [noZodLocales],
+  esbuildPlugins: [noZodLocales, coreWithoutPipeline],
   esbuildOptions(options) {
     options.chunkNames = 'cli/[name]-[hash]';
   },

@@ -15,7 +15,7 @@ import { hasEntries, treesDiffer } from './internal/compare-trees.js';
 import { type CloneMode, copyTree, unreadableSource } from './internal/copy-tree.js';
 import { errnoCode, fsFailure } from './internal/errors.js';
 import { isIdName, Layout, parseScratchName } from './internal/layout.js';
-import { fsyncPath, measureTree } from './internal/measure.js';
+import { fsyncPath, measureTree, smallTree } from './internal/measure.js';
 
 import { prepareRoot } from './internal/prepare-root.js';
 import { cpUnavailable } from './internal/probe-cp.js';
@@ -64,6 +64,13 @@ async function namesIn(dir: string): Promise<string[]> {
   }
 }
 
+/**
+ * A fork with at most this many entries is flushed at commit by an `fsync` per file and
+ * directory, in this process: a few `fsync`s cost less than starting `sync -f`. A larger one
+ * gets one `syncfs` (`sync -f`), much faster than an `fsync` per file on trees with many files.
+ */
+const FSYNC_EACH_MAX_ENTRIES = 64;
+
 /** Errors that mean the filesystem has no room, not even for a rename. */
 const NO_SPACE = new Set(['ENOSPC', 'EDQUOT']);
 
@@ -85,8 +92,9 @@ async function guard<T>(action: string, path: string, work: () => Promise<T>): P
  * verbatim (never followed), hard links, device files, FIFOs, sockets, extended attributes
  * (such as overlayfs's `trusted.overlay.*`), holes of sparse files, modes, owners and timestamps.
  * Commit renames the fork into `versions/` after flushing it. Needs no root privileges (without
- * root, owners, device files and `trusted.*` attributes cannot be kept). On Linux it flushes
- * with `sync -f` when that works, and with an `fsync` per file otherwise.
+ * root, owners, device files and `trusted.*` attributes cannot be kept). It flushes a fork of
+ * up to 64 entries with an `fsync` per file and directory; a larger one, on Linux, with
+ * `sync -f` (one `syncfs`) when that works, and with an `fsync` per file otherwise.
  *
  * Capabilities: `copyOnWrite` is true exactly when forks use reflinks (probed once, here);
  * `quota` is false (capacity is not enforced); `constantTime` is false (copies, usage and the
@@ -269,10 +277,18 @@ export function createDirBackend(options: DirBackendOptions): DirBackend {
         );
       }
       try {
-        // Flush before the rename makes it a version: one syncfs, or an fsync per file.
-        const synced = canSyncFs ? await syncFilesystem(fork) : 'unsupported';
-        if (synced === 'unsupported') canSyncFs = false;
-        const usedBytes = await measureTree(fork, { fsync: synced !== 'synced' });
+        // Flush before the rename makes it a version: an fsync per file and directory of a small
+        // fork, one syncfs for a larger one (an fsync per file where syncfs cannot be run).
+        const small = canSyncFs ? await smallTree(fork, FSYNC_EACH_MAX_ENTRIES) : null;
+        let usedBytes: number;
+        if (small) {
+          for (const { path, isDirectory } of small.flush) await fsyncPath(path, isDirectory);
+          usedBytes = small.usedBytes;
+        } else {
+          const synced = canSyncFs ? await syncFilesystem(fork) : 'unsupported';
+          if (synced === 'unsupported') canSyncFs = false;
+          usedBytes = await measureTree(fork, { fsync: synced !== 'synced' });
+        }
         // Forget the base first: a crash in between leaves a fork that reports changes.
         await rm(layout.base(forkId), { force: true });
         await rename(fork, version);

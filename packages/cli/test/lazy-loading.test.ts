@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { mkdir, readdir, readFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -19,6 +19,8 @@ const RECORDER = fileURLToPath(new URL('./fixtures/record-loads.mjs', import.met
 const MARKERS = {
   core: 'var CacheVolumeError = class',
   zod: '$constructor("ZodError"',
+  yaml: 'exports.LineCounter = lineCounter.LineCounter;',
+  'core-pipeline': 'function parsePipeline(',
   execa: 'var ExecaError = class',
   'backend-dir': 'function createDirBackend(',
   'backend-btrfs': 'function createBtrfsBackend(',
@@ -79,7 +81,7 @@ describe('what a cachevol command loads (the bundled build)', () => {
     },
   );
 
-  it('`cachevol run` on the dir backend loads the dir backend and the SQLite store, no other backend or store, and no execa', async () => {
+  it('`cachevol run` on the dir backend loads the dir backend and the SQLite store, no other backend or store, no execa, and no YAML parser or pipeline config', async () => {
     const work = join(dir, 'work');
     await mkdir(join(work, 'deps'), { recursive: true });
     const args = ['run', '--root', join(dir, 'root'), '--workdir', work, '--name', 'deps'];
@@ -87,6 +89,22 @@ describe('what a cachevol command loads (the bundled build)', () => {
     expect([...parts].sort()).toEqual(
       ['backend-dir', 'better-sqlite3', 'core', 'store-sqlite', 'zod'].sort(),
     );
+  });
+
+  it('`cachevol pipeline plan` loads the YAML parser and the pipeline config (so the markers above are live)', async () => {
+    const file = join(dir, 'pipeline.yml');
+    await writeFile(file, 'cache: deps\nsteps:\n  - command: "true"\n');
+    const { parts } = await loadedBy([
+      'pipeline',
+      'plan',
+      file,
+      '--slug',
+      'p',
+      '--root',
+      join(dir, 'plan-root'),
+    ]);
+    expect(parts.has('yaml')).toBe(true);
+    expect(parts.has('core-pipeline')).toBe(true);
   });
 
   it('each marker is in exactly one file of the build', async () => {

@@ -5,195 +5,37 @@
  * @packageDocumentation
  */
 
+export { interpolateVariables, type PipelineEnv } from './config/interpolate.js';
 export {
-  ABSOLUTE_PATHS_SUBDIR,
-  CACHE_OS,
+  expandMatrix,
+  MAX_MATRIX_COMBINATIONS,
+  type MatrixCombination,
+  substituteMatrix,
+} from './config/matrix.js';
+export {
+  DEFAULT_CACHE_SIZE,
+  NON_COMMAND_STEP_TYPES,
+  type ParsedPipeline,
+  type ParsePipelineOptions,
+  type PipelineStep,
+  parsePipeline,
+  parsePipelineOptionsSchema,
+  type StepGroup,
+  type VolumeRequest,
+} from './config/pipeline.js';
+export {
   type CacheConfig,
-  type CacheOs,
   type CacheVolumeConfig,
-  CONTAINER_CACHE_SUFFIX,
-  type ConfigProblem,
   cacheConfigSchema,
   cacheConfigSchemaFor,
-  cachePathFromSubdir,
   cachePathListSchema,
   cachePathSchema,
   cachePathsSchema,
   cacheSizeSchema,
-  cacheSubdir,
   cacheVolumeNameSchema,
   cacheVolumeSchema,
-  configProblemsError,
-  containerCacheVolumeName,
-  DEFAULT_CACHE_SIZE,
-  expandCacheHome,
-  expandMatrix,
-  formatYamlPath,
-  GIT_MIRROR_PREFIX,
-  type GitRepositoryRef,
-  gitMirrorVolumeName,
-  interpolateVariables,
-  MACOS_RESERVED_PATHS,
-  MAX_CACHE_PATH_BYTES,
-  MAX_MATRIX_COMBINATIONS,
-  MAX_PATH_SEGMENT_BYTES,
-  type MatrixCombination,
-  NON_COMMAND_STEP_TYPES,
-  normalizeCachePath,
-  type ParsedPipeline,
-  type ParsePipelineOptions,
-  type PipelineEnv,
-  type PipelineStep,
-  parsePipeline,
-  parsePipelineOptionsSchema,
   pipelineCacheSchema,
-  type ResolveCachePathOptions,
-  type ResolvedCachePath,
-  resolveCachePath,
-  resolveCachePathOptionsSchema,
-  type StepGroup,
   stepCacheSchema,
-  substituteMatrix,
-  type VolumeRequest,
-  type YamlPathSegment,
-} from './config/index.js';
-export type {
-  Backend,
-  BackendCapabilities,
-  BackendEntry,
-  EntryKind,
-  ForkMount,
-  ForkOptions,
-  Progress,
-  Usage,
-} from './contracts/backend.js';
-export {
-  DEFAULT_PAGE_SIZE,
-  type DueQuery,
-  type ListVolumesOptions,
-  type SliceFunction,
-  type SliceSchedule,
-  type SliceUpdate,
-  type Store,
-  type TransactOptions,
-  type VolumePage,
-} from './contracts/store.js';
-export {
-  CacheVolumes,
-  type CacheVolumesOptions,
-  type GcOptions,
-  type ReconcileOptions,
-} from './engine/cache-volumes.js';
-export type { AbandonReason, CacheVolumeEvents, Listener } from './engine/events.js';
-export { type ForkActions, ForkHandle } from './engine/fork-handle.js';
-export {
-  LINK_METHODS,
-  type LinkOptions,
-  type LinkResult,
-  linkOptionsSchema,
-  type UnlinkResult,
-} from './engine/linking/options.js';
-export {
-  type AttachOptions,
-  attachOptionsSchema,
-  DEFAULT_KEEP_ENDED_MS,
-  DEFAULT_LEASE_MS,
-  type EngineSettings,
-  engineSettingsSchema,
-} from './engine/options.js';
-export { emptyReconcileReport } from './engine/recovery.js';
-export type { FinishOutcome, ForkInfo, GcReport, ReconcileReport } from './engine/reports.js';
-export {
-  CacheVolumeError,
-  type CacheVolumeErrorOptions,
-  CommandFailedError,
-  type CommandFailure,
-  type ErrorCode,
-  isCacheVolumeError,
-} from './errors.js';
-export {
-  type Bill,
-  type BillInput,
-  type BuildUsage,
-  estimateBill,
-  type Prices,
-  type VolumeUsage,
-} from './model/billing.js';
-export {
-  type LegacyStateDocument,
-  legacyStateProblem,
-  slicesFromLegacyState,
-} from './model/legacy-state.js';
-export { DAY_MS, DEFAULT_POLICY, type Policy, resolvePolicy } from './model/policy.js';
-export {
-  isRemovable,
-  type PlannedRemoval,
-  planRetention,
-  type RemovalReason,
-  type RetentionPlanner,
-  retentionPlanner,
-} from './model/retention.js';
-export { isDue, isIntent, sliceSchedule } from './model/schedule.js';
-export {
-  headOf,
-  isExpired,
-  type Selection,
-  type SelectionReason,
-  type SelectionRequest,
-  selectParent,
-} from './model/selection.js';
-export {
-  type AttachCounts,
-  type AttachResult,
-  COMMIT_MODES,
-  type CommitMode,
-  compareVersionOrder,
-  emptySlice,
-  type ForkLink,
-  type ForkRecord,
-  type ForkState,
-  isLive,
-  LIVE_FORK_STATES,
-  type LinkMethod,
-  type VersionRecord,
-  type VolumeKey,
-  type VolumeRecord,
-  type VolumeSlice,
-  versionOrder,
-  volumeKeyString,
-} from './model/state.js';
-export { sliceStats, type VolumeStats, volumeStats } from './model/stats.js';
-export {
-  type AttachInput,
-  beginAbandon,
-  beginAttach,
-  beginCommit,
-  beginRemoveVersion,
-  type Claim,
-  type ClaimInput,
-  type CompleteCommitOptions,
-  claimDue,
-  completeAbandon,
-  completeAttach,
-  completeCommit,
-  completeRemoveVersion,
-  dependents,
-  dropEmptyVolume,
-  getFork,
-  recordLinks,
-  renewLease,
-  type VersionRef,
-} from './model/transitions.js';
-export { MAX_ID_LENGTH, MAX_NAME_LENGTH, validateId, validateLabel, validateName } from './names.js';
-export { parseOptions } from './options.js';
-export {
-  DEFAULT_SIZE_BYTES,
-  forkCapacity,
-  formatSize,
-  GIB,
-  MAX_SIZE_GB,
-  MIN_SIZE_GB,
-  parseSize,
-} from './size.js';
-export { createMemoryStore } from './store/memory-store.js';
-export { checkSliceUpdate, decodeCursor, encodeCursor } from './store/slice-io.js';
+} from './config/schema.js';
+// Everything else, which the `cachevol` bundle's commands but `pipeline` import alone (see runtime.ts).
+export * from './runtime.js';

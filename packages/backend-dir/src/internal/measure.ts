@@ -52,3 +52,48 @@ export async function measureTree(root: string, options: { fsync?: boolean } = {
   });
   return total;
 }
+
+/** What {@link smallTree} found: the bytes the tree uses, and what to flush. */
+export interface SmallTree {
+  /** As {@link measureTree} counts them. */
+  usedBytes: number;
+  /** The tree's directories (the root first) and regular files (each hard-linked inode once). */
+  flush: { path: string; isDirectory: boolean }[];
+}
+
+/** Thrown to end a walk once a tree is known to be larger than asked. */
+const TOO_LARGE = Symbol('too large');
+
+/**
+ * Measures a tree of at most `maxEntries` entries (the root included) and lists what flushing
+ * it means, or tells that it is larger (`null`; the walk stops soon after `maxEntries`).
+ *
+ * @param root - the tree's root directory
+ * @param maxEntries - the most entries a tree may hold to count as small
+ */
+export async function smallTree(root: string, maxEntries: number): Promise<SmallTree | null> {
+  let entries = 0;
+  let usedBytes = 0;
+  const flush: SmallTree['flush'] = [];
+  const seen = new Set<string>();
+  try {
+    await walkTree(root, (entry) => {
+      if (++entries > maxEntries) throw TOO_LARGE;
+      if (entry.type === 'dir') flush.push({ path: join(root, entry.path), isDirectory: true });
+      else if (entry.type === 'symlink') usedBytes += entry.stats.size;
+      else if (entry.type === 'file') {
+        if (entry.stats.nlink > 1) {
+          const key = inodeKey(entry.stats);
+          if (seen.has(key)) return;
+          seen.add(key);
+        }
+        usedBytes += entry.stats.size;
+        flush.push({ path: join(root, entry.path), isDirectory: false });
+      }
+    });
+  } catch (error) {
+    if (error === TOO_LARGE) return null;
+    throw error;
+  }
+  return { usedBytes, flush };
+}

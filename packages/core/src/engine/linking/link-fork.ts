@@ -1,5 +1,5 @@
 import { isAbsolute } from 'node:path';
-import { resolveCachePath } from '../../config/index.js';
+import { resolveCachePath } from '../../config/paths.js';
 import { CacheVolumeError } from '../../errors.js';
 import type { ForkLink, ForkRecord } from '../../model/state.js';
 import { parseOptions } from '../../options.js';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { CACHE_OS } from '../../config/index.js';
+import { CACHE_OS } from '../../config/paths.js';
 import type { LinkMethod } from '../../model/state.js';
 
 /** The link methods {@link LinkOptions} accepts: `auto` picks a bind mount where it can. */
