@@ -8,6 +8,7 @@
  * @module
  */
 
+export { expandNameTemplate, hasNameTemplate, type NameTemplateContext } from './config/name-template.js';
 export {
   ABSOLUTE_PATHS_SUBDIR,
   CACHE_OS,

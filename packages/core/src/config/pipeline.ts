@@ -9,6 +9,7 @@ import { problemsFromIssues } from './internal/issues.js';
 import { type Keyed, nestedPairs } from './internal/overlaps.js';
 import { interpolateVariables, type PipelineEnv } from './interpolate.js';
 import { expandMatrix, hasMatrixToken, type MatrixCombination, substituteMatrix } from './matrix.js';
+import { expandNameTemplate, hasNameTemplate, type NameTemplateContext } from './name-template.js';
 import { CACHE_OS, type CacheOs, expandCacheHome, normalizeCachePath } from './paths.js';
 import { type ConfigProblem, configProblemsError, formatYamlPath, type YamlPathSegment } from './problems.js';
 import { cacheConfigSchemaFor } from './schema.js';
@@ -51,6 +52,14 @@ export const parsePipelineOptionsSchema = z.strictObject({
     .refine((home) => home.startsWith('/'), 'home must be an absolute path')
     .optional()
     .describe('the home directory that "~" in cache paths stands for; default: env.HOME'),
+  checksum: z
+    .custom<(files: readonly string[]) => string>(
+      (value) => typeof value === 'function',
+      'expected a function',
+    )
+    .optional()
+    .describe('a digest of files (relative to the checkout), for {{ checksum "FILE" }} in names'),
+  arch: z.string().min(1).default(process.arch).describe('what {{ arch }} in names stands for'),
 });
 
 /**
@@ -63,6 +72,10 @@ export const parsePipelineOptionsSchema = z.strictObject({
  *   names and sizes stand for (the pipeline's top-level `env` adds to them, without overriding).
  * - `home` (default `env.HOME`): the absolute directory that `~` and `~/...` in cache paths
  *   stand for.
+ * - `checksum`: a digest of files by their paths relative to the checkout, for
+ *   `{{ checksum "FILE" }}` in volume names (see `expandNameTemplate`); without it such a name
+ *   is a problem. The CLI passes one that reads the working directory.
+ * - `arch` (default `process.arch`): what `{{ arch }}` in names stands for (`{{ os }}` is `os`).
  */
 export type ParsePipelineOptions = z.input<typeof parsePipelineOptionsSchema>;
 
@@ -187,6 +200,7 @@ class PipelineReader {
     private readonly os: CacheOs,
     env: PipelineEnv,
     private readonly home: string | undefined,
+    private readonly names: NameTemplateContext,
   ) {
     // No prototype: a variable named `constructor` or `__proto__` is a variable like any other.
     this.env = Object.assign(Object.create(null) as Record<string, string | undefined>, env);
@@ -265,6 +279,19 @@ class PipelineReader {
     }
   }
 
+  /** {@link text}, then the name's template tokens expanded (`{{ checksum "FILE" }}`, `{{ os }}`). */
+  nameText(value: string, at: YamlPathSegment[], matrix: MatrixCombination | undefined): string | undefined {
+    const substituted = this.text(value, at, matrix);
+    if (substituted === undefined || !hasNameTemplate(substituted)) return substituted;
+    try {
+      return expandNameTemplate(substituted, this.names);
+    } catch (error) {
+      if (!isCacheVolumeError(error)) throw error;
+      this.problem(at, error.message);
+      return undefined;
+    }
+  }
+
   /** {@link text}, then `~` expanded to the home directory. */
   pathText(value: string, at: YamlPathSegment[], matrix: MatrixCombination | undefined): string | undefined {
     const substituted = this.text(value, at, matrix);
@@ -297,9 +324,8 @@ class PipelineReader {
         this.warn([...at, key], 'Unknown key, ignored: the keys of a cache are "paths", "name" and "size".');
       } else if (key === 'paths') prepared.paths = paths(item, [...at, key]);
       else if (typeof item !== 'string') prepared[key] = item;
-      else
-        prepared[key] =
-          this.text(item, [...at, key], matrix) ?? (key === 'size' ? DEFAULT_CACHE_SIZE : this.slug);
+      else if (key === 'name') prepared.name = this.nameText(item, [...at, key], matrix) ?? this.slug;
+      else prepared[key] = this.text(item, [...at, key], matrix) ?? DEFAULT_CACHE_SIZE;
     }
     return prepared;
   }
@@ -623,7 +649,7 @@ export function parsePipeline(input: unknown, options: ParsePipelineOptions): Pa
   // `process.env` is no plain object to zod: pass its own entries, as the caller means.
   const given: unknown =
     isPlainObject(options) && isPlainObject(options.env) ? { ...options, env: { ...options.env } } : options;
-  const { pipelineSlug, os, filename, env, home } = parseOptions(
+  const { pipelineSlug, os, filename, env, home, checksum, arch } = parseOptions(
     parsePipelineOptionsSchema,
     given,
     'parsePipeline options',
@@ -654,7 +680,11 @@ export function parsePipeline(input: unknown, options: ParsePipelineOptions): Pa
     locate = locator(doc, counter, Array.isArray(data));
   }
 
-  const reader = new PipelineReader(pipelineSlug, os, env, home ?? env.HOME);
+  const reader = new PipelineReader(pipelineSlug, os, env, home ?? env.HOME, {
+    os,
+    arch,
+    ...(checksum ? { checksum } : {}),
+  });
   if (Array.isArray(data)) {
     reader.readSteps(data, ['steps'], undefined);
   } else if (isPlainObject(data)) {

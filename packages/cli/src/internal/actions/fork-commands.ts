@@ -1,4 +1,5 @@
 import { validateId } from '@cachevol/core';
+import { expandName } from '../checksum.js';
 import { readGlobals } from '../globals.js';
 import { checkDirectories, flag, list, readAttachInputs, str, volumeName } from '../inputs.js';
 import { attachVolumes, colorResult, planLinks } from '../job.js';
@@ -11,8 +12,8 @@ import { UsageError } from '../usage-error.js';
 export const attach: CommandRun = async (args, io) => {
   const out = new Output(io);
   const globals = readGlobals(args, io, 'attach');
-  const name = volumeName(args.positionals[0] as string);
   const inputs = readAttachInputs(args, io, 'attach');
+  const name = volumeName(expandName(args.positionals[0] as string, inputs.workdir, inputs.os));
   checkDirectories(inputs, 'attach');
   const volume = {
     name,

@@ -8,6 +8,7 @@ import {
   parsePipeline,
   validateName,
 } from '@cachevol/core';
+import { fileChecksum } from '../checksum.js';
 import { PIPELINE_SHELL } from '../commands/pipeline.js';
 import { readGlobals } from '../globals.js';
 import { checkDirectories, flag, readAttachInputs, str } from '../inputs.js';
@@ -43,7 +44,13 @@ async function loadPipeline(args: ParsedArgs, io: CliIo, command: string, root: 
   }
   // `$VAR` in cache values comes from cachevol's own environment, and `~` from its HOME, as
   // `buildkite-agent pipeline upload` reads them.
-  const pipeline = parsePipeline(text, { pipelineSlug: slug, os: inputs.os, filename: file, env: io.env });
+  const pipeline = parsePipeline(text, {
+    pipelineSlug: slug,
+    os: inputs.os,
+    filename: file,
+    env: io.env,
+    checksum: fileChecksum(inputs.workdir),
+  });
   const jobs = pipeline.steps.map((step) => ({
     step,
     volumes: step.volumes.map(

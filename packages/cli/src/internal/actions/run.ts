@@ -1,5 +1,6 @@
 import { basename } from 'node:path';
 import { DEFAULT_LEASE_MS, validateName } from '@cachevol/core';
+import { expandName } from '../checksum.js';
 import { readGlobals } from '../globals.js';
 import { checkDirectories, flag, list, readAttachInputs, str } from '../inputs.js';
 import { planLinks, runJob, runUncached } from '../job.js';
@@ -34,7 +35,10 @@ export const run: CommandRun = async (args, io) => {
   checkDirectories(inputs, 'run');
   const strict = flag(args, 'strict');
   const failOnMiss = flag(args, 'fail-on-miss');
-  const name = validateName(str(args, 'name') ?? defaultName(inputs.workdir));
+  const given = str(args, 'name');
+  const name = validateName(
+    given === undefined ? defaultName(inputs.workdir) : expandName(given, inputs.workdir, inputs.os),
+  );
   const volumes = [
     {
       name,

@@ -18,7 +18,8 @@ export const runCommand: CommandSpec = {
     name: {
       type: 'string',
       value: 'NAME',
-      description: "the volume name (default: the working directory's name)",
+      description:
+        'the volume name (default: the working directory\'s name); {{ checksum "FILE" }}, {{ os }} and {{ arch }} are expanded',
     },
     ...ATTACH_OPTIONS,
     ...JOB_OPTIONS,
