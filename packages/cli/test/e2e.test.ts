@@ -77,8 +77,23 @@ describe('cachevol run (built binary)', () => {
     expect(stats[0]).toMatchObject({
       name: 'deps',
       counts: { hit: 1, stale: 0, miss: 1 },
+      recent: { day: { hit: 1, stale: 0, miss: 1, hitRatio: 0.5 }, week: { hit: 1, miss: 1 } },
+      emptyHead: false,
       versions: 2,
       liveForks: 0,
+    });
+  });
+
+  it('stats flags a head that holds no data (a job that writes its cache somewhere else)', async () => {
+    const { run } = await sandbox('empty-head');
+    for (let i = 0; i < 2; i++)
+      expect((await run(['run', '-c', 'c', '--name', 'deps', '--', 'true'])).code).toBe(0);
+    const stats = await run(['stats']);
+    expect(stats.stdout).toMatch(/default\/deps .* 0 B \(empty\)/);
+    expect(stats.stderr).toContain('the head of default/deps holds no data');
+    expect(JSON.parse((await run(['stats', '--json'])).stdout).volumes[0]).toMatchObject({
+      emptyHead: true,
+      recent: { day: { hit: 1, miss: 1 } },
     });
   });
 

@@ -100,6 +100,7 @@ export {
   type Prices,
   type VolumeUsage,
 } from './model/billing.js';
+export { countAttach, countsWithin, HISTORY_HOURS, HOUR_MS } from './model/history.js';
 export {
   type LegacyStateDocument,
   legacyStateProblem,
@@ -143,7 +144,7 @@ export {
   versionOrder,
   volumeKeyString,
 } from './model/state.js';
-export { sliceStats, type VolumeStats, volumeStats } from './model/stats.js';
+export { sliceStats, type VolumeStats, volumeStats, type WindowStats } from './model/stats.js';
 export {
   type AttachInput,
   beginAbandon,

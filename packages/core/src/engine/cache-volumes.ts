@@ -424,9 +424,12 @@ export class CacheVolumes {
     });
   }
 
-  /** Per-volume statistics: hit/stale/miss counts and ratio, versions, sizes, live forks. */
+  /**
+   * Per-volume statistics: hit/stale/miss counts and ratio (since the volume was made, and over
+   * the last 24 hours and 7 days), versions, sizes, an empty head, live forks.
+   */
   async stats(): Promise<VolumeStats[]> {
-    return volumeStats(await collect(allSlices(this.#ctx)));
+    return volumeStats(await collect(allSlices(this.#ctx)), this.#ctx.clock());
   }
 
   /** Waits until every queued operation of this engine has finished. */

@@ -158,6 +158,12 @@ export interface AttachCounts {
   miss: number;
 }
 
+/** The attach counts of one hour, in {@link VolumeRecord.hourly}. */
+export interface HourCounts extends AttachCounts {
+  /** The hour: ms since epoch divided by 3,600,000, rounded down. */
+  hour: number;
+}
+
 /** A volume: its versions and counters. Its forks are in the same {@link VolumeSlice}. */
 export interface VolumeRecord extends VolumeKey {
   /** The last `seq` handed out. */
@@ -173,6 +179,11 @@ export interface VolumeRecord extends VolumeKey {
   versionIds: string[];
   /** Attach counts since the volume was created. */
   counts: AttachCounts;
+  /**
+   * Attach counts per hour over the last 7 days, oldest first; hours without attaches are left
+   * out. Absent in volumes recorded before it existed (their history starts empty).
+   */
+  hourly?: HourCounts[];
   /** The last attach or commit (ms since epoch). */
   lastUsedAt: number;
 }

@@ -1,6 +1,13 @@
+import { countsWithin } from './history.js';
 import { headOf } from './selection.js';
 import type { AttachCounts, VolumeKey, VolumeSlice } from './state.js';
 import { isLive } from './state.js';
+
+/** Attach counts over a window of time, with their hit ratio. */
+export interface WindowStats extends AttachCounts {
+  /** `hit / (hit + stale + miss)`, or `null` without attaches in the window. */
+  hitRatio: number | null;
+}
 
 /** What {@link volumeStats} reports for one volume. */
 export interface VolumeStats extends VolumeKey {
@@ -8,6 +15,17 @@ export interface VolumeStats extends VolumeKey {
   counts: AttachCounts;
   /** `hit / (hit + stale + miss)`, or `null` before the first attach. */
   hitRatio: number | null;
+  /**
+   * The counts of the last 24 hours and the last 7 days (in whole hours, the current one
+   * included), so a ratio that changes shows; counts from before a volume kept its history are
+   * only in {@link VolumeStats.counts}.
+   */
+  recent: { day: WindowStats; week: WindowStats };
+  /**
+   * The head holds no data (0 bytes): its hits give an empty cache, which usually means the jobs
+   * write their cache somewhere else than the cache paths.
+   */
+  emptyHead: boolean;
   /** Committed versions held. */
   versions: number;
   /** The head's id, or `null`. */
@@ -22,22 +40,33 @@ export interface VolumeStats extends VolumeKey {
   lastUsedAt: number;
 }
 
+function windowStats(counts: AttachCounts): WindowStats {
+  const attaches = counts.hit + counts.stale + counts.miss;
+  return { ...counts, hitRatio: attaches === 0 ? null : counts.hit / attaches };
+}
+
 /**
  * One volume's statistics, or `null` for a slice without a volume record.
  *
  * @param slice - the volume's slice
+ * @param now - the time the recent windows end (ms since epoch)
  */
-export function sliceStats(slice: VolumeSlice): VolumeStats | null {
+export function sliceStats(slice: VolumeSlice, now: number): VolumeStats | null {
   const volume = slice.volume;
   if (!volume) return null;
   const head = headOf(volume);
   const versions = Object.values(volume.versions).filter((v) => v.state === 'committed');
-  const attaches = volume.counts.hit + volume.counts.stale + volume.counts.miss;
+  const { hitRatio } = windowStats(volume.counts);
   return {
     scope: volume.scope,
     name: volume.name,
     counts: { ...volume.counts },
-    hitRatio: attaches === 0 ? null : volume.counts.hit / attaches,
+    hitRatio,
+    recent: {
+      day: windowStats(countsWithin(volume.hourly, now, 24)),
+      week: windowStats(countsWithin(volume.hourly, now, 7 * 24)),
+    },
+    emptyHead: head !== undefined && head.usedBytes === 0,
     versions: versions.length,
     headId: head?.id ?? null,
     headBytes: head?.usedBytes ?? 0,
@@ -51,11 +80,12 @@ export function sliceStats(slice: VolumeSlice): VolumeStats | null {
  * Per-volume statistics, sorted by scope then name.
  *
  * @param slices - the volumes' slices
+ * @param now - the time the recent windows end (ms since epoch)
  */
-export function volumeStats(slices: Iterable<VolumeSlice>): VolumeStats[] {
+export function volumeStats(slices: Iterable<VolumeSlice>, now: number): VolumeStats[] {
   const out: VolumeStats[] = [];
   for (const slice of slices) {
-    const stats = sliceStats(slice);
+    const stats = sliceStats(slice, now);
     if (stats) out.push(stats);
   }
   return out.sort((a, b) =>

@@ -1,5 +1,6 @@
 import { CacheVolumeError } from '../errors.js';
 import { forkCapacity } from '../size.js';
+import { countAttach } from './history.js';
 import type { Policy } from './policy.js';
 import { isIntent } from './schedule.js';
 import { type Selection, selectParent } from './selection.js';
@@ -114,6 +115,7 @@ export function beginAttach(
   volume = {
     ...volume,
     counts: { ...volume.counts, [selection.result]: volume.counts[selection.result] + 1 },
+    hourly: countAttach(volume.hourly, input.now, selection.result),
     lastUsedAt: input.now,
   };
   const base = selection.version ? volume.versions[selection.version.id] : undefined;

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { countAttach, countsWithin, HISTORY_HOURS, HOUR_MS } from '../../src/model/history.js';
 import { DAY_MS, DEFAULT_POLICY, resolvePolicy } from '../../src/model/policy.js';
 import { isDue, isIntent, sliceSchedule } from '../../src/model/schedule.js';
 import {
@@ -151,9 +152,44 @@ describe('sliceSchedule and isDue', () => {
   });
 });
 
+describe('hourly attach history', () => {
+  const H = Math.floor(T0 / HOUR_MS);
+  it('counts each attach in the bucket of its hour, making one when the hour is new', () => {
+    const one = countAttach(undefined, T0, 'miss');
+    expect(one).toEqual([{ hour: H, hit: 0, stale: 0, miss: 1 }]);
+    const two = countAttach(one, T0 + 1, 'hit');
+    expect(two).toEqual([{ hour: H, hit: 1, stale: 0, miss: 1 }]);
+    expect(one).toEqual([{ hour: H, hit: 0, stale: 0, miss: 1 }]); // not changed in place
+    expect(countAttach(two, T0 + HOUR_MS, 'stale')).toEqual([
+      { hour: H, hit: 1, stale: 0, miss: 1 },
+      { hour: H + 1, hit: 0, stale: 1, miss: 0 },
+    ]);
+  });
+
+  it('keeps 7 days of buckets: an older one is dropped at the next attach', () => {
+    const old = [
+      { hour: H - HISTORY_HOURS, hit: 5, stale: 0, miss: 0 },
+      { hour: H - HISTORY_HOURS + 1, hit: 1, stale: 0, miss: 0 },
+    ];
+    expect(countAttach(old, T0, 'hit').map((b) => b.hour)).toEqual([H - HISTORY_HOURS + 1, H]);
+  });
+
+  it('sums the buckets of a window that ends now, the current hour included', () => {
+    const buckets = [
+      { hour: H - 24, hit: 100, stale: 0, miss: 0 },
+      { hour: H - 23, hit: 1, stale: 2, miss: 3 },
+      { hour: H, hit: 4, stale: 0, miss: 1 },
+      { hour: H + 1, hit: 50, stale: 0, miss: 0 }, // a clock that went back: not counted
+    ];
+    expect(countsWithin(buckets, T0, 24)).toEqual({ hit: 5, stale: 2, miss: 4 });
+    expect(countsWithin(buckets, T0, 25)).toEqual({ hit: 105, stale: 2, miss: 4 });
+    expect(countsWithin(undefined, T0, 24)).toEqual({ hit: 0, stale: 0, miss: 0 });
+  });
+});
+
 describe('stats', () => {
   it('has no stats for a slice without a record', () => {
-    expect(sliceStats(sliceOf(null))).toBeNull();
+    expect(sliceStats(sliceOf(null), T0)).toBeNull();
   });
 
   it('reports counts, hit ratio, committed versions, head, bytes, live forks and last use', () => {
@@ -164,14 +200,26 @@ describe('stats', () => {
         version('v3', 3, { usedBytes: 100, state: 'removing' }),
       ],
       [fork('a'), fork('b', { state: 'creating' }), fork('c', { state: 'abandoned' })],
-      { counts: { hit: 3, stale: 1, miss: 4 }, lastUsedAt: T0 + 3 },
+      {
+        counts: { hit: 3, stale: 1, miss: 4 },
+        lastUsedAt: T0 + 3,
+        hourly: [
+          { hour: Math.floor(T0 / HOUR_MS) - 30, hit: 0, stale: 1, miss: 3 },
+          { hour: Math.floor(T0 / HOUR_MS), hit: 2, stale: 0, miss: 0 },
+        ],
+      },
     );
-    const stats = sliceStats(slice);
+    const stats = sliceStats(slice, T0);
     expect(stats).toEqual({
       scope: 's',
       name: 'vol',
       counts: { hit: 3, stale: 1, miss: 4 },
       hitRatio: 3 / 8,
+      recent: {
+        day: { hit: 2, stale: 0, miss: 0, hitRatio: 1 },
+        week: { hit: 2, stale: 1, miss: 3, hitRatio: 2 / 6 },
+      },
+      emptyHead: false,
       versions: 2,
       headId: 'v2',
       headBytes: 7,
@@ -183,12 +231,19 @@ describe('stats', () => {
   });
 
   it('has a null hit ratio before the first attach and no head or bytes without versions', () => {
-    expect(sliceStats(sliceOf([]))).toMatchObject({
+    expect(sliceStats(sliceOf([]), T0)).toMatchObject({
       hitRatio: null,
+      recent: { day: { hitRatio: null }, week: { hitRatio: null } },
+      emptyHead: false,
       headId: null,
       headBytes: 0,
       storedBytes: 0,
     });
+  });
+
+  it('flags a head that holds no data', () => {
+    expect(sliceStats(sliceOf([version('v1', 1, { usedBytes: 0 })]), T0)?.emptyHead).toBe(true);
+    expect(sliceStats(sliceOf([version('v1', 1, { usedBytes: 1 })]), T0)?.emptyHead).toBe(false);
   });
 
   it('sorts volumes by scope, then name, and leaves out slices without a record', () => {
@@ -198,16 +253,12 @@ describe('stats', () => {
       name,
       volume: { ...volumeOf([]), scope, name },
     });
-    const stats = volumeStats([
-      key('b', 'a'),
-      key('a', 'z'),
-      sliceOf(null),
-      key('a', 'b'),
-      key('c', 'a'),
-      key('a', 'c'),
-    ]);
+    const stats = volumeStats(
+      [key('b', 'a'), key('a', 'z'), sliceOf(null), key('a', 'b'), key('c', 'a'), key('a', 'c')],
+      T0,
+    );
     expect(stats.map((s) => `${s.scope}/${s.name}`)).toEqual(['a/b', 'a/c', 'a/z', 'b/a', 'c/a']);
-    expect(volumeStats([key('b', 'a'), key('a', 'b')]).map((s) => s.scope)).toEqual(['a', 'b']);
-    expect(volumeStats([key('a', 'b'), key('b', 'a')]).map((s) => s.scope)).toEqual(['a', 'b']);
+    expect(volumeStats([key('b', 'a'), key('a', 'b')], T0).map((s) => s.scope)).toEqual(['a', 'b']);
+    expect(volumeStats([key('a', 'b'), key('b', 'a')], T0).map((s) => s.scope)).toEqual(['a', 'b']);
   });
 });

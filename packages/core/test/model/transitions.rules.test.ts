@@ -52,7 +52,7 @@ describe('getFork', () => {
 });
 
 describe('beginAttach', () => {
-  it('creates the volume record on the first attach: seq 0, no versions, one miss, last used now', () => {
+  it('creates the volume record on the first attach: seq 0, no versions, one miss (also in this hour), last used now', () => {
     const { slice, fork: f, selection } = beginAttach(sliceOf(null), attachInput());
     expect(selection).toEqual({ result: 'miss', version: null, reason: 'no-versions' });
     expect(slice.volume).toEqual({
@@ -62,6 +62,7 @@ describe('beginAttach', () => {
       versions: {},
       versionIds: [],
       counts: { hit: 0, stale: 0, miss: 1 },
+      hourly: [{ hour: Math.floor((T0 + 60_000) / 3_600_000), hit: 0, stale: 0, miss: 1 }],
       lastUsedAt: T0 + 60_000,
     });
     expect(slice.forks).toEqual({ 'f-new': f });

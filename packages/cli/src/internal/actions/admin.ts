@@ -101,17 +101,31 @@ export const stats: CommandRun = async (args, io) => {
     out.line(`no volumes under ${globals.root}`);
     return 0;
   }
+  const ratio = (r: number | null) => (r === null ? '-' : `${Math.round(r * 100)}%`);
   const rows = stats.map((s) => [
     `${s.scope}/${s.name}`,
     String(s.counts.hit),
     String(s.counts.stale),
     String(s.counts.miss),
-    s.hitRatio === null ? '-' : `${Math.round(s.hitRatio * 100)}%`,
+    ratio(s.hitRatio),
+    ratio(s.recent.day.hitRatio),
+    ratio(s.recent.week.hitRatio),
     String(s.versions),
-    formatSize(s.headBytes),
+    s.emptyHead ? '0 B (empty)' : formatSize(s.headBytes),
     String(s.liveForks),
   ]);
-  const header = ['VOLUME', 'HIT', 'STALE', 'MISS', 'RATIO', 'VERSIONS', 'HEAD SIZE', 'LIVE FORKS'];
+  const header = [
+    'VOLUME',
+    'HIT',
+    'STALE',
+    'MISS',
+    'RATIO',
+    '24H',
+    '7D',
+    'VERSIONS',
+    'HEAD SIZE',
+    'LIVE FORKS',
+  ];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const fmt = (r: string[]) =>
     r
@@ -120,6 +134,11 @@ export const stats: CommandRun = async (args, io) => {
       .trimEnd();
   out.line(out.out('bold', fmt(header)));
   for (const r of rows) out.line(fmt(r));
+  const empty = stats.filter((s) => s.emptyHead).map((s) => `${s.scope}/${s.name}`);
+  if (empty.length > 0)
+    out.warn(
+      `the head of ${empty.join(', ')} holds no data: its hits give an empty cache (do the jobs write into the cache paths?)`,
+    );
   return 0;
 };
 
