@@ -167,6 +167,7 @@ describe('hourly attach history', () => {
   });
 
   it('keeps 7 days of buckets: an older one is dropped at the next attach', () => {
+    expect([HISTORY_HOURS, HOUR_MS]).toEqual([168, 3_600_000]);
     const old = [
       { hour: H - HISTORY_HOURS, hit: 5, stale: 0, miss: 0 },
       { hour: H - HISTORY_HOURS + 1, hit: 1, stale: 0, miss: 0 },
