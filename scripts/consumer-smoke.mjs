@@ -76,10 +76,10 @@ try {
   check('import @cachevol/cli (ESM)', esm.trim() === 'function 2', esm);
   const cjs = run(
     process.execPath,
-    ['-e', "const m = require('@cachevol/cli'); console.log(typeof m.linkPath)"],
+    ['-e', "const m = require('@cachevol/cli'); console.log(typeof m.main, m.EXIT_CODES.USAGE)"],
     project,
   );
-  check('require @cachevol/cli (CommonJS)', cjs.trim() === 'function', cjs);
+  check('require @cachevol/cli (CommonJS)', cjs.trim() === 'function 2', cjs);
   log('all checks passed');
 } catch (error) {
   console.error(`[consumer] FAILED: ${error instanceof Error ? error.message : String(error)}`);
