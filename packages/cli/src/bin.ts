@@ -1,8 +1,8 @@
 import { main } from './main.js';
 
 // The `cachevol` executable: tsup bundles it into dist/cli.js with the `#!/usr/bin/env node`
-// line (see tsup.config.ts). It imports main.js, not the package's index.ts: the index also
-// exports linkPath and friends, whose @cachevol/core import would be loaded with it.
+// line (see tsup.config.ts). It imports main.js, the one module `--help` and `--version` need.
+//
 // A reader that goes away (`cachevol ls | head -1`) closes the pipe: what is left to print is
 // dropped quietly instead of crashing with an EPIPE stack trace. The work itself (a job that
 // is running, a commit) goes on and ends as it would.
