@@ -134,6 +134,7 @@ export {
   type ForkLink,
   type ForkRecord,
   type ForkState,
+  type HourCounts,
   isLive,
   LIVE_FORK_STATES,
   type LinkMethod,
