@@ -37,9 +37,9 @@ describe('volume names from files', () => {
     expect(changed.stderr).toMatch(/default\/deps-[0-9a-f]{16}-linux: miss/);
     expect(changed.stderr).not.toContain(named as string);
 
-    const escape = await job('x-{{ checksum "../../etc/passwd" }}');
-    expect(escape.code).toBe(2);
-    expect(escape.stderr).toMatch(/Cannot checksum "..\/..\/etc\/passwd": a checksum file is a path inside/);
+    const outside = await job('x-{{ checksum "../../etc/passwd" }}');
+    expect(outside.code).toBe(2);
+    expect(outside.stderr).toMatch(/Cannot checksum "..\/..\/etc\/passwd": a checksum file is a path inside/);
     const missing = await job('x-{{ checksum "nope.lock" }}');
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/Cannot checksum "nope.lock": ENOENT/);
