@@ -225,8 +225,9 @@ describe('cachevol pipeline run: processes left behind', () => {
 describe('cachevol run: a signal while cachevol commits', () => {
   it('lets the commit finish, leaves no live fork, and exits 143, not 0', async () => {
     const { work, env, run } = await sandbox('during-commit');
-    // The dir backend flushes a fork with `sync -f` before it renames it into a version; this
-    // `sync`, first on PATH, says when it runs and then waits for the test to let it go.
+    // The dir backend flushes a fork of more than 64 entries with `sync -f` before it renames it
+    // into a version (smaller ones in-process); this `sync`, first on PATH, says when it runs and
+    // then waits for the test to let it go.
     const bin = join(work, '..', 'bin');
     await mkdir(bin);
     const marker = join(work, '..', 'sync-running');
@@ -237,7 +238,11 @@ describe('cachevol run: a signal while cachevol commits', () => {
       `#!${process.execPath}\nconst fs = require('fs');\nfs.writeFileSync(${JSON.stringify(`${marker}.tmp`)}, String(process.pid));\nfs.renameSync(${JSON.stringify(`${marker}.tmp`)}, ${JSON.stringify(marker)});\nfs.readFileSync(${JSON.stringify(gate)});\n`,
     );
     await chmod(join(bin, 'sync'), 0o755);
-    const write = [process.execPath, '-e', "require('fs').writeFileSync('c/v', 'new')"];
+    const write = [
+      process.execPath,
+      '-e',
+      "for (let i = 0; i < 100; i++) require('fs').writeFileSync('c/v' + i, 'new')",
+    ];
     const job = start(['run', '--name', 'deps', '--cache', 'c', '--', ...write], work, {
       ...env,
       PATH: `${bin}${delimiter}${process.env.PATH ?? ''}`,
