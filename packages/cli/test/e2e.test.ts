@@ -171,14 +171,15 @@ describe('cachevol run (built binary)', () => {
     expect(after.stdout).toBe('saw slow\n');
   });
 
-  it('after kill -9 mid-command, gc abandons the fork once its lease runs out and the head is intact', async () => {
-    const { run, root, work } = await sandbox('kill9');
-    await run(['run', '-c', 'c', '--name', 'deps', '--', ...readThenWrite('good')]);
-    const good = await headOf(run, 'deps');
+  /**
+   * Starts a job whose command writes a partial value and hangs, then kills cachevol with
+   * SIGKILL (a crashed runner) and the command after it: the fork stays attached.
+   */
+  async function killMidCommand(root: string, work: string, flags: string[] = []): Promise<void> {
     const hang = node(
       "const fs = require('fs'); fs.writeFileSync('c/value', 'partial'); fs.writeFileSync('child.pid', String(process.pid)); setInterval(() => {}, 1000)",
     );
-    const child = spawnCachevol(['run', '--lease', '1s', '-c', 'c', '--name', 'deps', '--', ...hang], {
+    const child = spawnCachevol(['run', ...flags, '-c', 'c', '--name', 'deps', '--', ...hang], {
       cwd: work,
       env: { CACHEVOL_ROOT: root },
     });
@@ -188,6 +189,13 @@ describe('cachevol run (built binary)', () => {
     child.kill('SIGKILL');
     await exited;
     process.kill(Number(await readFile(pidFile, 'utf8')), 'SIGKILL');
+  }
+
+  it('after kill -9 mid-command, gc abandons the fork once its lease runs out and the head is intact', async () => {
+    const { run, root, work } = await sandbox('kill9');
+    await run(['run', '-c', 'c', '--name', 'deps', '--', ...readThenWrite('good')]);
+    const good = await headOf(run, 'deps');
+    await killMidCommand(root, work, ['--lease', '1s']);
     const live = await headOf(run, 'deps');
     expect(live?.forks).toHaveLength(1);
     const stuck = (live?.forks[0] ?? {}) as { id?: string };
@@ -212,19 +220,7 @@ describe('cachevol run (built binary)', () => {
   it('after kill -9, a retried job in the same working directory runs at once: it takes the dead job’s links over', async () => {
     const { run, root, work } = await sandbox('kill9-retry');
     await run(['run', '-c', 'c', '--name', 'deps', '--', ...readThenWrite('good')]);
-    const hang = node(
-      "const fs = require('fs'); fs.writeFileSync('c/value', 'partial'); fs.writeFileSync('child.pid', String(process.pid)); setInterval(() => {}, 1000)",
-    );
-    const child = spawnCachevol(['run', '-c', 'c', '--name', 'deps', '--', ...hang], {
-      cwd: work,
-      env: { CACHEVOL_ROOT: root },
-    });
-    const pidFile = join(work, 'child.pid');
-    await waitForFile(pidFile, child);
-    const exited = new Promise((r) => child.on('exit', r));
-    child.kill('SIGKILL');
-    await exited;
-    process.kill(Number(await readFile(pidFile, 'utf8')), 'SIGKILL');
+    await killMidCommand(root, work);
     // The dead job's fork is still live (its 2 h lease), and its link is still in place.
     expect((await headOf(run, 'deps'))?.forks).toHaveLength(1);
     const retry = await run(['run', '-c', 'c', '--name', 'deps', '--', ...readThenWrite('retried')]);
