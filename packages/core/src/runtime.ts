@@ -8,6 +8,7 @@
  * @module
  */
 
+export { type Keyed, nestedPairs } from './config/internal/overlaps.js';
 export { expandNameTemplate, hasNameTemplate, type NameTemplateContext } from './config/name-template.js';
 export {
   ABSOLUTE_PATHS_SUBDIR,

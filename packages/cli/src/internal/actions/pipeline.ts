@@ -4,6 +4,7 @@ import {
   type ConfigProblem,
   configProblemsError,
   DEFAULT_LEASE_MS,
+  nestedPairs,
   type PipelineStep,
   parsePipeline,
   validateName,
@@ -87,20 +88,10 @@ function linkClashes(
 ): ConfigProblem[] {
   const fold = (path: string) => (os === 'macos' ? path.toLowerCase() : path);
   const all = links.flat().map((link) => ({ link, key: `${fold(link.linkPath)}/` }));
-  all.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-  const problems: ConfigProblem[] = [];
-  let outer: (typeof all)[number] | undefined;
-  for (const entry of all) {
-    if (outer === undefined || !entry.key.startsWith(outer.key)) {
-      outer = entry;
-      continue;
-    }
-    const { link } = entry;
-    problems.push({
-      path: step.path,
-      message: `Paths ${JSON.stringify(outer.link.path)} and ${JSON.stringify(link.path)} are linked at ${outer.link.linkPath} and ${link.linkPath}, one inside the other: list only ${JSON.stringify(outer.link.path)}.`,
-    });
-  }
+  const problems: ConfigProblem[] = nestedPairs(all).map(([{ link }, { link: outer }]) => ({
+    path: step.path,
+    message: `Paths ${JSON.stringify(outer.path)} and ${JSON.stringify(link.path)} are linked at ${outer.linkPath} and ${link.linkPath}, one inside the other: list only ${JSON.stringify(outer.path)}.`,
+  }));
   return problems;
 }
 
