@@ -24,6 +24,19 @@ export type ErrorCode =
   | 'STORE_FAILED'
   | 'INTERNAL';
 
+/**
+ * Marks of the error classes, shared by every copy of this module through the global symbol
+ * registry: the ESM and CommonJS builds, and each entry point's bundle (`@cachevol/core` and
+ * `@cachevol/core/testing`), carry their own copy of the classes, and `instanceof` must still
+ * recognise an error that another copy made.
+ */
+const CACHE_VOLUME_ERROR = Symbol.for('cachevol.CacheVolumeError');
+const COMMAND_FAILED_ERROR = Symbol.for('cachevol.CommandFailedError');
+
+function hasMark(value: unknown, mark: symbol): boolean {
+  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[mark] === true;
+}
+
 /** Options accepted by {@link CacheVolumeError}. */
 export interface CacheVolumeErrorOptions {
   /** The underlying error, if any. */
@@ -44,6 +57,17 @@ export interface CacheVolumeErrorOptions {
  * ```
  */
 export class CacheVolumeError extends Error {
+  /**
+   * `error instanceof CacheVolumeError` is true for an error made by any copy of this class
+   * (another module format or entry point of `@cachevol/core`), so it never depends on which
+   * copy a backend, a store or the testing kit was bundled with.
+   *
+   * @param value - anything
+   */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return hasMark(value, CACHE_VOLUME_ERROR);
+  }
+
   /** What kind of failure this is. */
   readonly code: ErrorCode;
   /** Structured facts about the failure. */
@@ -79,6 +103,15 @@ export interface CommandFailure {
  * that the failure can be reproduced by hand.
  */
 export class CommandFailedError extends CacheVolumeError implements CommandFailure {
+  /**
+   * Like {@link CacheVolumeError}'s: true for a command failure made by any copy of this class.
+   *
+   * @param value - anything
+   */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return hasMark(value, COMMAND_FAILED_ERROR);
+  }
+
   /** @inheritDoc CommandFailure.command */
   readonly command: string;
   /** @inheritDoc CommandFailure.args */
@@ -112,8 +145,12 @@ export class CommandFailedError extends CacheVolumeError implements CommandFailu
   }
 }
 
+Object.defineProperty(CacheVolumeError.prototype, CACHE_VOLUME_ERROR, { value: true });
+Object.defineProperty(CommandFailedError.prototype, COMMAND_FAILED_ERROR, { value: true });
+
 /**
- * Tells whether `error` is a {@link CacheVolumeError}, optionally of a given code.
+ * Tells whether `error` is a {@link CacheVolumeError} (made by any copy of `@cachevol/core`),
+ * optionally of a given code.
  *
  * @param error - anything caught
  * @param code - the code to match; any code when omitted

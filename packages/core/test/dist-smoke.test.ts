@@ -22,4 +22,36 @@ describe('built dist', () => {
       "const core = await import('@cachevol/core'); const mem = await import('@cachevol/backend-memory')";
     expect(run(['--input-type=module', '-e', program(load)])).toBe('hit 21474836480');
   });
+
+  it('recognises an error made by another copy of core (ESM and CommonJS builds)', () => {
+    const program = [
+      "import { createRequire } from 'node:module';",
+      "const cjs = createRequire(process.cwd() + '/')('@cachevol/core');",
+      "const esm = await import('@cachevol/core');",
+      "const made = new esm.CacheVolumeError('NOT_FOUND', 'gone');",
+      "const failed = new cjs.CommandFailedError({ command: 'zfs', args: [], exitCode: 1, stderr: '' });",
+      'console.log(JSON.stringify([',
+      '  esm.CacheVolumeError === cjs.CacheVolumeError,',
+      '  made instanceof cjs.CacheVolumeError,',
+      "  cjs.isCacheVolumeError(made, 'NOT_FOUND'),",
+      "  cjs.isCacheVolumeError(made, 'CONFLICT'),",
+      '  failed instanceof esm.CommandFailedError,',
+      '  failed instanceof esm.CacheVolumeError,',
+      '  made instanceof esm.CommandFailedError,',
+      "  new Error('plain') instanceof esm.CacheVolumeError,",
+      "  esm.isCacheVolumeError({ code: 'NOT_FOUND' }),",
+      ']));',
+    ].join('\n');
+    expect(JSON.parse(run(['--input-type=module', '-e', program]))).toEqual([
+      false,
+      true,
+      true,
+      false,
+      true,
+      true,
+      false,
+      false,
+      false,
+    ]);
+  });
 });
