@@ -1,9 +1,9 @@
-import type { FileAccess } from '@cachevol/core/testing';
+import type { FileAccess } from '@cachevol/core';
 import type { MemoryBackend } from './memory-backend.js';
 
 /**
- * A `FileAccess` (from `@cachevol/core/testing`) that reads and writes a memory backend's
- * forks by mount URI, so the conformance suite and the model-based harness can use it.
+ * A `FileAccess` that reads and writes a memory backend's forks by mount URI, so the
+ * conformance suite and the model-based harness of `@cachevol/core/testing` can use it.
  *
  * @param backend - the memory backend, or a function returning the current one
  */

@@ -49,6 +49,7 @@ export type {
   Progress,
   Usage,
 } from './contracts/backend.js';
+export type { FileAccess } from './contracts/file-access.js';
 export {
   DEFAULT_PAGE_SIZE,
   type DueQuery,
