@@ -82,6 +82,9 @@ export {
   DEFAULT_LEASE_MS,
   type EngineSettings,
   engineSettingsSchema,
+  type FallbackVolume,
+  fallbackVolumeSchema,
+  MAX_FALLBACKS,
 } from './engine/options.js';
 export { emptyReconcileReport } from './engine/recovery.js';
 export type { FinishOutcome, ForkInfo, GcReport, ReconcileReport } from './engine/reports.js';
@@ -101,6 +104,13 @@ export {
   type Prices,
   type VolumeUsage,
 } from './model/billing.js';
+export {
+  type BorrowInput,
+  borrowFallback,
+  isBorrowed,
+  releaseBorrow,
+  renewBorrow,
+} from './model/fallback.js';
 export { countAttach, countsWithin, HISTORY_HOURS, HOUR_MS } from './model/history.js';
 export {
   type LegacyStateDocument,
@@ -134,6 +144,7 @@ export {
   emptySlice,
   type ForkLink,
   type ForkRecord,
+  type ForkSource,
   type ForkState,
   type HourCounts,
   isLive,

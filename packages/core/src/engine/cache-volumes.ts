@@ -22,6 +22,7 @@ import {
   attachOptionsSchema,
   type EngineSettings,
   engineSettingsSchema,
+  type FallbackVolume,
 } from './options.js';
 import { WorkQueues } from './queues.js';
 import { allSlices, emptyReconcileReport, repairDue, sweepBackend } from './recovery.js';
@@ -160,13 +161,15 @@ export class CacheVolumes {
 
   /**
    * Attaches a private fork of the volume's best available version (the head when it can), or
-   * an empty fork on a miss.
+   * on a miss a fork of the first `fallbacks` volume that has a usable version (see
+   * {@link ForkHandle.source}), or else an empty fork.
    *
    * @param name - the volume's name
-   * @param options - scope, size, job, host, commit mode, ...
+   * @param options - scope, size, job, host, commit mode, fallbacks, ...
    * @returns a handle to the fork
    * @throws `INVALID_ARGUMENT` for bad names or options; `NOT_FOUND` on a miss with
-   *   `failOnMiss`; backend errors (nothing is left behind: the fork is abandoned)
+   *   `failOnMiss` when no fallback had data either; backend errors (nothing is left behind:
+   *   the fork is abandoned)
    */
   async attach(name: string, options: AttachOptions = {}): Promise<ForkHandle> {
     const opts = parseOptions(attachOptionsSchema, options, 'attach options');
@@ -179,6 +182,7 @@ export class CacheVolumes {
       commitMode: opts.commit as CommitMode,
       leaseMs: opts.leaseMs ?? this.#ctx.leaseMs,
       failOnMiss: opts.failOnMiss,
+      fallbacks: opts.fallbacks.map((fallback) => fallbackKey(fallback, key.scope)),
     };
     const { fork } = await this.#onVolume(key, () => attachFork(this.#ctx, key, request));
     return new ForkHandle(this, fork);
@@ -487,6 +491,15 @@ export class CacheVolumes {
   #onVolume<T>(key: VolumeKey, work: () => Promise<T>): Promise<T> {
     return this.#ctx.queues.onVolume(key, work);
   }
+}
+
+/** A fallback volume as given, validated, with the attach's scope when it names none. */
+function fallbackKey(fallback: FallbackVolume, scope: string): VolumeKey {
+  const { name, scope: own } = typeof fallback === 'string' ? { name: fallback, scope: undefined } : fallback;
+  return {
+    scope: validateName(own ?? scope, 'fallback scope'),
+    name: validateName(name, 'fallback volume name'),
+  };
 }
 
 /** `{ links }` when a fork had links, nothing otherwise (the outcome of a fork without links is unchanged). */
