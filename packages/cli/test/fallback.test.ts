@@ -92,6 +92,46 @@ describe('cachevol --fallback', () => {
     expect(JSON.parse((await run(['ls', '--json'])).stdout).volumes).toEqual([]);
   });
 
+  it('pipeline.yml `fallbacks` falls back the same way in pipeline run', async () => {
+    const { run, work } = await sandbox(base, 'pipeline');
+    const main = await run([
+      'run',
+      '--name',
+      'deps',
+      '--scope',
+      'main',
+      '--cache',
+      'c',
+      '--',
+      ...swap('main-1'),
+    ]);
+    expect(main.code, main.stderr).toBe(0);
+    await writeFile(
+      join(work, 'pipeline.yml'),
+      `cache:\n  name: deps\n  paths: c\n  fallbacks: [{ name: deps, scope: main }]\nsteps:\n  - command: ${JSON.stringify(
+        swap('feature-1')
+          .map((arg) => `'${arg.replaceAll("'", "'\\''")}'`)
+          .join(' '),
+      )}\n`,
+    );
+    const piped = await run(['pipeline', 'run', 'pipeline.yml', '--slug', 'app', '--scope', 'feature']);
+    expect(piped.code, piped.stderr).toBe(0);
+    expect(piped.stdout).toContain('seen:main-1');
+    expect(piped.stderr).toContain('feature/deps: miss, restored from main/deps (version v-');
+    const again = await run([
+      'run',
+      '--name',
+      'deps',
+      '--scope',
+      'feature',
+      '--cache',
+      'c',
+      '--',
+      ...swap('x'),
+    ]);
+    expect(again.stdout).toContain('seen:feature-1');
+  });
+
   it('restore-keys: checksum-named volumes fall back to main, then to the last lockfile, and commit their own', async () => {
     const { run, work } = await sandbox(base, 'restore-keys');
     await cp(join(REPO, 'packages/cli/test/fixtures/npm-project'), work, { recursive: true });

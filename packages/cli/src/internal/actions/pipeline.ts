@@ -63,6 +63,9 @@ async function loadPipeline(args: ParsedArgs, io: CliIo, command: string, root: 
         commit: inputs.commit,
         failOnMiss: flag(args, 'fail-on-miss'),
         strict: flag(args, 'strict'),
+        ...(v.fallbacks
+          ? { fallbacks: v.fallbacks.map((f) => ({ name: f.name, scope: f.scope ?? inputs.scope })) }
+          : {}),
       }),
     ),
   }));
