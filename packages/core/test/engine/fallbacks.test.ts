@@ -11,7 +11,7 @@ import {
   type Store,
   type VolumeSlice,
 } from '../../src/index.js';
-import { propertyParameters } from '../../src/testing/index.js';
+import { crashable, propertyParameters, SimulatedCrash } from '../../src/testing/index.js';
 
 const T0 = 1_700_000_000_000;
 const MAIN = { name: 'deps', scope: 'main' };
@@ -187,6 +187,28 @@ describe('fallback volumes', () => {
     expect(t.backend.files(fork).readText('f')).toBe('old');
     expect(warnings.join('\n')).toContain(`Version "${head.id}" of volume "deps" (scope "main") has no data`);
     expect((await t.store.read(MAIN)).volume?.versionIds).toEqual([old.id]);
+  });
+
+  it('reconcile ends the borrow of an attach that crashed while the fork was being made', async () => {
+    const t = setup();
+    const mainHead = await commitFiles(t, MAIN, { f: 'main' });
+    // Steps: the borrow (0) and the attach intent (1) are written, then the process dies.
+    const dying = crashable(t.backend, t.store, 1);
+    const doomed = new CacheVolumes({
+      backend: dying.backend,
+      store: dying.store,
+      host: 'h1',
+      clock: () => t.clock.now,
+    });
+    await expect(doomed.attach('deps', { scope: 'feature-x', fallbacks: [MAIN] })).rejects.toBeInstanceOf(
+      SimulatedCrash,
+    );
+    const borrowed = (await t.store.read(MAIN)).volume?.versions[mainHead.id]?.borrows;
+    expect(Object.keys(borrowed ?? {})).toHaveLength(1);
+    const report = await t.engine.reconcile({ force: true });
+    expect(report.abandoned).toHaveLength(1);
+    expect((await t.store.read(MAIN)).volume?.versions[mainHead.id]?.borrows).toBeUndefined();
+    expect(await t.engine.removeVolume('deps', { scope: 'main' })).toEqual([mainHead.id]);
   });
 
   it('property: the base is the fallback head exactly when the requested volume has nothing usable', async () => {
