@@ -114,6 +114,24 @@ describe('cachevol --fallback', () => {
           .join(' '),
       )}\n`,
     );
+    const plan = await run([
+      'pipeline',
+      'plan',
+      'pipeline.yml',
+      '--slug',
+      'app',
+      '--scope',
+      'feature',
+      '--json',
+    ]);
+    expect(plan.code, plan.stderr).toBe(0);
+    const planned = JSON.parse(plan.stdout).steps[0].volumes[0];
+    expect(planned).toMatchObject({
+      wouldGet: 'miss',
+      versionId: null,
+      source: { scope: 'main', name: 'deps', result: 'hit' },
+      fallbacks: [{ name: 'deps', scope: 'main' }],
+    });
     const piped = await run(['pipeline', 'run', 'pipeline.yml', '--slug', 'app', '--scope', 'feature']);
     expect(piped.code, piped.stderr).toBe(0);
     expect(piped.stdout).toContain('seen:main-1');

@@ -64,6 +64,8 @@ export {
   CacheVolumes,
   type CacheVolumesOptions,
   type GcOptions,
+  type Lookup,
+  type LookupOptions,
   type ReconcileOptions,
 } from './engine/cache-volumes.js';
 export type { AbandonReason, CacheVolumeEvents, Listener } from './engine/events.js';

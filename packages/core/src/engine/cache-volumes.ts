@@ -5,7 +5,14 @@ import { CacheVolumeError } from '../errors.js';
 import { type Policy, resolvePolicy } from '../model/policy.js';
 import { retentionPlanner } from '../model/retention.js';
 import { type Selection, selectParent } from '../model/selection.js';
-import type { CommitMode, ForkRecord, VersionRecord, VolumeKey, VolumeSlice } from '../model/state.js';
+import type {
+  CommitMode,
+  ForkRecord,
+  ForkSource,
+  VersionRecord,
+  VolumeKey,
+  VolumeSlice,
+} from '../model/state.js';
 import { isLive } from '../model/state.js';
 import { type VolumeStats, volumeStats } from '../model/stats.js';
 import { dropEmptyVolume, getFork, recordLinks, renewLease, type VersionRef } from '../model/transitions.js';
@@ -69,6 +76,28 @@ export interface ReconcileOptions {
    * @defaultValue the value of `force`
    */
   removeUnaccounted?: boolean;
+}
+
+/** Options for {@link CacheVolumes.lookup}. */
+export interface LookupOptions {
+  /**
+   * The volume's scope.
+   * @defaultValue `"default"`
+   */
+  scope?: string;
+  /**
+   * The requesting host.
+   * @defaultValue the engine's host
+   */
+  host?: string;
+  /** Fallback volumes, as `AttachOptions.fallbacks` takes them. */
+  fallbacks?: FallbackVolume[];
+}
+
+/** What {@link CacheVolumes.lookup} tells: the volume's own selection, and a fallback's. */
+export interface Lookup extends Selection {
+  /** On a miss, the fallback version an attach would fork (as `ForkHandle.source`); else `null`. */
+  source: ForkSource | null;
 }
 
 /** Options for {@link CacheVolumes.gc}. */
@@ -189,21 +218,34 @@ export class CacheVolumes {
   }
 
   /**
-   * Tells what an attach would get now, without attaching anything.
+   * Tells what an attach would get now, without attaching anything (nor borrowing): the
+   * volume's own selection, and on a miss with `fallbacks` the version the first fallback volume
+   * that has one would give (`source`, `null` otherwise).
    *
    * @param name - the volume's name
-   * @param options - `scope` and `host`
+   * @param options - `scope`, `host` and `fallbacks` (as for `attach`)
    */
-  async lookup(name: string, options: { scope?: string; host?: string } = {}): Promise<Selection> {
+  async lookup(name: string, options: LookupOptions = {}): Promise<Lookup> {
     const key = { scope: validateName(options.scope ?? 'default', 'scope'), name: validateName(name) };
     const host = options.host === undefined ? this.host : validateLabel(options.host, 'host');
-    const slice = await this.store.read(key);
-    return selectParent(
-      slice.volume ?? undefined,
-      Object.values(slice.forks),
-      { host, now: this.#ctx.clock() },
-      this.policy,
-    );
+    const fallbacks = parseOptions(
+      attachOptionsSchema.pick({ fallbacks: true }),
+      { fallbacks: options.fallbacks },
+      'lookup options',
+    ).fallbacks.map((fallback) => fallbackKey(fallback, key.scope));
+    const select = async (volume: VolumeKey) => {
+      const slice = await this.store.read(volume);
+      const request = { host, now: this.#ctx.clock() };
+      return selectParent(slice.volume ?? undefined, Object.values(slice.forks), request, this.policy);
+    };
+    const own = await select(key);
+    if (own.result !== 'miss') return { ...own, source: null };
+    for (const fallback of fallbacks) {
+      const { result, version } = await select(fallback);
+      if (result === 'miss' || !version) continue;
+      return { ...own, source: { ...fallback, versionId: version.id, result, usedBytes: version.usedBytes } };
+    }
+    return { ...own, source: null };
   }
 
   /**

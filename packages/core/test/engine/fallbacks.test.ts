@@ -59,6 +59,13 @@ describe('fallback volumes', () => {
     const mainHead = await commitFiles(t, MAIN, { 'node_modules/a.js': 'main' });
     const mainBefore = await t.store.read(MAIN);
 
+    const planned = await t.engine.lookup('deps', { scope: 'feature-x', fallbacks: [MAIN] });
+    expect(planned).toMatchObject({
+      result: 'miss',
+      version: null,
+      source: { ...MAIN, versionId: mainHead.id },
+    });
+    expect((await t.engine.lookup('deps', { scope: 'feature-x' })).source).toBeNull();
     const fork = await t.engine.attach('deps', { scope: 'feature-x', size: '30g', fallbacks: [MAIN] });
     expect(fork.result).toBe('miss');
     expect(fork.baseVersionId).toBeNull();
@@ -227,6 +234,8 @@ describe('fallback volumes', () => {
           const ownLookup = await t.engine.lookup('deps', { scope: 'feature' });
           const mainLookup = await t.engine.lookup(MAIN.name, { scope: MAIN.scope });
           const mainBefore = unchangedPart(await t.store.read(MAIN));
+          const planned = await t.engine.lookup('deps', { scope: 'feature', fallbacks: [MAIN] });
+          expect(unchangedPart(await t.store.read(MAIN))).toEqual(mainBefore);
 
           const attach = t.engine.attach('deps', { scope: 'feature', fallbacks: [MAIN], failOnMiss });
           if (failOnMiss && ownLookup.result === 'miss' && mainLookup.result === 'miss') {
@@ -234,6 +243,8 @@ describe('fallback volumes', () => {
             return;
           }
           const fork = await attach;
+          expect(fork.source).toEqual(planned.source);
+          expect(fork.baseVersionId).toBe(planned.version?.id ?? null);
           if (ownLookup.result !== 'miss') {
             expect(fork.source).toBeNull();
             expect(fork.baseVersionId).toBe(ownLookup.version?.id);
