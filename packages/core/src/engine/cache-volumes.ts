@@ -15,6 +15,7 @@ import type {
 } from '../model/state.js';
 import { isLive } from '../model/state.js';
 import { type VolumeStats, volumeStats } from '../model/stats.js';
+import { isBorrowed } from '../model/fallback.js';
 import { dropEmptyVolume, getFork, recordLinks, renewLease, type VersionRef } from '../model/transitions.js';
 import { validateLabel, validateName } from '../names.js';
 import { parseOptions } from '../options.js';
@@ -449,6 +450,8 @@ export class CacheVolumes {
    * @param name - the volume's name
    * @param options - `scope`
    * @returns the ids of the versions removed
+   * @throws `NOT_FOUND` for a volume that does not exist; `CONFLICT`, with nothing removed,
+   *   while another volume's attach is forking one of its versions (see `AttachOptions.fallbacks`)
    */
   async removeVolume(name: string, options: { scope?: string } = {}): Promise<string[]> {
     const key = { scope: validateName(options.scope ?? 'default', 'scope'), name: validateName(name) };
@@ -458,6 +461,15 @@ export class CacheVolumes {
         throw new CacheVolumeError('NOT_FOUND', `No volume "${key.name}" in scope "${key.scope}".`, {
           details: key,
         });
+      // Refused before anything is removed, so the volume is never left half-removed.
+      const now = this.#ctx.clock();
+      const borrowed = Object.values(slice.volume.versions).filter((version) => isBorrowed(version, now));
+      if (borrowed.length > 0)
+        throw new CacheVolumeError(
+          'CONFLICT',
+          `Volume "${key.name}" (scope "${key.scope}") is being forked by another volume that falls back to it; remove it once that attach is done.`,
+          { details: { ...key, versionIds: borrowed.map((version) => version.id) } },
+        );
       for (const fork of Object.values(slice.forks))
         if (isLive(fork)) await abandonFork(this.#ctx, key, fork.id, 'requested');
       const removed: string[] = [];

@@ -164,15 +164,18 @@ describe('fallback volumes', () => {
       },
     };
     const t = setup({ backend, policy: { retentionMs: 1000 } }, memory);
+    const older = await commitFiles(t, MAIN, { f: 'older' });
     const mainHead = await commitFiles(t, MAIN, { f: 'main' });
     inFork = async () => {
       inFork = undefined;
       t.clock.now += 5000; // main's version is idle past retention now
-      during.gc = (await t.engine.gc()).removedVersions.map((v) => v.versionId).join(',');
       during.rm = await code(t.engine.removeVolume('deps', { scope: 'main' }));
+      during.left = ((await t.store.read(MAIN)).volume?.versionIds ?? []).join(',');
+      during.gc = (await t.engine.gc()).removedVersions.map((v) => v.versionId).join(',');
     };
     const fork = await t.engine.attach('deps', { scope: 'feature-x', fallbacks: [MAIN] });
-    expect(during).toEqual({ gc: '', rm: 'CONFLICT' });
+    // rm removes nothing; gc removes main's idle older version, never the borrowed one.
+    expect(during).toEqual({ rm: 'CONFLICT', left: `${older.id},${mainHead.id}`, gc: older.id });
     expect(fork.source?.versionId).toBe(mainHead.id);
     // Made, the fork no longer needs it: main can go, and the fork keeps its files.
     expect(await t.engine.removeVolume('deps', { scope: 'main' })).toEqual([mainHead.id]);
