@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Backend } from '../contracts/backend.js';
 import type { Store } from '../contracts/store.js';
 import { CacheVolumeError } from '../errors.js';
+import { isBorrowed } from '../model/fallback.js';
 import { type Policy, resolvePolicy } from '../model/policy.js';
 import { retentionPlanner } from '../model/retention.js';
 import { type Selection, selectParent } from '../model/selection.js';
@@ -15,7 +16,6 @@ import type {
 } from '../model/state.js';
 import { isLive } from '../model/state.js';
 import { type VolumeStats, volumeStats } from '../model/stats.js';
-import { isBorrowed } from '../model/fallback.js';
 import { dropEmptyVolume, getFork, recordLinks, renewLease, type VersionRef } from '../model/transitions.js';
 import { validateLabel, validateName } from '../names.js';
 import { parseOptions } from '../options.js';
