@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MAX_FALLBACKS } from '../engine/options.js';
 import { isCacheVolumeError } from '../errors.js';
 import { validateName } from '../names.js';
 import { parseSize } from '../size.js';
@@ -38,9 +39,6 @@ export const cacheSizeSchema = z
   .superRefine(check(parseSize))
   .describe('the requested size, "Ng"; default and minimum "20g"');
 
-/** The most `fallbacks` one cache may list (the SDK's `MAX_FALLBACKS`). */
-const MAX_CACHE_FALLBACKS = 8;
-
 /**
  * One entry of `fallbacks`: a volume name (in the run's scope), or `{ name, scope? }` (see
  * `AttachOptions.fallbacks`).
@@ -69,10 +67,10 @@ export const cacheFallbackSchema = z
   )
   .describe('a volume to fork on a miss: a name, or { name, scope? }');
 
-/** The `fallbacks` attribute: at most 8 volumes, tried in order on a miss. */
+/** The `fallbacks` attribute: at most `MAX_FALLBACKS` (8) volumes, tried in order on a miss. */
 export const cacheFallbacksSchema = z
   .array(cacheFallbackSchema, { error: expected('a list of fallback volumes') })
-  .max(MAX_CACHE_FALLBACKS, `List at most ${MAX_CACHE_FALLBACKS} fallback volumes.`)
+  .max(MAX_FALLBACKS, `List at most ${MAX_FALLBACKS} fallback volumes.`)
   .describe('volumes to fork, in order, when this one has nothing usable');
 
 /** Builds the path, list, volume and cache schemas with one operating system's path rules. */
