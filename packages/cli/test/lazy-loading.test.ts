@@ -4,9 +4,9 @@ import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { COMMIT_MODES, LINK_METHODS } from '@cachevol/core';
+import { COMMIT_MODES, LINK_METHODS, MAX_FALLBACKS } from '@cachevol/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ATTACH_OPTIONS } from '../src/internal/commands/shared-options.js';
+import { ATTACH_OPTIONS, FALLBACK_OPTION } from '../src/internal/commands/shared-options.js';
 import { BIN, ensureBuilt, tempDir } from './helpers/cli.js';
 
 const RECORDER = fileURLToPath(new URL('./fixtures/record-loads.mjs', import.meta.url));
@@ -140,5 +140,9 @@ describe('what a cachevol command loads (the bundled build)', () => {
   it('the link methods `--help` spells out are core’s LINK_METHODS', () => {
     const spelled = ATTACH_OPTIONS.link.description.match(/\b(auto|bind|symlink)\b(?= \(|,|$)/g);
     expect([...new Set(spelled)]).toEqual([...LINK_METHODS]);
+  });
+
+  it('the fallback limit `--help` spells out is core’s MAX_FALLBACKS', () => {
+    expect(FALLBACK_OPTION.fallback.description).toContain(`at most ${MAX_FALLBACKS};`);
   });
 });

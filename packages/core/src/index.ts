@@ -25,9 +25,12 @@ export {
 } from './config/pipeline.js';
 export {
   type CacheConfig,
+  type CacheFallbackConfig,
   type CacheVolumeConfig,
   cacheConfigSchema,
   cacheConfigSchemaFor,
+  cacheFallbackSchema,
+  cacheFallbacksSchema,
   cachePathListSchema,
   cachePathSchema,
   cachePathsSchema,

@@ -65,6 +65,8 @@ export {
   CacheVolumes,
   type CacheVolumesOptions,
   type GcOptions,
+  type Lookup,
+  type LookupOptions,
   type ReconcileOptions,
 } from './engine/cache-volumes.js';
 export type { AbandonReason, CacheVolumeEvents, Listener } from './engine/events.js';
@@ -83,6 +85,9 @@ export {
   DEFAULT_LEASE_MS,
   type EngineSettings,
   engineSettingsSchema,
+  type FallbackVolume,
+  fallbackVolumeSchema,
+  MAX_FALLBACKS,
 } from './engine/options.js';
 export { emptyReconcileReport } from './engine/recovery.js';
 export type { FinishOutcome, ForkInfo, GcReport, ReconcileReport } from './engine/reports.js';
@@ -102,6 +107,13 @@ export {
   type Prices,
   type VolumeUsage,
 } from './model/billing.js';
+export {
+  type BorrowInput,
+  borrowFallback,
+  isBorrowed,
+  releaseBorrow,
+  renewBorrow,
+} from './model/fallback.js';
 export { countAttach, countsWithin, HISTORY_HOURS, HOUR_MS } from './model/history.js';
 export {
   type LegacyStateDocument,
@@ -135,6 +147,7 @@ export {
   emptySlice,
   type ForkLink,
   type ForkRecord,
+  type ForkSource,
   type ForkState,
   type HourCounts,
   isLive,

@@ -7,7 +7,9 @@ import {
   type CommitMode,
   LINK_METHODS,
   type LinkOptions,
+  MAX_FALLBACKS,
   parseSize,
+  type VolumeKey,
   validateLabel,
   validateName,
 } from '@cachevol/core';
@@ -154,4 +156,38 @@ export function checkDirectories(inputs: AttachInputs, command: string): void {
  */
 export function volumeName(name: string): string {
   return validateName(name);
+}
+
+/**
+ * Reads the repeatable `--fallback NAME[@SCOPE]` flag: each a volume name (its template tokens
+ * expanded by `expand`, like the attached volume's name) and, after the last `@`, a scope
+ * (default: the attach's scope). Volume names and scopes never contain `@`.
+ *
+ * @param args - parsed command line
+ * @param scope - the attach's scope
+ * @param expand - expands a name's template tokens
+ * @param command - for error hints
+ * @returns the fallback volumes, in order
+ * @throws {@link UsageError} for more than `MAX_FALLBACKS`; `INVALID_ARGUMENT` for a bad name or scope
+ */
+export function readFallbacks(
+  args: ParsedArgs,
+  scope: string,
+  expand: (name: string) => string,
+  command: string,
+): VolumeKey[] {
+  const given = list(args, 'fallback');
+  if (given.length > MAX_FALLBACKS)
+    throw new UsageError(
+      `--fallback: at most ${MAX_FALLBACKS} fallback volumes, got ${given.length}`,
+      command,
+    );
+  return given.map((text) => {
+    const at = text.lastIndexOf('@');
+    const name = at < 0 ? text : text.slice(0, at);
+    return {
+      name: validateName(expand(name), 'fallback volume name'),
+      scope: at < 0 ? scope : validateName(text.slice(at + 1), 'fallback scope'),
+    };
+  });
 }

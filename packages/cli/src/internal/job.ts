@@ -13,6 +13,7 @@ import {
   type LinkResult,
   resolveCachePath,
   type UnlinkResult,
+  type VolumeKey,
 } from '@cachevol/core';
 import { type JobCommand, runPrograms, SignalWatch, signalCode } from './job-processes.js';
 import { formatMs, type Output, progressLine } from './output.js';
@@ -33,6 +34,8 @@ export interface JobVolume {
   commit: CommitMode;
   /** Fail when the volume has no usable version (`failOnMiss`), instead of attaching it empty. */
   failOnMiss?: boolean;
+  /** Volumes to fork, in order, when this one has nothing usable (`AttachOptions.fallbacks`). */
+  fallbacks?: readonly VolumeKey[];
   /**
    * Fail when the volume cannot be attached or a path cannot be linked. By default (`run`) the
    * job goes on with it uncached and one warning: the cache never fails a job.
@@ -209,6 +212,7 @@ export async function attachVolumes(
         commit: volume.commit,
         ...(volume.size ? { size: volume.size } : {}),
         ...(volume.failOnMiss ? { failOnMiss: true } : {}),
+        ...(volume.fallbacks?.length ? { fallbacks: [...volume.fallbacks] } : {}),
       });
       progress.clear();
       const entry = { fork, links: [] as LinkResult[], attachMs: 0 };
@@ -364,12 +368,7 @@ async function runWatched(
   watch: SignalWatch,
 ): Promise<JobReport> {
   const attached = await attachEach(engine, volumes, place, out);
-  for (const { fork, attachMs } of attached) {
-    const base = fork.baseVersionId ? ` (version ${fork.baseVersionId})` : '';
-    out.note(
-      `${fork.scope}/${fork.name}: ${colorResult(out, fork.result)}${base}, attached in ${formatMs(attachMs)}`,
-    );
-  }
+  for (const { fork, attachMs } of attached) out.note(attachLine(out, fork, attachMs));
   let warned = false;
   const heartbeat = () => {
     for (const { fork } of attached) {
@@ -440,6 +439,25 @@ async function runWatched(
   }
   const signal = watch.received;
   return { exitCode: signal ? signalCode(signal) : exitCode, signal, commandMs, volumes: reports };
+}
+
+/**
+ * The line that reports an attach: `scope/name: hit (version v-…), attached in 52ms`, or on a
+ * fork of a fallback volume `scope/name: miss, restored from main/deps (version v-…), …`
+ * (`stale version` when the fallback gave an older version).
+ *
+ * @param out - the output (for colours)
+ * @param fork - the attached fork
+ * @param attachMs - attach plus linking time
+ */
+export function attachLine(out: Output, fork: ForkHandle, attachMs: number): string {
+  const { source } = fork;
+  const from = source
+    ? `, restored from ${source.scope}/${source.name} (${source.result === 'stale' ? 'stale ' : ''}version ${source.versionId})`
+    : fork.baseVersionId
+      ? ` (version ${fork.baseVersionId})`
+      : '';
+  return `${fork.scope}/${fork.name}: ${colorResult(out, fork.result)}${from}, attached in ${formatMs(attachMs)}`;
 }
 
 /**

@@ -92,6 +92,11 @@ export interface VolumeRequest {
   size: string;
   /** The requested size in bytes. */
   sizeBytes: number;
+  /**
+   * The volumes to fork, in order, when this one has nothing usable (`fallbacks` in the YAML;
+   * a `scope` left out means the run's). Absent when none were listed.
+   */
+  fallbacks?: { name: string; scope?: string }[];
 }
 
 /** Identifies the group a step sits in. */
@@ -150,6 +155,7 @@ interface VolumeSpec {
   name: string;
   paths: PathEntry[];
   size: string | undefined;
+  fallbacks: { name: string; scope?: string }[] | undefined;
 }
 
 /** A normalised path and where it was written. */
@@ -177,7 +183,7 @@ const LABEL_KEYS = ['label', 'name'] as const;
 /** The keys of a command step written in the nested form, `- command: { command: make }`. */
 const NESTED_COMMAND_KEYS = ['command', 'commands', 'script'] as const;
 /** The keys of the object form of `cache`; any other key is a warning. */
-const CACHE_KEYS = ['paths', 'name', 'size'];
+const CACHE_KEYS = ['paths', 'name', 'size', 'fallbacks'];
 
 /** Where a path of a step's volume came from: the top-level `cache` or the step's own. */
 type Source = 'top' | 'own';
@@ -321,13 +327,35 @@ class PipelineReader {
     const prepared: Json = {};
     for (const [key, item] of Object.entries(value)) {
       if (!CACHE_KEYS.includes(key)) {
-        this.warn([...at, key], 'Unknown key, ignored: the keys of a cache are "paths", "name" and "size".');
+        this.warn(
+          [...at, key],
+          'Unknown key, ignored: the keys of a cache are "paths", "name", "size" and "fallbacks".',
+        );
       } else if (key === 'paths') prepared.paths = paths(item, [...at, key]);
+      else if (key === 'fallbacks') prepared.fallbacks = this.prepareFallbacks(item, [...at, key], matrix);
       else if (typeof item !== 'string') prepared[key] = item;
       else if (key === 'name') prepared.name = this.nameText(item, [...at, key], matrix) ?? this.slug;
       else prepared[key] = this.text(item, [...at, key], matrix) ?? DEFAULT_CACHE_SIZE;
     }
     return prepared;
+  }
+
+  /**
+   * Substitutes variables and expands name tokens in the names (and scopes) of `fallbacks`, as
+   * in `name`; anything else is left for the schema to report.
+   */
+  prepareFallbacks(value: unknown, at: YamlPathSegment[], matrix: MatrixCombination | undefined): unknown {
+    if (!Array.isArray(value)) return value;
+    const name = (item: unknown, where: YamlPathSegment[]) =>
+      typeof item === 'string' ? (this.nameText(item, where, matrix) ?? this.slug) : item;
+    return value.map((entry, i) => {
+      if (!isPlainObject(entry)) return name(entry, [...at, i]);
+      const out: Json = { ...entry };
+      if ('name' in entry) out.name = name(entry.name, [...at, i, 'name']);
+      if (typeof entry.scope === 'string')
+        out.scope = this.text(entry.scope, [...at, i, 'scope'], matrix) ?? 'default';
+      return out;
+    });
   }
 
   /** Reads a `cache` value into a volume spec, or records its problems and returns `undefined`. */
@@ -359,7 +387,10 @@ class PipelineReader {
       }
     }
     const object = typeof config === 'object' && !Array.isArray(config) ? config : undefined;
-    const spec = { name: object?.name ?? this.slug, paths, size: object?.size };
+    const fallbacks = object?.fallbacks?.map((entry) =>
+      typeof entry === 'string' ? { name: entry } : { ...entry },
+    );
+    const spec = { name: object?.name ?? this.slug, paths, size: object?.size, fallbacks };
     const claims = paths.map(
       (entry): Claim => ({ key: `${this.fold(entry.path)}/`, entry, volume: 0, source: 'own' }),
     );
@@ -521,7 +552,7 @@ class PipelineReader {
 
   /**
    * Merges the top-level volume with a step's: same name, paths joined (top-level first) and the
-   * step's size wins; different names, two volumes. A directory may belong to one volume only,
+   * step's size and fallbacks win; different names, two volumes. A directory may belong to one volume only,
    * and a path of a volume may not lie inside another of its paths. Linear in the number of
    * paths, but for one sort.
    */
@@ -542,6 +573,7 @@ class PipelineReader {
           sources[index]?.push('own');
         }
         if (own.size !== undefined) same.size = own.size;
+        if (own.fallbacks !== undefined) same.fallbacks = own.fallbacks;
       }
     }
     if (top !== undefined && own !== undefined) this.checkClaims(specs, sources);
@@ -585,7 +617,15 @@ class PipelineReader {
 
 function toRequest(spec: VolumeSpec): VolumeRequest {
   const size = spec.size ?? DEFAULT_CACHE_SIZE;
-  return { name: spec.name, paths: spec.paths.map((entry) => entry.path), size, sizeBytes: parseSize(size) };
+  const request = {
+    name: spec.name,
+    paths: spec.paths.map((entry) => entry.path),
+    size,
+    sizeBytes: parseSize(size),
+  };
+  return spec.fallbacks === undefined
+    ? request
+    : { ...request, fallbacks: spec.fallbacks.map((f) => ({ ...f })) };
 }
 
 /** Finds the line and column of a YAML path in a parsed document (or of its nearest ancestor). */
@@ -609,9 +649,10 @@ function locator(doc: Document, counter: LineCounter, rootIsList: boolean) {
  * Rules (see docs/pipeline-config.md):
  * - The top-level `cache` is the default volume of every step; a step without `cache` gets it.
  * - A step's `cache` merges with it by volume name: the paths are joined (top-level paths first,
- *   then the step's new ones) and the step's `size` wins. A different name gives the step a
- *   second volume.
- * - `name` defaults to the pipeline slug; `size` defaults to `20g`, the minimum.
+ *   then the step's new ones) and the step's `size` and `fallbacks` win. A different name gives
+ *   the step a second volume.
+ * - `name` defaults to the pipeline slug; `size` defaults to `20g`, the minimum; `fallbacks`
+ *   (volumes to fork on a miss, a name or `{ name, scope? }` each) to none.
  * - `wait`, `block`, `input` and `trigger` steps (also written as a bare string) are passed
  *   over. `group` steps are read through: their `steps` are listed in order, with the group in
  *   {@link PipelineStep.group}. A `cache` key on a non-command step is an error.

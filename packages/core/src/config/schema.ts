@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MAX_FALLBACKS } from '../engine/options.js';
 import { isCacheVolumeError } from '../errors.js';
 import { validateName } from '../names.js';
 import { parseSize } from '../size.js';
@@ -38,6 +39,40 @@ export const cacheSizeSchema = z
   .superRefine(check(parseSize))
   .describe('the requested size, "Ng"; default and minimum "20g"');
 
+/**
+ * One entry of `fallbacks`: a volume name (in the run's scope), or `{ name, scope? }` (see
+ * `AttachOptions.fallbacks`).
+ */
+export const cacheFallbackSchema = z
+  .union(
+    [
+      cacheVolumeNameSchema,
+      z.strictObject(
+        {
+          name: cacheVolumeNameSchema,
+          scope: z
+            .string({ error: expected('a scope string such as "main"') })
+            .superRefine(check((scope) => validateName(scope, 'scope')))
+            .optional(),
+        },
+        {
+          error: (issue) =>
+            issue.code === 'unrecognized_keys'
+              ? 'Unknown key: a fallback takes "name" and "scope".'
+              : undefined,
+        },
+      ),
+    ],
+    { error: expected('a volume name string or { name, scope? }') },
+  )
+  .describe('a volume to fork on a miss: a name, or { name, scope? }');
+
+/** The `fallbacks` attribute: at most `MAX_FALLBACKS` (8) volumes, tried in order on a miss. */
+export const cacheFallbacksSchema = z
+  .array(cacheFallbackSchema, { error: expected('a list of fallback volumes') })
+  .max(MAX_FALLBACKS, `List at most ${MAX_FALLBACKS} fallback volumes.`)
+  .describe('volumes to fork, in order, when this one has nothing usable');
+
 /** Builds the path, list, volume and cache schemas with one operating system's path rules. */
 function buildSchemas(os: CacheOs) {
   const path = z
@@ -53,15 +88,20 @@ function buildSchemas(os: CacheOs) {
     .describe('the paths to keep in the volume');
   const volume = z
     .strictObject(
-      { paths, name: cacheVolumeNameSchema.optional(), size: cacheSizeSchema.optional() },
+      {
+        paths,
+        name: cacheVolumeNameSchema.optional(),
+        size: cacheSizeSchema.optional(),
+        fallbacks: cacheFallbacksSchema.optional(),
+      },
       {
         error: (issue) =>
           issue.code === 'unrecognized_keys'
-            ? 'Unknown key: the allowed keys are "paths", "name" and "size".'
+            ? 'Unknown key: the allowed keys are "paths", "name", "size" and "fallbacks".'
             : undefined,
       },
     )
-    .describe('a volume: { paths, name?, size? }');
+    .describe('a volume: { paths, name?, size?, fallbacks? }');
   const config = z
     .union([path, list, volume], {
       error: expected('a path string, a list of path strings, or { paths, name?, size? }'),
@@ -88,9 +128,10 @@ export const cachePathListSchema = linuxSchemas.list;
 export const cachePathsSchema = linuxSchemas.paths;
 
 /**
- * The object form of a `cache` value: `{ paths, name?, size? }`. Unknown keys are errors.
+ * The object form of a `cache` value: `{ paths, name?, size?, fallbacks? }`. Unknown keys are
+ * errors. `fallbacks` lists volumes to fork, in order, when this one has nothing usable.
  *
- * @defaultValue `name`: the pipeline slug; `size`: `"20g"`
+ * @defaultValue `name`: the pipeline slug; `size`: `"20g"`; `fallbacks`: none
  */
 export const cacheVolumeSchema = linuxSchemas.volume;
 
@@ -130,5 +171,7 @@ export function cacheConfigSchemaFor(os: CacheOs): typeof cacheConfigSchema {
 
 /** A `cache` value as written in pipeline.yml, in any of its three forms. */
 export type CacheConfig = z.input<typeof cacheConfigSchema>;
+/** One entry of a cache's `fallbacks` as written: a volume name, or `{ name, scope? }`. */
+export type CacheFallbackConfig = z.input<typeof cacheFallbackSchema>;
 /** The object form of a `cache` value. */
 export type CacheVolumeConfig = z.input<typeof cacheVolumeSchema>;

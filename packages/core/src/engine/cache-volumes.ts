@@ -2,10 +2,18 @@ import { randomBytes } from 'node:crypto';
 import type { Backend } from '../contracts/backend.js';
 import type { Store } from '../contracts/store.js';
 import { CacheVolumeError } from '../errors.js';
+import { isBorrowed } from '../model/fallback.js';
 import { type Policy, resolvePolicy } from '../model/policy.js';
 import { retentionPlanner } from '../model/retention.js';
 import { type Selection, selectParent } from '../model/selection.js';
-import type { CommitMode, ForkRecord, VersionRecord, VolumeKey, VolumeSlice } from '../model/state.js';
+import type {
+  CommitMode,
+  ForkRecord,
+  ForkSource,
+  VersionRecord,
+  VolumeKey,
+  VolumeSlice,
+} from '../model/state.js';
 import { isLive } from '../model/state.js';
 import { type VolumeStats, volumeStats } from '../model/stats.js';
 import { dropEmptyVolume, getFork, recordLinks, renewLease, type VersionRef } from '../model/transitions.js';
@@ -22,6 +30,7 @@ import {
   attachOptionsSchema,
   type EngineSettings,
   engineSettingsSchema,
+  type FallbackVolume,
 } from './options.js';
 import { WorkQueues } from './queues.js';
 import { allSlices, emptyReconcileReport, repairDue, sweepBackend } from './recovery.js';
@@ -68,6 +77,28 @@ export interface ReconcileOptions {
    * @defaultValue the value of `force`
    */
   removeUnaccounted?: boolean;
+}
+
+/** Options for {@link CacheVolumes.lookup}. */
+export interface LookupOptions {
+  /**
+   * The volume's scope.
+   * @defaultValue `"default"`
+   */
+  scope?: string;
+  /**
+   * The requesting host.
+   * @defaultValue the engine's host
+   */
+  host?: string;
+  /** Fallback volumes, as `AttachOptions.fallbacks` takes them. */
+  fallbacks?: FallbackVolume[];
+}
+
+/** What {@link CacheVolumes.lookup} tells: the volume's own selection, and a fallback's. */
+export interface Lookup extends Selection {
+  /** On a miss, the fallback version an attach would fork (as `ForkHandle.source`); else `null`. */
+  source: ForkSource | null;
 }
 
 /** Options for {@link CacheVolumes.gc}. */
@@ -160,13 +191,15 @@ export class CacheVolumes {
 
   /**
    * Attaches a private fork of the volume's best available version (the head when it can), or
-   * an empty fork on a miss.
+   * on a miss a fork of the first `fallbacks` volume that has a usable version (see
+   * {@link ForkHandle.source}), or else an empty fork.
    *
    * @param name - the volume's name
-   * @param options - scope, size, job, host, commit mode, ...
+   * @param options - scope, size, job, host, commit mode, fallbacks, ...
    * @returns a handle to the fork
    * @throws `INVALID_ARGUMENT` for bad names or options; `NOT_FOUND` on a miss with
-   *   `failOnMiss`; backend errors (nothing is left behind: the fork is abandoned)
+   *   `failOnMiss` when no fallback had data either; backend errors (nothing is left behind:
+   *   the fork is abandoned)
    */
   async attach(name: string, options: AttachOptions = {}): Promise<ForkHandle> {
     const opts = parseOptions(attachOptionsSchema, options, 'attach options');
@@ -179,27 +212,41 @@ export class CacheVolumes {
       commitMode: opts.commit as CommitMode,
       leaseMs: opts.leaseMs ?? this.#ctx.leaseMs,
       failOnMiss: opts.failOnMiss,
+      fallbacks: opts.fallbacks.map((fallback) => fallbackKey(fallback, key.scope)),
     };
     const { fork } = await this.#onVolume(key, () => attachFork(this.#ctx, key, request));
     return new ForkHandle(this, fork);
   }
 
   /**
-   * Tells what an attach would get now, without attaching anything.
+   * Tells what an attach would get now, without attaching anything (nor borrowing): the
+   * volume's own selection, and on a miss with `fallbacks` the version the first fallback volume
+   * that has one would give (`source`, `null` otherwise).
    *
    * @param name - the volume's name
-   * @param options - `scope` and `host`
+   * @param options - `scope`, `host` and `fallbacks` (as for `attach`)
    */
-  async lookup(name: string, options: { scope?: string; host?: string } = {}): Promise<Selection> {
+  async lookup(name: string, options: LookupOptions = {}): Promise<Lookup> {
     const key = { scope: validateName(options.scope ?? 'default', 'scope'), name: validateName(name) };
     const host = options.host === undefined ? this.host : validateLabel(options.host, 'host');
-    const slice = await this.store.read(key);
-    return selectParent(
-      slice.volume ?? undefined,
-      Object.values(slice.forks),
-      { host, now: this.#ctx.clock() },
-      this.policy,
-    );
+    const fallbacks = parseOptions(
+      attachOptionsSchema.pick({ fallbacks: true }),
+      { fallbacks: options.fallbacks },
+      'lookup options',
+    ).fallbacks.map((fallback) => fallbackKey(fallback, key.scope));
+    const select = async (volume: VolumeKey) => {
+      const slice = await this.store.read(volume);
+      const request = { host, now: this.#ctx.clock() };
+      return selectParent(slice.volume ?? undefined, Object.values(slice.forks), request, this.policy);
+    };
+    const own = await select(key);
+    if (own.result !== 'miss') return { ...own, source: null };
+    for (const fallback of fallbacks) {
+      const { result, version } = await select(fallback);
+      if (result === 'miss' || !version) continue;
+      return { ...own, source: { ...fallback, versionId: version.id, result, usedBytes: version.usedBytes } };
+    }
+    return { ...own, source: null };
   }
 
   /**
@@ -403,6 +450,8 @@ export class CacheVolumes {
    * @param name - the volume's name
    * @param options - `scope`
    * @returns the ids of the versions removed
+   * @throws `NOT_FOUND` for a volume that does not exist; `CONFLICT`, with nothing removed,
+   *   while another volume's attach is forking one of its versions (see `AttachOptions.fallbacks`)
    */
   async removeVolume(name: string, options: { scope?: string } = {}): Promise<string[]> {
     const key = { scope: validateName(options.scope ?? 'default', 'scope'), name: validateName(name) };
@@ -412,6 +461,15 @@ export class CacheVolumes {
         throw new CacheVolumeError('NOT_FOUND', `No volume "${key.name}" in scope "${key.scope}".`, {
           details: key,
         });
+      // Refused before anything is removed, so the volume is never left half-removed.
+      const now = this.#ctx.clock();
+      const borrowed = Object.values(slice.volume.versions).filter((version) => isBorrowed(version, now));
+      if (borrowed.length > 0)
+        throw new CacheVolumeError(
+          'CONFLICT',
+          `Volume "${key.name}" (scope "${key.scope}") is being forked by another volume that falls back to it; remove it once that attach is done.`,
+          { details: { ...key, versionIds: borrowed.map((version) => version.id) } },
+        );
       for (const fork of Object.values(slice.forks))
         if (isLive(fork)) await abandonFork(this.#ctx, key, fork.id, 'requested');
       const removed: string[] = [];
@@ -487,6 +545,15 @@ export class CacheVolumes {
   #onVolume<T>(key: VolumeKey, work: () => Promise<T>): Promise<T> {
     return this.#ctx.queues.onVolume(key, work);
   }
+}
+
+/** A fallback volume as given, validated, with the attach's scope when it names none. */
+function fallbackKey(fallback: FallbackVolume, scope: string): VolumeKey {
+  const { name, scope: own } = typeof fallback === 'string' ? { name: fallback, scope: undefined } : fallback;
+  return {
+    scope: validateName(own ?? scope, 'fallback scope'),
+    name: validateName(name, 'fallback volume name'),
+  };
 }
 
 /** `{ links }` when a fork had links, nothing otherwise (the outcome of a fork without links is unchanged). */

@@ -1,4 +1,4 @@
-import type { AttachResult, CommitMode, ForkRecord, VersionRecord } from '../model/state.js';
+import type { AttachResult, CommitMode, ForkRecord, ForkSource, VersionRecord } from '../model/state.js';
 import type { LinkOptions, LinkResult, UnlinkResult } from './linking/options.js';
 import type { FinishOutcome } from './reports.js';
 
@@ -32,10 +32,16 @@ export class ForkHandle {
   readonly name: string;
   /** Where the fork's files are (a path, or a URI for in-memory backends). */
   readonly mountPath: string;
-  /** The version it was forked from, or `null` on a miss. */
+  /** The version of this volume it was forked from, or `null` on a miss. */
   readonly baseVersionId: string | null;
-  /** `hit`, `stale` or `miss`. */
+  /** `hit`, `stale` or `miss`: how this volume served the attach (a fork of a fallback is a `miss`). */
   readonly result: AttachResult;
+  /**
+   * Where the data came from when this volume had nothing usable and a fallback volume had
+   * (see `AttachOptions.fallbacks`): its scope, name, version and `hit`/`stale`; `null` when the
+   * data is this volume's own, or the fork started empty.
+   */
+  readonly source: Readonly<ForkSource> | null;
   /** The fork's capacity in bytes. */
   readonly capacityBytes: number;
   /** The size requested, in bytes. */
@@ -58,6 +64,7 @@ export class ForkHandle {
     this.name = record.name;
     this.mountPath = record.mountPath ?? '';
     this.baseVersionId = record.baseId;
+    this.source = record.source ? Object.freeze({ ...record.source }) : null;
     this.result = record.result;
     this.capacityBytes = record.capacityBytes;
     this.requestedBytes = record.requestedBytes;

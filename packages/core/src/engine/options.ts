@@ -8,6 +8,15 @@ export const DEFAULT_LEASE_MS = 2 * 60 * 60 * 1000;
 export const DEFAULT_KEEP_ENDED_MS = 24 * 60 * 60 * 1000;
 
 const positiveMs = z.number().int().positive();
+
+/** Most fallback volumes one attach may list (each one it tries costs a store transaction). */
+export const MAX_FALLBACKS = 8;
+
+/** One fallback volume: a name (in the attach's scope), or a name and a scope. */
+export const fallbackVolumeSchema = z.union([
+  z.string(),
+  z.object({ name: z.string(), scope: z.string().optional() }).strict(),
+]);
 const limit = z.number().positive();
 
 /** The schema of {@link CacheVolumesOptions}, minus the backend and store objects. */
@@ -48,6 +57,11 @@ export const attachOptionsSchema = z
       .describe('commit mode'),
     failOnMiss: z.boolean().default(false).describe('throw NOT_FOUND instead of attaching an empty fork'),
     leaseMs: positiveMs.optional().describe('lease length for this fork'),
+    fallbacks: z
+      .array(fallbackVolumeSchema)
+      .max(MAX_FALLBACKS, `list at most ${MAX_FALLBACKS} fallback volumes`)
+      .default([])
+      .describe('volumes to fork, in order, when this one has nothing usable'),
   })
   .strict();
 
@@ -61,8 +75,22 @@ export const attachOptionsSchema = z
  * - `commit` (default `"on-success"`): the {@link CommitMode}.
  * - `failOnMiss` (default `false`): throw `NOT_FOUND` rather than attach an empty fork.
  * - `leaseMs`: lease length for this fork.
+ * - `fallbacks` (default none): at most {@link MAX_FALLBACKS} other volumes, each a name (in
+ *   `scope`) or `{ name, scope }`. On a miss, the fork is made from the first of them that has a
+ *   usable version (its head, else a stale one, by the same rules); its commit still goes to the
+ *   requested volume, and `ForkHandle.source` says where the data came from. The requested
+ *   volume counts a `miss`; `failOnMiss` throws only when no fallback had data either.
+ *
+ * @example
+ * ```ts
+ * // A feature branch's cache starts from main's (like actions/cache restore-keys).
+ * const fork = await volumes.attach('deps', { scope: 'feature-x', fallbacks: [{ name: 'deps', scope: 'main' }] })
+ * ```
  */
 export type AttachOptions = z.input<typeof attachOptionsSchema>;
+
+/** One entry of `AttachOptions.fallbacks`: a volume name (in the attach's scope), or `{ name, scope }`. */
+export type FallbackVolume = z.input<typeof fallbackVolumeSchema>;
 
 /** Engine settings as given (see {@link CacheVolumesOptions}). */
 export type EngineSettings = z.input<typeof engineSettingsSchema>;

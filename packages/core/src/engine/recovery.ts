@@ -1,6 +1,7 @@
 import type { BackendEntry } from '../contracts/backend.js';
 import { isLive, type VolumeSlice } from '../model/state.js';
 import { type Claim, claimDue } from '../model/transitions.js';
+import { releaseFallback } from './fallbacks.js';
 import type { ReconcileReport } from './reports.js';
 import { abandonFork, type EngineContext, removeVersion, repairCommit } from './steps.js';
 
@@ -76,6 +77,10 @@ async function repair(ctx: EngineContext, claim: Claim, report: ReconcileReport)
       } else {
         await abandonFork(ctx, key, claim.fork.id, 'reconcile');
         report.abandoned.push(claim.fork.id);
+        // An interrupted attach of a fallback's version: that version is free again now, not
+        // only when the borrow's lease ends.
+        const source = claim.fork.state === 'creating' ? claim.fork.source : undefined;
+        if (source) await releaseFallback(ctx, source, claim.fork.id);
       }
     });
   } catch (error) {

@@ -4,7 +4,7 @@ import { CacheVolumeError, isCacheVolumeError } from '../errors.js';
 import type { Policy } from '../model/policy.js';
 import { type PlannedRemoval, planVolumeRetention } from '../model/retention.js';
 import type { Selection } from '../model/selection.js';
-import type { ForkRecord, VersionRecord, VolumeKey, VolumeSlice } from '../model/state.js';
+import type { ForkRecord, ForkSource, VersionRecord, VolumeKey, VolumeSlice } from '../model/state.js';
 import {
   type AttachInput,
   beginAbandon,
@@ -20,6 +20,7 @@ import {
   type VersionRef,
 } from '../model/transitions.js';
 import type { AbandonReason, CacheVolumeEvents, Emitter } from './events.js';
+import { borrowFirstFallback, releaseFallback, renewFallbackWhile } from './fallbacks.js';
 import type { WorkQueues } from './queues.js';
 
 /**
@@ -118,18 +119,27 @@ function renewWhile(
   return () => clearInterval(timer);
 }
 
-/** What {@link attachFork} needs: the transition's input but the time and policy, and `failOnMiss`. */
-export interface AttachRequest extends Omit<AttachInput, 'now' | 'policy'> {
-  /** Throw `NOT_FOUND` instead of attaching an empty fork. */
+/**
+ * What {@link attachFork} needs: the transition's input but the time, policy and borrowed
+ * fallback, plus `failOnMiss` and the fallback volumes.
+ */
+export interface AttachRequest extends Omit<AttachInput, 'now' | 'policy' | 'fallback'> {
+  /** Throw `NOT_FOUND` instead of attaching an empty fork (a fork of a fallback is not empty). */
   failOnMiss: boolean;
+  /** Volumes to fork, in order, when this one has nothing usable (see `AttachOptions.fallbacks`). */
+  fallbacks?: readonly VolumeKey[];
 }
 
 /** How many parents whose data turns out to be gone one attach passes over before it gives up. */
 const MAX_LOST_PARENTS = 3;
 
-/** Thrown by {@link attachOnce} when the parent's data is gone (the backend says `NOT_FOUND`). */
+/**
+ * Thrown by {@link attachOnce} when the parent's data is gone (the backend says `NOT_FOUND`);
+ * `volume` is the parent's volume (the requested one, or the fallback it came from).
+ */
 class LostParent extends Error {
   constructor(
+    readonly volume: VolumeKey,
     readonly versionId: string,
     override readonly cause: CacheVolumeError,
   ) {
@@ -143,6 +153,11 @@ class LostParent extends Error {
  * the parent's data is gone (someone deleted it under the backend), the version is removed as
  * `lost`, with a `warning` event, and the attach selects again (the version before it is the
  * head now, or it is a miss) instead of failing, up to {@link MAX_LOST_PARENTS} times.
+ *
+ * With fallback volumes, a miss forks the first fallback that has a usable version: that
+ * version is borrowed (see `borrowFirstFallback`) before the intent is recorded, so no
+ * retention or removal takes it while the backend copies it, and released once the fork is
+ * made or the attach failed. The fork records it as its `source`; its `baseId` stays `null`.
  *
  * @param ctx - the engine
  * @param key - the volume
@@ -159,10 +174,10 @@ export async function attachFork(
     } catch (error) {
       if (!(error instanceof LostParent)) throw error;
       if (attempt >= MAX_LOST_PARENTS) throw error.cause;
-      const ref = { ...key, versionId: error.versionId };
-      await removeVersion(ctx, ref, 'lost');
+      const lost = error.volume;
+      await removeVersion(ctx, { scope: lost.scope, name: lost.name, versionId: error.versionId }, 'lost');
       ctx.events.emit('warning', {
-        message: `Version "${error.versionId}" of volume "${key.name}" (scope "${key.scope}") has no data any more; removed it and selected again: ${error.cause.message}`,
+        message: `Version "${error.versionId}" of volume "${lost.name}" (scope "${lost.scope}") has no data any more; removed it and selected again: ${error.cause.message}`,
         error: error.cause,
       });
       request = { ...request, forkId: ctx.newId('fork') };
@@ -176,13 +191,33 @@ async function attachOnce(
   request: AttachRequest,
 ): Promise<{ fork: ForkRecord; selection: Selection }> {
   const { forkId } = request;
+  const fallback = await borrowFirstFallback(ctx, key, { ...request, fallbacks: request.fallbacks ?? [] });
+  const stopRenewing = fallback ? renewFallbackWhile(ctx, fallback, forkId) : undefined;
+  try {
+    return await attachStep(ctx, key, request, fallback);
+  } finally {
+    stopRenewing?.();
+    // The fork exists (it no longer needs its base), or the attach failed: either way the
+    // fallback's version is free again.
+    if (fallback) await releaseFallback(ctx, fallback, forkId);
+  }
+}
+
+async function attachStep(
+  ctx: EngineContext,
+  key: VolumeKey,
+  request: AttachRequest,
+  fallback: ForkSource | null,
+): Promise<{ fork: ForkRecord; selection: Selection }> {
+  const { forkId } = request;
+  const withFallbacks = (request.fallbacks?.length ?? 0) > 0;
   const attached = await runStep(ctx, key, {
     intent: (slice) => {
-      const begun = beginAttach(slice, { ...request, now: ctx.clock(), policy: ctx.policy });
-      if (request.failOnMiss && begun.selection.result === 'miss') {
+      const begun = beginAttach(slice, { ...request, now: ctx.clock(), policy: ctx.policy, fallback });
+      if (request.failOnMiss && begun.selection.result === 'miss' && !begun.fork.source) {
         throw new CacheVolumeError(
           'NOT_FOUND',
-          `Volume "${key.name}" (scope "${key.scope}") has no usable version and failOnMiss is set.`,
+          `Volume "${key.name}" (scope "${key.scope}") has no usable version${withFallbacks ? ', nor has any of its fallback volumes,' : ''} and failOnMiss is set.`,
           { details: { ...key, reason: begun.selection.reason } },
         );
       }
@@ -193,10 +228,12 @@ async function attachOnce(
         capacityBytes: fork.capacityBytes,
         onProgress: (p) => ctx.events.emit('progress', { forkId, ...p }),
       };
-      if (!fork.baseId) return ctx.backend.createFork(forkId, options);
-      const baseId = fork.baseId;
-      return ctx.backend.forkVersion(forkId, baseId, options).catch((error: unknown) => {
-        throw isCacheVolumeError(error, 'NOT_FOUND') ? new LostParent(baseId, error) : error;
+      const parent = fork.baseId ? { volume: key, versionId: fork.baseId } : fork.source;
+      if (!parent) return ctx.backend.createFork(forkId, options);
+      const { versionId } = parent;
+      const volume = 'volume' in parent ? parent.volume : { scope: parent.scope, name: parent.name };
+      return ctx.backend.forkVersion(forkId, versionId, options).catch((error: unknown) => {
+        throw isCacheVolumeError(error, 'NOT_FOUND') ? new LostParent(volume, versionId, error) : error;
       });
     },
     renew: (slice, expiresAt) => renewLease(slice, forkId, expiresAt),
@@ -414,7 +451,13 @@ export async function removeVersion(
     intent: recorded
       ? { recorded: undefined }
       : (slice) => ({
-          slice: beginRemoveVersion(slice, versionId, ctx.clock() + ctx.leaseMs, reason === 'lost'),
+          slice: beginRemoveVersion(
+            slice,
+            versionId,
+            ctx.clock() + ctx.leaseMs,
+            reason === 'lost',
+            ctx.clock(),
+          ),
           result: undefined,
         }),
     act: () => ctx.backend.removeVersion(versionId),

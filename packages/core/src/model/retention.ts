@@ -1,3 +1,4 @@
+import { isBorrowed } from './fallback.js';
 import type { Policy } from './policy.js';
 import { headOf, isExpired } from './selection.js';
 import type { VersionRecord, VolumeSlice } from './state.js';
@@ -20,7 +21,7 @@ export interface PlannedRemoval extends VersionRef {
 /** A committed version a volume keeps, as {@link volumeRetention} found it. */
 interface KeptVersion {
   version: VersionRecord;
-  /** A live fork depends on it. */
+  /** A live fork depends on it, or a fork of another volume is being made from it. */
   protected: boolean;
 }
 
@@ -40,6 +41,8 @@ function volumeRetention(
   const protectedIds = new Set<string>();
   for (const fork of Object.values(slice.forks))
     if (fork.baseId && isLive(fork)) protectedIds.add(fork.baseId);
+  for (const version of Object.values(volume.versions))
+    if (isBorrowed(version, now)) protectedIds.add(version.id);
   let rank = 0;
   // Stryker disable next-line ArithmeticOperator: starting past the end only visits ids without a record, which are skipped
   for (let i = volume.versionIds.length - 1; i >= 0; i--) {

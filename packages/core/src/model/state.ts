@@ -71,6 +71,13 @@ export interface VersionRecord {
    * that began the removal owns it; afterwards any reconciler may claim and finish it.
    */
   leaseUntil: number | null;
+  /**
+   * Forks of other volumes that are being made from this version right now (it is their
+   * fallback; see {@link ForkSource}): fork id → when the borrow ends (ms since epoch). While a
+   * borrow has not ended, retention, `gc()` and removal leave the version alone. Absent when
+   * nothing borrows it.
+   */
+  borrows?: Record<string, number>;
 }
 
 /**
@@ -125,6 +132,22 @@ export interface ForkRecord {
    * crash. Absent when nothing was linked.
    */
   links?: ForkLink[];
+  /**
+   * Where the fork's data came from when its own volume had nothing usable (a `miss`) and a
+   * fallback volume supplied it (see `AttachOptions.fallbacks`). Absent otherwise. `baseId` stays
+   * `null`: the fork is based on nothing of its own volume, and its commit is that volume's.
+   */
+  source?: ForkSource;
+}
+
+/** The fallback volume's version a fork was made from (see {@link ForkRecord.source}). */
+export interface ForkSource extends VolumeKey {
+  /** The fallback volume's version that was forked. */
+  versionId: string;
+  /** How the fallback volume served it: its head (`hit`) or an older version (`stale`). */
+  result: 'hit' | 'stale';
+  /** That version's used bytes when it was forked (the fork's capacity adds them). */
+  usedBytes: number;
 }
 
 /** How a cache path is linked to its fork's sub-directory. */

@@ -1,5 +1,6 @@
 import { CacheVolumeError } from '../errors.js';
 import { forkCapacity } from '../size.js';
+import { isBorrowed } from './fallback.js';
 import { countAttach } from './history.js';
 import type { Policy } from './policy.js';
 import { isIntent } from './schedule.js';
@@ -8,6 +9,7 @@ import type {
   CommitMode,
   ForkLink,
   ForkRecord,
+  ForkSource,
   ForkState,
   VersionRecord,
   VolumeKey,
@@ -41,6 +43,11 @@ export interface AttachInput {
   now: number;
   /** Selection and retention policy. */
   policy: Policy;
+  /**
+   * A fallback volume's version borrowed for this fork (see `borrowFallback`): used only when
+   * the volume itself has nothing usable (a `miss`); it becomes the fork's `source`.
+   */
+  fallback?: ForkSource | null;
 }
 
 function fail(
@@ -120,6 +127,7 @@ export function beginAttach(
   };
   const base = selection.version ? volume.versions[selection.version.id] : undefined;
   if (base) volume = withVersion(volume, { ...base, lastUsedAt: input.now });
+  const source = selection.result === 'miss' ? (input.fallback ?? undefined) : undefined;
   const fork: ForkRecord = {
     id: input.forkId,
     scope: slice.scope,
@@ -127,7 +135,7 @@ export function beginAttach(
     baseId: base?.id ?? null,
     result: selection.result,
     requestedBytes: input.requestedBytes,
-    capacityBytes: forkCapacity(input.requestedBytes, base?.usedBytes),
+    capacityBytes: forkCapacity(input.requestedBytes, base?.usedBytes ?? source?.usedBytes),
     host: input.host,
     job: input.job,
     commitMode: input.commitMode,
@@ -138,6 +146,7 @@ export function beginAttach(
     versionId: null,
     commitAfterSeq: null,
     endedAt: null,
+    ...(source ? { source: { ...source } } : {}),
   };
   return { slice: withFork(withVolume(slice, volume), fork), fork, selection };
 }
@@ -357,14 +366,18 @@ export function dependents(slice: VolumeSlice, versionId: string): ForkRecord[] 
  * @param leaseUntil - when the removal's lease ends
  * @param lost - its data is gone: remove the record even while live forks depend on it (they
  *   were made before; nothing of the version is left to keep for them)
- * @throws `CONFLICT` while a live fork depends on it (unless `lost`); `NOT_FOUND` when it does
- *   not exist
+ * @param now - current time (ms), to tell borrows that ended from live ones; when omitted,
+ *   every recorded borrow counts
+ * @throws `CONFLICT` while a live fork depends on it, or a fork of another volume is being
+ *   made from it (a borrow, see `borrowFallback`), unless `lost`; `NOT_FOUND` when it does not
+ *   exist
  */
 export function beginRemoveVersion(
   slice: VolumeSlice,
   versionId: string,
   leaseUntil: number,
   lost = false,
+  now = Number.NEGATIVE_INFINITY,
 ): VolumeSlice {
   const volume = slice.volume;
   const version = volume?.versions[versionId];
@@ -382,6 +395,13 @@ export function beginRemoveVersion(
       'CONFLICT',
       `Version "${versionId}" is in use by ${users.length} live fork(s); remove it after they finish.`,
       { scope: slice.scope, name: slice.name, versionId, forks: users.map((fork) => fork.id) },
+    );
+  }
+  if (!lost && isBorrowed(version, now)) {
+    fail(
+      'CONFLICT',
+      `Version "${versionId}" is being forked by another volume that falls back to it; remove it once that attach is done.`,
+      { scope: slice.scope, name: slice.name, versionId, borrowedBy: Object.keys(version.borrows ?? {}) },
     );
   }
   return withVolume(slice, withVersion(volume, { ...version, state: 'removing', leaseUntil }));

@@ -225,13 +225,17 @@ export function assertSelectionValid(
 
 /**
  * Capacity follows the size math: requested bytes plus the base version's used bytes on a hit
- * or stale hit, requested bytes on a miss.
+ * or stale hit, requested bytes on a miss (plus the fallback version's used bytes when a fallback
+ * volume supplied the data).
  *
  * @param fork - the fork
  * @param baseUsedBytes - the base version's used bytes when it was forked (`undefined` on a miss)
  */
 export function assertCapacityFollowsSizeMath(fork: ForkRecord, baseUsedBytes: number | undefined): void {
-  const expected = forkCapacity(fork.requestedBytes, fork.baseId === null ? undefined : baseUsedBytes);
+  const expected = forkCapacity(
+    fork.requestedBytes,
+    fork.baseId === null ? fork.source?.usedBytes : baseUsedBytes,
+  );
   check(
     fork.capacityBytes === expected,
     'capacityFollowsSizeMath',

@@ -165,10 +165,32 @@ function beginModelAttach(model: Model, volume: string): ReturnType<typeof expec
   return expected;
 }
 
-async function recordAttach(model: Model, real: Real, volume: string, handle: ForkHandle): Promise<void> {
+/**
+ * Checks an attach against the model and records the fork. With a `fallback` volume, a miss
+ * gets what an attach of the fallback would (its version marked used), as the fork's source;
+ * the fork's own base stays none, so nothing of the fallback is kept for it afterwards.
+ */
+async function recordAttach(
+  model: Model,
+  real: Real,
+  volume: string,
+  handle: ForkHandle,
+  fallback?: string,
+): Promise<void> {
   const expected = beginModelAttach(model, volume);
+  const from =
+    fallback !== undefined && expected.result === 'miss' ? expectedAttach(model, fallback) : undefined;
+  if (from?.base) {
+    from.base.lastUsedAt = model.now;
+    expected.content = from.content;
+  }
   same(handle.result, expected.result, `attach result for ${volume}`);
   same(handle.baseVersionId, expected.base?.id ?? null, `base version of a new fork of ${volume}`);
+  same(
+    handle.source?.versionId ?? null,
+    from?.base?.id ?? null,
+    `fallback source of a new fork of ${volume}`,
+  );
   same(
     await contentOf(real.files, handle.mountPath),
     expected.content,
@@ -330,6 +352,21 @@ class Attach implements Cmd {
     await checkInvariants(m, r);
   }
   toString = () => `attach(${this.volume})`;
+}
+
+/** Attaches a volume with another as its fallback (see `AttachOptions.fallbacks`). */
+class AttachWithFallback implements Cmd {
+  constructor(
+    readonly volume: string,
+    readonly fallback: string,
+  ) {}
+  check = (m: Readonly<Model>) => m.forks.length < 5;
+  async run(m: Model, r: Real) {
+    const handle = await r.engine.attach(this.volume, { job: 'job', fallbacks: [this.fallback] });
+    await recordAttach(m, r, this.volume, handle, this.fallback);
+    await checkInvariants(m, r);
+  }
+  toString = () => `attach(${this.volume}, fallback ${this.fallback})`;
 }
 
 class Write implements Cmd {
@@ -687,6 +724,7 @@ function commandArbitraries(crashes: boolean): fc.Arbitrary<Cmd>[] {
   const list: fc.Arbitrary<Cmd>[] = [
     volume.map((v) => new Attach(v)),
     volume.map((v) => new Attach(v)),
+    volume.map((v) => new AttachWithFallback(v, VOLUMES.find((other) => other !== v) as string)),
     fc
       .tuple(index, fc.constantFrom(...PATHS), fc.option(text, { freq: 4 }))
       .map(([i, p, t]) => new Write(i, p, t)),

@@ -68,7 +68,7 @@ describe('clear errors for invalid configs', () => {
       'steps:\n  - command: make\n    cache: { paths: a, sise: 20g, Name: x }\n',
       { pipelineSlug: 'my-pipeline', os: 'linux' },
     );
-    const message = 'Unknown key, ignored: the keys of a cache are "paths", "name" and "size".';
+    const message = 'Unknown key, ignored: the keys of a cache are "paths", "name", "size" and "fallbacks".';
     expect(warnings).toEqual([
       { path: 'steps[0].cache.sise', message, line: 3, column: 30 },
       { path: 'steps[0].cache.Name', message, line: 3, column: 41 },

@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
  */
 const MODULES = [
   '../../src/model/billing.js',
+  '../../src/model/fallback.js',
   '../../src/model/legacy-state.js',
   '../../src/model/policy.js',
   '../../src/model/retention.js',

@@ -62,6 +62,14 @@ export const ls: CommandRun = async (args, io) => {
           state: f.state,
           baseId: f.baseId,
           result: f.result,
+          source: f.source
+            ? {
+                scope: f.source.scope,
+                name: f.source.name,
+                versionId: f.source.versionId,
+                result: f.source.result,
+              }
+            : null,
           job: f.job,
           expiresAt: iso(f.expiresAt),
         })),

@@ -1,8 +1,8 @@
 import { validateId } from '@cachevol/core';
 import { expandName } from '../checksum.js';
 import { readGlobals } from '../globals.js';
-import { checkDirectories, flag, list, readAttachInputs, str, volumeName } from '../inputs.js';
-import { attachVolumes, colorResult, planLinks } from '../job.js';
+import { checkDirectories, flag, list, readAttachInputs, readFallbacks, str, volumeName } from '../inputs.js';
+import { attachLine, attachVolumes, planLinks } from '../job.js';
 import { openEngine, requireEngine } from '../open.js';
 import { formatMs, Output } from '../output.js';
 import type { CommandRun } from '../spec.js';
@@ -21,6 +21,7 @@ export const attach: CommandRun = async (args, io) => {
     paths: list(args, 'path'),
     commit: inputs.commit,
     size: inputs.size,
+    fallbacks: readFallbacks(args, inputs.scope, (n) => expandName(n, inputs.workdir, inputs.os), 'attach'),
   };
   planLinks([volume], inputs, { root: globals.root }); // every path is checked before anything is attached
   const engine = await openEngine(globals, { create: true });
@@ -33,6 +34,14 @@ export const attach: CommandRun = async (args, io) => {
       name: fork.name,
       result: fork.result,
       baseVersionId: fork.baseVersionId,
+      source: fork.source
+        ? {
+            scope: fork.source.scope,
+            name: fork.source.name,
+            versionId: fork.source.versionId,
+            result: fork.source.result,
+          }
+        : null,
       mountPath: fork.mountPath,
       capacityBytes: fork.capacityBytes,
       commitMode: fork.commitMode,
@@ -46,10 +55,7 @@ export const attach: CommandRun = async (args, io) => {
       })),
     });
   } else {
-    const base = fork.baseVersionId ? ` (version ${fork.baseVersionId})` : '';
-    out.note(
-      `${fork.scope}/${fork.name}: ${colorResult(out, fork.result)}${base}, attached in ${formatMs(attachMs)}`,
-    );
+    out.note(attachLine(out, fork, attachMs));
     for (const link of links) out.note(`linked ${link.linkPath} -> ${link.target}`);
     out.line(fork.id);
   }

@@ -63,6 +63,9 @@ async function loadPipeline(args: ParsedArgs, io: CliIo, command: string, root: 
         commit: inputs.commit,
         failOnMiss: flag(args, 'fail-on-miss'),
         strict: flag(args, 'strict'),
+        ...(v.fallbacks
+          ? { fallbacks: v.fallbacks.map((f) => ({ name: f.name, scope: f.scope ?? inputs.scope })) }
+          : {}),
       }),
     ),
   }));
@@ -126,13 +129,19 @@ export const pipelinePlan: CommandRun = async (args, io) => {
     const title = stepTitle(step);
     const planned = [];
     for (const [i, volume] of volumes.entries()) {
-      const selection = engine ? await engine.lookup(volume.name, { scope: volume.scope }) : null;
+      const fallbacks = volume.fallbacks ? [...volume.fallbacks] : [];
+      const selection = engine ? await engine.lookup(volume.name, { scope: volume.scope, fallbacks }) : null;
+      const source = selection?.source;
       planned.push({
         name: volume.name,
         scope: volume.scope,
         size: volume.size,
         wouldGet: selection?.result ?? 'miss',
         versionId: selection?.version?.id ?? null,
+        source: source
+          ? { scope: source.scope, name: source.name, versionId: source.versionId, result: source.result }
+          : null,
+        fallbacks: fallbacks.map((f) => ({ name: f.name, scope: f.scope })),
         paths: (links[i] ?? []).map((l) => ({ path: l.path, linkPath: l.linkPath, subdir: l.subdir })),
       });
     }
@@ -157,7 +166,10 @@ export const pipelinePlan: CommandRun = async (args, io) => {
     out.line(`step ${step.index + 1} (${step.path}): ${step.title}`);
     if (step.volumes.length === 0) out.line('  no cache');
     for (const v of step.volumes) {
-      const now = v.versionId ? `${v.wouldGet} (version ${v.versionId})` : v.wouldGet;
+      const from = v.source
+        ? `, restored from ${v.source.scope}/${v.source.name} (${v.source.result === 'stale' ? 'stale ' : ''}version ${v.source.versionId})`
+        : '';
+      const now = v.versionId ? `${v.wouldGet} (version ${v.versionId})` : `${v.wouldGet}${from}`;
       out.line(`  volume ${v.scope}/${v.name}, size ${v.size}: would get ${now}`);
       for (const p of v.paths) out.line(`    ${p.linkPath} -> volume:${p.subdir}`);
     }

@@ -2,7 +2,7 @@ import { basename } from 'node:path';
 import { DEFAULT_LEASE_MS, validateName } from '@cachevol/core';
 import { expandName } from '../checksum.js';
 import { readGlobals } from '../globals.js';
-import { checkDirectories, flag, list, readAttachInputs, str } from '../inputs.js';
+import { checkDirectories, flag, list, readAttachInputs, readFallbacks, str } from '../inputs.js';
 import { planLinks, runJob, runUncached } from '../job.js';
 import { openEngineForJob } from '../open.js';
 import { Output } from '../output.js';
@@ -48,6 +48,7 @@ export const run: CommandRun = async (args, io) => {
       ...(inputs.size ? { size: inputs.size } : {}),
       failOnMiss,
       strict,
+      fallbacks: readFallbacks(args, inputs.scope, (n) => expandName(n, inputs.workdir, inputs.os), 'run'),
     },
   ];
   planLinks(volumes, inputs, { root: globals.root }); // every path is checked before anything is attached

@@ -1,5 +1,5 @@
 import type { CommandSpec } from '../spec.js';
-import { ATTACH_OPTIONS, JSON_OPTION } from './shared-options.js';
+import { ATTACH_OPTIONS, FALLBACK_OPTION, JSON_OPTION } from './shared-options.js';
 
 const FORK = [{ name: 'FORK', description: 'a fork id printed by `cachevol attach`' }];
 
@@ -17,6 +17,7 @@ export const attachCommand: CommandSpec = {
       description: 'a cache path to link (repeatable)',
     },
     ...ATTACH_OPTIONS,
+    ...FALLBACK_OPTION,
     ...JSON_OPTION,
   },
   details:

@@ -1,5 +1,5 @@
 import type { CommandSpec } from '../spec.js';
-import { ATTACH_OPTIONS, JOB_OPTIONS, PROGRAM_OPTIONS } from './shared-options.js';
+import { ATTACH_OPTIONS, FALLBACK_OPTION, JOB_OPTIONS, PROGRAM_OPTIONS } from './shared-options.js';
 
 /** `cachevol run`. */
 export const runCommand: CommandSpec = {
@@ -22,6 +22,7 @@ export const runCommand: CommandSpec = {
         'the volume name (default: the working directory\'s name); {{ checksum "FILE" }}, {{ os }} and {{ arch }} are expanded',
     },
     ...ATTACH_OPTIONS,
+    ...FALLBACK_OPTION,
     ...JOB_OPTIONS,
     ...PROGRAM_OPTIONS,
   },

@@ -55,6 +55,17 @@ export const ATTACH_OPTIONS = {
   },
 } satisfies Record<string, OptionSpec>;
 
+/** `--fallback`, for the commands that attach one named volume (`attach`, `run`). */
+export const FALLBACK_OPTION = {
+  fallback: {
+    type: 'string',
+    multiple: true,
+    value: 'NAME[@SCOPE]',
+    description:
+      'on a miss, fork this volume instead (repeatable, tried in order, at most 8; SCOPE defaults to --scope; {{ ... }} expanded like the name); the commit still goes to the volume attached',
+  },
+} satisfies Record<string, OptionSpec>;
+
 /** Flags of the commands that run jobs (`run`, `pipeline run`): how much cache trouble may fail them. */
 export const JOB_OPTIONS = {
   'fail-on-miss': {
