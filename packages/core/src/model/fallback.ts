@@ -61,8 +61,9 @@ export function borrowFallback(
     input.policy,
   );
   const volume = slice.volume;
-  if (selection.result === 'miss' || !volume || !selection.version) return { slice, source: null };
   const version = selection.version;
+  // Stryker disable next-line ConditionalExpression,LogicalOperator: a selected version implies a volume (`!volume` narrows the type)
+  if (!volume || !version) return { slice, source: null };
   const borrows = { ...liveBorrows(version, input.now), [input.forkId]: input.until };
   const next: VersionRecord = { ...version, lastUsedAt: input.now, borrows };
   return {
@@ -92,10 +93,15 @@ export function renewBorrow(
   forkId: string,
   until: number,
 ): VolumeSlice {
-  const version = slice.volume?.versions[versionId];
+  const volume = slice.volume;
+  const version = volume?.versions[versionId];
   const current = version?.borrows?.[forkId];
-  if (!slice.volume || !version || current === undefined || current >= until) return slice;
-  return withBorrows(slice, slice.volume, version, { ...version.borrows, [forkId]: until });
+  if (current === undefined || current >= until) return slice;
+  // A borrow was found, so the version and its volume exist.
+  return withBorrows(slice, volume as VolumeRecord, version as VersionRecord, {
+    ...version?.borrows,
+    [forkId]: until,
+  });
 }
 
 /**

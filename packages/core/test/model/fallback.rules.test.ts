@@ -71,6 +71,11 @@ describe('isBorrowed, renewBorrow, releaseBorrow', () => {
     expect(renewBorrow(slice, 'v1', 'a', NOW - 10)).toBe(slice);
     expect(renewBorrow(slice, 'v1', 'gone', NOW + 10)).toBe(slice);
     expect(renewBorrow(slice, 'v-none', 'a', NOW + 10)).toBe(slice);
+    expect(renewBorrow(slice, 'v1', 'a', NOW), 'the same end').toBe(slice);
+    const unborrowed = sliceOf([version('v1', 1)]);
+    expect(renewBorrow(unborrowed, 'v1', 'a', NOW + 10)).toBe(unborrowed);
+    const removed = sliceOf(null);
+    expect(renewBorrow(removed, 'v1', 'a', NOW + 10), 'the volume is gone').toBe(removed);
   });
 
   it('releaseBorrow ends one borrow, drops ended ones, and drops the field when none is left', () => {
@@ -81,6 +86,8 @@ describe('isBorrowed, renewBorrow, releaseBorrow', () => {
     expect(twice.volume?.versions.v1).toEqual(version('v1', 1));
     expect(releaseBorrow(twice, 'v1', 'b', NOW)).toBe(twice);
     expect(releaseBorrow(twice, 'v-none', 'b', NOW)).toBe(twice);
+    const removed = sliceOf(null);
+    expect(releaseBorrow(removed, 'v1', 'b', NOW), 'the volume is gone').toBe(removed);
   });
 });
 
@@ -100,6 +107,7 @@ describe('borrowed versions and retention or removal', () => {
   it('beginRemoveVersion refuses a borrowed version with CONFLICT, unless it is lost or the borrow ended', () => {
     const error = thrown(() => beginRemoveVersion(borrowed, 'v1', NOW + 10, false, NOW));
     expect(error.code).toBe('CONFLICT');
+    expect(error.message).toContain('falls back to it');
     expect(error.details).toMatchObject({ versionId: 'v1', borrowedBy: ['other'] });
     expect(thrown(() => beginRemoveVersion(borrowed, 'v1', NOW + 10)).code).toBe('CONFLICT');
     expect(beginRemoveVersion(borrowed, 'v1', NOW + 10, true, NOW).volume?.versions.v1?.state).toBe(
