@@ -62,8 +62,8 @@ export function borrowFallback(
   );
   const volume = slice.volume;
   const version = selection.version;
-  // Stryker disable next-line ConditionalExpression,LogicalOperator: a selected version implies a volume (`!volume` narrows the type)
-  if (!volume || !version) return { slice, source: null };
+  // Stryker disable next-line ConditionalExpression,LogicalOperator,StringLiteral: a miss has no version, and a version implies a volume; the three checks narrow the types
+  if (selection.result === 'miss' || !volume || !version) return { slice, source: null };
   const borrows = { ...liveBorrows(version, input.now), [input.forkId]: input.until };
   const next: VersionRecord = { ...version, lastUsedAt: input.now, borrows };
   return {
