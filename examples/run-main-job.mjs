@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const repo = fileURLToPath(new URL('..', import.meta.url));
-const cli = join(repo, 'packages/cli/dist/cli.js');
+const cli = join(repo, 'packages/cli/dist/cli.cjs');
 const pipeline = join(repo, 'examples/pipeline.yml');
 if (!existsSync(cli)) {
   console.error(`${cli} is missing: run \`npm run build\` first.`);

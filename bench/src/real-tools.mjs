@@ -23,7 +23,7 @@ import { createLoopBtrfs } from './loop-btrfs.mjs';
 import { formatMs, messageOf, now, round, run } from './util.mjs';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
-const BIN = join(REPO, 'packages/cli/dist/cli.js');
+const BIN = join(REPO, 'packages/cli/dist/cli.cjs');
 const FIXTURES = join(REPO, 'packages/cli/test/fixtures');
 const TSC = join(REPO, 'node_modules/typescript/bin/tsc');
 

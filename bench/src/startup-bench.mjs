@@ -17,7 +17,7 @@ import { now, round, run, summarize } from './util.mjs';
 
 const BENCH_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 /** The built `cachevol` executable. */
-export const DEFAULT_CLI = resolve(BENCH_DIR, '..', 'packages', 'cli', 'dist', 'cli.js');
+export const DEFAULT_CLI = resolve(BENCH_DIR, '..', 'packages', 'cli', 'dist', 'cli.cjs');
 
 /** What the start-up has to stay within, as a multiple of `node -e 0`'s median. */
 export const STARTUP_AIMS = [
@@ -31,12 +31,15 @@ export const STARTUP_AIMS = [
  * @property {string} label - the command line, for the tables
  * @property {string[]} args - arguments after `node`
  * @property {string} cwd - where it runs
+ * @property {Record<string, string>} env - environment it runs with (beside the process's)
  */
 
 /**
  * The commands measured. `run-dir` attaches, links, runs `true` and commits on the dir backend
  * under a root of its own, linking into the scratch directory: the warm-up's first run misses,
- * every later one hits.
+ * every later one hits. The commands keep their compile cache in the scratch directory (filled
+ * by the warm-up, as on a runner that has run cachevol before); `run-dir-cold` runs without
+ * one (`CACHEVOL_COMPILE_CACHE=off`), as on a fresh machine or container every time.
  *
  * @param {string} cli - the `cachevol` script
  * @param {string} work - a scratch directory
@@ -44,28 +47,38 @@ export const STARTUP_AIMS = [
  */
 function startupSubjects(cli, work) {
   const root = join(work, 'root');
+  const env = { CACHEVOL_COMPILE_CACHE: join(work, 'compile-cache') };
+  const runArgs = [
+    cli,
+    'run',
+    '--root',
+    root,
+    '--workdir',
+    work,
+    '--name',
+    'deps',
+    '--cache',
+    'deps',
+    '--',
+    'true',
+  ];
   return [
-    { id: 'node', label: 'node -e 0', args: ['-e', '0'], cwd: work },
-    { id: 'version', label: 'cachevol --version', args: [cli, '--version'], cwd: work },
-    { id: 'help', label: 'cachevol --help', args: [cli, '--help'], cwd: work },
+    { id: 'node', label: 'node -e 0', args: ['-e', '0'], cwd: work, env },
+    { id: 'version', label: 'cachevol --version', args: [cli, '--version'], cwd: work, env },
+    { id: 'help', label: 'cachevol --help', args: [cli, '--help'], cwd: work, env },
     {
       id: 'run-dir',
       label: 'cachevol run --cache deps -- true (dir backend)',
-      args: [
-        cli,
-        'run',
-        '--root',
-        root,
-        '--workdir',
-        work,
-        '--name',
-        'deps',
-        '--cache',
-        'deps',
-        '--',
-        'true',
-      ],
+      args: runArgs,
       cwd: work,
+      env,
+    },
+    {
+      id: 'run-dir-cold',
+      label: 'the same run without a compile cache',
+      args: runArgs,
+      cwd: work,
+      env: { CACHEVOL_COMPILE_CACHE: 'off' },
     },
   ];
 }
@@ -95,7 +108,7 @@ async function timeOnce(subject) {
     const child = spawn(process.execPath, subject.args, {
       cwd: subject.cwd,
       stdio: ['ignore', 'ignore', 'pipe'],
-      env: { ...process.env, NO_COLOR: '1' },
+      env: { ...process.env, NO_COLOR: '1', ...subject.env },
     });
     let text = '';
     child.stderr.setEncoding('utf8').on('data', (chunk) => {
@@ -122,7 +135,16 @@ async function hyperfineOf(subjects, { runs, warmup, work }) {
     return { status: 'unavailable', reason: 'hyperfine not found (install: apt-get install -y hyperfine)' };
   const out = join(work, 'hyperfine.json');
   const quote = (arg) => (/^[\w./=:-]+$/.test(arg) ? arg : `'${arg.replaceAll("'", `'\\''`)}'`);
-  const commands = subjects.map((s) => [process.execPath, ...s.args].map(quote).join(' '));
+  // hyperfine gives every command one environment: a subject's own goes through env(1).
+  const commands = subjects.map((s) =>
+    [
+      ...(s.env.CACHEVOL_COMPILE_CACHE === 'off' ? ['env', 'CACHEVOL_COMPILE_CACHE=off'] : []),
+      process.execPath,
+      ...s.args,
+    ]
+      .map(quote)
+      .join(' '),
+  );
   await run(
     path,
     [
@@ -138,7 +160,7 @@ async function hyperfineOf(subjects, { runs, warmup, work }) {
       ...commands,
     ],
     {
-      env: { NO_COLOR: '1' },
+      env: { NO_COLOR: '1', CACHEVOL_COMPILE_CACHE: join(work, 'compile-cache') },
     },
   );
   const { results } = JSON.parse(await readFile(out, 'utf8'));

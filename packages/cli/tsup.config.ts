@@ -49,38 +49,47 @@ const coreWithoutPipeline: NonNullable<Options['esbuildPlugins']>[number] = {
 /** Native or optional-native packages: loaded from node_modules as they are, never inlined. */
 const NATIVE = ['better-sqlite3', 'pg'];
 
-// The `cachevol` executable: one bundle that inlines everything it runs, the @cachevol/*
-// packages (from their sources, through the root tsconfig's paths) and their dependencies
-// alike, so a command loads a few files instead of some 400 ES modules. Only better-sqlite3 and
-// pg stay external. @cachevol/core is inlined together with every backend and store, so the
-// command holds one copy of it and `isCacheVolumeError` recognises what a backend or a store
-// throws (test/errors-across-packages.test.ts checks each one). What a command does, and each
-// backend and store, is a chunk under dist/cli/ that is imported only when it is needed:
-// `--help` and `--version` load dist/cli.js alone (test/lazy-loading.test.ts).
-const bin = defineConfig({
-  entry: { cli: 'src/bin.ts' },
-  format: ['esm'],
+// The `cachevol` command: one bundle that inlines everything it runs, the @cachevol/* packages
+// (from their sources, through the root tsconfig's paths) and their dependencies alike, so a
+// command loads a few files instead of some 400 ES modules. Only better-sqlite3 and pg stay
+// external. @cachevol/core is inlined together with every backend and store, so the command
+// holds one copy of it and `isCacheVolumeError` recognises what a backend or a store throws
+// (test/errors-across-packages.test.ts checks each one). What a command does, and each backend
+// and store, is a chunk under dist/cli/ that is required only when it is needed: `--help` and
+// `--version` load dist/cli/main.cjs and its parser and help alone (test/lazy-loading.test.ts).
+// The chunks are CommonJS so that Node 20 can cache their compiled code between runs
+// (src/internal/compile-cache.ts): tsup splits CommonJS output by splitting ES modules and
+// converting each chunk.
+const command = defineConfig({
+  entry: { 'cli/main': 'src/main.ts' },
+  format: ['cjs'],
   target: 'node20',
   platform: 'node',
   sourcemap: true,
   splitting: true,
   outDir: 'dist',
+  outExtension: () => ({ js: '.cjs' }),
   dts: false,
   noExternal: [new RegExp(`^(?!(${NATIVE.join('|')})(/|$))`)],
   external: NATIVE,
-  banner: {
-    // The shebang, and a `require` for the CommonJS dependencies inlined into ES modules
-    // (cross-spawn's `require('child_process')`).
-    js: [
-      '#!/usr/bin/env node',
-      "import { createRequire as __cachevolCreateRequire } from 'node:module';",
-      'const require = __cachevolCreateRequire(import.meta.url);',
-    ].join('\n'),
-  },
   esbuildPlugins: [noZodLocales, coreWithoutPipeline],
   esbuildOptions(options) {
     options.chunkNames = 'cli/[name]-[hash]';
   },
 });
 
-export default [...(Array.isArray(library) ? library : [library]), ...(Array.isArray(bin) ? bin : [bin])];
+// The executable, dist/cli.cjs: src/bin.ts and the compile cache, which then require
+// dist/cli/main.cjs.
+const bin = defineConfig({
+  entry: { cli: 'src/bin.ts' },
+  format: ['cjs'],
+  outExtension: () => ({ js: '.cjs' }),
+  target: 'node20',
+  platform: 'node',
+  sourcemap: true,
+  outDir: 'dist',
+  dts: false,
+  banner: { js: '#!/usr/bin/env node' },
+});
+
+export default [library, command, bin].flatMap((config) => (Array.isArray(config) ? config : [config]));

@@ -31,7 +31,7 @@ const MARKERS = {
 } as const;
 type Part = keyof typeof MARKERS;
 
-/** What one `cachevol` process loaded: its ES modules' files, and which parts they hold. */
+/** What one `cachevol` process loaded: its modules' files, and which parts they hold. */
 interface Loaded {
   files: string[];
   parts: Set<Part | 'better-sqlite3' | 'pg'>;
@@ -111,7 +111,7 @@ describe('what a cachevol command loads (the bundled build)', () => {
     const chunks = join(BIN, '..', 'cli');
     const files = [
       BIN,
-      ...(await readdir(chunks)).filter((f) => f.endsWith('.js')).map((f) => join(chunks, f)),
+      ...(await readdir(chunks)).filter((f) => f.endsWith('.cjs')).map((f) => join(chunks, f)),
     ];
     const texts = files.map((file) => readFileSync(file, 'utf8'));
     for (const marker of Object.values(MARKERS))
@@ -122,7 +122,7 @@ describe('what a cachevol command loads (the bundled build)', () => {
     const chunks = join(BIN, '..', 'cli');
     const maps = [
       `${BIN}.map`,
-      ...(await readdir(chunks)).filter((f) => f.endsWith('.js.map')).map((f) => join(chunks, f)),
+      ...(await readdir(chunks)).filter((f) => f.endsWith('.cjs.map')).map((f) => join(chunks, f)),
     ];
     const sources = maps.flatMap(
       (map) => (JSON.parse(readFileSync(map, 'utf8')) as { sources: string[] }).sources,
@@ -131,6 +131,16 @@ describe('what a cachevol command loads (the bundled build)', () => {
     // tsup.config.ts leaves them out; zod's schemas import English themselves.
     const locales = sources.filter((source) => /node_modules\/zod\/v4\/locales\//.test(source));
     expect([...new Set(locales.map((source) => source.replace(/.*\//, '')))]).toEqual(['en.js']);
+  });
+
+  it('the bundle’s zod reads the setting src/bin.ts makes it parse with (jitless)', async () => {
+    const chunks = join(BIN, '..', 'cli');
+    const texts = await Promise.all(
+      (await readdir(chunks)).filter((f) => f.endsWith('.cjs')).map((f) => readFile(join(chunks, f), 'utf8')),
+    );
+    expect(texts.filter((text) => text.includes('globalThis.__zod_globalConfig')).length).toBe(1);
+    expect(texts.some((text) => /if \(globalConfig\.jitless\)/.test(text))).toBe(true);
+    expect(readFileSync(BIN, 'utf8')).toContain('__zod_globalConfig = { jitless: true }');
   });
 
   it('the commit modes `--help` spells out (it loads no core) are core’s COMMIT_MODES', () => {

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 /** The repository root. */
 export const REPO = fileURLToPath(new URL('../../../../', import.meta.url));
 /** The built `cachevol` executable. */
-export const BIN = join(REPO, 'packages/cli/dist/cli.js');
+export const BIN = join(REPO, 'packages/cli/dist/cli.cjs');
 /**
  * The workspace packages whose sources the `cachevol` bundle inlines: the CLI and every
  * `@cachevol/*` package it depends on.
