@@ -1,22 +1,9 @@
 import { statfsSync, statSync } from 'node:fs';
-import { type Backend, CacheVolumeError } from '@cachevol/core';
+import { CacheVolumeError } from '@cachevol/core';
 import { btrfsBackendOn } from './internal/backend.js';
 import { nodeHost } from './internal/host.js';
 import { type BtrfsBackendOptions, parseBtrfsBackendOptions } from './options.js';
-
-/** A {@link Backend} on btrfs subvolumes. */
-export interface BtrfsBackend extends Backend {
-  /** Always `"btrfs"`. */
-  readonly name: 'btrfs';
-  /** The directory holding `forks/` and `versions/`. */
-  readonly root: string;
-  /**
-   * Checks that `btrfs` runs, creates the layout and, with `quota`, turns quotas on (waiting
-   * for the rescan). Every method does this first; call it to fail early.
-   * @throws `BACKEND_UNAVAILABLE` when btrfs-progs is not installed
-   */
-  ready(): Promise<void>;
-}
+import type { BtrfsBackend } from './types.js';
 
 /** `f_type` of a btrfs filesystem in `statfs(2)`. */
 const BTRFS_SUPER_MAGIC = 0x9123683e;

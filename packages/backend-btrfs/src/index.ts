@@ -4,5 +4,6 @@
  *
  * @packageDocumentation
  */
-export { type BtrfsBackend, createBtrfsBackend } from './btrfs-backend.js';
+export { createBtrfsBackend } from './btrfs-backend.js';
 export { type BtrfsBackendOptions, btrfsBackendOptionsSchema } from './options.js';
+export type { BtrfsBackend } from './types.js';

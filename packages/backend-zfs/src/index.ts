@@ -6,4 +6,5 @@
  * @packageDocumentation
  */
 export { type ZfsBackendOptions, type ZfsSettings, zfsBackendOptionsSchema } from './options.js';
-export { createZfsBackend, type ZfsBackend } from './zfs-backend.js';
+export type { ZfsBackend } from './types.js';
+export { createZfsBackend } from './zfs-backend.js';

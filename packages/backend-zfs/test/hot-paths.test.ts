@@ -5,7 +5,7 @@ import { describeWith } from '../../../test-support/gate.js';
 import { createZfsBackendWith } from '../src/internal/operations.js';
 import { execaRunner, type ZfsRunner } from '../src/internal/runner.js';
 import { parseZfsBackendOptions } from '../src/options.js';
-import type { ZfsBackend } from '../src/zfs-backend.js';
+import type { ZfsBackend } from '../src/types.js';
 import { run, useTestPool } from './zfs-pool.js';
 
 const fork = { capacityBytes: 64 * 1024 * 1024 };

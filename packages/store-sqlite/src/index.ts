@@ -5,4 +5,5 @@
  * @packageDocumentation
  */
 export { DEFAULT_BUSY_TIMEOUT_MS, type SqliteStoreOptions, sqliteStoreOptionsSchema } from './options.js';
-export { createSqliteStore, type SqliteStore } from './sqlite-store.js';
+export { createSqliteStore } from './sqlite-store.js';
+export type { SqliteStore } from './types.js';

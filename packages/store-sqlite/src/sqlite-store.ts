@@ -1,12 +1,6 @@
-import type { Store } from '@cachevol/core';
 import { openSqliteStore } from './internal/open-store.js';
 import type { SqliteStoreOptions } from './options.js';
-
-/** A {@link Store} kept in an SQLite database; see {@link createSqliteStore}. */
-export interface SqliteStore extends Store {
-  /** The absolute path of the database file. */
-  readonly path: string;
-}
+import type { SqliteStore } from './types.js';
 
 /**
  * Creates a store that keeps the model's state in an SQLite database (better-sqlite3, WAL

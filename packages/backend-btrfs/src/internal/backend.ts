@@ -11,8 +11,8 @@ import {
   type Usage,
   validateId,
 } from '@cachevol/core';
-import type { BtrfsBackend } from '../btrfs-backend.js';
 import type { BtrfsSettings } from '../options.js';
+import type { BtrfsBackend } from '../types.js';
 import {
   createSubvolumeArgs,
   deleteSubvolumeArgs,

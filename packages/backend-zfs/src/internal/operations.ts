@@ -11,7 +11,7 @@ import {
   validateId,
 } from '@cachevol/core';
 import type { ZfsSettings } from '../options.js';
-import type { ZfsBackend } from '../zfs-backend.js';
+import type { ZfsBackend } from '../types.js';
 import { retryWhenBusy } from './busy-retry.js';
 import {
   cloneArgs,

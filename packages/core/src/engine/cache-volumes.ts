@@ -20,6 +20,7 @@ import { dropEmptyVolume, getFork, recordLinks, renewLease, type VersionRef } fr
 import { validateLabel, validateName } from '../names.js';
 import { parseOptions } from '../options.js';
 import { parseSize } from '../size.js';
+import type { EngineContext } from './context.js';
 import { type AbandonReason, type CacheVolumeEvents, Emitter, type Listener } from './events.js';
 import { ForkHandle } from './fork-handle.js';
 import { holderRuns } from './linking/holder.js';
@@ -35,14 +36,7 @@ import {
 import { WorkQueues } from './queues.js';
 import { allSlices, emptyReconcileReport, repairDue, sweepBackend } from './recovery.js';
 import type { FinishOutcome, GcReport, ReconcileReport } from './reports.js';
-import {
-  abandonFork,
-  attachFork,
-  commitFork,
-  type EngineContext,
-  removePlanned,
-  removeVersion,
-} from './steps.js';
+import { abandonFork, attachFork, commitFork, removePlanned, removeVersion } from './steps.js';
 
 /** What {@link CacheVolumes} is built from. */
 export interface CacheVolumesOptions extends EngineSettings {

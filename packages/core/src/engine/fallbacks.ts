@@ -2,7 +2,7 @@ import { isCacheVolumeError } from '../errors.js';
 import { borrowFallback, releaseBorrow, renewBorrow } from '../model/fallback.js';
 import { selectParent } from '../model/selection.js';
 import type { ForkSource, VolumeKey } from '../model/state.js';
-import type { EngineContext } from './steps.js';
+import type { EngineContext } from './context.js';
 
 /**
  * The engine's side of fallback volumes: borrowing a fallback volume's version for a fork of

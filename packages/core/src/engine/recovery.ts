@@ -1,9 +1,10 @@
 import type { BackendEntry } from '../contracts/backend.js';
 import { isLive, type VolumeSlice } from '../model/state.js';
 import { type Claim, claimDue } from '../model/transitions.js';
+import type { EngineContext } from './context.js';
 import { releaseFallback } from './fallbacks.js';
 import type { ReconcileReport } from './reports.js';
-import { abandonFork, type EngineContext, removeVersion, repairCommit } from './steps.js';
+import { abandonFork, removeVersion, repairCommit } from './steps.js';
 
 /**
  * Recovery: finishing what crashed or stalled processes left, and finding backend data that no

@@ -1,7 +1,6 @@
-import type { Backend, ForkOptions } from '../contracts/backend.js';
-import type { SliceFunction, SliceUpdate, Store } from '../contracts/store.js';
+import type { ForkOptions } from '../contracts/backend.js';
+import type { SliceFunction, SliceUpdate } from '../contracts/store.js';
 import { CacheVolumeError, isCacheVolumeError } from '../errors.js';
-import type { Policy } from '../model/policy.js';
 import { type PlannedRemoval, planVolumeRetention } from '../model/retention.js';
 import type { Selection } from '../model/selection.js';
 import type { ForkRecord, ForkSource, VersionRecord, VolumeKey, VolumeSlice } from '../model/state.js';
@@ -19,29 +18,15 @@ import {
   renewLease,
   type VersionRef,
 } from '../model/transitions.js';
-import type { AbandonReason, CacheVolumeEvents, Emitter } from './events.js';
+import type { EngineContext } from './context.js';
+import type { AbandonReason, CacheVolumeEvents } from './events.js';
 import { borrowFirstFallback, releaseFallback, renewFallbackWhile } from './fallbacks.js';
-import type { WorkQueues } from './queues.js';
 
 /**
  * The engine's operations, each written as one {@link Step}: an intent recorded in the store,
  * a backend step, and an outcome recorded after it. {@link runStep} runs them all the same way,
  * so a crash at any point leaves an intent that recovery (see `recovery.ts`) can finish.
  */
-
-/** What the steps need from the engine. */
-export interface EngineContext {
-  readonly backend: Backend;
-  readonly store: Store;
-  readonly queues: WorkQueues;
-  readonly events: Emitter;
-  readonly policy: Policy;
-  readonly leaseMs: number;
-  clock(): number;
-  newId(kind: 'fork' | 'version'): string;
-  /** Undoes the links of a fork that is being abandoned by recovery (without capturing). */
-  releaseLinks?(fork: ForkRecord): Promise<void>;
-}
 
 /** One operation: intent → backend step → outcome. */
 export interface Step<I, B, T> {

@@ -14,7 +14,7 @@ import {
 } from '@cachevol/core';
 import type { Database } from 'better-sqlite3';
 import { type SqliteStoreOptions, sqliteStoreOptionsSchema } from '../options.js';
-import type { SqliteStore } from '../sqlite-store.js';
+import type { SqliteStore } from '../types.js';
 import { openConnection } from './connection.js';
 import { type ErrorContext, storeFailure } from './errors.js';
 import { importLegacyState } from './legacy-import.js';

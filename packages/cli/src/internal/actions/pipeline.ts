@@ -10,12 +10,12 @@ import {
   validateName,
 } from '@cachevol/core';
 import { fileChecksum } from '../checksum.js';
-import { PIPELINE_SHELL } from '../commands/pipeline.js';
 import { readGlobals } from '../globals.js';
 import { checkDirectories, flag, readAttachInputs, str } from '../inputs.js';
 import { colorResult, type JobVolume, planLinks, runJob, runUncached, type VolumeReport } from '../job.js';
 import { openEngine, openEngineForJob } from '../open.js';
 import { type CliIo, formatMs, Output } from '../output.js';
+import { PIPELINE_SHELL } from '../pipeline-shell.js';
 import type { CommandRun, ParsedArgs } from '../spec.js';
 import { UsageError } from '../usage-error.js';
 

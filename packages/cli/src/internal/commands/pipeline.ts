@@ -1,8 +1,6 @@
+import { PIPELINE_SHELL } from '../pipeline-shell.js';
 import type { CommandSpec, OptionSpec } from '../spec.js';
 import { ATTACH_OPTIONS, JOB_OPTIONS, JSON_OPTION, PROGRAM_OPTIONS } from './shared-options.js';
-
-/** The program that runs a pipeline's `command:` lines, exactly as a CI agent would. */
-export const PIPELINE_SHELL = '/bin/sh';
 
 const FILE = [{ name: 'FILE', description: 'the pipeline.yml to read' }];
 
