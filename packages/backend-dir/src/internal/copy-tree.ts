@@ -1,8 +1,9 @@
 import { spawn } from 'node:child_process';
 import { dirname } from 'node:path';
-import { CommandFailedError, type Progress } from '@cachevol/core';
+import { CacheVolumeError, CommandFailedError, type Progress } from '@cachevol/core';
 import { type CloneMode, copyCommand, errnoFromStderr } from './copy-command.js';
 import { startCopyProgress } from './copy-progress.js';
+import { cpUnavailable } from './probe-cp.js';
 import type { Command } from './sync-filesystem.js';
 
 export type { CloneMode } from './copy-command.js';
@@ -78,6 +79,13 @@ export async function copyTree(from: string, to: string, options: CopyTreeOption
   if (progress?.failure) throw progress.failure.error;
   if (ended.exitCode !== 0) {
     progress?.stop();
+    // Checked only now, so that a backend that copies nothing starts no `cp --version`.
+    const noCp = cpUnavailable();
+    if (noCp) {
+      throw new CacheVolumeError('BACKEND_UNAVAILABLE', `The dir backend copies with cp, but ${noCp}.`, {
+        details: { from, to },
+      });
+    }
     const errno = ended.spawnError?.code ?? errnoFromStderr(ended.stderr);
     throw new CommandFailedError(
       {
