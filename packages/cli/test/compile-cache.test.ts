@@ -48,6 +48,19 @@ async function run(args: string[], cache: string, bin = BIN): Promise<Counted> {
   };
 }
 
+/** A copy of the built command in `base/NAME`, which a test may change: its `cli.cjs`. */
+async function copiedBuild(name: string): Promise<{ dist: string; bin: string }> {
+  const dist = join(base, name);
+  await cp(join(BIN, '..'), dist, { recursive: true });
+  return { dist, bin: join(dist, 'cli.cjs') };
+}
+
+/** Moves a file's time a minute on, as a rebuild or an edit in place does. */
+async function touch(file: string): Promise<void> {
+  const later = new Date(Date.now() + 60_000);
+  await utimes(file, later, later);
+}
+
 /** Every file under `dir`, relative to it. */
 async function files(dir: string): Promise<string[]> {
   return (await readdir(dir, { recursive: true, withFileTypes: true }))
@@ -130,15 +143,12 @@ describe('the compile cache of the cachevol command', () => {
   });
 
   it('drops the files of an older build of the same installation when a new build writes its own', async () => {
-    const dist = join(base, 'dist');
-    await cp(join(BIN, '..'), dist, { recursive: true });
-    const bin = join(dist, 'cli.cjs');
+    const { dist, bin } = await copiedBuild('dist');
     const cache = join(base, 'cache-builds');
     const old = await run(['--version'], cache, bin);
     expect(old.cache?.written).toBeGreaterThan(0);
     const [oldSet] = await readdir(cache);
-    const later = new Date(Date.now() + 60_000);
-    await utimes(join(dist, 'cli', 'main.cjs'), later, later); // what a rebuild changes
+    await touch(join(dist, 'cli', 'main.cjs')); // what a rebuild changes
     const rebuilt = await run(['--version'], cache, bin);
     expect(rebuilt.stdout).toBe(old.stdout);
     expect(rebuilt.cache).toEqual({ read: 0, written: old.cache?.written });
@@ -150,9 +160,7 @@ describe('the compile cache of the cachevol command', () => {
 
 describe('the compile cache of a file changed in place', () => {
   it('does not use the data of a chunk whose file changed after it was written', async () => {
-    const dist = join(base, 'dist-edited');
-    await cp(join(BIN, '..'), dist, { recursive: true });
-    const bin = join(dist, 'cli.cjs');
+    const { dist, bin } = await copiedBuild('dist-edited');
     const cache = join(base, 'cache-edited');
     const first = await run(['--version'], cache, bin);
     const written = first.cache?.written ?? 0;
@@ -160,8 +168,7 @@ describe('the compile cache of a file changed in place', () => {
     const chunk = (await files(cache))
       .map((file) => file.replace(/^.*[\\/]/, '').replace(/\.other\.\w+$/, ''))
       .find((name) => name !== 'main.cjs');
-    const later = new Date(Date.now() + 60_000);
-    await utimes(join(dist, 'cli', chunk as string), later, later);
+    await touch(join(dist, 'cli', chunk as string));
     expect((await run(['--version'], cache, bin)).cache).toEqual({ read: written - 1, written: 1 });
   });
 });

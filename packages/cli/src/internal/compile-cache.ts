@@ -34,7 +34,12 @@ export function compileCacheDir(env: NodeJS.ProcessEnv): string | null {
   }
   const xdg = env.XDG_CACHE_HOME;
   if (xdg && isAbsolute(xdg)) return join(xdg, 'cachevol', 'compile');
-  const home = homedir();
+  let home: string;
+  try {
+    home = homedir();
+  } catch {
+    return null; // no HOME and no passwd entry: no cache
+  }
   return home && isAbsolute(home) ? join(home, '.cache', 'cachevol', 'compile') : null;
 }
 
@@ -120,12 +125,9 @@ export function enableCompileCache(distDir: string, command: string, env: NodeJS
   let fromCache = 0;
   const compile = (Module.prototype as unknown as { _compile: Compile })._compile;
   (Module.prototype as unknown as { _compile: Compile })._compile = function (content, filename) {
-    if (!filename.startsWith(distDir + sep) || !filename.endsWith('.cjs')) {
-      return compile.call(this, content, filename);
-    }
-    // The file's own size and time in the name too: V8 checks only the length of the source.
-    const { size, mtimeMs } = statSync(filename);
-    const file = join(dir, `${basename(filename)}.${part}.${shortHash(`${size}\0${mtimeMs}`)}`);
+    const ours = filename.startsWith(distDir + sep) && filename.endsWith('.cjs');
+    const file = ours ? dataFile(dir, part, filename) : null;
+    if (file === null) return compile.call(this, content, filename);
     let cachedData: Buffer | undefined;
     try {
       cachedData = readFileSync(file);
@@ -149,6 +151,21 @@ export function enableCompileCache(distDir: string, command: string, env: NodeJS
     debug('compile cache %s: %d files from the cache, %d written', dir, fromCache, pending.length);
     if (pending.length > 0) save(pending, root, install, dir);
   });
+}
+
+/**
+ * Where the cached data of the chunk `filename` goes, or `null` (the chunk is then compiled as
+ * Node compiles it) when the chunk cannot be looked at. The chunk's own size and time are in the
+ * name: V8 checks only the length of the source.
+ */
+function dataFile(dir: string, part: string, filename: string): string | null {
+  try {
+    const { size, mtimeMs } = statSync(filename);
+    return join(dir, `${basename(filename)}.${part}.${shortHash(`${size}\0${mtimeMs}`)}`);
+  } catch (error) {
+    debug('compile cache %s: %s', filename, String(error));
+    return null;
+  }
 }
 
 type Compile = (this: NodeJS.Module, content: string, filename: string) => unknown;
