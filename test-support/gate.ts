@@ -15,14 +15,8 @@ import { spawnSync } from 'node:child_process';
 import { accessSync, constants, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { delimiter, join } from 'node:path';
-import { describe, it, type TestFunction } from 'vitest';
-
-declare module 'vitest' {
-  interface TaskMeta {
-    /** Why a gated suite or test was skipped (set only when its gate said no). */
-    skipReason?: string;
-  }
-}
+import { describeIfAvailable } from '@cachevol/core/testing';
+import { it, type TestFunction } from 'vitest';
 
 /** What a real-system test can need. */
 export type Requirement =
@@ -334,17 +328,8 @@ export function describeWith(
   body: () => void,
   options: GateOptions = {},
 ): void {
-  const decision = decide('reason' in options ? options.reason : unavailable(requirements));
-  if (decision.action === 'run') describe(title, body);
-  else if (decision.action === 'skip')
-    describe(title, { skip: true, meta: { skipReason: decision.reason } }, body);
-  else {
-    describe(title, () => {
-      it('has what it needs to run', () => {
-        throw ciFailure(title, decision.reason);
-      });
-    });
-  }
+  // The gate of @cachevol/core/testing: skip with the reason, or fail under CI=true.
+  describeIfAvailable('reason' in options ? options.reason : () => unavailable(requirements), title, body);
 }
 
 /**
