@@ -1,5 +1,6 @@
+import { errnoFromStderr } from '@cachevol/core/backend-kit';
 import { describe, expect, it } from 'vitest';
-import { copyCommand, errnoFromStderr } from '../src/internal/copy-command.js';
+import { copyCommand } from '../src/internal/copy-command.js';
 
 describe('copyCommand', () => {
   it('runs GNU `cp -a -T` with the reflink mode on Linux', () => {

@@ -1,15 +1,16 @@
 import type { Stats } from 'node:fs';
 import { lstat, readdir } from 'node:fs/promises';
-import { CommandFailedError } from '../errors.js';
+import { CacheVolumeError } from '../errors.js';
 
 /**
- * The `code` of a Node.js system error (`ENOENT`, `ENOSPC`), or the `details.errno` that a
- * failed command was given (see `errnoFromStderr`), or `undefined`.
+ * The `code` of a Node.js system error (`ENOENT`, `ENOSPC`), or the `details.errno` of a
+ * `CacheVolumeError` (a failed command's, see `errnoFromStderr`; a program that could not be
+ * started), or `undefined`. Never a `CacheVolumeError`'s own `code`, which is not an errno.
  *
  * @param error - anything caught
  */
 export function errnoCode(error: unknown): string | undefined {
-  if (error instanceof CommandFailedError) {
+  if (error instanceof CacheVolumeError) {
     const errno = error.details.errno;
     return typeof errno === 'string' ? errno : undefined;
   }

@@ -295,6 +295,18 @@ export function describeBackendConformance<B extends Backend>(
       expect(await listed()).toEqual(before);
     });
 
+    it('refuses a capacity that is not a positive whole number of bytes, and creates nothing', async () => {
+      await current().createFork('f1', fork);
+      await current().commitFork('f1', 'v1');
+      const before = await listed();
+      for (const capacity of [0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, '20g', undefined]) {
+        const bad = { capacityBytes: capacity as number };
+        await expectCode(current().createFork('f2', bad), 'INVALID_ARGUMENT');
+        await expectCode(current().forkVersion('f3', 'v1', bad), 'INVALID_ARGUMENT');
+      }
+      expect(await listed()).toEqual(before);
+    });
+
     if (!skipped.has('quota')) {
       it('enforces capacity exactly when it declares quota, and the fork stays usable', async () => {
         const a = await current().createFork('f1', fork);

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { errnoCode, isDirectory, namesIn, notFound, statOrNull } from '../../src/backend-kit/index.js';
-import { CommandFailedError, isCacheVolumeError } from '../../src/index.js';
+import { CacheVolumeError, CommandFailedError, isCacheVolumeError } from '../../src/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'kit-helpers-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -41,6 +41,10 @@ describe('file helpers', () => {
     );
     expect(errnoCode(failed)).toBe('ENOSPC');
     expect(errnoCode(Object.assign(new Error(), { code: 'EACCES' }))).toBe('EACCES');
+    expect(errnoCode(new CacheVolumeError('NOT_FOUND', 'gone'))).toBeUndefined();
+    expect(
+      errnoCode(new CacheVolumeError('BACKEND_UNAVAILABLE', 'no cp', { details: { errno: 'ENOENT' } })),
+    ).toBe('ENOENT');
     expect(errnoCode('text')).toBeUndefined();
     expect(errnoCode(null)).toBeUndefined();
   });
