@@ -1,4 +1,4 @@
-import { execa } from 'execa';
+import { spawnCommand } from '@cachevol/core/backend-kit';
 
 /** How a command ended. */
 export interface CommandResult {
@@ -34,8 +34,8 @@ export const MACOS_TOOL_PATHS: Readonly<Record<string, string>> = Object.freeze(
   sync: '/bin/sync',
 });
 
-/** Options for {@link createExecaRunner}. */
-export interface ExecaRunnerOptions {
+/** Options for {@link createProcessRunner}. */
+export interface ProcessRunnerOptions {
   /**
    * Kill a command that runs longer than this many milliseconds.
    * @defaultValue 600000 (10 minutes)
@@ -44,36 +44,23 @@ export interface ExecaRunnerOptions {
 }
 
 /**
- * The default {@link CommandRunner}: execa with argument arrays, the programs of
- * {@link MACOS_TOOL_PATHS}, `LC_ALL=C` so that messages stay in English, and no standard input.
+ * The default {@link CommandRunner}: the backend kit's `spawnCommand` (argument arrays, never a
+ * shell, no standard input), the programs of {@link MACOS_TOOL_PATHS}, and `LC_ALL=C`, `LANG=C`
+ * so that messages stay in English. It rejects only when a program cannot be started.
  *
  * @param options - the timeout
  *
  * @example
  * ```ts
- * const run = createExecaRunner({ timeoutMs: 60_000 })
+ * const run = createProcessRunner({ timeoutMs: 60_000 })
  * const { stdout } = await run('hdiutil', ['info', '-plist'])
  * ```
  */
-export function createExecaRunner(options: ExecaRunnerOptions = {}): CommandRunner {
-  const timeout = options.timeoutMs ?? 600_000;
+export function createProcessRunner(options: ProcessRunnerOptions = {}): CommandRunner {
+  const timeoutMs = options.timeoutMs ?? 600_000;
   return async (command, args) => {
     const file = MACOS_TOOL_PATHS[command] ?? command;
-    const result = await execa(file, [...args], {
-      reject: false,
-      stdin: 'ignore',
-      timeout,
-      env: { LC_ALL: 'C', LANG: 'C' },
-    });
-    if (result.exitCode === undefined && !result.timedOut && !result.isTerminated) {
-      throw result.cause ?? new Error(`could not start ${file}`);
-    }
-    return {
-      exitCode: result.exitCode ?? null,
-      stdout: String(result.stdout ?? ''),
-      stderr: result.timedOut
-        ? `timed out after ${timeout} ms. ${String(result.stderr ?? '')}`
-        : String(result.stderr ?? ''),
-    };
+    const { exitCode, stdout, stderr } = await spawnCommand(file, args, { timeoutMs, env: { LANG: 'C' } });
+    return { exitCode, stdout, stderr };
   };
 }
