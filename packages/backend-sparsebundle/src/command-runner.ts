@@ -1,14 +1,10 @@
-import { spawnCommand } from '@cachevol/core/backend-kit';
+import { type CommandResult as KitCommandResult, spawnCommand } from '@cachevol/core/backend-kit';
 
-/** How a command ended. */
-export interface CommandResult {
-  /** Its exit code (0 on success), or `null` when it was killed or timed out. */
-  exitCode: number | null;
-  /** What it printed on standard output. */
-  stdout: string;
-  /** What it printed on standard error. */
-  stderr: string;
-}
+/**
+ * How a command ended: its exit code (0 on success, `null` when it was killed or timed out),
+ * standard output and standard error, as the backend kit's runner reports them.
+ */
+export type CommandResult = Pick<KitCommandResult, 'exitCode' | 'stdout' | 'stderr'>;
 
 /**
  * Runs one program with an argument array, never through a shell. It resolves for any exit code
