@@ -8,7 +8,7 @@ import { CacheVolumeError } from '../errors.js';
  *
  * @param options - the fork options as passed to the backend (checked, even when missing)
  * @returns the capacity in bytes
- * @throws {@link CacheVolumeError} `INVALID_ARGUMENT` naming the bad value
+ * @throws `CacheVolumeError` `INVALID_ARGUMENT` naming the bad value
  */
 export function checkCapacity(options: ForkOptions | undefined): number {
   const bytes: unknown = options?.capacityBytes;

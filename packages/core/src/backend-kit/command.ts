@@ -50,7 +50,7 @@ const STDERR_LIMIT = 64 * 1024;
  * @param command - the program (a name looked up on `PATH`, or a path)
  * @param args - its arguments, passed as they are
  * @param options - install hint, environment, timeout, abort signal, standard output
- * @throws {@link CacheVolumeError} `BACKEND_UNAVAILABLE` when the program cannot be started
+ * @throws `CacheVolumeError` `BACKEND_UNAVAILABLE` when the program cannot be started
  *   (missing: with the install hint; not executable)
  *
  * @example
@@ -144,10 +144,10 @@ function startFailure(
  * @param args - its arguments
  * @param options - install hint, failure rules, environment, timeout, abort signal
  * @returns its standard output, as written (not trimmed)
- * @throws {@link CommandFailedError} when it exits non-zero or is killed: the code and hint of
+ * @throws `CommandFailedError` when it exits non-zero or is killed: the code and hint of
  *   the first matching `failures` rule (else `BACKEND_FAILED`), and in `details.errno` the errno
  *   its standard error names (`ENOSPC`, ...), if any
- * @throws {@link CacheVolumeError} `BACKEND_UNAVAILABLE` when it cannot be started
+ * @throws `CacheVolumeError` `BACKEND_UNAVAILABLE` when it cannot be started
  *
  * @example
  * ```ts

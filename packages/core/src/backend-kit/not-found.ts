@@ -20,7 +20,7 @@ export interface NotFoundOptions {
  * @param kind - `fork` or `version`
  * @param id - the missing id
  * @param options - where it looked, extra details, a cause
- * @throws {@link CacheVolumeError} `NOT_FOUND`, always
+ * @throws `CacheVolumeError` `NOT_FOUND`, always
  */
 export function notFound(backend: string, kind: EntryKind, id: string, options: NotFoundOptions = {}): never {
   const where = options.where === undefined ? '' : ` under ${options.where}`;

@@ -27,7 +27,14 @@ export {
 } from './conformance.js';
 export { type CrashSwitch, crashable, SimulatedCrash } from './crash.js';
 export { type FileAccess, nodeFileAccess, noise } from './file-access.js';
-export { type AvailabilityOptions, describeIfAvailable } from './gate.js';
+export {
+  type AvailabilityOptions,
+  decideAvailability,
+  describeIfAvailable,
+  type GateDecision,
+  itIfAvailable,
+  type Unavailable,
+} from './gate.js';
 export {
   assertAbandonChangesNothing,
   assertCapacityFollowsSizeMath,
