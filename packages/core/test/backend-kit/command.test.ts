@@ -113,14 +113,16 @@ describe('runCommand', () => {
 });
 
 describe('stderr classification', () => {
-  it('maps system error texts to errno names, first match first', () => {
-    expect(errnoFromStderr('No space left on device')).toBe('ENOSPC');
-    expect(errnoFromStderr('Disk quota exceeded')).toBe('EDQUOT');
-    expect(errnoFromStderr('Read-only file system')).toBe('EROFS');
-    expect(errnoFromStderr('Permission denied')).toBe('EACCES');
-    expect(errnoFromStderr('Operation not permitted')).toBe('EPERM');
-    expect(errnoFromStderr('Device or resource busy')).toBe('EBUSY');
-    expect(errnoFromStderr('No such file or directory')).toBe('ENOENT');
+  it('maps system error texts (as cp and others print them, C locale) to errno names, first match first', () => {
+    expect(errnoFromStderr("cp: error writing '/r/tmp/x/big': No space left on device")).toBe('ENOSPC');
+    expect(errnoFromStderr("cp: cannot create regular file 'x': Disk quota exceeded")).toBe('EDQUOT');
+    expect(errnoFromStderr("cp: cannot create directory 'x': Read-only file system")).toBe('EROFS');
+    expect(errnoFromStderr("cp: cannot open 'x' for reading: Permission denied")).toBe('EACCES');
+    expect(errnoFromStderr("chown: changing ownership of 'x': Operation not permitted")).toBe('EPERM');
+    expect(
+      errnoFromStderr("umount: /mnt: target is busy; rm: cannot remove 'x': Device or resource busy"),
+    ).toBe('EBUSY');
+    expect(errnoFromStderr("cp: cannot stat '/r/versions/v1': No such file or directory")).toBe('ENOENT');
     expect(errnoFromStderr('No such file or directory; No space left on device')).toBe('ENOSPC');
     expect(errnoFromStderr('something else')).toBeUndefined();
   });
