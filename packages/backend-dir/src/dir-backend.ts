@@ -24,7 +24,6 @@ import { Layout, parseScratchName } from './internal/layout.js';
 import { fsyncPath, measureTree, smallTree } from './internal/measure.js';
 
 import { prepareRoot } from './internal/prepare-root.js';
-import { cpUnavailable } from './internal/probe-cp.js';
 import { probeReflink } from './internal/reflink.js';
 import { removeTree } from './internal/remove-tree.js';
 import { syncFilesystem } from './internal/sync-filesystem.js';
@@ -85,8 +84,9 @@ async function guard<T>(action: string, path: string, work: () => Promise<T>): P
  *
  * @param options - `root` and `reflink` (see {@link DirBackendOptions})
  * @throws `INVALID_ARGUMENT` for bad options; `BACKEND_UNAVAILABLE` when the root is a file or
- *   not writable, when one of its areas is not a real directory (a symlink, say), when `cp` is
- *   not GNU coreutils' (off macOS), or when `reflink: 'always'` and the filesystem cannot clone
+ *   not writable, when one of its areas is not a real directory (a symlink, say), or when
+ *   `reflink: 'always'` and the filesystem cannot clone. A `cp` that is not GNU coreutils' (off
+ *   macOS) is found when a copy fails, which is then `BACKEND_UNAVAILABLE` saying what to install.
  *
  * @example
  * ```ts
@@ -99,12 +99,6 @@ async function guard<T>(action: string, path: string, work: () => Promise<T>): P
 export function createDirBackend(options: DirBackendOptions): DirBackend {
   const opts = parseOptions(dirBackendOptionsSchema, options, 'createDirBackend options');
   const layout = new Layout(prepareRoot(opts.root));
-  const noCp = cpUnavailable();
-  if (noCp) {
-    throw new CacheVolumeError('BACKEND_UNAVAILABLE', `The dir backend copies with cp, but ${noCp}.`, {
-      details: { root: layout.root },
-    });
-  }
   const canClone = opts.reflink !== 'never' && probeReflink(layout.area('tmp'));
   if (opts.reflink === 'always' && !canClone) {
     throw new CacheVolumeError(

@@ -66,8 +66,8 @@ describe('the compile cache of the cachevol command', () => {
     expect(first.cache?.read).toBe(0);
     expect(first.cache?.written).toBeGreaterThan(3);
     const written = await files(cache);
-    expect(written.filter((file) => file.endsWith('.run'))).toHaveLength(first.cache?.written ?? -1);
-    expect(written.some((file) => /[\\/]main\.cjs\.run$/.test(file))).toBe(true);
+    expect(written.filter((file) => /\.run\.\w+$/.test(file))).toHaveLength(first.cache?.written ?? -1);
+    expect(written.some((file) => /[\\/]main\.cjs\.run\.\w{11}$/.test(file))).toBe(true);
 
     const second = await run(RUN, cache);
     expect(second.code).toBe(0);
@@ -83,14 +83,16 @@ describe('the compile cache of the cachevol command', () => {
     expect(ls.code).toBe(0);
     expect(ls.cache?.read).toBe(0);
     expect(ls.cache?.written).toBeGreaterThan(0);
-    expect((await files(cache)).filter((file) => file.endsWith('.ls'))).toHaveLength(ls.cache?.written ?? -1);
+    expect((await files(cache)).filter((file) => /\.ls\.\w+$/.test(file))).toHaveLength(
+      ls.cache?.written ?? -1,
+    );
     expect((await run(['ls', '--json'], cache)).cache?.written).toBe(0);
   });
 
   it('replaces a file V8 rejects (garbage) and gives the same output as without the cache', async () => {
     const cache = join(base, 'cache-garbage');
     await run(['ls', '--json'], cache);
-    const [main] = (await files(cache)).filter((file) => /main\.cjs\.ls$/.test(file));
+    const [main] = (await files(cache)).filter((file) => /main\.cjs\.ls\.\w+$/.test(file));
     expect(main).toBeDefined();
     await writeFile(join(cache, main as string), 'not V8 code cache data at all');
     const again = await run(['ls', '--json'], cache);
@@ -143,6 +145,24 @@ describe('the compile cache of the cachevol command', () => {
     const sets = await readdir(cache);
     expect(sets).toHaveLength(1);
     expect(sets).not.toContain(oldSet);
+  });
+});
+
+describe('the compile cache of a file changed in place', () => {
+  it('does not use the data of a chunk whose file changed after it was written', async () => {
+    const dist = join(base, 'dist-edited');
+    await cp(join(BIN, '..'), dist, { recursive: true });
+    const bin = join(dist, 'cli.cjs');
+    const cache = join(base, 'cache-edited');
+    const first = await run(['--version'], cache, bin);
+    const written = first.cache?.written ?? 0;
+    expect(written).toBeGreaterThan(1);
+    const chunk = (await files(cache))
+      .map((file) => file.replace(/^.*[\\/]/, '').replace(/\.other\.\w+$/, ''))
+      .find((name) => name !== 'main.cjs');
+    const later = new Date(Date.now() + 60_000);
+    await utimes(join(dist, 'cli', chunk as string), later, later);
+    expect((await run(['--version'], cache, bin)).cache).toEqual({ read: written - 1, written: 1 });
   });
 });
 

@@ -1,8 +1,9 @@
 import { dirname } from 'node:path';
-import { CommandFailedError, type Progress } from '@cachevol/core';
+import { CacheVolumeError, CommandFailedError, type Progress } from '@cachevol/core';
 import { commandFailure, spawnCommand } from '@cachevol/core/backend-kit';
 import { type CloneMode, copyCommand } from './copy-command.js';
 import { startCopyProgress } from './copy-progress.js';
+import { cpUnavailable } from './probe-cp.js';
 
 export type { CloneMode } from './copy-command.js';
 
@@ -55,6 +56,13 @@ export async function copyTree(from: string, to: string, options: CopyTreeOption
   if (progress?.failure) throw progress.failure.error;
   if (ended.exitCode !== 0) {
     progress?.stop();
+    // Checked only now, so that a backend that copies nothing starts no `cp --version`.
+    const noCp = cpUnavailable();
+    if (noCp) {
+      throw new CacheVolumeError('BACKEND_UNAVAILABLE', `The dir backend copies with cp, but ${noCp}.`, {
+        details: { from, to },
+      });
+    }
     // BACKEND_FAILED, with `details.errno` when cp named one (ENOSPC, EACCES, ...).
     throw commandFailure(cmd.command, cmd.args, ended);
   }

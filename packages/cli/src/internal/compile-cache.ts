@@ -96,7 +96,7 @@ interface Pending {
  */
 export function enableCompileCache(distDir: string, command: string, env: NodeJS.ProcessEnv): void {
   const root = compileCacheDir(env);
-  if (root === null) return;
+  if (root === null || !privateDir(root)) return;
   const builtin = (Module as { enableCompileCache?: (dir: string) => unknown }).enableCompileCache;
   if (builtin) {
     builtin(root);
@@ -114,7 +114,7 @@ export function enableCompileCache(distDir: string, command: string, env: NodeJS
     `${process.version}\0${process.arch}\0${process.execArgv.join('\0')}\0${distDir}`,
   );
   const dir = join(root, `${install}-${build}`);
-  if (!privateDir(root) || !privateDir(dir)) return;
+  if (!privateDir(dir)) return;
   const part = /^[a-z][a-z-]{0,31}$/.test(command) ? command : 'other';
   const pending: Pending[] = [];
   let fromCache = 0;
@@ -123,7 +123,9 @@ export function enableCompileCache(distDir: string, command: string, env: NodeJS
     if (!filename.startsWith(distDir + sep) || !filename.endsWith('.cjs')) {
       return compile.call(this, content, filename);
     }
-    const file = join(dir, `${basename(filename)}.${part}`);
+    // The file's own size and time in the name too: V8 checks only the length of the source.
+    const { size, mtimeMs } = statSync(filename);
+    const file = join(dir, `${basename(filename)}.${part}.${shortHash(`${size}\0${mtimeMs}`)}`);
     let cachedData: Buffer | undefined;
     try {
       cachedData = readFileSync(file);
