@@ -8,6 +8,7 @@ export default defineConfig({
     // Tests run against the sources of every workspace package, not their built dist.
     alias: [
       { find: /^@cachevol\/core\/testing$/, replacement: `${packages}core/src/testing/index.ts` },
+      { find: /^@cachevol\/core\/backend-kit$/, replacement: `${packages}core/src/backend-kit/index.ts` },
       { find: /^@cachevol\/([a-z-]+)$/, replacement: `${packages}$1/src/index.ts` },
     ],
   },

@@ -15,14 +15,8 @@ import { spawnSync } from 'node:child_process';
 import { accessSync, constants, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { delimiter, join } from 'node:path';
-import { describe, it, type TestFunction } from 'vitest';
-
-declare module 'vitest' {
-  interface TaskMeta {
-    /** Why a gated suite or test was skipped (set only when its gate said no). */
-    skipReason?: string;
-  }
-}
+import { describeIfAvailable, itIfAvailable } from '@cachevol/core/testing';
+import type { TestFunction } from 'vitest';
 
 /** What a real-system test can need. */
 export type Requirement =
@@ -288,25 +282,11 @@ export function unavailable(requirements: Requirement | readonly Requirement[]):
   return undefined;
 }
 
-/** What a gate does: run the tests, skip them (with the reason), or fail (under `CI=true`). */
-export type GateDecision = { action: 'run' } | { action: 'skip' | 'fail'; reason: string };
-
 /**
- * Decides what a gate does. Under `CI=true` the real-system tests must run, so a gate that says
- * no is a failure there; elsewhere it is a skip.
- *
- * @param reason - why the tests cannot run, or `undefined`
- * @param env - the environment (`CI`)
+ * What a gate does with a reason (core's `decideAvailability`): run, skip, or fail under
+ * `CI=true`.
  */
-export function decide(reason: string | undefined, env: NodeJS.ProcessEnv = process.env): GateDecision {
-  if (reason === undefined) return { action: 'run' };
-  return { action: env.CI === 'true' ? 'fail' : 'skip', reason };
-}
-
-/** The error a gate fails with under `CI=true`. */
-function ciFailure(title: string, reason: string): Error {
-  return new Error(`${title}: cannot run under CI=true: ${reason}`);
-}
+export { decideAvailability as decide, type GateDecision } from '@cachevol/core/testing';
 
 /** Options of {@link describeWith} and {@link itWith}. */
 export interface GateOptions {
@@ -334,17 +314,8 @@ export function describeWith(
   body: () => void,
   options: GateOptions = {},
 ): void {
-  const decision = decide('reason' in options ? options.reason : unavailable(requirements));
-  if (decision.action === 'run') describe(title, body);
-  else if (decision.action === 'skip')
-    describe(title, { skip: true, meta: { skipReason: decision.reason } }, body);
-  else {
-    describe(title, () => {
-      it('has what it needs to run', () => {
-        throw ciFailure(title, decision.reason);
-      });
-    });
-  }
+  // The gate of @cachevol/core/testing: skip with the reason, or fail under CI=true.
+  describeIfAvailable('reason' in options ? options.reason : () => unavailable(requirements), title, body);
 }
 
 /**
@@ -361,12 +332,6 @@ export function itWith(
   fn: TestFunction,
   timeout?: number,
 ): void {
-  const decision = decide(unavailable(requirements));
-  if (decision.action === 'run') it(title, fn, timeout);
-  else if (decision.action === 'skip') it(title, { skip: true, meta: { skipReason: decision.reason } }, fn);
-  else {
-    it(title, () => {
-      throw ciFailure(title, decision.reason);
-    });
-  }
+  // The gate of @cachevol/core/testing: skip with the reason, or fail under CI=true.
+  itIfAvailable(() => unavailable(requirements), title, fn, { timeout });
 }

@@ -1,3 +1,7 @@
 import { packageConfig } from '../../tsup.base.js';
 
-export default packageConfig({ index: 'src/index.ts', testing: 'src/testing/index.ts' });
+export default packageConfig({
+  index: 'src/index.ts',
+  testing: 'src/testing/index.ts',
+  'backend-kit': 'src/backend-kit/index.ts',
+});

@@ -2,7 +2,7 @@ import { describeBackendConformance } from '@cachevol/core/testing';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { REAL_SYSTEM_TEST_TIMEOUT_MS } from '../../../test-support/deadlines.js';
 import { describeWith } from '../../../test-support/gate.js';
-import { type BtrfsBackend, createBtrfsBackend } from '../src/index.js';
+import { createBtrfsBackend } from '../src/index.js';
 import {
   btrfsFileAccess,
   createLoopBtrfs,
@@ -22,11 +22,14 @@ describeWith('btrfs', 'btrfs backend, quota off, on a loopback btrfs', () => {
   });
 
   describeBackendConformance('btrfs (no quota)', {
-    create: async () => createBtrfsBackend({ root: await fs.freshRoot(), quota: false }),
-    destroy: async (backend) => {
-      await removeAll(backend);
-      expect(await leftovers((backend as BtrfsBackend).root)).toEqual([]);
-      expect(await fs.subvolumesUnder((backend as BtrfsBackend).root)).toEqual([]);
+    create: async () => {
+      const backend = createBtrfsBackend({ root: await fs.freshRoot(), quota: false });
+      const cleanup = async () => {
+        await removeAll(backend);
+        expect(await leftovers(backend.root)).toEqual([]);
+        expect(await fs.subvolumesUnder(backend.root)).toEqual([]);
+      };
+      return { backend, cleanup };
     },
     files: btrfsFileAccess,
     capacityBytes: 32 << 20,

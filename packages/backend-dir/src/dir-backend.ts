@@ -1,5 +1,4 @@
-import type { Stats } from 'node:fs';
-import { lstat, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import {
   type Backend,
   type BackendCapabilities,
@@ -9,12 +8,19 @@ import {
   type ForkMount,
   parseOptions,
   type Usage,
-  validateId,
 } from '@cachevol/core';
+import {
+  defineBackend,
+  errnoCode,
+  isDirectory,
+  isIdName,
+  notFound as kitNotFound,
+  namesIn,
+} from '@cachevol/core/backend-kit';
 import { hasEntries, treesDiffer } from './internal/compare-trees.js';
 import { type CloneMode, copyTree, unreadableSource } from './internal/copy-tree.js';
-import { errnoCode, fsFailure } from './internal/errors.js';
-import { isIdName, Layout, parseScratchName } from './internal/layout.js';
+import { fsFailure } from './internal/errors.js';
+import { Layout, parseScratchName } from './internal/layout.js';
 import { fsyncPath, measureTree, smallTree } from './internal/measure.js';
 
 import { prepareRoot } from './internal/prepare-root.js';
@@ -38,29 +44,6 @@ export interface DirBackend extends Backend {
    * @throws `NOT_FOUND` when the fork does not exist
    */
   hasChanges(forkId: string): Promise<boolean>;
-}
-
-async function statOrNull(path: string): Promise<Stats | null> {
-  try {
-    return await lstat(path);
-  } catch (error) {
-    if (errnoCode(error) === 'ENOENT') return null;
-    throw error;
-  }
-}
-
-/** A real directory (not a symlink to one). */
-async function isDirectory(path: string): Promise<boolean> {
-  return (await statOrNull(path))?.isDirectory() ?? false;
-}
-
-async function namesIn(dir: string): Promise<string[]> {
-  try {
-    return await readdir(dir);
-  } catch (error) {
-    if (errnoCode(error) === 'ENOENT') return [];
-    throw error;
-  }
 }
 
 /**
@@ -135,11 +118,8 @@ export function createDirBackend(options: DirBackendOptions): DirBackend {
 
   let canSyncFs = true;
 
-  const notFound = (kind: EntryKind, id: string): never => {
-    throw new CacheVolumeError('NOT_FOUND', `The dir backend has no ${kind} "${id}" under ${layout.root}.`, {
-      details: { [kind]: id, root: layout.root },
-    });
-  };
+  const notFound = (kind: EntryKind, id: string): never =>
+    kitNotFound('dir', kind, id, { where: layout.root, details: { root: layout.root } });
 
   /** Builds a fork in `tmp/` and renames it into place; a retry returns the existing fork. */
   const buildFork = async (
@@ -205,19 +185,17 @@ export function createDirBackend(options: DirBackendOptions): DirBackend {
     });
   };
 
-  return {
+  // Ids and capacities are checked by defineBackend before any of these run.
+  return defineBackend<DirBackend>({
     name: 'dir',
     root: layout.root,
     capabilities,
 
     async createFork(forkId) {
-      validateId(forkId, 'fork id');
       return buildFork(forkId, null, `creating fork ${forkId}`, (tmp) => mkdir(tmp));
     },
 
     async forkVersion(forkId, versionId, forkOptions) {
-      validateId(forkId, 'fork id');
-      validateId(versionId, 'version id');
       const mountPath = layout.entry('fork', forkId);
       if (await isDirectory(mountPath)) return { mountPath };
       const source = layout.entry('version', versionId);
@@ -249,8 +227,6 @@ export function createDirBackend(options: DirBackendOptions): DirBackend {
     },
 
     async commitFork(forkId, versionId): Promise<Usage> {
-      validateId(forkId, 'fork id');
-      validateId(versionId, 'version id');
       const fork = layout.entry('fork', forkId);
       const version = layout.entry('version', versionId);
       const measureVersion = async (): Promise<Usage> => ({
@@ -297,22 +273,20 @@ export function createDirBackend(options: DirBackendOptions): DirBackend {
     },
 
     async discardFork(forkId) {
-      await destroy('fork', validateId(forkId, 'fork id'));
+      await destroy('fork', forkId);
     },
 
     async removeVersion(versionId) {
-      await destroy('version', validateId(versionId, 'version id'));
+      await destroy('version', versionId);
     },
 
     async usage(kind, id): Promise<Usage> {
-      validateId(id, `${kind} id`);
       const path = layout.entry(kind, id);
       if (!(await isDirectory(path))) notFound(kind, id);
       return { usedBytes: await guard(`measuring ${kind} ${id}`, path, () => measureTree(path)) };
     },
 
     async hasChanges(forkId) {
-      validateId(forkId, 'fork id');
       const fork = layout.entry('fork', forkId);
       if (!(await isDirectory(fork))) notFound('fork', forkId);
       return guard(`comparing fork ${forkId} with its version`, fork, async () => {
@@ -343,5 +317,5 @@ export function createDirBackend(options: DirBackendOptions): DirBackend {
       });
       return [...found.values()];
     },
-  };
+  });
 }

@@ -2,18 +2,16 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { readFile, statfs, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Backend } from '@cachevol/core';
-import { describeBackendConformance, noise } from '@cachevol/core/testing';
+import { describeBackendConformance, itIfAvailable, noise } from '@cachevol/core/testing';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { REAL_SYSTEM_TEST_TIMEOUT_MS } from '../../../test-support/deadlines.js';
 import { describeWith } from '../../../test-support/gate.js';
 import { createLoopBtrfs, type LoopBtrfs } from '../../../test-support/loop-btrfs.js';
-import { createDirBackend, type DirBackend } from '../src/index.js';
+import { createDirBackend } from '../src/index.js';
 import { expectEverything, writeEverything, xattrToolsUnavailable } from './fidelity-fixture.js';
 import { tempDir } from './helpers.js';
 
 const xattrMissing = xattrToolsUnavailable();
-const inCi = process.env.CI === 'true';
 const MIB = 1 << 20;
 const fork = { capacityBytes: 1 << 30 };
 
@@ -36,8 +34,10 @@ describeWith('btrfs', 'dir backend on a loopback btrfs', () => {
   afterAll(() => fs?.destroy());
 
   describeBackendConformance('dir on btrfs (reflink always)', {
-    create: () => createDirBackend({ root: root(), reflink: 'always' }),
-    destroy: (backend: Backend) => rmSync((backend as DirBackend).root, { recursive: true, force: true }),
+    create: () => {
+      const backend = createDirBackend({ root: root(), reflink: 'always' });
+      return { backend, cleanup: () => rmSync(backend.root, { recursive: true, force: true }) };
+    },
     timeout: REAL_SYSTEM_TEST_TIMEOUT_MS,
   });
 
@@ -47,10 +47,10 @@ describeWith('btrfs', 'dir backend on a loopback btrfs', () => {
     expect(createDirBackend({ root: root(), reflink: 'never' }).capabilities.copyOnWrite).toBe(false);
   });
 
-  it.skipIf(xattrMissing !== null && !inCi)(
-    `keeps device files, FIFOs, sockets, xattrs, hard links, sparse files and owners in reflink copies${xattrMissing && !inCi ? ` (skipped: ${xattrMissing})` : ''}`,
+  itIfAvailable(
+    xattrMissing ?? undefined,
+    'keeps device files, FIFOs, sockets, xattrs, hard links, sparse files and owners in reflink copies',
     async () => {
-      if (xattrMissing) throw new Error(`cannot run under CI=true: ${xattrMissing}`);
       const backend = createDirBackend({ root: root(), reflink: 'always' });
       const options = { outside: tempDir(), asRoot: true };
       const a = await backend.createFork('f1', fork);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { copyCommand, errnoFromStderr } from '../src/internal/copy-command.js';
+import { copyCommand } from '../src/internal/copy-command.js';
 
 describe('copyCommand', () => {
   it('runs GNU `cp -a -T` with the reflink mode on Linux', () => {
@@ -40,16 +40,5 @@ describe('copyCommand', () => {
       '-rf',
       '--reflink=always',
     ]);
-  });
-});
-
-describe('errnoFromStderr', () => {
-  it("maps cp's messages in the C locale to errno codes", () => {
-    expect(errnoFromStderr("cp: error writing '/r/tmp/x/big': No space left on device")).toBe('ENOSPC');
-    expect(errnoFromStderr("cp: cannot create regular file 'x': Disk quota exceeded")).toBe('EDQUOT');
-    expect(errnoFromStderr("cp: cannot create directory 'x': Read-only file system")).toBe('EROFS');
-    expect(errnoFromStderr("cp: cannot open 'x' for reading: Permission denied")).toBe('EACCES');
-    expect(errnoFromStderr("cp: cannot stat '/r/versions/v1': No such file or directory")).toBe('ENOENT');
-    expect(errnoFromStderr('cp: something else')).toBeUndefined();
   });
 });

@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { lstat, mkdir, readdir, readFile, readlink, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { itIfAvailable } from '@cachevol/core/testing';
 import { describe, expect, it } from 'vitest';
 import { createDirBackend, type ReflinkMode } from '../src/index.js';
 import { expectEverything, writeEverything, xattrToolsUnavailable } from './fidelity-fixture.js';
@@ -8,30 +9,20 @@ import { tempDir, thrown } from './helpers.js';
 
 const fork = { capacityBytes: 1 << 30 };
 const isRoot = process.getuid?.() === 0;
-const inCi = process.env.CI === 'true';
-const noXattrTools = xattrToolsUnavailable();
+const noXattrTools = xattrToolsUnavailable() ?? undefined;
 
-/** A test that needs the attr tools (and, with `root`, root): skipped with the reason locally, failing in CI. */
-function needs(root: boolean): { skip: boolean; note: string; check: () => void } {
-  const reason = noXattrTools ?? (root && !isRoot ? 'needs root (mknod, trusted.* attributes, chown)' : null);
-  return {
-    skip: reason !== null && !inCi,
-    note: reason && !inCi ? ` (skipped: ${reason})` : '',
-    check: () => {
-      if (reason) throw new Error(`cannot run this test in CI: ${reason}`);
-    },
-  };
+/** Why a test that needs the attr tools (and, with `root`, root) cannot run here, or `undefined`. */
+function unavailable(root: boolean): string | undefined {
+  return noXattrTools ?? (root && !isRoot ? 'needs root (mknod, trusted.* attributes, chown)' : undefined);
 }
 
 describe('a volume behaves like a regular Linux filesystem across fork, commit and fork', () => {
   for (const reflink of ['never', 'auto'] as ReflinkMode[]) {
     for (const asRoot of [false, true]) {
-      const gate = needs(asRoot);
       const what = asRoot
         ? 'device files, overlay whiteouts and opaque directories, trusted.* attributes and owners'
         : 'FIFOs, sockets, user.* attributes, hard links, sparse files, modes, times and symlinks';
-      it.skipIf(gate.skip)(`keeps ${what} (reflink ${reflink})${gate.note}`, async () => {
-        gate.check();
+      itIfAvailable(unavailable(asRoot), `keeps ${what} (reflink ${reflink})`, async () => {
         const backend = createDirBackend({ root: tempDir(), reflink });
         const options = { outside: tempDir(), asRoot };
         const first = await backend.createFork('f1', fork);

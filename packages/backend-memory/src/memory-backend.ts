@@ -2,12 +2,12 @@ import {
   type Backend,
   type BackendCapabilities,
   type BackendEntry,
-  CacheVolumeError,
   type ForkMount,
   type ForkOptions,
   type Usage,
   validateId,
 } from '@cachevol/core';
+import { defineBackend, notFound } from '@cachevol/core/backend-kit';
 import { changesParent, freeze, type Layer, layerOn } from './internal/layer.js';
 import { type ReadableTree, readableTree, sizeOf, type WritableTree, writableTree } from './memory-tree.js';
 
@@ -79,34 +79,25 @@ export function createMemoryBackend(options: MemoryBackendOptions = {}): MemoryB
   const prefix = `memory://${label}/forks/`;
 
   const mount = (forkId: string): ForkMount => ({ mountPath: `${prefix}${forkId}` });
-  const notFound = (what: string, id: string): never => {
-    throw new CacheVolumeError('NOT_FOUND', `The memory backend has no ${what} "${id}".`, {
-      details: { [what]: id },
-    });
-  };
-  const forkEntry = (id: string): ForkEntry => forks.get(id) ?? notFound('fork', id);
-  const versionLayer = (id: string): Layer => versions.get(id) ?? notFound('version', id);
+  const forkEntry = (id: string): ForkEntry => forks.get(id) ?? notFound('memory', 'fork', id);
+  const versionLayer = (id: string): Layer => versions.get(id) ?? notFound('memory', 'version', id);
   const addFork = (forkId: string, parent: Layer | null, opts: ForkOptions): ForkMount => {
     if (!forks.has(forkId)) forks.set(forkId, { layer: layerOn(parent), capacityBytes: opts.capacityBytes });
     return mount(forkId);
   };
 
-  return {
+  // Ids and capacities are checked by defineBackend before any of these run.
+  return defineBackend<MemoryBackend>({
     name: 'memory',
     capabilities: CAPABILITIES,
     async createFork(forkId, opts) {
-      validateId(forkId, 'fork id');
       return addFork(forkId, null, opts);
     },
     async forkVersion(forkId, versionId, opts) {
-      validateId(forkId, 'fork id');
-      validateId(versionId, 'version id');
       if (forks.has(forkId)) return mount(forkId);
       return addFork(forkId, versionLayer(versionId), opts);
     },
     async commitFork(forkId, versionId): Promise<Usage> {
-      validateId(forkId, 'fork id');
-      validateId(versionId, 'version id');
       const fork = forks.get(forkId);
       if (!fork) return { usedBytes: sizeOf(versionLayer(versionId)) };
       const layer = freeze(fork.layer);
@@ -115,15 +106,12 @@ export function createMemoryBackend(options: MemoryBackendOptions = {}): MemoryB
       return { usedBytes: sizeOf(layer) };
     },
     async discardFork(forkId) {
-      validateId(forkId, 'fork id');
       forks.delete(forkId);
     },
     async removeVersion(versionId) {
-      validateId(versionId, 'version id');
       versions.delete(versionId);
     },
     async usage(kind, id): Promise<Usage> {
-      validateId(id, `${kind} id`);
       return { usedBytes: sizeOf(kind === 'fork' ? forkEntry(id).layer : versionLayer(id)) };
     },
     async list(): Promise<BackendEntry[]> {
@@ -133,9 +121,9 @@ export function createMemoryBackend(options: MemoryBackendOptions = {}): MemoryB
       ];
     },
     async hasChanges(forkId) {
-      const fork = forkEntry(validateId(forkId, 'fork id'));
-      return changesParent(fork.layer);
+      return changesParent(forkEntry(forkId).layer);
     },
+    // Not part of the Backend contract, so not checked by defineBackend: they check their ids.
     files(fork) {
       const raw = typeof fork === 'string' ? fork : fork.id;
       const id = validateId(raw.startsWith(prefix) ? raw.slice(prefix.length) : raw, 'fork id');
@@ -149,5 +137,5 @@ export function createMemoryBackend(options: MemoryBackendOptions = {}): MemoryB
       versionLayer(validateId(versionId, 'version id'));
       return readableTree(() => versionLayer(versionId));
     },
-  };
+  });
 }

@@ -5,6 +5,9 @@ import { memoryFileAccess } from '../src/memory-file-access.js';
 let current: MemoryBackend;
 
 describeBackendConformance('memory', {
-  create: () => (current = createMemoryBackend()),
+  create: () => {
+    current = createMemoryBackend();
+    return { backend: current };
+  },
   files: memoryFileAccess(() => current),
 });

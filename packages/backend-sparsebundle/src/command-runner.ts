@@ -1,14 +1,10 @@
-import { execa } from 'execa';
+import { type CommandResult as KitCommandResult, spawnCommand } from '@cachevol/core/backend-kit';
 
-/** How a command ended. */
-export interface CommandResult {
-  /** Its exit code (0 on success), or `null` when it was killed or timed out. */
-  exitCode: number | null;
-  /** What it printed on standard output. */
-  stdout: string;
-  /** What it printed on standard error. */
-  stderr: string;
-}
+/**
+ * How a command ended: its exit code (0 on success, `null` when it was killed or timed out),
+ * standard output and standard error, as the backend kit's runner reports them.
+ */
+export type CommandResult = Pick<KitCommandResult, 'exitCode' | 'stdout' | 'stderr'>;
 
 /**
  * Runs one program with an argument array, never through a shell. It resolves for any exit code
@@ -34,8 +30,8 @@ export const MACOS_TOOL_PATHS: Readonly<Record<string, string>> = Object.freeze(
   sync: '/bin/sync',
 });
 
-/** Options for {@link createExecaRunner}. */
-export interface ExecaRunnerOptions {
+/** Options for {@link createProcessRunner}. */
+export interface ProcessRunnerOptions {
   /**
    * Kill a command that runs longer than this many milliseconds.
    * @defaultValue 600000 (10 minutes)
@@ -44,36 +40,23 @@ export interface ExecaRunnerOptions {
 }
 
 /**
- * The default {@link CommandRunner}: execa with argument arrays, the programs of
- * {@link MACOS_TOOL_PATHS}, `LC_ALL=C` so that messages stay in English, and no standard input.
+ * The default {@link CommandRunner}: the backend kit's `spawnCommand` (argument arrays, never a
+ * shell, no standard input), the programs of {@link MACOS_TOOL_PATHS}, and `LC_ALL=C`, `LANG=C`
+ * so that messages stay in English. It rejects only when a program cannot be started.
  *
  * @param options - the timeout
  *
  * @example
  * ```ts
- * const run = createExecaRunner({ timeoutMs: 60_000 })
+ * const run = createProcessRunner({ timeoutMs: 60_000 })
  * const { stdout } = await run('hdiutil', ['info', '-plist'])
  * ```
  */
-export function createExecaRunner(options: ExecaRunnerOptions = {}): CommandRunner {
-  const timeout = options.timeoutMs ?? 600_000;
+export function createProcessRunner(options: ProcessRunnerOptions = {}): CommandRunner {
+  const timeoutMs = options.timeoutMs ?? 600_000;
   return async (command, args) => {
     const file = MACOS_TOOL_PATHS[command] ?? command;
-    const result = await execa(file, [...args], {
-      reject: false,
-      stdin: 'ignore',
-      timeout,
-      env: { LC_ALL: 'C', LANG: 'C' },
-    });
-    if (result.exitCode === undefined && !result.timedOut && !result.isTerminated) {
-      throw result.cause ?? new Error(`could not start ${file}`);
-    }
-    return {
-      exitCode: result.exitCode ?? null,
-      stdout: String(result.stdout ?? ''),
-      stderr: result.timedOut
-        ? `timed out after ${timeout} ms. ${String(result.stderr ?? '')}`
-        : String(result.stderr ?? ''),
-    };
+    const { exitCode, stdout, stderr } = await spawnCommand(file, args, { timeoutMs, env: { LANG: 'C' } });
+    return { exitCode, stdout, stderr };
   };
 }

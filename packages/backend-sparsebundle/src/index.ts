@@ -7,9 +7,9 @@
 export {
   type CommandResult,
   type CommandRunner,
-  createExecaRunner,
-  type ExecaRunnerOptions,
+  createProcessRunner,
   MACOS_TOOL_PATHS,
+  type ProcessRunnerOptions,
 } from './command-runner.js';
 export { RESERVED_MACOS_PATHS } from './internal/reserved-paths.js';
 export { type SparseBundleBackendOptions, sparseBundleBackendOptionsSchema } from './options.js';

@@ -1,6 +1,6 @@
 import { isAbsolute } from 'node:path';
 import { z } from 'zod';
-import type { CommandRunner, createExecaRunner } from './command-runner.js';
+import type { CommandRunner, createProcessRunner } from './command-runner.js';
 import { reservedPathProblem } from './internal/reserved-paths.js';
 
 /** The schema of {@link SparseBundleBackendOptions}: the single source of truth for the options. */
@@ -41,7 +41,7 @@ export const sparseBundleBackendOptionsSchema = z
       .positive()
       .default(600_000)
       .describe('kill a command running longer than this (default runner only)'),
-    /** Runs hdiutil, diskutil, cp and sync; replace it in tests. @defaultValue {@link createExecaRunner} */
+    /** Runs hdiutil, diskutil, cp and sync; replace it in tests. @defaultValue {@link createProcessRunner} */
     runner: z
       .custom<CommandRunner>((value) => typeof value === 'function', {
         message: 'must be a function (command, args) => Promise<{ exitCode, stdout, stderr }>',

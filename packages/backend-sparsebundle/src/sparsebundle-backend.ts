@@ -5,14 +5,20 @@ import {
   type BackendCapabilities,
   type BackendEntry,
   CacheVolumeError,
+  CommandFailedError,
   type EntryKind,
   type ForkMount,
-  type ForkOptions,
   parseOptions,
   type Usage,
   validateId,
 } from '@cachevol/core';
-import { type CommandResult, createExecaRunner } from './command-runner.js';
+import {
+  defineBackend,
+  notFound as kitNotFound,
+  retryWhileBusy,
+  statOrNull,
+} from '@cachevol/core/backend-kit';
+import { type CommandResult, createProcessRunner } from './command-runner.js';
 import {
   attachArgv,
   type Command,
@@ -25,7 +31,7 @@ import {
 } from './internal/argv.js';
 import { allocatedBytes } from './internal/bundle-usage.js';
 import { type DetachContext, detachImage } from './internal/detach.js';
-import { commandFailed, failureKind, spawnFailed } from './internal/failures.js';
+import { commandFailed, spawnFailed } from './internal/failures.js';
 import {
   buildingPath,
   bundlePath,
@@ -87,40 +93,10 @@ const CAPABILITIES: BackendCapabilities = Object.freeze({
   changeDetection: false,
 });
 
-function notFound(kind: EntryKind, id: string): never {
-  throw new CacheVolumeError('NOT_FOUND', `The sparsebundle backend has no ${kind} "${id}".`, {
-    details: { [kind]: id },
-  });
-}
-
-function checkCapacity(options: ForkOptions): number {
-  const bytes = options?.capacityBytes;
-  if (typeof bytes !== 'number' || !Number.isSafeInteger(bytes) || bytes <= 0) {
-    throw new CacheVolumeError(
-      'INVALID_ARGUMENT',
-      `Invalid capacityBytes ${String(bytes)}: expected a positive whole number of bytes.`,
-      { details: { capacityBytes: bytes } },
-    );
-  }
-  return bytes;
-}
-
-function checkKind(kind: unknown): EntryKind {
-  if (kind === 'fork' || kind === 'version') return kind;
-  throw new CacheVolumeError(
-    'INVALID_ARGUMENT',
-    `Invalid kind ${JSON.stringify(kind)}: use "fork" or "version".`,
-  );
-}
+const notFound = (kind: EntryKind, id: string): never => kitNotFound('sparsebundle', kind, id);
 
 async function exists(path: string): Promise<boolean> {
-  try {
-    await lstat(path);
-    return true;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw error;
-  }
+  return (await statOrNull(path)) !== null;
 }
 
 async function isMountPoint(path: string): Promise<boolean> {
@@ -161,7 +137,7 @@ export function createSparseBundleBackend(options: SparseBundleBackendOptions): 
       { details: { platform: process.platform } },
     );
   }
-  const runner = settings.runner ?? createExecaRunner({ timeoutMs: settings.commandTimeoutMs });
+  const runner = settings.runner ?? createProcessRunner({ timeoutMs: settings.commandTimeoutMs });
   const root = normalizeMacosPath(settings.root);
   const layout = layoutOf(root);
   let spellings = [root];
@@ -179,15 +155,17 @@ export function createSparseBundleBackend(options: SparseBundleBackendOptions): 
     if (result.exitCode !== 0) throw commandFailed(command, result);
     return result;
   };
-  const mustWhileBusy = async (command: Command): Promise<CommandResult> => {
-    for (let attempt = 1; ; attempt++) {
-      const result = await exec(command);
-      if (result.exitCode === 0) return result;
-      if (failureKind(result) !== 'busy' || attempt >= settings.detachAttempts)
-        throw commandFailed(command, result);
-      await sleep(settings.retryDelayMs);
-    }
-  };
+  /** `must`, tried up to `detachAttempts` times while busy (a busy failure is `CONFLICT`). */
+  const busyPauses = Array.from(
+    { length: Math.max(0, settings.detachAttempts - 1) },
+    () => settings.retryDelayMs,
+  );
+  const mustWhileBusy = (command: Command): Promise<CommandResult> =>
+    retryWhileBusy(() => must(command), {
+      isBusy: (error) => error instanceof CommandFailedError && error.code === 'CONFLICT',
+      delaysMs: busyPauses,
+      pause: sleep,
+    });
 
   /** Creates the layout once, and refuses a root that resolves to a reserved path. */
   const prepare = (): Promise<void> => {
@@ -330,14 +308,14 @@ export function createSparseBundleBackend(options: SparseBundleBackendOptions): 
     await removeMountPoint(mountPath);
   };
 
-  return {
+  // Ids, capacities and kinds are checked by defineBackend before the contract's methods run;
+  // the extra methods (mountVersion, unmountVersion) check their own.
+  return defineBackend<SparseBundleBackend>({
     name: 'sparsebundle',
     capabilities: CAPABILITIES,
     root,
 
-    async createFork(forkId, forkOptions) {
-      validateId(forkId, 'fork id');
-      const capacityBytes = checkCapacity(forkOptions);
+    async createFork(forkId, { capacityBytes }) {
       await prepare();
       if (!(await exists(bundlePath(layout, 'fork', forkId)))) {
         await buildFork(forkId, async (building) => {
@@ -354,10 +332,7 @@ export function createSparseBundleBackend(options: SparseBundleBackendOptions): 
       return ensureAttached('fork', forkId, bundlePath(layout, 'fork', forkId), false);
     },
 
-    async forkVersion(forkId, versionId, forkOptions) {
-      validateId(forkId, 'fork id');
-      validateId(versionId, 'version id');
-      const capacityBytes = checkCapacity(forkOptions);
+    async forkVersion(forkId, versionId, { capacityBytes }) {
       await prepare();
       const fork = bundlePath(layout, 'fork', forkId);
       if (!(await exists(fork))) {
@@ -373,8 +348,6 @@ export function createSparseBundleBackend(options: SparseBundleBackendOptions): 
     },
 
     async commitFork(forkId, versionId): Promise<Usage> {
-      validateId(forkId, 'fork id');
-      validateId(versionId, 'version id');
       await prepare();
       const fork = bundlePath(layout, 'fork', forkId);
       const version = bundlePath(layout, 'version', versionId);
@@ -399,21 +372,17 @@ export function createSparseBundleBackend(options: SparseBundleBackendOptions): 
     },
 
     async discardFork(forkId) {
-      validateId(forkId, 'fork id');
       await removeEntry('fork', forkId);
     },
 
     async removeVersion(versionId) {
-      validateId(versionId, 'version id');
       await removeEntry('version', versionId);
     },
 
     async usage(kind, id): Promise<Usage> {
-      const entryKind = checkKind(kind);
-      validateId(id, `${entryKind} id`);
       await prepare();
-      const bundle = bundlePath(layout, entryKind, id);
-      if (!(await exists(bundle))) notFound(entryKind, id);
+      const bundle = bundlePath(layout, kind, id);
+      if (!(await exists(bundle))) notFound(kind, id);
       return { usedBytes: await allocatedBytes(bundle) };
     },
 
@@ -475,5 +444,5 @@ export function createSparseBundleBackend(options: SparseBundleBackendOptions): 
       }
       return detached;
     },
-  };
+  });
 }

@@ -5,8 +5,6 @@ import { describeBackendConformance } from '@cachevol/core/testing';
 import { createSparseBundleBackend } from '../src/index.js';
 import { HdiutilSimulator } from './support/hdiutil-simulator.js';
 
-const roots = new Map<object, string>();
-
 // The backend runs its real sequencing (create, clone, resize, attach, sync, detach, rename,
 // info) against the hdiutil simulator, which keeps bundles and mounts on the real filesystem.
 describeBackendConformance('sparsebundle (simulated hdiutil)', {
@@ -17,12 +15,7 @@ describeBackendConformance('sparsebundle (simulated hdiutil)', {
       runner: new HdiutilSimulator().runner,
       retryDelayMs: 0,
     });
-    roots.set(backend, root);
-    return backend;
-  },
-  destroy: async (backend) => {
-    await rm(roots.get(backend) as string, { recursive: true, force: true });
-    roots.delete(backend);
+    return { backend, cleanup: () => rm(root, { recursive: true, force: true }) };
   },
   // Sparse bundles do enforce their size on macOS (capabilities.quota is true), but the
   // simulator's "volume" is a plain directory that cannot refuse writes, so the capacity test

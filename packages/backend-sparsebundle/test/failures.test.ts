@@ -1,5 +1,6 @@
 import { CommandFailedError, isCacheVolumeError } from '@cachevol/core';
 import { describe, expect, it } from 'vitest';
+import { createProcessRunner } from '../src/command-runner.js';
 import type { Command } from '../src/internal/argv.js';
 import { commandFailed, failureKind, spawnFailed } from '../src/internal/failures.js';
 
@@ -81,5 +82,26 @@ describe('errors for failed commands', () => {
     const other = spawnFailed(detach, new Error('EMFILE'));
     expect(other).toBeInstanceOf(CommandFailedError);
     expect((other as CommandFailedError).exitCode).toBeNull();
+  });
+});
+
+describe('the default runner', () => {
+  it('resolves with the exit code, stdout and stderr of a program that ran', async () => {
+    const run = createProcessRunner({ timeoutMs: 60_000 });
+    const result = await run(process.execPath, [
+      '-e',
+      'process.stdout.write(process.env.LANG); process.stderr.write("Resource busy"); process.exit(16)',
+    ]);
+    expect(result).toEqual({ exitCode: 16, stdout: 'C', stderr: 'Resource busy' });
+  });
+
+  it('rejects for a missing program, which the backend reports as BACKEND_UNAVAILABLE', async () => {
+    const error = await createProcessRunner()('cachevol-kit-no-hdiutil', ['info']).catch((e: unknown) => e);
+    const reported = spawnFailed(
+      { command: 'cachevol-kit-no-hdiutil', args: ['info'] } as unknown as Command,
+      error,
+    );
+    expect(reported.code).toBe('BACKEND_UNAVAILABLE');
+    expect(reported.message).toMatch(/could not run `cachevol-kit-no-hdiutil` \(ENOENT\): it needs macOS/);
   });
 });

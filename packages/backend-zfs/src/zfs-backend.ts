@@ -1,5 +1,5 @@
 import { createZfsBackendWith } from './internal/operations.js';
-import { execaRunner } from './internal/runner.js';
+import { processRunner } from './internal/runner.js';
 import { parseZfsBackendOptions, type ZfsBackendOptions } from './options.js';
 import type { ZfsBackend } from './types.js';
 
@@ -26,5 +26,5 @@ import type { ZfsBackend } from './types.js';
  */
 export function createZfsBackend(options: ZfsBackendOptions): ZfsBackend {
   const settings = parseZfsBackendOptions(options);
-  return createZfsBackendWith(settings, execaRunner(settings.zfsPath));
+  return createZfsBackendWith(settings, processRunner(settings.zfsPath));
 }

@@ -7,8 +7,10 @@ import { useTestPool } from './zfs-pool.js';
 describeWith('zfs', 'zfs backend on a real pool', () => {
   const pool = useTestPool();
   describeBackendConformance('zfs', {
-    create: async () => createZfsBackend({ dataset: await pool.newDataset() }),
-    destroy: (backend) => pool.destroyDataset((backend as ReturnType<typeof createZfsBackend>).dataset),
+    create: async () => {
+      const backend = createZfsBackend({ dataset: await pool.newDataset() });
+      return { backend, cleanup: () => pool.destroyDataset(backend.dataset) };
+    },
     capacityBytes: 32 * 1024 * 1024,
     timeout: REAL_SYSTEM_TEST_TIMEOUT_MS,
   });

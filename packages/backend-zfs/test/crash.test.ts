@@ -5,7 +5,7 @@ import { PROPERTY_RUN_TIMEOUT_MS } from '../../../test-support/deadlines.js';
 import { describeWith } from '../../../test-support/gate.js';
 import { createZfsBackend } from '../src/index.js';
 import { createZfsBackendWith } from '../src/internal/operations.js';
-import { execaRunner, type ZfsRunner } from '../src/internal/runner.js';
+import { processRunner, type ZfsRunner } from '../src/internal/runner.js';
 import { parseZfsBackendOptions } from '../src/options.js';
 import { type TestPool, useTestPool } from './zfs-pool.js';
 
@@ -19,7 +19,7 @@ class Crash extends Error {}
  * between two steps. Reads (`zfs get`) go through until then.
  */
 function crashingRunner(steps: number): ZfsRunner & { crashed: boolean } {
-  const real = execaRunner('zfs');
+  const real = processRunner('zfs');
   let left = steps;
   const runner = {
     crashed: false,

@@ -3,7 +3,7 @@ import { nodeFileAccess } from '@cachevol/core/testing';
 import { expect, it } from 'vitest';
 import { describeWith } from '../../../test-support/gate.js';
 import { createZfsBackendWith } from '../src/internal/operations.js';
-import { execaRunner, type ZfsRunner } from '../src/internal/runner.js';
+import { processRunner, type ZfsRunner } from '../src/internal/runner.js';
 import { parseZfsBackendOptions } from '../src/options.js';
 import type { ZfsBackend } from '../src/types.js';
 import { run, useTestPool } from './zfs-pool.js';
@@ -20,7 +20,7 @@ async function codeOf(promise: Promise<unknown>): Promise<string | undefined> {
 
 /** Real `zfs`, recording each command as `<subcommand> <last argument>` (names relative to the root). */
 function recordingRunner(root: string): ZfsRunner & { commands: string[] } {
-  const real = execaRunner('zfs');
+  const real = processRunner('zfs');
   const commands: string[] = [];
   return {
     commands,

@@ -21,7 +21,6 @@ const MARKERS = {
   zod: '$constructor("ZodError"',
   yaml: 'exports.LineCounter = lineCounter.LineCounter;',
   'core-pipeline': 'function parsePipeline(',
-  execa: 'var ExecaError = class',
   'backend-dir': 'function createDirBackend(',
   'backend-btrfs': 'function createBtrfsBackend(',
   'backend-zfs': 'function createZfsBackend(',
@@ -70,7 +69,7 @@ describe('what a cachevol command loads (the bundled build)', () => {
   }
 
   it.each(['--help', '--version', 'run --help', 'pipeline --help'])(
-    '`cachevol %s` loads the entry file and its small chunks, none of core, zod, execa, a backend or a store',
+    '`cachevol %s` loads the entry file and its small chunks, none of core, zod, a backend or a store',
     async (line) => {
       const { files, parts } = await loadedBy(line.split(' '));
       expect([...parts]).toEqual([]);
@@ -81,7 +80,7 @@ describe('what a cachevol command loads (the bundled build)', () => {
     },
   );
 
-  it('`cachevol run` on the dir backend loads the dir backend and the SQLite store, no other backend or store, no execa, and no YAML parser or pipeline config', async () => {
+  it('`cachevol run` on the dir backend loads the dir backend and the SQLite store, no other backend or store, and no YAML parser or pipeline config', async () => {
     const work = join(dir, 'work');
     await mkdir(join(work, 'deps'), { recursive: true });
     const args = ['run', '--root', join(dir, 'root'), '--workdir', work, '--name', 'deps'];
@@ -116,6 +115,20 @@ describe('what a cachevol command loads (the bundled build)', () => {
     const texts = files.map((file) => readFileSync(file, 'utf8'));
     for (const marker of Object.values(MARKERS))
       expect([marker, texts.filter((text) => text.includes(marker)).length]).toEqual([marker, 1]);
+  });
+
+  it('the bundle holds no execa: every backend runs its tools through the backend kit of core', async () => {
+    const chunks = join(BIN, '..', 'cli');
+    const files = [
+      BIN,
+      ...(await readdir(chunks)).filter((f) => f.endsWith('.cjs')).map((f) => join(chunks, f)),
+    ];
+    const withExeca = files.filter((file) => readFileSync(file, 'utf8').includes('var ExecaError = class'));
+    expect(withExeca).toEqual([]);
+    // ...while the kit's runner is there, in the core chunk the backends share.
+    expect(files.filter((file) => readFileSync(file, 'utf8').includes('function spawnCommand(')).length).toBe(
+      1,
+    );
   });
 
   it('the bundle holds no zod translation but English', async () => {

@@ -98,6 +98,12 @@ export interface CommandFailure {
   stderr: string;
 }
 
+/** Options accepted by {@link CommandFailedError}. */
+export interface CommandFailedErrorOptions extends CacheVolumeErrorOptions {
+  /** What to do about the failure, appended to the message. */
+  hint?: string;
+}
+
 /**
  * A backend command that failed: carries the command, its arguments, exit code and stderr so
  * that the failure can be reproduced by hand.
@@ -124,17 +130,18 @@ export class CommandFailedError extends CacheVolumeError implements CommandFailu
   /**
    * @param failure - the command that failed
    * @param code - the class to report; `BACKEND_FAILED` unless the stderr says more
-   * @param options - cause and details
+   * @param options - cause, details, and a hint appended to the message
    */
   constructor(
     failure: CommandFailure,
     code: ErrorCode = 'BACKEND_FAILED',
-    options: CacheVolumeErrorOptions = {},
+    options: CommandFailedErrorOptions = {},
   ) {
     const line = [failure.command, ...failure.args].join(' ');
     const status = failure.exitCode === null ? 'did not exit normally' : `exited with ${failure.exitCode}`;
-    super(code, `\`${line}\` ${status}${failure.stderr ? `: ${failure.stderr}` : ''}`, {
-      ...options,
+    const hint = options.hint ? ` ${options.hint}` : '';
+    super(code, `\`${line}\` ${status}${failure.stderr ? `: ${failure.stderr}` : ''}${hint}`, {
+      cause: options.cause,
       details: { ...options.details, ...failure },
     });
     this.name = 'CommandFailedError';

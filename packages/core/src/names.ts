@@ -1,7 +1,13 @@
 import { CacheVolumeError } from './errors.js';
 
 const SEGMENT = /^[A-Za-z0-9_][A-Za-z0-9._-]*$/;
-const ID = /^[a-z0-9][a-z0-9_-]*$/;
+/**
+ * The shape of every id the engine makes (fork and version ids): lowercase letters, digits, `_`
+ * and `-`, starting with a letter or digit. {@link validateId} also bounds the length by
+ * {@link MAX_ID_LENGTH}; backends that map a directory entry back to an id use `isIdName` from
+ * `@cachevol/core/backend-kit`, which applies both.
+ */
+export const ID_PATTERN: RegExp = /^[a-z0-9][a-z0-9_-]*$/;
 
 /** Longest volume name or scope accepted, in characters. */
 export const MAX_NAME_LENGTH = 200;
@@ -60,7 +66,7 @@ export function validateName(value: unknown, what = 'volume name'): string {
  * @throws {@link CacheVolumeError} `INVALID_ARGUMENT`
  */
 export function validateId(value: unknown, what = 'id'): string {
-  if (typeof value === 'string' && value.length <= MAX_ID_LENGTH && ID.test(value)) return value;
+  if (typeof value === 'string' && value.length <= MAX_ID_LENGTH && ID_PATTERN.test(value)) return value;
   throw new CacheVolumeError(
     'INVALID_ARGUMENT',
     `Invalid ${what} ${describe(value)}: ids are made by cachevol and use only a-z, 0-9, "_" and "-" (at most ${MAX_ID_LENGTH} characters).`,

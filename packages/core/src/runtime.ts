@@ -95,6 +95,7 @@ export {
   CacheVolumeError,
   type CacheVolumeErrorOptions,
   CommandFailedError,
+  type CommandFailedErrorOptions,
   type CommandFailure,
   type ErrorCode,
   isCacheVolumeError,

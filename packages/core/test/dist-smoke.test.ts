@@ -23,6 +23,21 @@ describe('built dist', () => {
     expect(run(['--input-type=module', '-e', program(load)])).toBe('hit 21474836480');
   });
 
+  it('loads the backend kit from CommonJS and ESM, its errors recognised by core', () => {
+    const program = [
+      "import { createRequire } from 'node:module';",
+      "const kit = createRequire(process.cwd() + '/')('@cachevol/core/backend-kit');",
+      "const esmKit = await import('@cachevol/core/backend-kit');",
+      "const core = await import('@cachevol/core');",
+      'const codes = [];',
+      'for (const k of [kit, esmKit]) {',
+      "  try { k.checkCapacity({ capacityBytes: 0 }); } catch (e) { codes.push(core.isCacheVolumeError(e, 'INVALID_ARGUMENT')); }",
+      '}',
+      'console.log(JSON.stringify(codes));',
+    ].join('\n');
+    expect(run(['--input-type=module', '-e', program])).toBe('[true,true]');
+  });
+
   it('recognises an error made by another copy of core (ESM and CommonJS builds)', () => {
     const program = [
       "import { createRequire } from 'node:module';",

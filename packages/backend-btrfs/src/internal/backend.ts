@@ -1,5 +1,3 @@
-import type { Stats } from 'node:fs';
-import { lstat, readdir } from 'node:fs/promises';
 import {
   type BackendCapabilities,
   type BackendEntry,
@@ -7,10 +5,9 @@ import {
   CommandFailedError,
   type EntryKind,
   type ForkMount,
-  type ForkOptions,
   type Usage,
-  validateId,
 } from '@cachevol/core';
+import { defineBackend, namesIn, notFound, statOrNull as statOf } from '@cachevol/core/backend-kit';
 import type { BtrfsSettings } from '../options.js';
 import type { BtrfsBackend } from '../types.js';
 import {
@@ -41,32 +38,6 @@ import {
 
 /** The inode number of every subvolume's root directory on btrfs. */
 const SUBVOLUME_ROOT_INODE = 256;
-
-async function statOf(path: string): Promise<Stats | undefined> {
-  try {
-    return await lstat(path);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
-  }
-}
-
-function missingAsEmpty(error: NodeJS.ErrnoException): string[] {
-  if (error.code === 'ENOENT') return [];
-  throw error;
-}
-
-function checkCapacity(options: ForkOptions): number {
-  const bytes = options?.capacityBytes;
-  if (typeof bytes === 'number' && Number.isSafeInteger(bytes) && bytes > 0) return bytes;
-  throw new CacheVolumeError(
-    'INVALID_ARGUMENT',
-    `Invalid capacityBytes ${String(bytes)}: expected a positive whole number of bytes.`,
-    {
-      details: { capacityBytes: bytes },
-    },
-  );
-}
 
 /**
  * The btrfs backend over a {@link Host} (the real one, or one that simulates crashes in tests).
@@ -211,49 +182,32 @@ export function btrfsBackendOn(settings: BtrfsSettings, host: Host): BtrfsBacken
     return { mountPath: target };
   }
 
-  const notFound = (message: string, details: Record<string, unknown>): never => {
-    throw new CacheVolumeError('NOT_FOUND', message, { details });
-  };
-
-  return {
+  // Ids, capacities and kinds are checked by defineBackend before any of these run.
+  return defineBackend<BtrfsBackend>({
     name: 'btrfs',
     root,
     capabilities,
     ready,
 
-    async createFork(forkId, options) {
-      validateId(forkId, 'fork id');
-      const capacityBytes = checkCapacity(options);
+    async createFork(forkId, { capacityBytes }) {
       await ready();
       return makeFork(forkId, capacityBytes, null);
     },
 
-    async forkVersion(forkId, versionId, options) {
-      validateId(forkId, 'fork id');
-      validateId(versionId, 'version id');
-      const capacityBytes = checkCapacity(options);
+    async forkVersion(forkId, versionId, { capacityBytes }) {
       await ready();
       if (await statOf(paths.live('fork', forkId))) return { mountPath: paths.live('fork', forkId) };
       const source = paths.live('version', versionId);
-      if (!(await statOf(source))) {
-        notFound(`The btrfs backend has no version "${versionId}" to fork.`, { versionId });
-      }
+      if (!(await statOf(source))) notFound('btrfs', 'version', versionId, { where: root });
       return makeFork(forkId, capacityBytes, source);
     },
 
     async commitFork(forkId, versionId): Promise<Usage> {
-      validateId(forkId, 'fork id');
-      validateId(versionId, 'version id');
       await ready();
       const fork = paths.live('fork', forkId);
       const version = paths.live('version', versionId);
       if (!(await statOf(version))) {
-        if (!(await statOf(fork))) {
-          notFound(`The btrfs backend has neither fork "${forkId}" to commit nor version "${versionId}".`, {
-            forkId,
-            versionId,
-          });
-        }
+        if (!(await statOf(fork))) notFound('btrfs', 'fork', forkId, { where: root, details: { versionId } });
         // One atomic step, so no temporary name: the snapshot flushes the fork's dirty data,
         // then creates the read-only subvolume and its directory entry in one transaction
         // commit, which also makes it durable. A crash leaves either no version or all of it.
@@ -268,29 +222,20 @@ export function btrfsBackendOn(settings: BtrfsSettings, host: Host): BtrfsBacken
     },
 
     async discardFork(forkId) {
-      validateId(forkId, 'fork id');
       await ready();
       await remove('fork', forkId);
     },
 
     async removeVersion(versionId) {
-      validateId(versionId, 'version id');
       await ready();
       await remove('version', versionId);
       await clearStaleQgroups();
     },
 
     async usage(kind, id): Promise<Usage> {
-      if (kind !== 'fork' && kind !== 'version') {
-        throw new CacheVolumeError(
-          'INVALID_ARGUMENT',
-          `Invalid entry kind ${JSON.stringify(kind)}: expected "fork" or "version".`,
-        );
-      }
-      validateId(id, `${kind} id`);
       await ready();
       const path = paths.live(kind, id);
-      if (!(await statOf(path))) notFound(`The btrfs backend has no ${kind} "${id}".`, { [kind]: id });
+      if (!(await statOf(path))) notFound('btrfs', kind, id, { where: root });
       return { usedBytes: await measure(path, kind === 'fork') };
     },
 
@@ -298,12 +243,12 @@ export function btrfsBackendOn(settings: BtrfsSettings, host: Host): BtrfsBacken
       await ready();
       const entries = new Map<string, BackendEntry>();
       for (const area of AREAS) {
-        for (const name of await readdir(paths.area(area)).catch(missingAsEmpty)) {
+        for (const name of await namesIn(paths.area(area))) {
           const entry = entryOfName(area, name);
           if (entry) entries.set(`${entry.kind}:${entry.id}`, entry);
         }
       }
       return [...entries.values()];
     },
-  };
+  });
 }

@@ -1,5 +1,8 @@
 import { mkdir, rename, rm } from 'node:fs/promises';
-import { runCommand } from './run-command.js';
+import { runCommand } from '@cachevol/core/backend-kit';
+
+const INSTALL_HINT =
+  'install btrfs-progs (e.g. `apt-get install btrfs-progs`) or set the `btrfs` option to its path';
 
 /**
  * Every state-changing step the backend takes, in one place, so that tests can simulate a
@@ -31,13 +34,17 @@ export interface Host {
 }
 
 /**
- * The real {@link Host}: `btrfs` through {@link runCommand}, directories through `node:fs`.
+ * The real {@link Host}: `btrfs` through the backend kit's `runCommand` (argument arrays, no
+ * shell, `LC_ALL=C`; a missing program is `BACKEND_UNAVAILABLE` saying to install btrfs-progs;
+ * a failure is a `CommandFailedError`), its output without the final newline; directories
+ * through `node:fs`.
  *
  * @param btrfs - the `btrfs` program
  */
 export function nodeHost(btrfs: string): Host {
   return {
-    btrfs: (args) => runCommand(btrfs, args),
+    btrfs: async (args) =>
+      (await runCommand(btrfs, args, { installHint: INSTALL_HINT })).replace(/\r?\n$/, ''),
     mkdir: async (path) => {
       await mkdir(path, { recursive: true });
     },

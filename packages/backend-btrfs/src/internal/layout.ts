@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { BackendEntry, EntryKind } from '@cachevol/core';
-import { MAX_ID_LENGTH } from '@cachevol/core';
+import { isIdName } from '@cachevol/core/backend-kit';
 
 /**
  * The directories under the backend root: `forks/` holds writable subvolumes, `versions/`
@@ -18,7 +18,6 @@ export type Area = (typeof AREAS)[number];
 
 const AREA_OF: Record<EntryKind, Area> = { fork: 'forks', version: 'versions' };
 const KIND_OF: Record<Area, EntryKind> = { forks: 'fork', versions: 'version' };
-const ID = /^[a-z0-9][a-z0-9_-]*$/;
 const PREFIXES = ['', '.tmp-', '.trash-'] as const;
 
 /** Paths of the layout under one root. Ids must have been validated. */
@@ -73,7 +72,7 @@ export function entryOfName(area: Area, name: string): BackendEntry | undefined 
   for (const prefix of PREFIXES) {
     if (prefix !== '' && !name.startsWith(prefix)) continue;
     const id = name.slice(prefix.length);
-    if (id.length <= MAX_ID_LENGTH && ID.test(id)) return { kind: KIND_OF[area], id };
+    if (isIdName(id)) return { kind: KIND_OF[area], id };
   }
   return undefined;
 }

@@ -40,21 +40,3 @@ export function copyCommand(
 
 /** The command whose output tells whether `cp` is GNU coreutils' (which {@link copyCommand} needs off macOS). */
 export const CP_VERSION_COMMAND: Command = { command: 'cp', args: ['--version'] };
-
-/**
- * Maps what a failed `cp` wrote to standard error (in the C locale) to the errno it reports,
- * for the error's hint: `ENOSPC`, `EDQUOT`, `EACCES`, `EPERM`, `EROFS`, `ENOENT`, or `undefined`.
- *
- * @param stderr - `cp`'s standard error
- */
-export function errnoFromStderr(stderr: string): string | undefined {
-  const messages: [RegExp, string][] = [
-    [/No space left on device/, 'ENOSPC'],
-    [/Disk quota exceeded/, 'EDQUOT'],
-    [/Read-only file system/, 'EROFS'],
-    [/Permission denied/, 'EACCES'],
-    [/Operation not permitted/, 'EPERM'],
-    [/No such file or directory/, 'ENOENT'],
-  ];
-  return messages.find(([pattern]) => pattern.test(stderr))?.[1];
-}

@@ -1,10 +1,9 @@
-import { spawn } from 'node:child_process';
 import { dirname } from 'node:path';
 import { CacheVolumeError, CommandFailedError, type Progress } from '@cachevol/core';
-import { type CloneMode, copyCommand, errnoFromStderr } from './copy-command.js';
+import { commandFailure, spawnCommand } from '@cachevol/core/backend-kit';
+import { type CloneMode, copyCommand } from './copy-command.js';
 import { startCopyProgress } from './copy-progress.js';
 import { cpUnavailable } from './probe-cp.js';
-import type { Command } from './sync-filesystem.js';
 
 export type { CloneMode } from './copy-command.js';
 
@@ -22,38 +21,6 @@ export interface CopyTreeOptions {
   progressIntervalMs?: number;
 }
 
-/** How a command ended. */
-interface Ended {
-  exitCode: number | null;
-  stderr: string;
-  /** Set when the program could not be started. */
-  spawnError?: NodeJS.ErrnoException;
-}
-
-/** Keep at most this much of a command's standard error. */
-const STDERR_LIMIT = 64 * 1024;
-
-/** Runs a command without a shell, in the C locale; `started` gets a way to stop it. */
-function runCommand({ command, args }: Command, started: (kill: () => void) => void): Promise<Ended> {
-  return new Promise((resolve) => {
-    const child = spawn(command, args, {
-      shell: false,
-      stdio: ['ignore', 'ignore', 'pipe'],
-      env: { ...process.env, LC_ALL: 'C' },
-    });
-    let stderr = '';
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-      if (stderr.length < STDERR_LIMIT) stderr += chunk;
-    });
-    let spawnError: NodeJS.ErrnoException | undefined;
-    child.once('error', (error) => {
-      spawnError = error;
-    });
-    child.once('close', (exitCode) => resolve({ exitCode, stderr: stderr.trim(), spawnError }));
-    started(() => child.kill('SIGTERM'));
-  });
-}
-
 /**
  * Copies a directory tree into a new directory `to` (which must not exist) with the system's
  * `cp` (see {@link copyCommand}): everything `cp -a` keeps is kept, and symlinks are copied as
@@ -63,7 +30,8 @@ function runCommand({ command, args }: Command, started: (kill: () => void) => v
  * @param to - the destination, created by the copy
  * @param options - clone mode and progress
  * @throws the error `onProgress` threw; a {@link CommandFailedError} (with `details.errno` when
- *   `cp` reported one, e.g. `ENOSPC`) when `cp` fails
+ *   `cp` reported one, e.g. `ENOSPC`) when `cp` fails; `BACKEND_UNAVAILABLE` when `cp` cannot
+ *   be started
  */
 export async function copyTree(from: string, to: string, options: CopyTreeOptions): Promise<void> {
   const cmd = copyCommand(from, to, options.clone);
@@ -75,7 +43,16 @@ export async function copyTree(from: string, to: string, options: CopyTreeOption
         intervalMs: options.progressIntervalMs ?? 250,
       })
     : undefined;
-  const ended = await runCommand(cmd, (kill) => progress?.onFailure(kill));
+  const stop = new AbortController();
+  progress?.onFailure(() => stop.abort());
+  const ended = await spawnCommand(cmd.command, cmd.args, {
+    stdout: 'ignore',
+    signal: stop.signal,
+    installHint: 'install GNU coreutils',
+  }).catch((error: unknown) => {
+    progress?.stop();
+    throw error;
+  });
   if (progress?.failure) throw progress.failure.error;
   if (ended.exitCode !== 0) {
     progress?.stop();
@@ -86,16 +63,8 @@ export async function copyTree(from: string, to: string, options: CopyTreeOption
         details: { from, to },
       });
     }
-    const errno = ended.spawnError?.code ?? errnoFromStderr(ended.stderr);
-    throw new CommandFailedError(
-      {
-        ...cmd,
-        exitCode: ended.exitCode,
-        stderr: ended.spawnError ? `${ended.spawnError.message}` : ended.stderr,
-      },
-      'BACKEND_FAILED',
-      { details: errno ? { errno } : {} },
-    );
+    // BACKEND_FAILED, with `details.errno` when cp named one (ENOSPC, EACCES, ...).
+    throw commandFailure(cmd.command, cmd.args, ended);
   }
   await progress?.finish();
 }

@@ -1,19 +1,5 @@
 import { CacheVolumeError, CommandFailedError, isCacheVolumeError } from '@cachevol/core';
-
-/**
- * The `code` of a Node.js file-system error (or the `details.errno` of a failed command), or
- * `undefined`.
- *
- * @param error - anything caught
- */
-export function errnoCode(error: unknown): string | undefined {
-  if (error instanceof CommandFailedError) {
-    const errno = error.details.errno;
-    return typeof errno === 'string' ? errno : undefined;
-  }
-  const code = (error as NodeJS.ErrnoException | undefined)?.code;
-  return typeof code === 'string' ? code : undefined;
-}
+import { errnoCode } from '@cachevol/core/backend-kit';
 
 /**
  * Wraps a file-system failure as `BACKEND_FAILED` saying what was being done and where, with a

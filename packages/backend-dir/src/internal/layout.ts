@@ -1,14 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { type EntryKind, MAX_ID_LENGTH } from '@cachevol/core';
+import type { EntryKind } from '@cachevol/core';
+import { isIdName } from '@cachevol/core/backend-kit';
 
 /** The directories under a backend root. */
 export const AREAS = ['versions', 'forks', 'tmp', 'trash', 'bases'] as const;
 
 /** One of {@link AREAS}. */
 export type Area = (typeof AREAS)[number];
-
-const ID = /^[a-z0-9][a-z0-9_-]*$/;
 
 /**
  * Paths under a backend root:
@@ -73,15 +72,6 @@ export function parseScratchName(name: string): { kind: EntryKind; id: string } 
   const parts = name.split('.');
   if (parts.length !== 3) return null;
   const [kind, id] = parts as [string, string, string];
-  if ((kind !== 'fork' && kind !== 'version') || id.length > MAX_ID_LENGTH || !ID.test(id)) return null;
+  if ((kind !== 'fork' && kind !== 'version') || !isIdName(id)) return null;
   return { kind, id };
-}
-
-/**
- * Tells whether a name in `versions/` or `forks/` is an id the backend could have made.
- *
- * @param name - a directory entry name
- */
-export function isIdName(name: string): boolean {
-  return name.length <= MAX_ID_LENGTH && ID.test(name);
 }

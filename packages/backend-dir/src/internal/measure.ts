@@ -1,6 +1,6 @@
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
-import { errnoCode } from './errors.js';
+import { errnoCode } from '@cachevol/core/backend-kit';
 import { inodeKey, walkTree } from './walk.js';
 
 /**

@@ -1,7 +1,7 @@
 import { accessSync, constants, lstatSync, mkdirSync, realpathSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { CacheVolumeError } from '@cachevol/core';
-import { errnoCode } from './errors.js';
+import { errnoCode } from '@cachevol/core/backend-kit';
 import { AREAS } from './layout.js';
 
 function unavailable(root: string, problem: string, error?: unknown): never {

@@ -1,8 +1,7 @@
-import { spawn } from 'node:child_process';
 import { chmod, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CacheVolumeError } from '@cachevol/core';
-import { errnoCode } from './errors.js';
+import { errnoCode, spawnCommand } from '@cachevol/core/backend-kit';
 import { walkTree } from './walk.js';
 
 /**
@@ -37,10 +36,8 @@ export async function removeTree(path: string): Promise<void> {
 }
 
 /** `chattr -R -f -i -a PATH`, best effort (no chattr, or a filesystem without flags, is fine). */
-function clearFlags(path: string): Promise<void> {
-  return new Promise((resolve) => {
-    const child = spawn('chattr', ['-R', '-f', '-i', '-a', '--', path], { stdio: 'ignore' });
-    child.once('error', () => resolve());
-    child.once('exit', () => resolve());
-  });
+async function clearFlags(path: string): Promise<void> {
+  await spawnCommand('chattr', ['-R', '-f', '-i', '-a', '--', path], { stdout: 'ignore' }).catch(
+    () => undefined,
+  );
 }

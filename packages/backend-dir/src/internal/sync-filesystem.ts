@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { errnoCode, spawnCommand } from '@cachevol/core/backend-kit';
 
 /** A program and its arguments, run without a shell. */
 export interface Command {
@@ -31,18 +31,15 @@ export type SyncResult = 'synced' | 'unsupported' | 'failed';
  *
  * @param path - an absolute path on the filesystem to flush
  */
-export function syncFilesystem(path: string): Promise<SyncResult> {
-  if (process.platform !== 'linux') return Promise.resolve('unsupported');
+export async function syncFilesystem(path: string): Promise<SyncResult> {
+  if (process.platform !== 'linux') return 'unsupported';
   const { command, args } = syncFilesystemCommand(path);
-  return new Promise((resolve) => {
-    execFile(command, args, { shell: false }, (error, _stdout, stderr) => {
-      if (!error) resolve('synced');
-      else if (
-        (error as NodeJS.ErrnoException).code === 'ENOENT' ||
-        /invalid option|illegal option|unrecognized|usage/i.test(stderr)
-      ) {
-        resolve('unsupported');
-      } else resolve('failed');
-    });
-  });
+  try {
+    const { exitCode, stderr } = await spawnCommand(command, args, { stdout: 'ignore' });
+    if (exitCode === 0) return 'synced';
+    return /invalid option|illegal option|unrecognized|usage/i.test(stderr) ? 'unsupported' : 'failed';
+  } catch (error) {
+    // Not installed: do not try again. Any other start failure may pass.
+    return errnoCode(error) === 'ENOENT' ? 'unsupported' : 'failed';
+  }
 }

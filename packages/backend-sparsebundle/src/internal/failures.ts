@@ -1,4 +1,5 @@
 import { CacheVolumeError, CommandFailedError, type ErrorCode } from '@cachevol/core';
+import { errnoCode } from '@cachevol/core/backend-kit';
 import type { CommandResult } from '../command-runner.js';
 import type { Command } from './argv.js';
 
@@ -59,7 +60,8 @@ export function commandFailed(command: Command, result: CommandResult): CommandF
  * @param error - what spawning it threw
  */
 export function spawnFailed(command: Command, error: unknown): CacheVolumeError {
-  const code = (error as { code?: unknown })?.code;
+  // A system error's code, or the errno of the backend kit's BACKEND_UNAVAILABLE start failure.
+  const code = errnoCode(error);
   if (code === 'ENOENT' || code === 'EACCES') {
     return new CacheVolumeError(
       'BACKEND_UNAVAILABLE',

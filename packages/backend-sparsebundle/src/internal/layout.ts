@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import type { BackendEntry, EntryKind } from '@cachevol/core';
+import { isIdName } from '@cachevol/core/backend-kit';
 
 /**
  * Where everything lives under the backend root:
@@ -32,8 +33,6 @@ export interface Layout {
 
 /** The bundle directory suffix. */
 export const BUNDLE_SUFFIX = '.sparsebundle';
-
-const ID = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 
 /**
  * The layout under a root.
@@ -133,7 +132,7 @@ export function parseEntryName(
     entryKind = match[1] as EntryKind;
     rest = match[2] as string;
   }
-  if (!entryKind || !ID.test(rest)) return undefined;
+  if (!entryKind || !isIdName(rest)) return undefined;
   return { kind: entryKind, id: rest };
 }
 

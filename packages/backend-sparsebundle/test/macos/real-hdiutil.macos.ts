@@ -34,8 +34,10 @@ async function destroyBackend(backend: Backend): Promise<void> {
 }
 
 describeBackendConformance('sparsebundle (real hdiutil)', {
-  create: createBackend,
-  destroy: destroyBackend,
+  create: async () => {
+    const backend = await createBackend();
+    return { backend, cleanup: () => destroyBackend(backend) };
+  },
   timeout: 300_000,
   extra: ({ backend }) => {
     it('grows a fork of a version to a larger capacity (hdiutil resize), and APFS sees the room', async () => {

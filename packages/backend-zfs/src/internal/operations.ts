@@ -6,13 +6,11 @@ import {
   CommandFailedError,
   type EntryKind,
   type ForkMount,
-  type ForkOptions,
   type Usage,
-  validateId,
 } from '@cachevol/core';
+import { defineBackend, notFound as kitNotFound } from '@cachevol/core/backend-kit';
 import type { ZfsSettings } from '../options.js';
 import type { ZfsBackend } from '../types.js';
-import { retryWhenBusy } from './busy-retry.js';
 import {
   cloneArgs,
   createForkArgs,
@@ -34,7 +32,7 @@ import {
   snapshotOf,
   versionDataset,
 } from './layout.js';
-import { isZfsFailure, type ZfsFailure, type ZfsRunner } from './runner.js';
+import { isZfsFailure, retryingWhenBusy, type ZfsFailure, type ZfsRunner } from './runner.js';
 import { collectable, entriesOf, isLiveVersion, parseProperties, parseTree, type Tree } from './tree.js';
 
 const CAPABILITIES: BackendCapabilities = Object.freeze({
@@ -46,20 +44,7 @@ const CAPABILITIES: BackendCapabilities = Object.freeze({
 });
 
 function notFound(kind: EntryKind, id: string, root: string): never {
-  throw new CacheVolumeError('NOT_FOUND', `The ZFS backend on ${root} has no ${kind} "${id}".`, {
-    details: { [kind]: id, dataset: root },
-  });
-}
-
-function checkCapacity(capacityBytes: unknown): number {
-  if (typeof capacityBytes === 'number' && Number.isSafeInteger(capacityBytes) && capacityBytes > 0) {
-    return capacityBytes;
-  }
-  throw new CacheVolumeError(
-    'INVALID_ARGUMENT',
-    `Invalid fork capacity ${String(capacityBytes)}: expected a positive whole number of bytes.`,
-    { details: { capacityBytes } },
-  );
+  return kitNotFound('zfs', kind, id, { where: root, details: { dataset: root } });
 }
 
 /** Reads a byte count from `zfs get -H -p` output, or fails saying what came instead. */
@@ -93,7 +78,7 @@ function bytesOf(output: string, dataset: string, property: string): number {
  */
 export function createZfsBackendWith(settings: ZfsSettings, runner: ZfsRunner): ZfsBackend {
   const layout: Layout = layoutOf(settings.dataset);
-  const busyRetrying = retryWhenBusy(runner);
+  const busyRetrying = retryingWhenBusy(runner);
   const zfs = (args: readonly string[]) => busyRetrying.run(args);
 
   /** Reads every dataset under the parent; the parent must exist. */
@@ -277,7 +262,7 @@ export function createZfsBackendWith(settings: ZfsSettings, runner: ZfsRunner): 
         return { mountPath: posix.join(mountRoot, forkId) };
       }
       const error = made.reason;
-      if (!(error instanceof CommandFailedError)) throw error;
+      if (!(error instanceof CommandFailedError) || error.code === 'BACKEND_UNAVAILABLE') throw error;
       if (isZfsFailure(error, 'out-of-space')) return capacityRefused(error, forkId, capacityBytes);
       if (isZfsFailure(error, 'missing') || isZfsFailure(error, 'no-parent')) throw error;
       // "dataset already exists" (a retry), or created but not mounted, or anything else after
@@ -397,7 +382,8 @@ export function createZfsBackendWith(settings: ZfsSettings, runner: ZfsRunner): 
     return finishCommit(forkId, versionId);
   };
 
-  return {
+  // Ids, capacities and kinds are checked by defineBackend before any of these run.
+  return defineBackend<ZfsBackend>({
     name: 'zfs',
     dataset: layout.root,
     capabilities: CAPABILITIES,
@@ -406,9 +392,7 @@ export function createZfsBackendWith(settings: ZfsSettings, runner: ZfsRunner): 
       await readRoot();
     },
 
-    async createFork(forkId, options: ForkOptions) {
-      validateId(forkId, 'fork id');
-      const capacityBytes = checkCapacity(options?.capacityBytes);
+    async createFork(forkId, { capacityBytes }) {
       return makeFork(
         forkId,
         capacityBytes,
@@ -417,10 +401,7 @@ export function createZfsBackendWith(settings: ZfsSettings, runner: ZfsRunner): 
       );
     },
 
-    async forkVersion(forkId, versionId, options: ForkOptions) {
-      validateId(forkId, 'fork id');
-      validateId(versionId, 'version id');
-      const capacityBytes = checkCapacity(options?.capacityBytes);
+    async forkVersion(forkId, versionId, { capacityBytes }) {
       const version = versionDataset(layout, versionId);
       return makeFork(
         forkId,
@@ -444,8 +425,6 @@ export function createZfsBackendWith(settings: ZfsSettings, runner: ZfsRunner): 
     },
 
     async commitFork(forkId, versionId) {
-      validateId(forkId, 'fork id');
-      validateId(versionId, 'version id');
       // Taking the snapshot also flushes: it includes every write that has returned.
       try {
         await zfs(snapshotArgs(snapshotOf(forkDataset(layout, forkId))));
@@ -460,7 +439,6 @@ export function createZfsBackendWith(settings: ZfsSettings, runner: ZfsRunner): 
     },
 
     async discardFork(forkId) {
-      validateId(forkId, 'fork id');
       const tree = await readTree();
       const dataset = forkDataset(layout, forkId);
       const info = tree.get(dataset);
@@ -469,7 +447,6 @@ export function createZfsBackendWith(settings: ZfsSettings, runner: ZfsRunner): 
     },
 
     async removeVersion(versionId) {
-      validateId(versionId, 'version id');
       const tree = await readTree();
       const version = versionDataset(layout, versionId);
       const info = tree.get(version);
@@ -478,17 +455,11 @@ export function createZfsBackendWith(settings: ZfsSettings, runner: ZfsRunner): 
     },
 
     async usage(kind, id) {
-      validateId(id, `${kind} id`);
-      if (kind === 'fork') return forkUsage(id);
-      if (kind === 'version') return versionUsage(id);
-      throw new CacheVolumeError(
-        'INVALID_ARGUMENT',
-        `Invalid entry kind ${String(kind)}: expected "fork" or "version".`,
-      );
+      return kind === 'fork' ? forkUsage(id) : versionUsage(id);
     },
 
     async list(): Promise<BackendEntry[]> {
       return entriesOf(await readRoot(), layout);
     },
-  };
+  });
 }

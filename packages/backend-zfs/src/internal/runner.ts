@@ -1,5 +1,10 @@
-import { CacheVolumeError, CommandFailedError } from '@cachevol/core';
-import { execa } from 'execa';
+import { CommandFailedError } from '@cachevol/core';
+import {
+  BUSY_RETRY_DELAYS_MS,
+  retryWhileBusy,
+  runCommand,
+  type StderrRule,
+} from '@cachevol/core/backend-kit';
 
 /** Runs `zfs` with an argument list and returns its standard output. */
 export interface ZfsRunner {
@@ -25,6 +30,10 @@ export type ZfsFailure =
   | 'unavailable'
   | 'other';
 
+/** What `zfs` says when it runs but cannot reach ZFS (no daemon, no kernel module). */
+const UNAVAILABLE =
+  /failed to initialize ZFS library|zfs-fuse daemon is running|modules are not loaded|\/dev\/zfs/i;
+
 /**
  * Classifies a failed `zfs` command by its standard error (run with `LC_ALL=C`, so messages
  * are in English). The same texts come from OpenZFS and zfs-fuse.
@@ -32,13 +41,7 @@ export type ZfsFailure =
  * @param stderr - what the command wrote to standard error
  */
 export function classifyFailure(stderr: string): ZfsFailure {
-  if (
-    /failed to initialize ZFS library|zfs-fuse daemon is running|modules are not loaded|\/dev\/zfs/i.test(
-      stderr,
-    )
-  ) {
-    return 'unavailable';
-  }
+  if (UNAVAILABLE.test(stderr)) return 'unavailable';
   if (/dataset does not exist|could not find any snapshots to destroy/i.test(stderr)) return 'missing';
   if (/parent does not exist/i.test(stderr)) return 'no-parent';
   if (/dataset already exists/i.test(stderr)) return 'exists';
@@ -63,48 +66,45 @@ export function isZfsFailure(error: unknown, failure: ZfsFailure): error is Comm
 const INSTALL_HINT =
   'install OpenZFS (Debian/Ubuntu: `apt-get install zfsutils-linux`) or zfs-fuse (`apt-get install zfs-fuse`), or point the `zfsPath` option at the `zfs` program';
 
+/** A `zfs` that runs but cannot reach ZFS is `BACKEND_UNAVAILABLE`, saying what to start. */
+const FAILURES: readonly StderrRule[] = [
+  {
+    pattern: UNAVAILABLE,
+    code: 'BACKEND_UNAVAILABLE',
+    hint: 'ZFS is installed but not running: start the zfs-fuse daemon (`zfs-fuse`) or load the OpenZFS kernel module (`modprobe zfs`).',
+  },
+];
+
 /**
- * A {@link ZfsRunner} over execa: argument arrays, no shell, `LC_ALL=C`. Failures become
- * {@link CommandFailedError}s; a missing program or a stopped ZFS service becomes
- * `BACKEND_UNAVAILABLE` with what to install or start.
+ * The real {@link ZfsRunner}: the backend kit's `runCommand` (argument arrays, no shell,
+ * `LC_ALL=C`). Failures become {@link CommandFailedError}s; a missing program is
+ * `BACKEND_UNAVAILABLE` saying what to install, and a stopped ZFS service a
+ * `CommandFailedError` with code `BACKEND_UNAVAILABLE` saying what to start.
  *
  * @param zfsPath - the `zfs` program
  */
-export function execaRunner(zfsPath: string): ZfsRunner {
+export function processRunner(zfsPath: string): ZfsRunner {
   return {
-    async run(args) {
-      const result = await execa(zfsPath, [...args], {
-        reject: false,
-        stdin: 'ignore',
-        env: { LC_ALL: 'C' },
-        stripFinalNewline: false,
-      });
-      if (result.exitCode === 0 && !result.failed) return result.stdout;
-      const failure = {
-        command: zfsPath,
-        args: [...args],
-        exitCode: result.exitCode ?? null,
-        stderr: (result.stderr || result.message || '').trim(),
-      };
-      const error = new CommandFailedError(failure);
-      if ((result as { code?: string }).code === 'ENOENT') {
-        throw new CacheVolumeError(
-          'BACKEND_UNAVAILABLE',
-          `The ZFS program \`${zfsPath}\` was not found: ${INSTALL_HINT}.`,
-          {
-            cause: error,
-            details: { ...failure },
-          },
-        );
-      }
-      if (classifyFailure(failure.stderr) === 'unavailable') {
-        throw new CacheVolumeError(
-          'BACKEND_UNAVAILABLE',
-          `ZFS is installed but not running: start the zfs-fuse daemon (\`zfs-fuse\`) or load the OpenZFS kernel module (\`modprobe zfs\`). \`${zfsPath}\` said: ${failure.stderr}`,
-          { cause: error, details: { ...failure } },
-        );
-      }
-      throw error;
-    },
+    run: (args) => runCommand(zfsPath, args, { installHint: INSTALL_HINT, failures: FAILURES }),
+  };
+}
+
+/**
+ * A runner that retries a command while it fails with "dataset is busy": zfs-fuse releases a
+ * filesystem asynchronously after unmounting it, so a rename or destroy right after an unmount
+ * can fail with EBUSY for a few tens of milliseconds; on OpenZFS a busy dataset is one a
+ * process really uses, and the last attempt's error is reported.
+ *
+ * @param runner - the runner to wrap
+ * @param delaysMs - pauses between attempts
+ *   (default: the backend kit's `BUSY_RETRY_DELAYS_MS`, about 5 s in all)
+ */
+export function retryingWhenBusy(
+  runner: ZfsRunner,
+  delaysMs: readonly number[] = BUSY_RETRY_DELAYS_MS,
+): ZfsRunner {
+  return {
+    run: (args) =>
+      retryWhileBusy(() => runner.run(args), { isBusy: (e) => isZfsFailure(e, 'busy'), delaysMs }),
   };
 }

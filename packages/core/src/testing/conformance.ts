@@ -5,19 +5,25 @@ import { isCacheVolumeError } from '../errors.js';
 import { type FileAccess, nodeFileAccess } from './file-access.js';
 
 /** What a backend-specific test gets from {@link describeBackendConformance}. */
-export interface ConformanceContext {
-  /** The fresh backend of the current test. */
-  backend(): Backend;
+export interface ConformanceContext<B extends Backend = Backend> {
+  /** The fresh backend of the current test, with its own type (no cast needed). */
+  backend(): B;
   /** File access inside forks. */
   files: FileAccess;
 }
 
+/** A fresh backend for one test, and how to tear it down. */
+export interface BackendUnderTest<B extends Backend = Backend> {
+  /** The backend, empty. */
+  backend: B;
+  /** Removes what the backend made (its root, dataset, image); runs after the test. */
+  cleanup?: () => void | Promise<void>;
+}
+
 /** Options for {@link describeBackendConformance}. */
-export interface ConformanceOptions {
-  /** A fresh, empty backend for each test (its own root, dataset or memory). */
-  create: () => Backend | Promise<Backend>;
-  /** Tears a backend down after each test (optional). */
-  destroy?: (backend: Backend) => void | Promise<void>;
+export interface ConformanceOptions<B extends Backend = Backend> {
+  /** A fresh, empty backend for each test (its own root, dataset or memory) and its cleanup. */
+  create: () => BackendUnderTest<B> | Promise<BackendUnderTest<B>>;
   /**
    * Capability tests to leave out (for example `['quota']` on a filesystem that cannot hold a
    * capacity test). Otherwise each capability test checks that the backend's flag is honest
@@ -35,7 +41,7 @@ export interface ConformanceOptions {
    */
   capacityBytes?: number;
   /** Backend-specific tests, declared inside the suite's `describe`. */
-  extra?: (context: ConformanceContext) => void;
+  extra?: (context: ConformanceContext<B>) => void;
   /** Per-test timeout in ms. */
   timeout?: number;
 }
@@ -90,32 +96,42 @@ function isCapacityError(error: unknown): boolean {
  *
  * @example
  * ```ts
- * describeBackendConformance('memory', { create: () => createMemoryBackend(), files: memoryFiles })
+ * describeBackendConformance('dir', {
+ *   create: () => {
+ *     const root = mkdtempSync(join(tmpdir(), 'dir-'))
+ *     return { backend: createDirBackend({ root }), cleanup: () => rmSync(root, { recursive: true }) }
+ *   },
+ * })
  * ```
  *
  * @param name - the backend's name, for the suite title
- * @param options - factory, file access, capability switches and extra tests
+ * @param options - factory (a backend and its cleanup), file access, capability switches and
+ *   extra tests
  */
-export function describeBackendConformance(name: string, options: ConformanceOptions): void {
+export function describeBackendConformance<B extends Backend>(
+  name: string,
+  options: ConformanceOptions<B>,
+): void {
   const files = options.files ?? nodeFileAccess;
   const capacityBytes = options.capacityBytes ?? 32 * MIB;
   const fork = { capacityBytes };
   const skipped = new Set(options.skip ?? []);
 
   describe(`Backend conformance: ${name}`, { timeout: options.timeout ?? 60_000 }, () => {
-    let backend: Backend | undefined;
-    const current = (): Backend => {
-      if (!backend) throw new Error('no backend: the suite factory has not run');
-      return backend;
+    let underTest: BackendUnderTest<B> | undefined;
+    const current = (): B => {
+      if (!underTest) throw new Error('no backend: the suite factory has not run');
+      return underTest.backend;
     };
     const listed = async () => (await current().list()).map((e) => `${e.kind}:${e.id}`).sort();
 
     beforeEach(async () => {
-      backend = await options.create();
+      underTest = await options.create();
     });
     afterEach(async () => {
-      if (backend && options.destroy) await options.destroy(backend);
-      backend = undefined;
+      const cleanup = underTest?.cleanup;
+      underTest = undefined;
+      await cleanup?.();
     });
 
     it('starts empty and declares its name and capabilities', async () => {
@@ -272,6 +288,21 @@ export function describeBackendConformance(name: string, options: ConformanceOpt
         await expectCode(current().discardFork(bad), 'INVALID_ARGUMENT');
         await expectCode(current().removeVersion(bad), 'INVALID_ARGUMENT');
         await expectCode(current().usage('version', bad), 'INVALID_ARGUMENT');
+        await expectCode(current().usage('fork', bad), 'INVALID_ARGUMENT');
+        if (current().hasChanges)
+          await expectCode(current().hasChanges?.(bad) ?? Promise.resolve(), 'INVALID_ARGUMENT');
+      }
+      expect(await listed()).toEqual(before);
+    });
+
+    it('refuses a capacity that is not a positive whole number of bytes, and creates nothing', async () => {
+      await current().createFork('f1', fork);
+      await current().commitFork('f1', 'v1');
+      const before = await listed();
+      for (const capacity of [0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, '20g', undefined]) {
+        const bad = { capacityBytes: capacity as number };
+        await expectCode(current().createFork('f2', bad), 'INVALID_ARGUMENT');
+        await expectCode(current().forkVersion('f3', 'v1', bad), 'INVALID_ARGUMENT');
       }
       expect(await listed()).toEqual(before);
     });

@@ -19,6 +19,7 @@ export {
   arbVolumeName,
 } from './arbitraries.js';
 export {
+  type BackendUnderTest,
   type ConformanceContext,
   type ConformanceOptions,
   describeBackendConformance,
@@ -26,6 +27,14 @@ export {
 } from './conformance.js';
 export { type CrashSwitch, crashable, SimulatedCrash } from './crash.js';
 export { type FileAccess, nodeFileAccess, noise } from './file-access.js';
+export {
+  type AvailabilityOptions,
+  decideAvailability,
+  describeIfAvailable,
+  type GateDecision,
+  itIfAvailable,
+  type Unavailable,
+} from './gate.js';
 export {
   assertAbandonChangesNothing,
   assertCapacityFollowsSizeMath,
