@@ -5,6 +5,7 @@ import {
   parseQgroupShow,
   parseRootId,
   parseSubvolumeList,
+  parseSubvolumeShow,
 } from '../src/internal/parse.js';
 
 describe('parseQgroupShow', () => {
@@ -122,5 +123,46 @@ describe('nestedBottomUp', () => {
       expect(order.indexOf(row.id)).toBeLessThan(order.indexOf(row.parentId));
     }
     expect(nestedBottomUp(rows, 999)).toEqual([]);
+  });
+});
+
+describe('parseSubvolumeShow', () => {
+  // btrfs-progs v6.2, a read-only snapshot and the subvolume it was taken of.
+  const snapshot = [
+    'b',
+    '\tName: \t\t\tb',
+    '\tUUID: \t\t\t35040c1e-f169-2145-ad84-f3e963c43eb8',
+    '\tParent UUID: \t\t908475de-f22a-4048-9f2a-69ebfdf59f5f',
+    '\tReceived UUID: \t\t-',
+    '\tSubvolume ID: \t\t257',
+    '\tFlags: \t\t\treadonly',
+    '\tSnapshot(s):',
+    '',
+  ].join('\n');
+  const source = [
+    'a',
+    '\tName: \t\t\ta',
+    '\tUUID: \t\t\t908475de-f22a-4048-9f2a-69ebfdf59f5f',
+    '\tParent UUID: \t\t-',
+    '\tReceived UUID: \t\t-',
+    '\tSnapshot(s):',
+    '\t\t\t\tb',
+    '',
+  ].join('\n');
+
+  it('reads the UUID and the UUID of the snapshot source', () => {
+    expect(parseSubvolumeShow(snapshot)).toEqual({
+      uuid: '35040c1e-f169-2145-ad84-f3e963c43eb8',
+      parentUuid: '908475de-f22a-4048-9f2a-69ebfdf59f5f',
+    });
+    expect(parseSubvolumeShow(source)).toEqual({
+      uuid: '908475de-f22a-4048-9f2a-69ebfdf59f5f',
+      parentUuid: null,
+    });
+  });
+
+  it('refuses output without the lines it needs', () => {
+    expect(() => parseSubvolumeShow('a\n\tName: a\n')).toThrow(/subvolume show/);
+    expect(() => parseSubvolumeShow(snapshot.replace(/\tParent UUID:.*\n/, ''))).toThrow(/subvolume show/);
   });
 });

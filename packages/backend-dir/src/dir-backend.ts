@@ -15,6 +15,7 @@ import {
   isDirectory,
   isIdName,
   notFound as kitNotFound,
+  versionExists as kitVersionExists,
   namesIn,
 } from '@cachevol/core/backend-kit';
 import { hasEntries, treesDiffer } from './internal/compare-trees.js';
@@ -237,15 +238,8 @@ export function createDirBackend(options: DirBackendOptions): DirBackend {
         if (!versionExists) notFound('fork', forkId);
         return measureVersion();
       }
-      if (versionExists) {
-        throw new CacheVolumeError(
-          'ALREADY_EXISTS',
-          `Cannot commit fork "${forkId}" as version "${versionId}": that version already exists.`,
-          {
-            details: { forkId, versionId, root: layout.root },
-          },
-        );
-      }
+      // A rename commits, atomically: a version beside the fork is another fork's.
+      if (versionExists) kitVersionExists(forkId, versionId, { root: layout.root });
       try {
         // Flush before the rename makes it a version: an fsync per file and directory of a small
         // fork, one syncfs for a larger one (an fsync per file where syncfs cannot be run).

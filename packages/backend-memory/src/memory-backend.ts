@@ -7,7 +7,7 @@ import {
   type Usage,
   validateId,
 } from '@cachevol/core';
-import { defineBackend, notFound } from '@cachevol/core/backend-kit';
+import { defineBackend, notFound, versionExists } from '@cachevol/core/backend-kit';
 import { changesParent, freeze, type Layer, layerOn } from './internal/layer.js';
 import { type ReadableTree, readableTree, sizeOf, type WritableTree, writableTree } from './memory-tree.js';
 
@@ -100,6 +100,8 @@ export function createMemoryBackend(options: MemoryBackendOptions = {}): MemoryB
     async commitFork(forkId, versionId): Promise<Usage> {
       const fork = forks.get(forkId);
       if (!fork) return { usedBytes: sizeOf(versionLayer(versionId)) };
+      // A commit here is atomic, so a version that exists beside the fork is another fork's.
+      if (versions.has(versionId)) versionExists(forkId, versionId);
       const layer = freeze(fork.layer);
       versions.set(versionId, layer);
       forks.delete(forkId);

@@ -17,6 +17,7 @@ import {
   notFound as kitNotFound,
   retryWhileBusy,
   statOrNull,
+  versionExists,
 } from '@cachevol/core/backend-kit';
 import { type CommandResult, createProcessRunner } from './command-runner.js';
 import {
@@ -314,6 +315,7 @@ export function createSparseBundleBackend(options: SparseBundleBackendOptions): 
     name: 'sparsebundle',
     capabilities: CAPABILITIES,
     root,
+    ready: prepare,
 
     async createFork(forkId, { capacityBytes }) {
       await prepare();
@@ -357,13 +359,8 @@ export function createSparseBundleBackend(options: SparseBundleBackendOptions): 
         await removeMountPoint(mountPath);
         return { usedBytes: await allocatedBytes(version) };
       }
-      if (await exists(version)) {
-        throw new CacheVolumeError(
-          'CONFLICT',
-          `Cannot commit fork "${forkId}" as version "${versionId}": that version already exists.`,
-          { details: { fork: forkId, version: versionId } },
-        );
-      }
+      // A rename commits, atomically: a version beside the fork is another fork's.
+      if (await exists(version)) versionExists(forkId, versionId);
       await must(syncArgv());
       await detachFrom([fork], mountPath);
       await rename(fork, version);

@@ -145,12 +145,12 @@ describe('exact command sequences', () => {
     expect(calls()).toEqual([]);
   });
 
-  it('commitFork into an existing version: CONFLICT, the fork stays', async () => {
+  it('commitFork into an existing version: ALREADY_EXISTS, the fork stays', async () => {
     const { backend } = await setup();
     await backend.createFork('f1', fork);
     await backend.commitFork('f1', 'v1');
     await backend.createFork('f2', fork);
-    expect(isCacheVolumeError(await errorOf(backend.commitFork('f2', 'v1')), 'CONFLICT')).toBe(true);
+    expect(isCacheVolumeError(await errorOf(backend.commitFork('f2', 'v1')), 'ALREADY_EXISTS')).toBe(true);
     expect(await listed(backend)).toEqual(['fork:f2', 'version:v1']);
   });
 

@@ -57,6 +57,14 @@ export function listSubvolumesArgs(path: string): string[] {
 }
 
 /**
+ * `btrfs subvolume show <path>`: one subvolume's UUID, its snapshot source's UUID and more.
+ * @param path - a subvolume
+ */
+export function showSubvolumeArgs(path: string): string[] {
+  return ['subvolume', 'show', path];
+}
+
+/**
  * `btrfs inspect-internal rootid <path>`: the id of the subvolume holding `path`.
  * @param path - a path on btrfs
  */

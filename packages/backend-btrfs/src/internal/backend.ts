@@ -7,7 +7,13 @@ import {
   type ForkMount,
   type Usage,
 } from '@cachevol/core';
-import { defineBackend, namesIn, notFound, statOrNull as statOf } from '@cachevol/core/backend-kit';
+import {
+  defineBackend,
+  namesIn,
+  notFound,
+  statOrNull as statOf,
+  versionExists,
+} from '@cachevol/core/backend-kit';
 import type { BtrfsSettings } from '../options.js';
 import type { BtrfsBackend } from '../types.js';
 import {
@@ -22,6 +28,7 @@ import {
   quotaEnableArgs,
   quotaRescanArgs,
   rootIdArgs,
+  showSubvolumeArgs,
   snapshotArgs,
   versionArgs,
 } from './argv.js';
@@ -33,6 +40,7 @@ import {
   parseQgroupShow,
   parseRootId,
   parseSubvolumeList,
+  parseSubvolumeShow,
   type QgroupRow,
 } from './parse.js';
 
@@ -171,6 +179,14 @@ export function btrfsBackendOn(settings: BtrfsSettings, host: Host): BtrfsBacken
     );
   }
 
+  /** Whether the subvolume at `path` is a snapshot of the one at `source`. */
+  async function snapshotOf(path: string, source: string): Promise<boolean> {
+    const [made, from] = await Promise.all(
+      [path, source].map(async (p) => parseSubvolumeShow(await btrfs(showSubvolumeArgs(p)))),
+    );
+    return made?.parentUuid === from?.uuid;
+  }
+
   async function makeFork(forkId: string, capacityBytes: number, source: string | null): Promise<ForkMount> {
     const target = paths.live('fork', forkId);
     if (await statOf(target)) return { mountPath: target };
@@ -206,8 +222,12 @@ export function btrfsBackendOn(settings: BtrfsSettings, host: Host): BtrfsBacken
       await ready();
       const fork = paths.live('fork', forkId);
       const version = paths.live('version', versionId);
-      if (!(await statOf(version))) {
-        if (!(await statOf(fork))) notFound('btrfs', 'fork', forkId, { where: root, details: { versionId } });
+      const [versionThere, forkThere] = await Promise.all([statOf(version), statOf(fork)]);
+      if (versionThere && forkThere && !(await snapshotOf(version, fork))) {
+        versionExists(forkId, versionId, { root });
+      }
+      if (!versionThere) {
+        if (!forkThere) notFound('btrfs', 'fork', forkId, { where: root, details: { versionId } });
         // One atomic step, so no temporary name: the snapshot flushes the fork's dirty data,
         // then creates the read-only subvolume and its directory entry in one transaction
         // commit, which also makes it durable. A crash leaves either no version or all of it.

@@ -102,6 +102,29 @@ export function parseSubvolumeList(text: string): SubvolumeRow[] {
   return rows;
 }
 
+/** The lineage of a subvolume, from `btrfs subvolume show`. */
+export interface SubvolumeLineage {
+  /** Its own UUID. */
+  uuid: string;
+  /** The UUID of the subvolume it is a snapshot of, or `null` (made empty). */
+  parentUuid: string | null;
+}
+
+/**
+ * Reads the `UUID:` and `Parent UUID:` lines of `btrfs subvolume show` output (`-` when
+ * there is none).
+ *
+ * @param text - the command's standard output
+ */
+export function parseSubvolumeShow(text: string): SubvolumeLineage {
+  const field = (name: string) => new RegExp(`^\\s*${name}:\\s*(\\S+)\\s*$`, 'm').exec(text)?.[1];
+  const uuid = field('UUID');
+  const parentUuid = field('Parent UUID');
+  if (uuid === undefined || uuid === '-' || parentUuid === undefined)
+    return unreadable('subvolume show', text);
+  return { uuid, parentUuid: parentUuid === '-' ? null : parentUuid };
+}
+
 /**
  * Reads `btrfs inspect-internal rootid` output: one subvolume id.
  *

@@ -8,7 +8,7 @@ import {
   type ForkMount,
   type Usage,
 } from '@cachevol/core';
-import { defineBackend, notFound as kitNotFound } from '@cachevol/core/backend-kit';
+import { defineBackend, notFound as kitNotFound, versionExists } from '@cachevol/core/backend-kit';
 import type { ZfsSettings } from '../options.js';
 import type { ZfsBackend } from '../types.js';
 import {
@@ -349,7 +349,7 @@ export function createZfsBackendWith(settings: ZfsSettings, runner: ZfsRunner): 
         // Leave the fork as it was: usable, without the snapshot.
         await tolerate(destroyArgs(snapshot), 'missing');
         await tolerate(mountArgs(fork), 'mounted');
-        throw alreadyCommitted(forkId, versionId);
+        versionExists(forkId, versionId, { dataset: layout.root });
       }
       if (!isZfsFailure(error, 'no-parent')) throw error;
       await ensureVersionsArea();
@@ -357,13 +357,6 @@ export function createZfsBackendWith(settings: ZfsSettings, runner: ZfsRunner): 
     }
     return usage;
   };
-
-  const alreadyCommitted = (forkId: string, versionId: string) =>
-    new CacheVolumeError(
-      'ALREADY_EXISTS',
-      `Cannot commit fork "${forkId}" as version "${versionId}": that version already exists.`,
-      { details: { forkId, versionId } },
-    );
 
   /** A commit that found the fork gone or its snapshot taken: reads the tree, does what is left. */
   const commitCarefully = async (forkId: string, versionId: string): Promise<Usage> => {
@@ -374,7 +367,7 @@ export function createZfsBackendWith(settings: ZfsSettings, runner: ZfsRunner): 
       if (isLiveVersion(tree, version)) return versionUsage(versionId);
       return notFound('fork', forkId, layout.root);
     }
-    if (tree.has(version)) throw alreadyCommitted(forkId, versionId);
+    if (tree.has(version)) versionExists(forkId, versionId, { dataset: layout.root });
     await ensureVersionsArea(tree);
     // A snapshot left by an interrupted commit may predate the fork's last writes: retake it.
     if (tree.has(snapshotOf(fork))) await tolerate(destroyArgs(snapshotOf(fork)), 'missing');

@@ -12,6 +12,9 @@ function checkKind(kind: unknown): EntryKind {
   );
 }
 
+/** What {@link defineBackend} takes: a backend whose `ready` may be left out. */
+export type BackendDefinition<B extends Backend = Backend> = Omit<B, 'ready'> & Partial<Pick<B, 'ready'>>;
+
 /**
  * Makes a backend out of the methods that only its technology needs, applying once, before
  * any of them runs, the checks that the `Backend` contract requires of every backend:
@@ -21,7 +24,8 @@ function checkKind(kind: unknown): EntryKind {
  * - `createFork` and `forkVersion` get a capacity that is a positive, safe whole number of
  *   bytes (`INVALID_ARGUMENT` otherwise, see `checkCapacity`);
  * - `usage` gets a kind that is `fork` or `version`;
- * - a check that fails rejects the returned promise (it never throws synchronously).
+ * - a check that fails rejects the returned promise (it never throws synchronously);
+ * - a backend with nothing to set up may leave `ready` out: it then resolves at once.
  *
  * Every other member of `backend` (its `name`, `capabilities`, a `root`, extra methods) is
  * copied as it is; extra methods are not checked, so check their ids yourself.
@@ -41,9 +45,13 @@ function checkKind(kind: unknown): EntryKind {
  * }
  * ```
  */
-export function defineBackend<B extends Backend>(backend: B): B {
+export function defineBackend<B extends Backend>(backend: BackendDefinition<B>): B {
+  const { ready } = backend;
   const checked: Backend = {
     ...backend,
+    async ready() {
+      await ready?.call(backend);
+    },
     async createFork(forkId: string, options: ForkOptions) {
       validateId(forkId, 'fork id');
       const capacityBytes = checkCapacity(options);

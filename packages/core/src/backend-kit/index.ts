@@ -17,7 +17,7 @@ export {
   runCommand,
   spawnCommand,
 } from './command.js';
-export { defineBackend } from './define-backend.js';
+export { type BackendDefinition, defineBackend } from './define-backend.js';
 export { errnoCode, isDirectory, namesIn, statOrNull } from './fs.js';
 export { ID_PATTERN, isIdName } from './ids.js';
 export { type NotFoundOptions, notFound } from './not-found.js';
@@ -28,3 +28,4 @@ export {
   retryWhileBusy,
 } from './retry.js';
 export { classifyStderr, errnoFromStderr, type StderrRule } from './stderr.js';
+export { versionExists } from './version-exists.js';

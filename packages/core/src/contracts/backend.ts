@@ -21,12 +21,32 @@
  *   through, is safe and ends in the same state.
  * - Nothing runs through a shell: external tools are spawned with argument arrays.
  * - Failures are `CacheVolumeError`s (`CommandFailedError` for failed commands).
+ *
+ * ## Concurrency
+ * - Calls may run at once, from one process or several sharing the backend. Calls on different
+ *   fork ids never disturb each other, and one version may be forked by any number of calls at
+ *   once.
+ * - A version may be removed while a call forks it: that `forkVersion` either makes a whole
+ *   fork (which keeps its data) or fails with `NOT_FOUND` and leaves nothing.
+ * - The engine never runs two calls on one fork id at once (the fork's record is its lock), so
+ *   a backend need not guard against that. Only a crash can make them overlap (a retry beside a
+ *   command the dead process left running); idempotency then brings both to the same state.
  */
 export interface Backend {
   /** Short name: `memory`, `dir`, `btrfs`, `zfs`, `sparsebundle`. */
   readonly name: string;
   /** What this backend can do; the engine reads these instead of probing methods. */
   readonly capabilities: BackendCapabilities;
+
+  /**
+   * Checks that the backend can work here and sets it up: its tools run, its root, pool or
+   * layout exists, quotas are on where it enforces them. Idempotent, and safe to call at once
+   * from several callers. Every other method works without it (each prepares what it needs);
+   * call it to fail early, for example when a runner starts.
+   * - Missing tools or an unusable root: `BACKEND_UNAVAILABLE` (or `BACKEND_FAILED`), saying
+   *   what to install or fix.
+   */
+  ready(): Promise<void>;
 
   /**
    * Creates an empty fork.
@@ -53,6 +73,9 @@ export interface Backend {
   /**
    * Commits a fork as a new, immutable version; the fork id stops existing. Flushes first.
    * - Already committed (version exists, fork gone): returns the version's usage.
+   * - Both exist (a commit interrupted after the version was made): finishes the commit. The
+   *   fork is thrown away and the version kept as it is, never replaced (a version is
+   *   immutable, and version ids are never reused, so it holds what this fork held).
    * - Neither fork nor version exists: `NOT_FOUND`.
    *
    * @param forkId - the fork
@@ -139,10 +162,28 @@ export interface ForkMount {
   mountPath: string;
 }
 
-/** Space in use. */
+/**
+ * Space in use by a fork or version: the engine records a version's figure, and a fork of it
+ * gets that many bytes plus the requested size as its capacity.
+ *
+ * What is counted is the space its files take as the filesystem accounts it, **including data
+ * shared with other forks and versions**: what a full copy would need, not what removing it
+ * would free (btrfs qgroup `referenced`, ZFS `referenced`, allocated blocks of a directory tree
+ * or an image). So a fresh fork of a version reports about the version's size, not zero. It
+ * may differ from the files' length by metadata, block rounding, holes and compression.
+ *
+ * A version's figure is exact once it is committed. A fork's may lag writes of the last few
+ * seconds on filesystems that account them when their transaction commits (ZFS).
+ */
 export interface Usage {
   /** Bytes used. */
   usedBytes: number;
+  /**
+   * `true` when `usedBytes` is an estimate rather than a measurement: a backend for which the
+   * exact figure costs time in proportion to the number of files (btrfs without quotas)
+   * returns an estimate from `commitFork` and measures in `usage()`. Absent means measured.
+   */
+  estimated?: boolean;
 }
 
 /** `fork` or `version`. */

@@ -216,6 +216,22 @@ export function describeBackendConformance<B extends Backend>(
       await expectCode(current().commitFork('ghost', 'v9'), 'NOT_FOUND');
     });
 
+    it('refuses to commit into a version another fork made, and keeps both as they were', async () => {
+      const a = await current().createFork('f1', fork);
+      await files.write(a.mountPath, 'a.txt', 'from f1');
+      await current().commitFork('f1', 'v1');
+      const b = await current().createFork('f2', fork);
+      await files.write(b.mountPath, 'a.txt', 'from f2');
+      await expectCode(current().commitFork('f2', 'v1'), 'ALREADY_EXISTS');
+      expect(await listed()).toEqual(['fork:f2', 'version:v1']);
+      expect(await files.read(b.mountPath, 'a.txt')).toBe('from f2');
+      const c = await current().forkVersion('f3', 'v1', fork);
+      expect(await files.read(c.mountPath, 'a.txt')).toBe('from f1');
+      await current().commitFork('f2', 'v2');
+      const d = await current().forkVersion('f4', 'v2', fork);
+      expect(await files.read(d.mountPath, 'a.txt')).toBe('from f2');
+    });
+
     it('returns the existing mount when forkVersion is retried', async () => {
       await current().createFork('f1', fork);
       await current().commitFork('f1', 'v1');
@@ -273,6 +289,96 @@ export function describeBackendConformance<B extends Backend>(
       expect(versionUsage.usedBytes).toBeGreaterThanOrEqual(0);
       await expectCode(current().usage('fork', 'f1'), 'NOT_FOUND');
       await expectCode(current().usage('version', 'v404'), 'NOT_FOUND');
+    });
+
+    it('counts in usage the data a version holds, also in a fork that shares it', async () => {
+      const bytes = 4 * MIB;
+      const expectAbout = (usage: { usedBytes: number }, what: string) => {
+        expect(Number.isInteger(usage.usedBytes), what).toBe(true);
+        expect(
+          usage.usedBytes,
+          `${what}: ${usage.usedBytes} bytes for ${bytes} written`,
+        ).toBeGreaterThanOrEqual(bytes * 0.9);
+        expect(usage.usedBytes, `${what}: ${usage.usedBytes} bytes for ${bytes} written`).toBeLessThanOrEqual(
+          bytes + 2 * MIB,
+        );
+      };
+      const a = await current().createFork('f1', fork);
+      await files.fill(a.mountPath, 'data.bin', bytes);
+      const committed = await current().commitFork('f1', 'v1');
+      if (committed.estimated === true) {
+        expect(Number.isInteger(committed.usedBytes) && committed.usedBytes >= 0).toBe(true);
+      } else {
+        expect(committed.estimated, 'estimated is true or absent').toBeUndefined();
+        expectAbout(committed, 'commitFork');
+      }
+      const measured = await current().usage('version', 'v1');
+      expect(measured.estimated, 'usage() measures').toBeUndefined();
+      expectAbout(measured, 'usage of the version');
+      await current().forkVersion('f2', 'v1', fork);
+      expectAbout(await current().usage('fork', 'f2'), 'usage of a fresh fork of it (shared data counts)');
+    });
+
+    it('gets ready idempotently, also for callers at once, and changes nothing it holds', async () => {
+      await Promise.all([current().ready(), current().ready()]);
+      await current().ready();
+      expect(await current().list()).toEqual([]);
+      const a = await current().createFork('f1', fork);
+      await files.write(a.mountPath, 'a.txt', 'a');
+      await current().ready();
+      expect(await listed()).toEqual(['fork:f1']);
+      expect(await files.read(a.mountPath, 'a.txt')).toBe('a');
+    });
+
+    it('runs calls on different forks at once, each fork seeing only its own writes', async () => {
+      const ids = ['c1', 'c2', 'c3', 'c4'];
+      const made = await Promise.all(ids.map((id) => current().createFork(id, fork)));
+      await Promise.all(made.map((m, i) => files.write(m.mountPath, 'own.txt', `from ${ids[i]}`)));
+      await Promise.all(ids.map((id) => current().commitFork(id, `v-${id}`)));
+      const again = await Promise.all(ids.map((id) => current().forkVersion(`g-${id}`, `v-${id}`, fork)));
+      for (const [i, m] of again.entries()) {
+        expect(await files.list(m.mountPath)).toEqual(['own.txt']);
+        expect(await files.read(m.mountPath, 'own.txt')).toBe(`from ${ids[i]}`);
+      }
+      expect(await listed()).toEqual([
+        ...ids.map((id) => `fork:g-${id}`),
+        ...ids.map((id) => `version:v-${id}`),
+      ]);
+    });
+
+    it('forks one version many times at once', async () => {
+      const a = await current().createFork('f1', fork);
+      await files.write(a.mountPath, 'base.txt', 'base');
+      await current().commitFork('f1', 'v1');
+      const ids = ['x1', 'x2', 'x3', 'x4'];
+      const forks = await Promise.all(ids.map((id) => current().forkVersion(id, 'v1', fork)));
+      await Promise.all(forks.map((m, i) => files.write(m.mountPath, 'own.txt', `${ids[i]}`)));
+      for (const [i, m] of forks.entries()) {
+        expect(await files.list(m.mountPath)).toEqual(['base.txt', 'own.txt']);
+        expect(await files.read(m.mountPath, 'own.txt')).toBe(ids[i]);
+      }
+    });
+
+    it('forks a version that is removed meanwhile whole, or not at all (NOT_FOUND, nothing left)', async () => {
+      for (const round of [1, 2, 3]) {
+        const a = await current().createFork(`s${round}`, fork);
+        await files.write(a.mountPath, 'deep/data.txt', `round ${round}`);
+        await current().commitFork(`s${round}`, `v${round}`);
+        const [forked, removed] = await Promise.allSettled([
+          current().forkVersion(`r${round}`, `v${round}`, fork),
+          current().removeVersion(`v${round}`),
+        ]);
+        expect(removed.status, String(removed.status === 'rejected' && removed.reason)).toBe('fulfilled');
+        const entries = await listed();
+        expect(entries).not.toContain(`version:v${round}`);
+        if (forked.status === 'fulfilled') {
+          expect(await files.read(forked.value.mountPath, 'deep/data.txt')).toBe(`round ${round}`);
+          expect(entries).toContain(`fork:r${round}`);
+        } else {
+          await expectCode(Promise.reject(forked.reason), 'NOT_FOUND');
+          expect(entries).not.toContain(`fork:r${round}`);
+        }
+      }
     });
 
     it('refuses hostile ids with INVALID_ARGUMENT and touches nothing', async () => {

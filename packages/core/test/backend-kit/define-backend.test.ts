@@ -10,7 +10,7 @@ const params = propertyParameters(200);
 /** A backend that records what reached it, so a test can tell that a refused call never did. */
 function recorder() {
   const calls: string[] = [];
-  const backend = defineBackend({
+  const backend = defineBackend<Backend & { extra: string }>({
     name: 'recorder',
     capabilities: {
       copyOnWrite: false,
@@ -161,12 +161,27 @@ describe('defineBackend', () => {
     expect(calls).toEqual([]);
   });
 
+  it('gives a backend without ready() one that resolves, and calls the own ready of one that has it', async () => {
+    const { backend, calls } = recorder();
+    await expect(backend.ready()).resolves.toBeUndefined();
+    expect(calls).toEqual([]);
+    let readied = 0;
+    const own = defineBackend<Backend>({
+      ...recorder().backend,
+      async ready() {
+        readied++;
+      },
+    });
+    await own.ready();
+    expect(readied).toBe(1);
+  });
+
   it('keeps the other members and leaves hasChanges out when the backend has none', async () => {
     const { backend } = recorder();
     expect(backend.name).toBe('recorder');
     expect(backend.extra).toBe('kept');
     const { hasChanges: _, ...without } = recorder().backend;
-    expect((defineBackend(without) as Backend).hasChanges).toBeUndefined();
+    expect(defineBackend<Backend>(without).hasChanges).toBeUndefined();
   });
 
   it('rejects instead of throwing synchronously', () => {
