@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -43,17 +44,24 @@ export interface HookResult {
   code: number | null;
   stdout: string;
   stderr: string;
+  /** The environment after the hook: the agent passes what a hook exports to later hooks and the command. */
+  env: Record<string, string>;
 }
 
 /**
- * Runs one of the plugin's hooks with bash, in the checkout, with exactly `env`.
+ * Runs one of the plugin's hooks, in the checkout, with exactly `env`, as the agent does: bash
+ * sources the hook in a wrapper that then writes out the environment, so that what the hook
+ * exports reaches the hooks and the command after it.
  *
  * @param hook - `pre-command`, `post-command` or `pre-exit`
  * @param env - the job's environment
+ * @param envFile - where the wrapper writes the environment after the hook
  */
-export function runHook(hook: string, env: Record<string, string>): Promise<HookResult> {
+export function runHook(hook: string, env: Record<string, string>, envFile: string): Promise<HookResult> {
+  const wrapper = '. "$1"; env -0 > "$2"';
+  rmSync(envFile, { force: true });
   return new Promise((resolve, reject) => {
-    const child = spawn('bash', [join(PLUGIN, 'hooks', hook)], {
+    const child = spawn('bash', ['-c', wrapper, 'hook-wrapper', join(PLUGIN, 'hooks', hook), envFile], {
       cwd: env.BUILDKITE_BUILD_CHECKOUT_PATH,
       env,
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -67,6 +75,14 @@ export function runHook(hook: string, env: Record<string, string>): Promise<Hook
       stderr += d.toString();
     });
     child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.on('close', (code) => {
+      const after: Record<string, string> = {};
+      if (code === 0 && existsSync(envFile))
+        for (const entry of readFileSync(envFile, 'utf8').split('\0').filter(Boolean)) {
+          const at = entry.indexOf('=');
+          after[entry.slice(0, at)] = entry.slice(at + 1);
+        }
+      resolve({ code, stdout, stderr, env: after });
+    });
   });
 }

@@ -39,7 +39,7 @@ async function agent(name: string, slug = 'web-app', agentEnv: Record<string, st
    */
   const job = async (
     configuration: Record<string, unknown>,
-    command: (checkout: string) => Promise<number | 'cancel'>,
+    command: (checkout: string, env: Record<string, string>) => Promise<number | 'cancel'>,
   ) => {
     jobs++;
     const checkout = join(base, name, `builds-${jobs}`, 'org', slug);
@@ -57,13 +57,19 @@ async function agent(name: string, slug = 'web-app', agentEnv: Record<string, st
       ...agentEnv,
       ...pluginEnv('cachevol', configuration),
     };
-    const pre = await runHook('pre-command', env);
-    const status = pre.code === 0 ? await command(checkout) : 'cancel';
+    const envFile = join(base, name, `builds-${jobs}`, 'env');
+    const pre = await runHook('pre-command', env, envFile);
+    const jobEnv = pre.code === 0 ? pre.env : env;
+    const status = pre.code === 0 ? await command(checkout, jobEnv) : 'cancel';
     const post =
       status === 'cancel'
         ? undefined
-        : await runHook('post-command', { ...env, BUILDKITE_COMMAND_EXIT_STATUS: String(status) });
-    const exit = await runHook('pre-exit', env);
+        : await runHook(
+            'post-command',
+            { ...jobEnv, BUILDKITE_COMMAND_EXIT_STATUS: String(status) },
+            envFile,
+          );
+    const exit = await runHook('pre-exit', jobEnv, envFile);
     return { pre, post, exit, checkout, job: `buildkite-${env.BUILDKITE_JOB_ID}` };
   };
   return { job, ls, attached };
@@ -73,10 +79,14 @@ describe('the Buildkite plugin, its hooks as an agent runs them', () => {
   it('misses and commits on exit 0; hits with those files; a failed or cancelled job commits nothing', async () => {
     const { job, ls, attached } = await agent('lifecycle');
 
-    const first = await job({ paths: 'node_modules' }, async (checkout) => {
+    let forkId: string | undefined;
+    const first = await job({ paths: 'node_modules' }, async (checkout, commandEnv) => {
+      forkId = commandEnv.CACHEVOL_FORK_ID;
       await writeFile(join(checkout, 'node_modules', 'left-pad.js'), 'module.exports = 1;\n');
       return 0;
     });
+    expect(forkId).toMatch(/^f-/);
+    expect(first.post?.stdout).toContain(`${forkId} committed as v-`);
     expect(first.pre.code, first.pre.stderr).toBe(0);
     expect(first.pre.stderr).toContain('web-app/web-app: miss');
     expect(first.post?.code, first.post?.stderr).toBe(0);
