@@ -58,7 +58,8 @@ export interface HookResult {
  * @param envFile - where the wrapper writes the environment after the hook
  */
 export function runHook(hook: string, env: Record<string, string>, envFile: string): Promise<HookResult> {
-  const wrapper = '. "$1"; env -0 > "$2"';
+  // The agent's posixShellWrapper: source the hook, keep its status, dump the environment.
+  const wrapper = '. "$1"; status=$?; env -0 > "$2"; exit "$status"';
   rmSync(envFile, { force: true });
   return new Promise((resolve, reject) => {
     const child = spawn('bash', ['-c', wrapper, 'hook-wrapper', join(PLUGIN, 'hooks', hook), envFile], {
