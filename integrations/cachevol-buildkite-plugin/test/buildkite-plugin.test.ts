@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { cacheVolumeSchema } from '@cachevol/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { cachevol, ensureBuilt, REPO } from '../../../packages/cli/test/helpers/cli.js';
+import { abandonAttached, cachevol, ensureBuilt, REPO } from '../../../packages/cli/test/helpers/cli.js';
 import { PLUGIN, pluginEnv, runHook } from './agent.js';
 
 let base: string;
@@ -15,7 +15,12 @@ beforeAll(async () => {
   ensureBuilt();
   base = await mkdtemp(join(tmpdir(), 'integ-buildkite-'));
 });
-afterAll(() => rm(base, { recursive: true, force: true }));
+/** The roots the tests made: what a failed test left attached is abandoned before they are removed. */
+const roots: string[] = [];
+afterAll(async () => {
+  for (const root of roots) await abandonAttached(root);
+  await rm(base, { recursive: true, force: true });
+});
 
 interface Listed {
   volumes: { scope: string; name: string; headId: string | null; forks: { state: string; job: string }[] }[];
@@ -24,6 +29,7 @@ interface Listed {
 /** An agent host: one cachevol root shared by its jobs, and the jobs of one pipeline. */
 async function agent(name: string, slug = 'web-app', agentEnv: Record<string, string> = {}) {
   const root = join(base, name, 'root');
+  roots.push(root);
   let jobs = 0;
   const ls = async (): Promise<Listed> => {
     const listed = await cachevol(['ls', '--json'], { cwd: base, env: { CACHEVOL_ROOT: root } });

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'tsup';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cachevol, ensureBuilt, REPO } from '../../../packages/cli/test/helpers/cli.js';
+import { abandonAttached, cachevol, ensureBuilt, REPO } from '../../../packages/cli/test/helpers/cli.js';
 import { attachArgs, exitCodeFor, readAttachRequest } from '../src/inputs.js';
 import { fileCommand, getBooleanInput, getMultilineInput } from '../src/runner-files.js';
 import config from '../tsup.config.js';
@@ -15,11 +15,17 @@ beforeAll(async () => {
   ensureBuilt();
   base = await mkdtemp(join(tmpdir(), 'integ-action-'));
 });
-afterAll(() => rm(base, { recursive: true, force: true }));
+/** The roots the tests made: what a failed test left attached is abandoned before they are removed. */
+const roots: string[] = [];
+afterAll(async () => {
+  for (const root of roots) await abandonAttached(root);
+  await rm(base, { recursive: true, force: true });
+});
 
 /** A CI host: one cachevol root that every job on it shares. */
 async function host(name: string) {
   const root = join(base, name, 'root');
+  roots.push(root);
   let jobs = 0;
   const ls = async () => {
     const listed = await cachevol(['ls', '--json'], { cwd: base, env: { CACHEVOL_ROOT: root } });
