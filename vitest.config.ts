@@ -13,7 +13,12 @@ export default defineConfig({
     ],
   },
   test: {
-    include: ['packages/*/test/**/*.test.ts', 'packages/*/src/**/*.test.ts', 'test-support/**/*.test.ts'],
+    include: [
+      'packages/*/test/**/*.test.ts',
+      'packages/*/src/**/*.test.ts',
+      'integrations/*/test/**/*.test.ts',
+      'test-support/**/*.test.ts',
+    ],
     // One line per suite that a gate (test-support/gate.ts) skipped, with the reason, before the
     // default reporter's summary.
     reporters: ['./test-support/skip-reasons.ts', 'default'],

@@ -1,7 +1,7 @@
 /**
  * Finds import cycles between the source files of the workspace packages (`import type`
  * included: a cycle of types still ties two files together). Prints each cycle and exits 1 when
- * there is one; `node scripts/import-cycles.mjs [DIR...]` (default: every packages/<name>/src).
+ * there is one; `node scripts/import-cycles.mjs [DIR...]` (default: every packages/<name>/src and integrations/<name>/src).
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -59,8 +59,9 @@ function main() {
   const dirs =
     process.argv.length > 2
       ? process.argv.slice(2).map((dir) => resolve(dir))
-      : readdirSync(join(ROOT, 'packages'))
-          .map((name) => join(ROOT, 'packages', name, 'src'))
+      : ['packages', 'integrations']
+          .filter((top) => existsSync(join(ROOT, top)))
+          .flatMap((top) => readdirSync(join(ROOT, top)).map((name) => join(ROOT, top, name, 'src')))
           .filter((dir) => existsSync(dir));
   const graph = new Map();
   for (const file of dirs.flatMap(sources)) graph.set(file, importsOf(file));

@@ -191,6 +191,8 @@ describe('bad input (built binary)', () => {
       'commit',
       'abandon',
       'heartbeat',
+      'finish-job',
+      'abandon-job',
       'pipeline plan',
       'pipeline run',
       'ls',

@@ -14,7 +14,7 @@ import { ensureBuilt, REPO, sandbox, tempDir } from './helpers/cli.js';
 function examples(): Map<string, unknown> {
   const text = readFileSync(join(REPO, 'docs/cli.md'), 'utf8');
   const found = new Map<string, unknown>();
-  for (const match of text.matchAll(/<!-- json: ([a-z ]+) -->\n```json\n([\s\S]*?)\n```/g))
+  for (const match of text.matchAll(/<!-- json: ([a-z -]+) -->\n```json\n([\s\S]*?)\n```/g))
     found.set(match[1] as string, JSON.parse(match[2] as string));
   return found;
 }
@@ -72,6 +72,10 @@ describe('--json output matches the reference in docs/cli.md', () => {
     printed.set('ls', await json(['ls']));
     printed.set('stats', await json(['stats']));
     printed.set('abandon', await json(['abandon', third]));
+    await json(['attach', 'deps', '--job', 'ci-job-1']);
+    printed.set('finish-job', await json(['finish-job', 'ci-job-1', '--exit-code', '0']));
+    await json(['attach', 'deps', '--job', 'ci-job-2']);
+    printed.set('abandon-job', await json(['abandon-job', 'ci-job-2']));
     printed.set('gc', await json(['gc']));
     printed.set('pipeline plan', await json(['pipeline', 'plan', 'pipeline.yml', '--slug', 'app']));
     printed.set('rm', await json(['rm', 'deps']));

@@ -174,3 +174,18 @@ export async function listTree(dir: string): Promise<string[]> {
   await walk(dir);
   return out.sort();
 }
+
+/**
+ * Abandons every fork still attached under a root, which undoes its links: a test that failed
+ * half-way would otherwise leave bind mounts in its temporary directory.
+ *
+ * @param root - a cachevol root the test made
+ */
+export async function abandonAttached(root: string): Promise<void> {
+  const env = { CACHEVOL_ROOT: root };
+  const listed = await cachevol(['ls', '--json'], { cwd: tmpdir(), env });
+  if (listed.code !== 0) return;
+  const { volumes } = JSON.parse(listed.stdout) as { volumes: { forks: { id: string; state: string }[] }[] };
+  for (const fork of volumes.flatMap((v) => v.forks).filter((f) => f.state === 'attached'))
+    await cachevol(['abandon', fork.id], { cwd: tmpdir(), env });
+}

@@ -7,6 +7,7 @@ import {
   finishCommand,
   heartbeatCommand,
 } from './fork-commands.js';
+import { abandonJobCommand, finishJobCommand } from './job-commands.js';
 import { pipelinePlanCommand, pipelineRunCommand } from './pipeline.js';
 import { runCommand } from './run.js';
 
@@ -18,6 +19,8 @@ export const COMMANDS: readonly CommandSpec[] = [
   commitCommand,
   abandonCommand,
   heartbeatCommand,
+  finishJobCommand,
+  abandonJobCommand,
   pipelinePlanCommand,
   pipelineRunCommand,
   lsCommand,
