@@ -14,4 +14,11 @@ export interface ZfsBackend extends Backend {
    * @throws `CacheVolumeError` `BACKEND_UNAVAILABLE` saying what to install, start or create
    */
   ready(): Promise<void>;
+  /**
+   * Resolves once the work this backend object does after a commit returned is done: the
+   * committed fork is filed under `versions/` (an unmount and a rename). Until then the
+   * version is used where it is, so nothing needs to wait for this; a process that exits
+   * without waiting leaves the filing to a later call, which does it when it meets the version.
+   */
+  idle(): Promise<void>;
 }

@@ -36,7 +36,7 @@ describe('zfs argv', () => {
       '-r',
       '-o',
       'name,property,value',
-      'type,origin,mountpoint,mounted,cachevol:deleted',
+      'type,origin,mountpoint,mounted,cachevol:deleted,cachevol:version',
       'tank/ci',
     ]);
     expect(getArgs(['tank/ci/forks/f1'], ['referenced', 'cachevol:deleted'])).toEqual([

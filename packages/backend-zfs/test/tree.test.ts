@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { layoutOf } from '../src/internal/layout.js';
-import { collectable, entriesOf, isLiveVersion, parseProperties, parseTree } from '../src/internal/tree.js';
+import {
+  collectable,
+  entriesOf,
+  isLiveVersion,
+  parseProperties,
+  parseTree,
+  versionSnapshot,
+} from '../src/internal/tree.js';
 
 const layout = layoutOf('tank/ci');
 
@@ -13,15 +20,17 @@ function output(
     mountpoint?: string,
     mounted?: string,
     deleted?: string,
+    version?: string,
   ][],
 ) {
   return rows
-    .flatMap(([name, type, origin = '-', mountpoint = '-', mounted = '-', deleted = '-']) => [
+    .flatMap(([name, type, origin = '-', mountpoint = '-', mounted = '-', deleted = '-', version = '-']) => [
       `${name}\ttype\t${type}`,
       `${name}\torigin\t${origin}`,
       `${name}\tmountpoint\t${mountpoint}`,
       `${name}\tmounted\t${mounted}`,
       `${name}\tcachevol:deleted\t${deleted}`,
+      `${name}\tcachevol:version\t${version}`,
     ])
     .join('\n')
     .concat('\n');
@@ -59,6 +68,7 @@ describe('parsing zfs get output', () => {
       mountpoint: '/tank/ci/forks/f1',
       mounted: true,
       deleted: false,
+      version: null,
     });
     expect(tree.get('tank/ci/versions/v1')).toMatchObject({
       origin: null,
@@ -95,6 +105,46 @@ describe('what the backend holds', () => {
     expect(isLiveVersion(tree, 'tank/ci/versions/v1')).toBe(true);
     expect(isLiveVersion(tree, 'tank/ci/versions/v0')).toBe(false);
     expect(isLiveVersion(tree, 'tank/ci/versions/v9')).toBe(false);
+  });
+
+  it('counts a committed fork not filed yet as its version, and no longer as a fork', () => {
+    const tree = parseTree(
+      output([
+        ...base,
+        ['tank/ci/forks/f1', 'filesystem', '-', '/tank/ci/forks/f1', 'yes'],
+        ['tank/ci/forks/f1@v', 'snapshot', '-', '-', '-', '-', 'v3'],
+        ['tank/ci/versions/v1', 'filesystem', '-', 'none', 'no'],
+        ['tank/ci/versions/v1@v', 'snapshot'],
+        // A reused id: versions/v1 holds v1, so this fork stays a fork.
+        ['tank/ci/forks/f2', 'filesystem', '-', '/tank/ci/forks/f2', 'yes'],
+        ['tank/ci/forks/f2@v', 'snapshot', '-', '-', '-', '-', 'v1'],
+        // An interrupted commit of an earlier release: a snapshot without the property.
+        ['tank/ci/forks/f3', 'filesystem', '-', '/tank/ci/forks/f3', 'yes'],
+        ['tank/ci/forks/f3@v', 'snapshot'],
+      ]),
+    );
+    expect(entriesOf(tree, layout)).toEqual([
+      { kind: 'fork', id: 'f2' },
+      { kind: 'fork', id: 'f3' },
+      { kind: 'version', id: 'v1' },
+      { kind: 'version', id: 'v3' },
+    ]);
+    expect(versionSnapshot(tree, layout, 'v3')).toBe('tank/ci/forks/f1@v');
+    expect(versionSnapshot(tree, layout, 'v1')).toBe('tank/ci/versions/v1@v');
+    expect(versionSnapshot(tree, layout, 'v9')).toBeUndefined();
+  });
+
+  it('leaves out a version whose snapshot was renamed @removed', () => {
+    const tree = parseTree(
+      output([
+        ...base,
+        ['tank/ci/versions/v5', 'filesystem', '-', 'none', 'no'],
+        ['tank/ci/versions/v5@removed', 'snapshot'],
+      ]),
+    );
+    expect(entriesOf(tree, layout)).toEqual([]);
+    expect(isLiveVersion(tree, 'tank/ci/versions/v5')).toBe(false);
+    expect(versionSnapshot(tree, layout, 'v5')).toBeUndefined();
   });
 
   it('is empty for a fresh parent dataset', () => {
@@ -152,6 +202,23 @@ describe('collecting removed versions', () => {
       ]),
     );
     expect(collectable(tree, layout)).toEqual([]);
+  });
+
+  it('collects a version whose snapshot was renamed @removed once its last clone is gone', () => {
+    const removed: Parameters<typeof output>[0] = [
+      ...base,
+      ['tank/ci/versions/a', 'filesystem', '-', 'none', 'no'],
+      ['tank/ci/versions/a@removed', 'snapshot'],
+    ];
+    const clone: Parameters<typeof output>[0][number] = [
+      'tank/ci/forks/f1',
+      'filesystem',
+      'tank/ci/versions/a@removed',
+      '/tank/ci/forks/f1',
+      'yes',
+    ];
+    expect(collectable(parseTree(output([...removed, clone])), layout)).toEqual([]);
+    expect(collectable(parseTree(output(removed)), layout)).toEqual(['tank/ci/versions/a']);
   });
 
   it('collects a removed version whose snapshot is already gone (an interrupted destroy)', () => {

@@ -6,7 +6,14 @@
  */
 
 /** The properties read for every dataset when cachevol looks at its whole tree. */
-export const TREE_PROPERTIES = ['type', 'origin', 'mountpoint', 'mounted', 'cachevol:deleted'] as const;
+export const TREE_PROPERTIES = [
+  'type',
+  'origin',
+  'mountpoint',
+  'mounted',
+  'cachevol:deleted',
+  'cachevol:version',
+] as const;
 
 /**
  * `zfs get -H -p -o name,property,value <props> <datasets>`: machine-readable properties
@@ -67,12 +74,18 @@ export function cloneArgs(snapshot: string, dataset: string, capacityBytes: numb
 }
 
 /**
- * `zfs snapshot <dataset>@<name>`.
+ * `zfs snapshot [-o <property>=<value>]... <dataset>@<name>`: the properties are set in the
+ * same transaction as the snapshot is made.
  *
  * @param snapshot - the full snapshot name
+ * @param properties - user properties to give the snapshot
  */
-export function snapshotArgs(snapshot: string): string[] {
-  return ['snapshot', snapshot];
+export function snapshotArgs(snapshot: string, properties: Readonly<Record<string, string>> = {}): string[] {
+  return [
+    'snapshot',
+    ...Object.entries(properties).flatMap(([name, value]) => ['-o', `${name}=${value}`]),
+    snapshot,
+  ];
 }
 
 /**

@@ -3,9 +3,15 @@
  *
  * - `<root>/forks/<fork id>`: live forks, mounted (the only mounted datasets). A fork is made
  *   here directly, by one `zfs clone`/`zfs create` that also sets its refquota and mounts it.
+ * - `<root>/forks/<fork id>` whose snapshot `@v` has {@link VERSION_PROPERTY} set: a version
+ *   committed but not filed yet (the fork is renamed into `versions/` after the commit
+ *   returns); it counts as that version, and no longer as a fork.
  * - `<root>/versions/<version id>` with the snapshot `@v`: committed versions (not mounted).
- *   A removed version whose snapshot still has clones stays here with the user property
- *   {@link DELETED_PROPERTY} set until its last dependent is gone.
+ *   A removed version whose snapshot still has clones stays here, its snapshot renamed to
+ *   `@removed` ({@link REMOVED_SNAPSHOT_NAME}), until its last dependent is gone: a fork is a
+ *   clone of `@v`, so a removed version cannot be forked, with nothing to read first.
+ *   Versions removed by earlier releases carry the user property {@link DELETED_PROPERTY}
+ *   instead; the backend renames their snapshot when it first reads the tree.
  */
 export interface Layout {
   /** The parent dataset from the options. */
@@ -16,11 +22,21 @@ export interface Layout {
   readonly versions: string;
 }
 
+/**
+ * The user property of a fork's snapshot that makes it a version: its value is the version id.
+ * `zfs snapshot -o` sets it in the same transaction as the snapshot, so a commit is one command;
+ * the fork is then filed under `versions/` off the commit path (see `operations.ts`).
+ */
+export const VERSION_PROPERTY = 'cachevol:version';
+
 /** The user property that marks a removed version awaiting the end of its last dependent. */
 export const DELETED_PROPERTY = 'cachevol:deleted';
 
 /** The name of the one snapshot of a version (and of a fork being committed). */
 export const SNAPSHOT_NAME = 'v';
+
+/** The name the snapshot of a removed version gets while clones of it still exist. */
+export const REMOVED_SNAPSHOT_NAME = 'removed';
 
 /**
  * The layout under a parent dataset.
@@ -47,6 +63,14 @@ export function forkDataset(layout: Layout, forkId: string): string {
  */
 export function versionDataset(layout: Layout, versionId: string): string {
   return `${layout.versions}/${versionId}`;
+}
+
+/**
+ * The snapshot a removed version's `@v` is renamed to while clones of it exist.
+ * @param dataset - a version dataset
+ */
+export function removedSnapshotOf(dataset: string): string {
+  return `${dataset}@${REMOVED_SNAPSHOT_NAME}`;
 }
 
 /**

@@ -1,3 +1,4 @@
+import { stat, statfs } from 'node:fs/promises';
 import { posix } from 'node:path';
 import {
   type BackendCapabilities,
@@ -29,11 +30,22 @@ import {
   forkDataset,
   type Layout,
   layoutOf,
+  removedSnapshotOf,
   snapshotOf,
+  VERSION_PROPERTY,
   versionDataset,
 } from './layout.js';
 import { isZfsFailure, retryingWhenBusy, type ZfsFailure, type ZfsRunner } from './runner.js';
-import { collectable, entriesOf, isLiveVersion, parseProperties, parseTree, type Tree } from './tree.js';
+import {
+  collectable,
+  entriesOf,
+  isLiveVersion,
+  parseProperties,
+  parseTree,
+  type Tree,
+  unfiledVersion,
+  versionSnapshot,
+} from './tree.js';
 
 const CAPABILITIES: BackendCapabilities = Object.freeze({
   copyOnWrite: true,
@@ -66,12 +78,15 @@ function bytesOf(output: string, dataset: string, property: string): number {
  * one `zfs clone -o refquota=` (or `zfs create -o refquota=`) straight to `forks/<id>`, which
  * ZFS makes, sets up and mounts in one command, so a half-done fork is a fork that `list()`
  * reports and a retry finishes; "dataset already exists" is a retry (the existing fork is
- * returned), "does not exist" sends it to the careful path. A commit snapshots the fork,
- * unmounts it and renames it into `versions/`; a failed snapshot (the fork is gone, or a
- * previous attempt left its snapshot) sends it to the careful path, which reads the tree and
- * does only what is missing. The layout datasets and the forks' mount root are read (and
- * made) once per backend object. A removed version is marked with {@link DELETED_PROPERTY} and
- * destroyed once no clone depends on it.
+ * returned), "does not exist" sends it to the careful path. A commit is one `zfs snapshot -o
+ * cachevol:version=<id>` of the fork (its size read with `statfs`, no command); the fork is
+ * then filed into `versions/` (unmount, rename) after the commit returned, and until then, or
+ * when that was cut short, its snapshot is the version. A failed snapshot (the fork is gone, or
+ * a previous attempt left its snapshot) sends the commit to the careful path, which reads the
+ * tree and does only what is missing. The layout datasets and the forks' mount root are read
+ * (and made) once per backend object. A removed version's snapshot is renamed `@removed`, so
+ * that no clone can be made of it (with nothing read first), and the version is destroyed once
+ * no clone depends on it.
  *
  * @param settings - parsed options
  * @param runner - runs `zfs`
@@ -169,6 +184,11 @@ export function createZfsBackendWith(settings: ZfsSettings, runner: ZfsRunner): 
     const tree = await readRoot();
     const mountRoot = await ensureForksArea(tree);
     await ensureVersionsArea(tree);
+    // Versions an earlier release removed (marked with the property) while clones of them
+    // lived: rename their snapshot, since forks no longer read the mark before cloning.
+    for (const [name, info] of tree) {
+      if (info.deleted && tree.has(snapshotOf(name))) await retireSnapshot(name);
+    }
     return mountRoot;
   };
   let prepared: Promise<string> | undefined;
@@ -227,6 +247,10 @@ export function createZfsBackendWith(settings: ZfsSettings, runner: ZfsRunner): 
     return { mountPath: mountpoint };
   };
 
+  /** Renames a removed version's `@v` so that nothing can clone it any more. */
+  const retireSnapshot = (version: string) =>
+    tolerate(renameArgs(snapshotOf(version), removedSnapshotOf(version)), 'missing', 'exists');
+
   /** Unmounts (if mounted) and destroys a fork (or a half-built copy of one). */
   const destroyFork = async (dataset: string, mounted: boolean): Promise<void> => {
     if (mounted) await tolerate(unmountArgs(dataset), 'not-mounted', 'missing');
@@ -241,33 +265,27 @@ export function createZfsBackendWith(settings: ZfsSettings, runner: ZfsRunner): 
    * @param make - the command for a fork dataset
    * @param onMissing - on "does not exist"/"parent does not exist": checks the layout (and
    *   the version) from a fresh tree read and throws if the fork cannot be made
-   * @param check - runs alongside the command; may throw, then the new fork is destroyed
    */
   const makeFork = async (
     forkId: string,
     capacityBytes: number,
     make: (dataset: string) => string[],
-    onMissing: (tree: Tree) => void,
-    check?: () => Promise<void>,
+    onMissing: (tree: Tree) => void | Promise<void>,
   ): Promise<ForkMount> => {
     const dataset = forkDataset(layout, forkId);
     const mountRoot = await forksMountRoot();
     const attempt = async (): Promise<ForkMount> => {
-      const [made, checked] = await Promise.allSettled([zfs(make(dataset)), check?.()]);
-      if (made.status === 'fulfilled') {
-        if (checked.status === 'rejected') {
-          await destroyFork(dataset, true);
-          throw checked.reason;
-        }
-        return { mountPath: posix.join(mountRoot, forkId) };
+      try {
+        await zfs(make(dataset));
+      } catch (error) {
+        if (!(error instanceof CommandFailedError) || error.code === 'BACKEND_UNAVAILABLE') throw error;
+        if (isZfsFailure(error, 'out-of-space')) return capacityRefused(error, forkId, capacityBytes);
+        if (isZfsFailure(error, 'missing') || isZfsFailure(error, 'no-parent')) throw error;
+        // "dataset already exists" (a retry), or created but not mounted, or anything else
+        // after which the fork may exist: finish it if it does.
+        return existingFork(forkId, capacityBytes, error);
       }
-      const error = made.reason;
-      if (!(error instanceof CommandFailedError) || error.code === 'BACKEND_UNAVAILABLE') throw error;
-      if (isZfsFailure(error, 'out-of-space')) return capacityRefused(error, forkId, capacityBytes);
-      if (isZfsFailure(error, 'missing') || isZfsFailure(error, 'no-parent')) throw error;
-      // "dataset already exists" (a retry), or created but not mounted, or anything else after
-      // which the fork may exist: finish it if it does.
-      return existingFork(forkId, capacityBytes, error);
+      return { mountPath: posix.join(mountRoot, forkId) };
     };
     try {
       return await attempt();
@@ -277,7 +295,7 @@ export function createZfsBackendWith(settings: ZfsSettings, runner: ZfsRunner): 
       prepared = undefined;
       const tree = await readRoot();
       if (tree.has(dataset)) return existingFork(forkId, capacityBytes);
-      onMissing(tree);
+      await onMissing(tree);
       await forksMountRoot();
       return attempt();
     }
@@ -297,6 +315,7 @@ export function createZfsBackendWith(settings: ZfsSettings, runner: ZfsRunner): 
    * count only the blocks not shared with the origin).
    */
   const forkUsage = async (forkId: string): Promise<Usage> => {
+    await filingFork.get(forkId);
     const dataset = forkDataset(layout, forkId);
     try {
       return { usedBytes: bytesOf(await zfs(getArgs([dataset], ['referenced'])), dataset, 'referenced') };
@@ -308,17 +327,20 @@ export function createZfsBackendWith(settings: ZfsSettings, runner: ZfsRunner): 
 
   /**
    * A version's usage: the `referenced` bytes of its snapshot (what its forks start from), read
-   * with the removal mark of its dataset in one `zfs get`.
+   * with the removal mark of its dataset in one `zfs get`; a version not filed yet is looked up.
    */
   const versionUsage = async (versionId: string): Promise<Usage> => {
+    await filing.get(versionId);
     const version = versionDataset(layout, versionId);
     const snapshot = snapshotOf(version);
     let output: string;
     try {
       output = await zfs(getArgs([version, snapshot], ['referenced', DELETED_PROPERTY]));
     } catch (error) {
-      if (isZfsFailure(error, 'missing')) return notFound('version', versionId, layout.root);
-      throw error;
+      if (!isZfsFailure(error, 'missing')) throw error;
+      const unfiled = versionSnapshot(await readRoot(), layout, versionId);
+      if (unfiled === undefined) return notFound('version', versionId, layout.root);
+      return { usedBytes: bytesOf(await zfs(getArgs([unfiled], ['referenced'])), unfiled, 'referenced') };
     }
     if (parseProperties(output).get(version)?.get(DELETED_PROPERTY) === 'on') {
       return notFound('version', versionId, layout.root);
@@ -326,36 +348,76 @@ export function createZfsBackendWith(settings: ZfsSettings, runner: ZfsRunner): 
     return { usedBytes: bytesOf(output, snapshot, 'referenced') };
   };
 
+  /** Versions being filed under `versions/` after their commit returned, by version id. */
+  const filing = new Map<string, Promise<void>>();
+  /** The same filings, by the id of the fork that was committed. */
+  const filingFork = new Map<string, Promise<void>>();
+  /** Version ids this backend object committed or found, so a second commit is refused. */
+  const known = new Set<string>();
+
   /**
-   * The end of a commit, once `forks/<id>@v` is taken: unmounts the fork (reading the
-   * snapshot's size meanwhile) and renames it with its snapshot into `versions/`.
+   * Files a committed fork under `versions/<id>`, off the commit path: unmounts it (zfs-fuse
+   * refuses to rename a mounted filesystem) and renames it with its snapshot. Until then the
+   * fork's `@v` is the version. If `versions/<id>` turns out to exist (a version id reused by
+   * another process), this commit is undone: its snapshot goes and the fork is a fork again.
+   * Failures leave the version where it is, found by a tree read, and filed by a later call.
    */
-  const finishCommit = async (forkId: string, versionId: string): Promise<Usage> => {
+  const fileVersion = (forkId: string, versionId: string): Promise<void> => {
     const fork = forkDataset(layout, forkId);
     const version = versionDataset(layout, versionId);
-    const snapshot = snapshotOf(fork);
-    // Unmounted first: zfs-fuse refuses to rename a mounted filesystem ("dataset is busy").
-    // The unmount is spawned first: it is on the way to the rename, the read is not.
-    const [, usage] = await Promise.all([
-      tolerate(unmountArgs(fork), 'not-mounted'),
-      zfs(getArgs([snapshot], ['referenced'])).then((output) => ({
-        usedBytes: bytesOf(output, snapshot, 'referenced'),
-      })),
-    ]);
-    try {
-      await zfs(renameArgs(fork, version));
-    } catch (error) {
-      if (isZfsFailure(error, 'exists')) {
-        // Leave the fork as it was: usable, without the snapshot.
-        await tolerate(destroyArgs(snapshot), 'missing');
-        await tolerate(mountArgs(fork), 'mounted');
-        versionExists(forkId, versionId, { dataset: layout.root });
+    const filed = (async () => {
+      await tolerate(unmountArgs(fork), 'not-mounted');
+      try {
+        await zfs(renameArgs(fork, version));
+      } catch (error) {
+        if (isZfsFailure(error, 'exists')) {
+          await tolerate(destroyArgs(snapshotOf(fork)), 'missing');
+          await tolerate(mountArgs(fork), 'mounted');
+          return;
+        }
+        if (!isZfsFailure(error, 'no-parent')) throw error;
+        await ensureVersionsArea();
+        await zfs(renameArgs(fork, version));
       }
-      if (!isZfsFailure(error, 'no-parent')) throw error;
-      await ensureVersionsArea();
-      await zfs(renameArgs(fork, version));
-    }
-    return usage;
+    })()
+      .catch(() => undefined)
+      .finally(() => filing.delete(versionId));
+    filing.set(versionId, filed);
+    filingFork.set(forkId, filed);
+    void filed.finally(() => filingFork.delete(forkId));
+    return filed;
+  };
+
+  const idle = async (): Promise<void> => {
+    while (filing.size > 0) await Promise.all(filing.values());
+  };
+
+  /**
+   * Files the version a commit left in `forks/` (a tree read found it), before using it.
+   * @returns whether there was one to file
+   */
+  const fileFound = async (tree: Tree, versionId: string): Promise<boolean> => {
+    const snapshot = versionSnapshot(tree, layout, versionId);
+    if (snapshot === undefined || !snapshot.startsWith(`${layout.forks}/`)) return false;
+    await fileVersion(snapshot.slice(layout.forks.length + 1, snapshot.indexOf('@')), versionId);
+    return true;
+  };
+
+  /**
+   * The bytes a just-committed fork references, read without a command: ZFS reports a
+   * dataset's `referenced` bytes as the used blocks of its mount (`statfs`: exact on zfs-fuse,
+   * rounded up to the record size on OpenZFS), and `zfs snapshot` has synced the transaction
+   * that holds the fork's last writes. `zfs get` when the fork is not mounted where it should be.
+   */
+  const committedUsage = async (forkId: string, snapshot: string): Promise<Usage> => {
+    const mountRoot = await forksMountRoot();
+    const mount = posix.join(mountRoot, forkId);
+    const [fs, own, parent] = await Promise.all([statfs(mount), stat(mount), stat(mountRoot)]).catch(
+      () => [],
+    );
+    if (fs && own && parent && own.dev !== parent.dev)
+      return { usedBytes: (fs.blocks - fs.bfree) * fs.bsize };
+    return { usedBytes: bytesOf(await zfs(getArgs([snapshot], ['referenced'])), snapshot, 'referenced') };
   };
 
   /** A commit that found the fork gone or its snapshot taken: reads the tree, does what is left. */
@@ -367,12 +429,32 @@ export function createZfsBackendWith(settings: ZfsSettings, runner: ZfsRunner): 
       if (isLiveVersion(tree, version)) return versionUsage(versionId);
       return notFound('fork', forkId, layout.root);
     }
-    if (tree.has(version)) versionExists(forkId, versionId, { dataset: layout.root });
+    const made = tree.get(snapshotOf(fork))?.version;
+    if (made === versionId && unfiledVersion(tree, fork) === versionId) {
+      // Committed already, not filed yet.
+      void fileVersion(forkId, versionId);
+      return versionUsage(versionId);
+    }
+    if (made !== null && made !== undefined && unfiledVersion(tree, fork) !== undefined) {
+      return notFound('fork', forkId, layout.root); // committed as another version
+    }
+    if (tree.has(version) || versionSnapshot(tree, layout, versionId) !== undefined) {
+      versionExists(forkId, versionId, { dataset: layout.root });
+    }
     await ensureVersionsArea(tree);
     // A snapshot left by an interrupted commit may predate the fork's last writes: retake it.
     if (tree.has(snapshotOf(fork))) await tolerate(destroyArgs(snapshotOf(fork)), 'missing');
-    await zfs(snapshotArgs(snapshotOf(fork)));
-    return finishCommit(forkId, versionId);
+    return commitOnce(forkId, versionId);
+  };
+
+  /** The commit itself: one `zfs snapshot` that also names the version; filing comes after. */
+  const commitOnce = async (forkId: string, versionId: string): Promise<Usage> => {
+    const snapshot = snapshotOf(forkDataset(layout, forkId));
+    await zfs(snapshotArgs(snapshot, { [VERSION_PROPERTY]: versionId }));
+    known.add(versionId);
+    const usage = await committedUsage(forkId, snapshot);
+    void fileVersion(forkId, versionId);
+    return usage;
   };
 
   // Ids, capacities and kinds are checked by defineBackend before any of these run.
@@ -395,32 +477,29 @@ export function createZfsBackendWith(settings: ZfsSettings, runner: ZfsRunner): 
     },
 
     async forkVersion(forkId, versionId, { capacityBytes }) {
+      await filing.get(versionId);
       const version = versionDataset(layout, versionId);
       return makeFork(
         forkId,
         capacityBytes,
         (dataset) => cloneArgs(snapshotOf(version), dataset, capacityBytes),
-        (tree) => {
-          if (!isLiveVersion(tree, version)) notFound('version', versionId, layout.root);
-        },
-        // A removed version keeps its snapshot while forks use it: never fork it again. Read
-        // alongside the clone; a fork made from a removed version is destroyed again.
-        async () => {
-          const output = await zfs(getArgs([version], [DELETED_PROPERTY])).catch((error: unknown) => {
-            if (isZfsFailure(error, 'missing')) return notFound('version', versionId, layout.root);
-            throw error;
-          });
-          if (parseProperties(output).get(version)?.get(DELETED_PROPERTY) === 'on') {
-            notFound('version', versionId, layout.root);
-          }
+        // A removed version has no `@v` (it was renamed), so the clone itself refuses it. A
+        // version still in `forks/` (its filing was cut short) is filed first.
+        async (tree) => {
+          await fileFound(tree, versionId);
+          if (!isLiveVersion(await readRoot(), version)) notFound('version', versionId, layout.root);
         },
       );
     },
 
     async commitFork(forkId, versionId) {
+      if (known.has(versionId)) {
+        await filing.get(versionId);
+        return commitCarefully(forkId, versionId);
+      }
       // Taking the snapshot also flushes: it includes every write that has returned.
       try {
-        await zfs(snapshotArgs(snapshotOf(forkDataset(layout, forkId))));
+        return await commitOnce(forkId, versionId);
       } catch (error) {
         // The fork is gone (committed already?) or an interrupted commit left its snapshot.
         if (isZfsFailure(error, 'missing') || isZfsFailure(error, 'exists')) {
@@ -428,22 +507,24 @@ export function createZfsBackendWith(settings: ZfsSettings, runner: ZfsRunner): 
         }
         throw error;
       }
-      return finishCommit(forkId, versionId);
     },
 
     async discardFork(forkId) {
+      await filingFork.get(forkId);
       const tree = await readTree();
       const dataset = forkDataset(layout, forkId);
       const info = tree.get(dataset);
-      if (info) await destroyFork(dataset, info.mounted);
+      // A committed fork not filed yet is a version, not this fork any more.
+      if (info && unfiledVersion(tree, dataset) === undefined) await destroyFork(dataset, info.mounted);
       await collect();
     },
 
     async removeVersion(versionId) {
-      const tree = await readTree();
+      await filing.get(versionId);
+      let tree = await readTree();
+      if (await fileFound(tree, versionId)) tree = await readTree();
       const version = versionDataset(layout, versionId);
-      const info = tree.get(version);
-      if (info?.type === 'filesystem' && !info.deleted) await zfs(setArgs(version, DELETED_PROPERTY, 'on'));
+      if (isLiveVersion(tree, version)) await retireSnapshot(version);
       await collect();
     },
 
@@ -452,7 +533,10 @@ export function createZfsBackendWith(settings: ZfsSettings, runner: ZfsRunner): 
     },
 
     async list(): Promise<BackendEntry[]> {
+      await idle();
       return entriesOf(await readRoot(), layout);
     },
+
+    idle,
   });
 }

@@ -1,5 +1,11 @@
 import type { BackendEntry } from '@cachevol/core';
-import { DELETED_PROPERTY, type Layout, SNAPSHOT_NAME } from './layout.js';
+import {
+  DELETED_PROPERTY,
+  type Layout,
+  REMOVED_SNAPSHOT_NAME,
+  SNAPSHOT_NAME,
+  VERSION_PROPERTY,
+} from './layout.js';
 
 /** What cachevol knows about one dataset or snapshot, from `zfs get -H -p`. */
 export interface DatasetInfo {
@@ -11,8 +17,10 @@ export interface DatasetInfo {
   mountpoint: string | null;
   /** Whether the filesystem is mounted now. */
   mounted: boolean;
-  /** Whether the version was removed and waits for its last dependent to go. */
+  /** Whether the version was marked removed by an earlier release (the user property). */
   deleted: boolean;
+  /** For a fork's snapshot made by a commit: the version id it is (`cachevol:version`). */
+  version: string | null;
 }
 
 /** Every dataset under the parent dataset (the parent included), by full name. */
@@ -62,6 +70,7 @@ export function parseTree(stdout: string): Tree {
       mountpoint: value('mountpoint'),
       mounted: value('mounted') === 'yes',
       deleted: value(DELETED_PROPERTY) === 'on',
+      version: value(VERSION_PROPERTY),
     });
   }
   return tree;
@@ -75,7 +84,8 @@ function childId(area: string, name: string): string | undefined {
 }
 
 /**
- * A live version: `versions/<id>` is a filesystem with its snapshot and not marked deleted.
+ * A live version: `versions/<id>` is a filesystem with its snapshot `@v`, and not marked
+ * removed by an earlier release.
  *
  * @param tree - the datasets
  * @param dataset - the version's dataset name
@@ -87,6 +97,52 @@ export function isLiveVersion(tree: Tree, dataset: string): boolean {
     !info.deleted &&
     tree.get(`${dataset}@${SNAPSHOT_NAME}`)?.type === 'snapshot'
   );
+}
+
+/**
+ * The version a fork dataset became by a commit not filed yet: the id its `@v` snapshot
+ * carries, when that is a valid id and `versions/<id>` does not hold it already.
+ *
+ * @param tree - the datasets
+ * @param dataset - a fork dataset
+ */
+export function unfiledVersion(tree: Tree, dataset: string): string | undefined {
+  const id = tree.get(`${dataset}@${SNAPSHOT_NAME}`)?.version;
+  if (id === null || id === undefined || !ID.test(id) || id.length > 64) return undefined;
+  const root = dataset.slice(0, dataset.lastIndexOf('/forks/'));
+  // Another fork's version under that id (a reused id): this one stays a fork.
+  return isLiveVersion(tree, `${root}/versions/${id}`) ? undefined : id;
+}
+
+/**
+ * Where a version's snapshot is: `versions/<id>@v` once filed, or the `@v` of the fork that a
+ * commit made it from until then; `undefined` when it is neither (missing or removed).
+ *
+ * @param tree - the datasets
+ * @param layout - the layout
+ * @param versionId - the version
+ */
+export function versionSnapshot(tree: Tree, layout: Layout, versionId: string): string | undefined {
+  const filed = `${layout.versions}/${versionId}`;
+  if (isLiveVersion(tree, filed)) return `${filed}@${SNAPSHOT_NAME}`;
+  for (const name of tree.keys()) {
+    if (childId(layout.forks, name) !== undefined && unfiledVersion(tree, name) === versionId) {
+      return `${name}@${SNAPSHOT_NAME}`;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * A removed version waiting for its dependents: its snapshot renamed to `@removed`, or (an
+ * earlier release's mark) the user property set.
+ *
+ * @param tree - the datasets
+ * @param dataset - the version's dataset name
+ */
+export function isRemovedVersion(tree: Tree, dataset: string): boolean {
+  const info = tree.get(dataset);
+  return info?.type === 'filesystem' && (info.deleted || tree.has(`${dataset}@${REMOVED_SNAPSHOT_NAME}`));
 }
 
 /**
@@ -103,9 +159,11 @@ export function entriesOf(tree: Tree, layout: Layout): BackendEntry[] {
   for (const [name, info] of tree) {
     if (info.type !== 'filesystem') continue;
     const fork = childId(layout.forks, name);
-    if (fork !== undefined) forks.add(fork);
+    const committed = fork === undefined ? undefined : unfiledVersion(tree, name);
+    if (committed !== undefined) versions.add(committed);
+    else if (fork !== undefined) forks.add(fork);
     const version = childId(layout.versions, name);
-    if (version !== undefined && !info.deleted) versions.add(version);
+    if (version !== undefined && !isRemovedVersion(tree, name)) versions.add(version);
   }
   return [
     ...[...forks].sort().map((id) => ({ kind: 'fork' as const, id })),
@@ -129,10 +187,7 @@ export function collectable(tree: Tree, layout: Layout): string[] {
     if (info.origin) clones.set(parentOf(info.origin), (clones.get(parentOf(info.origin)) ?? 0) + 1);
   }
   const marked = [...tree]
-    .filter(
-      ([name, info]) =>
-        info.deleted && info.type === 'filesystem' && childId(layout.versions, name) !== undefined,
-    )
+    .filter(([name]) => childId(layout.versions, name) !== undefined && isRemovedVersion(tree, name))
     .map(([name]) => name)
     .sort();
   const order: string[] = [];
