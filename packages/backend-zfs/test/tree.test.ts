@@ -134,19 +134,6 @@ describe('what the backend holds', () => {
     expect(versionSnapshot(tree, layout, 'v9')).toBeUndefined();
   });
 
-  it('leaves out a version whose snapshot was renamed @removed', () => {
-    const tree = parseTree(
-      output([
-        ...base,
-        ['tank/ci/versions/v5', 'filesystem', '-', 'none', 'no'],
-        ['tank/ci/versions/v5@removed', 'snapshot'],
-      ]),
-    );
-    expect(entriesOf(tree, layout)).toEqual([]);
-    expect(isLiveVersion(tree, 'tank/ci/versions/v5')).toBe(false);
-    expect(versionSnapshot(tree, layout, 'v5')).toBeUndefined();
-  });
-
   it('is empty for a fresh parent dataset', () => {
     expect(entriesOf(parseTree(output([['tank/ci', 'filesystem', '-', '/tank/ci', 'yes']])), layout)).toEqual(
       [],
@@ -202,23 +189,6 @@ describe('collecting removed versions', () => {
       ]),
     );
     expect(collectable(tree, layout)).toEqual([]);
-  });
-
-  it('collects a version whose snapshot was renamed @removed once its last clone is gone', () => {
-    const removed: Parameters<typeof output>[0] = [
-      ...base,
-      ['tank/ci/versions/a', 'filesystem', '-', 'none', 'no'],
-      ['tank/ci/versions/a@removed', 'snapshot'],
-    ];
-    const clone: Parameters<typeof output>[0][number] = [
-      'tank/ci/forks/f1',
-      'filesystem',
-      'tank/ci/versions/a@removed',
-      '/tank/ci/forks/f1',
-      'yes',
-    ];
-    expect(collectable(parseTree(output([...removed, clone])), layout)).toEqual([]);
-    expect(collectable(parseTree(output(removed)), layout)).toEqual(['tank/ci/versions/a']);
   });
 
   it('collects a removed version whose snapshot is already gone (an interrupted destroy)', () => {

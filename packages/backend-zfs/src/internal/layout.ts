@@ -7,11 +7,8 @@
  *   committed but not filed yet (the fork is renamed into `versions/` after the commit
  *   returns); it counts as that version, and no longer as a fork.
  * - `<root>/versions/<version id>` with the snapshot `@v`: committed versions (not mounted).
- *   A removed version whose snapshot still has clones stays here, its snapshot renamed to
- *   `@removed` ({@link REMOVED_SNAPSHOT_NAME}), until its last dependent is gone: a fork is a
- *   clone of `@v`, so a removed version cannot be forked, with nothing to read first.
- *   Versions removed by earlier releases carry the user property {@link DELETED_PROPERTY}
- *   instead; the backend renames their snapshot when it first reads the tree.
+ *   A removed version whose snapshot still has clones stays here with the user property
+ *   {@link DELETED_PROPERTY} set until its last dependent is gone.
  */
 export interface Layout {
   /** The parent dataset from the options. */
@@ -34,9 +31,6 @@ export const DELETED_PROPERTY = 'cachevol:deleted';
 
 /** The name of the one snapshot of a version (and of a fork being committed). */
 export const SNAPSHOT_NAME = 'v';
-
-/** The name the snapshot of a removed version gets while clones of it still exist. */
-export const REMOVED_SNAPSHOT_NAME = 'removed';
 
 /**
  * The layout under a parent dataset.
@@ -63,14 +57,6 @@ export function forkDataset(layout: Layout, forkId: string): string {
  */
 export function versionDataset(layout: Layout, versionId: string): string {
   return `${layout.versions}/${versionId}`;
-}
-
-/**
- * The snapshot a removed version's `@v` is renamed to while clones of it exist.
- * @param dataset - a version dataset
- */
-export function removedSnapshotOf(dataset: string): string {
-  return `${dataset}@${REMOVED_SNAPSHOT_NAME}`;
 }
 
 /**

@@ -30,7 +30,6 @@ import {
   forkDataset,
   type Layout,
   layoutOf,
-  removedSnapshotOf,
   snapshotOf,
   VERSION_PROPERTY,
   versionDataset,
@@ -84,9 +83,8 @@ function bytesOf(output: string, dataset: string, property: string): number {
  * when that was cut short, its snapshot is the version. A failed snapshot (the fork is gone, or
  * a previous attempt left its snapshot) sends the commit to the careful path, which reads the
  * tree and does only what is missing. The layout datasets and the forks' mount root are read
- * (and made) once per backend object. A removed version's snapshot is renamed `@removed`, so
- * that no clone can be made of it (with nothing read first), and the version is destroyed once
- * no clone depends on it.
+ * (and made) once per backend object. A removed version is marked with
+ * {@link DELETED_PROPERTY} and destroyed once no clone depends on it.
  *
  * @param settings - parsed options
  * @param runner - runs `zfs`
@@ -184,11 +182,6 @@ export function createZfsBackendWith(settings: ZfsSettings, runner: ZfsRunner): 
     const tree = await readRoot();
     const mountRoot = await ensureForksArea(tree);
     await ensureVersionsArea(tree);
-    // Versions an earlier release removed (marked with the property) while clones of them
-    // lived: rename their snapshot, since forks no longer read the mark before cloning.
-    for (const [name, info] of tree) {
-      if (info.deleted && tree.has(snapshotOf(name))) await retireSnapshot(name);
-    }
     return mountRoot;
   };
   let prepared: Promise<string> | undefined;
@@ -247,10 +240,6 @@ export function createZfsBackendWith(settings: ZfsSettings, runner: ZfsRunner): 
     return { mountPath: mountpoint };
   };
 
-  /** Renames a removed version's `@v` so that nothing can clone it any more. */
-  const retireSnapshot = (version: string) =>
-    tolerate(renameArgs(snapshotOf(version), removedSnapshotOf(version)), 'missing', 'exists');
-
   /** Unmounts (if mounted) and destroys a fork (or a half-built copy of one). */
   const destroyFork = async (dataset: string, mounted: boolean): Promise<void> => {
     if (mounted) await tolerate(unmountArgs(dataset), 'not-mounted', 'missing');
@@ -265,27 +254,33 @@ export function createZfsBackendWith(settings: ZfsSettings, runner: ZfsRunner): 
    * @param make - the command for a fork dataset
    * @param onMissing - on "does not exist"/"parent does not exist": checks the layout (and
    *   the version) from a fresh tree read and throws if the fork cannot be made
+   * @param check - runs alongside the command; may throw, then the new fork is destroyed
    */
   const makeFork = async (
     forkId: string,
     capacityBytes: number,
     make: (dataset: string) => string[],
     onMissing: (tree: Tree) => void | Promise<void>,
+    check?: () => Promise<void>,
   ): Promise<ForkMount> => {
     const dataset = forkDataset(layout, forkId);
     const mountRoot = await forksMountRoot();
     const attempt = async (): Promise<ForkMount> => {
-      try {
-        await zfs(make(dataset));
-      } catch (error) {
-        if (!(error instanceof CommandFailedError) || error.code === 'BACKEND_UNAVAILABLE') throw error;
-        if (isZfsFailure(error, 'out-of-space')) return capacityRefused(error, forkId, capacityBytes);
-        if (isZfsFailure(error, 'missing') || isZfsFailure(error, 'no-parent')) throw error;
-        // "dataset already exists" (a retry), or created but not mounted, or anything else
-        // after which the fork may exist: finish it if it does.
-        return existingFork(forkId, capacityBytes, error);
+      const [made, checked] = await Promise.allSettled([zfs(make(dataset)), check?.()]);
+      if (made.status === 'fulfilled') {
+        if (checked.status === 'rejected') {
+          await destroyFork(dataset, true);
+          throw checked.reason;
+        }
+        return { mountPath: posix.join(mountRoot, forkId) };
       }
-      return { mountPath: posix.join(mountRoot, forkId) };
+      const error = made.reason;
+      if (!(error instanceof CommandFailedError) || error.code === 'BACKEND_UNAVAILABLE') throw error;
+      if (isZfsFailure(error, 'out-of-space')) return capacityRefused(error, forkId, capacityBytes);
+      if (isZfsFailure(error, 'missing') || isZfsFailure(error, 'no-parent')) throw error;
+      // "dataset already exists" (a retry), or created but not mounted, or anything else after
+      // which the fork may exist: finish it if it does.
+      return existingFork(forkId, capacityBytes, error);
     };
     try {
       return await attempt();
@@ -483,11 +478,23 @@ export function createZfsBackendWith(settings: ZfsSettings, runner: ZfsRunner): 
         forkId,
         capacityBytes,
         (dataset) => cloneArgs(snapshotOf(version), dataset, capacityBytes),
-        // A removed version has no `@v` (it was renamed), so the clone itself refuses it. A
-        // version still in `forks/` (its filing was cut short) is filed first.
+        // A version still in `forks/` (its filing was cut short) is filed first.
         async (tree) => {
-          await fileFound(tree, versionId);
-          if (!isLiveVersion(await readRoot(), version)) notFound('version', versionId, layout.root);
+          if (await fileFound(tree, versionId)) tree = await readRoot();
+          if (!isLiveVersion(tree, version)) notFound('version', versionId, layout.root);
+        },
+        // A removed version keeps its snapshot while forks use it: never fork it again. Read
+        // alongside the clone; a fork made from a removed version is destroyed again. (Not a
+        // rename of the snapshot: zfs-fuse unmounts and remounts every clone of a snapshot it
+        // renames, and those are forks in use.)
+        async () => {
+          const output = await zfs(getArgs([version], [DELETED_PROPERTY])).catch((error: unknown) => {
+            if (isZfsFailure(error, 'missing')) return notFound('version', versionId, layout.root);
+            throw error;
+          });
+          if (parseProperties(output).get(version)?.get(DELETED_PROPERTY) === 'on') {
+            notFound('version', versionId, layout.root);
+          }
         },
       );
     },
@@ -524,7 +531,8 @@ export function createZfsBackendWith(settings: ZfsSettings, runner: ZfsRunner): 
       let tree = await readTree();
       if (await fileFound(tree, versionId)) tree = await readTree();
       const version = versionDataset(layout, versionId);
-      if (isLiveVersion(tree, version)) await retireSnapshot(version);
+      const info = tree.get(version);
+      if (info?.type === 'filesystem' && !info.deleted) await zfs(setArgs(version, DELETED_PROPERTY, 'on'));
       await collect();
     },
 

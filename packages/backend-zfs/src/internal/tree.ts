@@ -1,11 +1,5 @@
 import type { BackendEntry } from '@cachevol/core';
-import {
-  DELETED_PROPERTY,
-  type Layout,
-  REMOVED_SNAPSHOT_NAME,
-  SNAPSHOT_NAME,
-  VERSION_PROPERTY,
-} from './layout.js';
+import { DELETED_PROPERTY, type Layout, SNAPSHOT_NAME, VERSION_PROPERTY } from './layout.js';
 
 /** What cachevol knows about one dataset or snapshot, from `zfs get -H -p`. */
 export interface DatasetInfo {
@@ -17,7 +11,7 @@ export interface DatasetInfo {
   mountpoint: string | null;
   /** Whether the filesystem is mounted now. */
   mounted: boolean;
-  /** Whether the version was marked removed by an earlier release (the user property). */
+  /** Whether the version was removed and waits for its last dependent to go. */
   deleted: boolean;
   /** For a fork's snapshot made by a commit: the version id it is (`cachevol:version`). */
   version: string | null;
@@ -84,8 +78,7 @@ function childId(area: string, name: string): string | undefined {
 }
 
 /**
- * A live version: `versions/<id>` is a filesystem with its snapshot `@v`, and not marked
- * removed by an earlier release.
+ * A live version: `versions/<id>` is a filesystem with its snapshot and not marked deleted.
  *
  * @param tree - the datasets
  * @param dataset - the version's dataset name
@@ -134,18 +127,6 @@ export function versionSnapshot(tree: Tree, layout: Layout, versionId: string): 
 }
 
 /**
- * A removed version waiting for its dependents: its snapshot renamed to `@removed`, or (an
- * earlier release's mark) the user property set.
- *
- * @param tree - the datasets
- * @param dataset - the version's dataset name
- */
-export function isRemovedVersion(tree: Tree, dataset: string): boolean {
-  const info = tree.get(dataset);
-  return info?.type === 'filesystem' && (info.deleted || tree.has(`${dataset}@${REMOVED_SNAPSHOT_NAME}`));
-}
-
-/**
  * What the backend holds, for `list()`: forks under `forks/` (half-made ones included) and
  * versions under `versions/` that are not marked deleted. Names that are not valid ids are not
  * cachevol's and are left out.
@@ -163,7 +144,7 @@ export function entriesOf(tree: Tree, layout: Layout): BackendEntry[] {
     if (committed !== undefined) versions.add(committed);
     else if (fork !== undefined) forks.add(fork);
     const version = childId(layout.versions, name);
-    if (version !== undefined && !isRemovedVersion(tree, name)) versions.add(version);
+    if (version !== undefined && !info.deleted) versions.add(version);
   }
   return [
     ...[...forks].sort().map((id) => ({ kind: 'fork' as const, id })),
@@ -187,7 +168,10 @@ export function collectable(tree: Tree, layout: Layout): string[] {
     if (info.origin) clones.set(parentOf(info.origin), (clones.get(parentOf(info.origin)) ?? 0) + 1);
   }
   const marked = [...tree]
-    .filter(([name]) => childId(layout.versions, name) !== undefined && isRemovedVersion(tree, name))
+    .filter(
+      ([name, info]) =>
+        info.deleted && info.type === 'filesystem' && childId(layout.versions, name) !== undefined,
+    )
     .map(([name]) => name)
     .sort();
   const order: string[] = [];
