@@ -84,6 +84,12 @@ describe('zfs argv', () => {
 
   it('snapshots, renames, mounts, unmounts, marks and destroys', () => {
     expect(snapshotArgs('tank/ci/forks/f1@v')).toEqual(['snapshot', 'tank/ci/forks/f1@v']);
+    expect(snapshotArgs('tank/ci/forks/f1@v', 'v7')).toEqual([
+      'snapshot',
+      '-o',
+      'cachevol:version=v7',
+      'tank/ci/forks/f1@v',
+    ]);
     expect(renameArgs('tank/ci/forks/f1', 'tank/ci/versions/v1')).toEqual([
       'rename',
       'tank/ci/forks/f1',

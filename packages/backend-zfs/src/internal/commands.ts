@@ -4,6 +4,7 @@
  * used: `get -H -p` (never `list -p`), one property per `set`, `rename` without `-u`, and
  * properties given at creation with `-o`.
  */
+import { DELETED_PROPERTY, VERSION_PROPERTY } from './layout.js';
 
 /** The properties read for every dataset when cachevol looks at its whole tree. */
 export const TREE_PROPERTIES = [
@@ -11,9 +12,9 @@ export const TREE_PROPERTIES = [
   'origin',
   'mountpoint',
   'mounted',
-  'cachevol:deleted',
-  'cachevol:version',
-] as const;
+  DELETED_PROPERTY,
+  VERSION_PROPERTY,
+];
 
 /**
  * `zfs get -H -p -o name,property,value <props> <datasets>`: machine-readable properties
@@ -74,68 +75,37 @@ export function cloneArgs(snapshot: string, dataset: string, capacityBytes: numb
 }
 
 /**
- * `zfs snapshot [-o <property>=<value>]... <dataset>@<name>`: the properties are set in the
- * same transaction as the snapshot is made.
- *
+ * `zfs snapshot [-o cachevol:version=<id>] <dataset>@<name>`: the property, which makes the
+ * snapshot a version (see `layout.ts`), is set in the same transaction as the snapshot.
  * @param snapshot - the full snapshot name
- * @param properties - user properties to give the snapshot
+ * @param versionId - the version the snapshot is, if it is one
  */
-export function snapshotArgs(snapshot: string, properties: Readonly<Record<string, string>> = {}): string[] {
+export function snapshotArgs(snapshot: string, versionId?: string): string[] {
   return [
     'snapshot',
-    ...Object.entries(properties).flatMap(([name, value]) => ['-o', `${name}=${value}`]),
+    ...(versionId === undefined ? [] : ['-o', `${VERSION_PROPERTY}=${versionId}`]),
     snapshot,
   ];
 }
 
-/**
- * `zfs rename <from> <to>` (no `-u`: zfs-fuse lacks it; the dataset is remounted or unmounted
- * according to its new inherited mountpoint).
- *
- * @param from - the current name
- * @param to - the new name
- */
-export function renameArgs(from: string, to: string): string[] {
-  return ['rename', from, to];
-}
+/** `zfs rename <from> <to>`: no `-u` (zfs-fuse lacks it), so the new mountpoint applies. */
+export const renameArgs = (from: string, to: string): string[] => ['rename', from, to];
+
+/** `zfs mount <dataset>`. */
+export const mountArgs = (dataset: string): string[] => ['mount', dataset];
 
 /**
- * `zfs mount <dataset>`.
- *
- * @param dataset - the filesystem to mount at its mountpoint
+ * `zfs unmount <dataset>`, done before renaming or destroying a fork: zfs-fuse refuses to
+ * rename a mounted filesystem ("dataset is busy", and it remounts, so a retry does not help).
  */
-export function mountArgs(dataset: string): string[] {
-  return ['mount', dataset];
-}
+export const unmountArgs = (dataset: string): string[] => ['unmount', dataset];
 
-/**
- * `zfs unmount <dataset>`. cachevol unmounts a fork itself before renaming or destroying it:
- * on zfs-fuse a rename of a mounted filesystem fails with "dataset is busy" (still seconds
- * after the last write; it remounts on failure, so retrying the rename alone does not help).
- *
- * @param dataset - the mounted filesystem
- */
-export function unmountArgs(dataset: string): string[] {
-  return ['unmount', dataset];
-}
+/** `zfs set <property>=<value> <dataset>`: one property per call (zfs-fuse takes no more). */
+export const setArgs = (dataset: string, property: string, value: string): string[] => [
+  'set',
+  `${property}=${value}`,
+  dataset,
+];
 
-/**
- * `zfs set <property>=<value> <dataset>` (one property per call: zfs-fuse takes no more).
- *
- * @param dataset - the dataset
- * @param property - the property name
- * @param value - its new value
- */
-export function setArgs(dataset: string, property: string, value: string): string[] {
-  return ['set', `${property}=${value}`, dataset];
-}
-
-/**
- * `zfs destroy -r <dataset>`: a filesystem and its snapshots, or a single snapshot. Never `-R`:
- * a dataset with dependent clones is refused, not destroyed along with them.
- *
- * @param dataset - the filesystem or snapshot
- */
-export function destroyArgs(dataset: string): string[] {
-  return ['destroy', '-r', dataset];
-}
+/** `zfs destroy -r <dataset>`: never `-R`, so a dataset with clones is refused, not taken along. */
+export const destroyArgs = (dataset: string): string[] => ['destroy', '-r', dataset];

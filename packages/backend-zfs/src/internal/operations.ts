@@ -31,7 +31,6 @@ import {
   type Layout,
   layoutOf,
   snapshotOf,
-  VERSION_PROPERTY,
   versionDataset,
 } from './layout.js';
 import { isZfsFailure, retryingWhenBusy, type ZfsFailure, type ZfsRunner } from './runner.js';
@@ -445,7 +444,7 @@ export function createZfsBackendWith(settings: ZfsSettings, runner: ZfsRunner): 
   /** The commit itself: one `zfs snapshot` that also names the version; filing comes after. */
   const commitOnce = async (forkId: string, versionId: string): Promise<Usage> => {
     const snapshot = snapshotOf(forkDataset(layout, forkId));
-    await zfs(snapshotArgs(snapshot, { [VERSION_PROPERTY]: versionId }));
+    await zfs(snapshotArgs(snapshot, versionId));
     known.add(versionId);
     const usage = await committedUsage(forkId, snapshot);
     void fileVersion(forkId, versionId);
