@@ -17,36 +17,19 @@ export const TREE_PROPERTIES = [
 ];
 
 /**
- * `zfs get -H -p -o name,property,value <props> <datasets>`: machine-readable properties
- * (tab-separated, exact numbers), optionally of every descendant too.
- *
- * @param datasets - the datasets to read
- * @param properties - the properties to read
- * @param recursive - also read every descendant (`-r`)
+ * `zfs get -H -p [-r] -o name,property,value <props> <datasets>`: exact, tab-separated values,
+ * of every descendant too with `recursive`.
  */
 export function getArgs(
   datasets: readonly string[],
   properties: readonly string[],
   recursive = false,
 ): string[] {
-  return [
-    'get',
-    '-H',
-    '-p',
-    ...(recursive ? ['-r'] : []),
-    '-o',
-    'name,property,value',
-    properties.join(','),
-    ...datasets,
-  ];
+  const r = recursive ? ['-r'] : [];
+  return ['get', '-H', '-p', ...r, '-o', 'name,property,value', properties.join(','), ...datasets];
 }
 
-/**
- * `zfs create [-o mountpoint=<mountpoint>] <dataset>`: a layout dataset.
- *
- * @param dataset - the dataset to create
- * @param mountpoint - an absolute path or `none`; inherited when omitted
- */
+/** `zfs create [-o mountpoint=<mountpoint>] <dataset>`: a layout dataset (mountpoint inherited when omitted). */
 export function createLayoutArgs(dataset: string, mountpoint?: string): string[] {
   return ['create', ...(mountpoint === undefined ? [] : ['-o', `mountpoint=${mountpoint}`]), dataset];
 }
@@ -54,25 +37,22 @@ export function createLayoutArgs(dataset: string, mountpoint?: string): string[]
 /**
  * `zfs create -o refquota=<bytes> <dataset>`: an empty fork with its capacity, mounted (a
  * success means it is mounted; a failure after the dataset was made says so on stderr).
- *
- * @param dataset - the fork's dataset
- * @param capacityBytes - the fork's capacity
  */
-export function createForkArgs(dataset: string, capacityBytes: number): string[] {
-  return ['create', '-o', `refquota=${capacityBytes}`, dataset];
-}
+export const createForkArgs = (dataset: string, capacityBytes: number): string[] => [
+  'create',
+  '-o',
+  `refquota=${capacityBytes}`,
+  dataset,
+];
 
-/**
- * `zfs clone -o refquota=<bytes> <snapshot> <dataset>`: a fork of a version, in constant time,
- * mounted like {@link createForkArgs}.
- *
- * @param snapshot - the version's snapshot
- * @param dataset - the fork's dataset
- * @param capacityBytes - the fork's capacity
- */
-export function cloneArgs(snapshot: string, dataset: string, capacityBytes: number): string[] {
-  return ['clone', '-o', `refquota=${capacityBytes}`, snapshot, dataset];
-}
+/** `zfs clone -o refquota=<bytes> <snapshot> <dataset>`: a fork of a version, mounted like {@link createForkArgs}. */
+export const cloneArgs = (snapshot: string, dataset: string, capacityBytes: number): string[] => [
+  'clone',
+  '-o',
+  `refquota=${capacityBytes}`,
+  snapshot,
+  dataset,
+];
 
 /**
  * `zfs snapshot [-o cachevol:version=<id>] <dataset>@<name>`: the property, which makes the

@@ -309,7 +309,7 @@ export function createZfsBackendWith(settings: ZfsSettings, runner: ZfsRunner): 
    * count only the blocks not shared with the origin).
    */
   const forkUsage = async (forkId: string): Promise<Usage> => {
-    await filingFork.get(forkId);
+    await filing.get(`fork:${forkId}`);
     const dataset = forkDataset(layout, forkId);
     try {
       return { usedBytes: bytesOf(await zfs(getArgs([dataset], ['referenced'])), dataset, 'referenced') };
@@ -323,8 +323,8 @@ export function createZfsBackendWith(settings: ZfsSettings, runner: ZfsRunner): 
    * A version's usage: the `referenced` bytes of its snapshot (what its forks start from), read
    * with the removal mark of its dataset in one `zfs get`; a version not filed yet is looked up.
    */
-  const versionUsage = async (versionId: string): Promise<Usage> => {
-    await filing.get(versionId);
+  const versionUsage = async (versionId: string, look = true): Promise<Usage> => {
+    await filing.get(`version:${versionId}`);
     const version = versionDataset(layout, versionId);
     const snapshot = snapshotOf(version);
     let output: string;
@@ -332,9 +332,8 @@ export function createZfsBackendWith(settings: ZfsSettings, runner: ZfsRunner): 
       output = await zfs(getArgs([version, snapshot], ['referenced', DELETED_PROPERTY]));
     } catch (error) {
       if (!isZfsFailure(error, 'missing')) throw error;
-      const unfiled = versionSnapshot(await readRoot(), layout, versionId);
-      if (unfiled === undefined) return notFound('version', versionId, layout.root);
-      return { usedBytes: bytesOf(await zfs(getArgs([unfiled], ['referenced'])), unfiled, 'referenced') };
+      if (look && (await fileFound(await readRoot(), versionId))) return versionUsage(versionId, false);
+      return notFound('version', versionId, layout.root);
     }
     if (parseProperties(output).get(version)?.get(DELETED_PROPERTY) === 'on') {
       return notFound('version', versionId, layout.root);
@@ -342,10 +341,8 @@ export function createZfsBackendWith(settings: ZfsSettings, runner: ZfsRunner): 
     return { usedBytes: bytesOf(output, snapshot, 'referenced') };
   };
 
-  /** Versions being filed under `versions/` after their commit returned, by version id. */
+  /** Filings under way after their commit returned, by `version:<id>` and `fork:<id>`. */
   const filing = new Map<string, Promise<void>>();
-  /** The same filings, by the id of the fork that was committed. */
-  const filingFork = new Map<string, Promise<void>>();
   /** Version ids this backend object committed or found, so a second commit is refused. */
   const known = new Set<string>();
 
@@ -353,8 +350,9 @@ export function createZfsBackendWith(settings: ZfsSettings, runner: ZfsRunner): 
    * Files a committed fork under `versions/<id>`, off the commit path: unmounts it (zfs-fuse
    * refuses to rename a mounted filesystem) and renames it with its snapshot. Until then the
    * fork's `@v` is the version. If `versions/<id>` turns out to exist (a version id reused by
-   * another process), this commit is undone: its snapshot goes and the fork is a fork again.
-   * Failures leave the version where it is, found by a tree read, and filed by a later call.
+   * another process), the fork stays where it is and counts as a fork again (see
+   * `unfiledVersion`). Failures leave the version where it is, found by a tree read, and filed
+   * by a later call.
    */
   const fileVersion = (forkId: string, versionId: string): Promise<void> => {
     const fork = forkDataset(layout, forkId);
@@ -364,21 +362,17 @@ export function createZfsBackendWith(settings: ZfsSettings, runner: ZfsRunner): 
       try {
         await zfs(renameArgs(fork, version));
       } catch (error) {
-        if (isZfsFailure(error, 'exists')) {
-          await tolerate(destroyArgs(snapshotOf(fork)), 'missing');
-          await tolerate(mountArgs(fork), 'mounted');
-          return;
-        }
         if (!isZfsFailure(error, 'no-parent')) throw error;
         await ensureVersionsArea();
         await zfs(renameArgs(fork, version));
       }
     })()
       .catch(() => undefined)
-      .finally(() => filing.delete(versionId));
-    filing.set(versionId, filed);
-    filingFork.set(forkId, filed);
-    void filed.finally(() => filingFork.delete(forkId));
+      .finally(() => {
+        filing.delete(`version:${versionId}`);
+        filing.delete(`fork:${forkId}`);
+      });
+    filing.set(`version:${versionId}`, filed).set(`fork:${forkId}`, filed);
     return filed;
   };
 
@@ -423,15 +417,9 @@ export function createZfsBackendWith(settings: ZfsSettings, runner: ZfsRunner): 
       if (isLiveVersion(tree, version)) return versionUsage(versionId);
       return notFound('fork', forkId, layout.root);
     }
-    const made = tree.get(snapshotOf(fork))?.version;
-    if (made === versionId && unfiledVersion(tree, fork) === versionId) {
-      // Committed already, not filed yet.
-      void fileVersion(forkId, versionId);
-      return versionUsage(versionId);
-    }
-    if (made !== null && made !== undefined && unfiledVersion(tree, fork) !== undefined) {
-      return notFound('fork', forkId, layout.root); // committed as another version
-    }
+    const made = unfiledVersion(tree, fork);
+    if (made === versionId) return fileVersion(forkId, versionId).then(() => versionUsage(versionId));
+    if (made !== undefined) return notFound('fork', forkId, layout.root); // committed as another
     if (tree.has(version) || versionSnapshot(tree, layout, versionId) !== undefined) {
       versionExists(forkId, versionId, { dataset: layout.root });
     }
@@ -471,7 +459,7 @@ export function createZfsBackendWith(settings: ZfsSettings, runner: ZfsRunner): 
     },
 
     async forkVersion(forkId, versionId, { capacityBytes }) {
-      await filing.get(versionId);
+      await filing.get(`version:${versionId}`);
       const version = versionDataset(layout, versionId);
       return makeFork(
         forkId,
@@ -500,7 +488,7 @@ export function createZfsBackendWith(settings: ZfsSettings, runner: ZfsRunner): 
 
     async commitFork(forkId, versionId) {
       if (known.has(versionId)) {
-        await filing.get(versionId);
+        await filing.get(`version:${versionId}`);
         return commitCarefully(forkId, versionId);
       }
       // Taking the snapshot also flushes: it includes every write that has returned.
@@ -516,7 +504,7 @@ export function createZfsBackendWith(settings: ZfsSettings, runner: ZfsRunner): 
     },
 
     async discardFork(forkId) {
-      await filingFork.get(forkId);
+      await filing.get(`fork:${forkId}`);
       const tree = await readTree();
       const dataset = forkDataset(layout, forkId);
       const info = tree.get(dataset);
@@ -526,7 +514,7 @@ export function createZfsBackendWith(settings: ZfsSettings, runner: ZfsRunner): 
     },
 
     async removeVersion(versionId) {
-      await filing.get(versionId);
+      await filing.get(`version:${versionId}`);
       let tree = await readTree();
       if (await fileFound(tree, versionId)) tree = await readTree();
       const version = versionDataset(layout, versionId);

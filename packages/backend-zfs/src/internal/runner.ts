@@ -6,14 +6,9 @@ import {
   type StderrRule,
 } from '@cachevol/core/backend-kit';
 
-/** Runs `zfs` with an argument list and returns its standard output. */
+/** Runs `zfs` with an argument list (never through a shell) and returns its standard output. */
 export interface ZfsRunner {
-  /**
-   * @param args - the arguments (never passed through a shell)
-   * @returns standard output
-   * @throws {@link CommandFailedError} when the command fails; `BACKEND_UNAVAILABLE` when ZFS
-   *   is not installed or not running
-   */
+  /** Rejects with a {@link CommandFailedError}, `BACKEND_UNAVAILABLE` when ZFS is missing or stopped. */
   run(args: readonly string[]): Promise<string>;
 }
 
@@ -53,12 +48,7 @@ export function classifyFailure(stderr: string): ZfsFailure {
   return 'other';
 }
 
-/**
- * Tells whether an error is a failed `zfs` command of a given class.
- *
- * @param error - anything caught
- * @param failure - the class to match
- */
+/** Tells whether an error is a failed `zfs` command of a given class. */
 export function isZfsFailure(error: unknown, failure: ZfsFailure): error is CommandFailedError {
   return error instanceof CommandFailedError && classifyFailure(error.stderr) === failure;
 }
@@ -90,14 +80,10 @@ export function processRunner(zfsPath: string): ZfsRunner {
 }
 
 /**
- * A runner that retries a command while it fails with "dataset is busy": zfs-fuse releases a
- * filesystem asynchronously after unmounting it, so a rename or destroy right after an unmount
- * can fail with EBUSY for a few tens of milliseconds; on OpenZFS a busy dataset is one a
- * process really uses, and the last attempt's error is reported.
- *
- * @param runner - the runner to wrap
- * @param delaysMs - pauses between attempts
- *   (default: the backend kit's `BUSY_RETRY_DELAYS_MS`, about 5 s in all)
+ * A runner that retries a command while it fails with "dataset is busy" (pauses: the kit's
+ * `BUSY_RETRY_DELAYS_MS`, about 5 s in all): zfs-fuse releases a filesystem asynchronously after
+ * unmounting it, so a rename or destroy right after can fail for tens of milliseconds; on
+ * OpenZFS a busy dataset is one a process really uses, and the last error is reported.
  */
 export function retryingWhenBusy(
   runner: ZfsRunner,

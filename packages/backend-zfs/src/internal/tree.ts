@@ -1,4 +1,5 @@
 import type { BackendEntry } from '@cachevol/core';
+import { isIdName } from '@cachevol/core/backend-kit';
 import { DELETED_PROPERTY, type Layout, SNAPSHOT_NAME, VERSION_PROPERTY } from './layout.js';
 
 /** What cachevol knows about one dataset or snapshot, from `zfs get -H -p`. */
@@ -20,14 +21,7 @@ export interface DatasetInfo {
 /** Every dataset under the parent dataset (the parent included), by full name. */
 export type Tree = ReadonlyMap<string, DatasetInfo>;
 
-const ID = /^[a-z0-9][a-z0-9_-]*$/;
-
-/**
- * Parses `zfs get -H -p -o name,property,value` output (one `name<TAB>property<TAB>value` line
- * per property) into the properties of each dataset, by name.
- *
- * @param stdout - the command's output
- */
+/** Parses `zfs get -H -p -o name,property,value` output into each dataset's properties, by name. */
 export function parseProperties(stdout: string): Map<string, Map<string, string>> {
   const datasets = new Map<string, Map<string, string>>();
   for (const line of stdout.split('\n')) {
@@ -35,22 +29,14 @@ export function parseProperties(stdout: string): Map<string, Map<string, string>
     const second = line.indexOf('\t', first + 1);
     if (first <= 0 || second < 0) continue;
     const name = line.slice(0, first);
-    let properties = datasets.get(name);
-    if (!properties) {
-      properties = new Map();
-      datasets.set(name, properties);
-    }
+    const properties = datasets.get(name) ?? new Map<string, string>();
+    datasets.set(name, properties);
     properties.set(line.slice(first + 1, second), line.slice(second + 1));
   }
   return datasets;
 }
 
-/**
- * Parses `zfs get -H -p -o name,property,value` output of the tree properties into one
- * record per dataset. Unset or inapplicable values are `-`.
- *
- * @param stdout - the command's output
- */
+/** Parses `zfs get` output of the tree properties into one record per dataset (`-`: unset). */
 export function parseTree(stdout: string): Tree {
   const tree = new Map<string, DatasetInfo>();
   for (const [name, properties] of parseProperties(stdout)) {
@@ -74,7 +60,7 @@ export function parseTree(stdout: string): Tree {
 function childId(area: string, name: string): string | undefined {
   if (!name.startsWith(`${area}/`)) return undefined;
   const id = name.slice(area.length + 1);
-  return ID.test(id) && id.length <= 64 ? id : undefined;
+  return isIdName(id) ? id : undefined;
 }
 
 /**
@@ -101,7 +87,7 @@ export function isLiveVersion(tree: Tree, dataset: string): boolean {
  */
 export function unfiledVersion(tree: Tree, dataset: string): string | undefined {
   const id = tree.get(`${dataset}@${SNAPSHOT_NAME}`)?.version;
-  if (id === null || id === undefined || !ID.test(id) || id.length > 64) return undefined;
+  if (id === null || id === undefined || !isIdName(id)) return undefined;
   const root = dataset.slice(0, dataset.lastIndexOf('/forks/'));
   // Another fork's version under that id (a reused id): this one stays a fork.
   return isLiveVersion(tree, `${root}/versions/${id}`) ? undefined : id;
