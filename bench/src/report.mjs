@@ -213,6 +213,18 @@ export function computeTargets(results) {
       });
     }
   }
+  // Without quotas the commit must not measure every file (issue 14): within 3× the raw snapshot.
+  const noQuota = ratios.sdkVsRaw.find((x) => x.subject === 'btrfs-noquota' && x.op === 'commit');
+  targets.push({
+    id: 'btrfs-noquota-commit-overhead',
+    aim: 'btrfs (quota: false) commit: within 3× the raw command',
+    measured:
+      noQuota?.ratio == null
+        ? null
+        : `${noQuota.ratio}× raw (${formatMs(noQuota.sdkP50)} vs ${formatMs(noQuota.rawP50)})`,
+    value: noQuota?.ratio ?? null,
+    met: noQuota?.ratio == null ? null : noQuota.ratio <= 3,
+  });
   targets.push(...storeTargets(results));
   for (const { subject, cpOp, label } of COPY_AIMS) {
     const r = ratios.copyVsCp?.find((x) => x.subject === subject);
