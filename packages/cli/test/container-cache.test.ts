@@ -1,0 +1,254 @@
+import { readFileSync } from 'node:fs';
+import { copyFile, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describeIfAvailable } from '@cachevol/core/testing';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { missingPrograms, unavailable } from '../../../test-support/gate.js';
+import { createLoopBtrfs, type LoopBtrfs } from '../../../test-support/loop-btrfs.js';
+import { run as runTool } from '../../../test-support/run.js';
+import { type CliResult, cachevol, ensureBuilt, tempDir } from './helpers/cli.js';
+
+// `cachevol run --container-cache`, run as a user runs it, with Debian's docker.io (dockerd
+// 20.10) and busybox-static: an image built from local files only, whose later layer deletes a
+// file. "Image listed" and "build cached" both pass when the cache is broken, so each job runs
+// a container and looks for the deleted file.
+
+const CONTEXT = fileURLToPath(new URL('./fixtures/container-image/', import.meta.url));
+const BUSYBOX = '/bin/busybox';
+const SLUG = 'app';
+const VOLUME = `default/${SLUG}/container-cache`;
+
+/** Why these tests cannot run here: root, dockerd, docker, mount, and a static busybox. */
+function dockerProblem(): string | undefined {
+  const base =
+    unavailable('root') ??
+    missingPrograms(['dockerd', 'docker'], 'docker.io (`apt-get install docker.io`)') ??
+    missingPrograms(['mount', 'umount', 'setfattr'], 'mount and attr');
+  if (base) return base;
+  let binary: Buffer;
+  try {
+    binary = readFileSync(BUSYBOX);
+  } catch {
+    return `${BUSYBOX} not found: install busybox-static`;
+  }
+  // A dynamic executable names its loader; a container FROM scratch has none to offer.
+  if (binary.includes('/ld-linux') || binary.includes('/ld-musl'))
+    return `${BUSYBOX} is dynamically linked: install busybox-static`;
+  return undefined;
+}
+
+/** What every job of a test runs in the container: the deleted file must be absent. */
+const CHECK =
+  'docker run --rm --network none app:1 /bin/busybox sh -c \'if test -e /data/gone; then echo "gone is BACK"; else echo "gone is absent"; fi; /bin/busybox ls /data/dir\'';
+
+type Run = (args: string[]) => Promise<CliResult>;
+
+/** Kills (by pid) every dockerd whose command line names `dir`, and waits until they are gone. */
+async function killDaemonsUnder(dir: string): Promise<number> {
+  const pids: number[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
+    if (cmdline.includes(dir) && /(^|\/)dockerd\0/.test(cmdline)) pids.push(Number(entry));
+  }
+  for (const pid of pids) process.kill(pid, 'SIGKILL');
+  for (const pid of pids) {
+    for (let i = 0; i < 100; i++) {
+      try {
+        process.kill(pid, 0);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      } catch {
+        break;
+      }
+    }
+  }
+  return pids.length;
+}
+
+/** Unmounts whatever is still mounted under `dir` (a daemon killed by the teardown). */
+async function unmountUnder(dir: string): Promise<void> {
+  const mounts = (await readFile('/proc/self/mounts', 'utf8'))
+    .split('\n')
+    .map((line) => line.split(' ')[1] ?? '');
+  for (const point of mounts.filter((p) => p.startsWith(`${dir}/`)).sort((a, b) => b.length - a.length))
+    await runTool('umount', ['-l', point]).catch(() => undefined);
+}
+
+/** A working directory with the build context, and `cachevol` run in it with `env`. */
+async function workspace(dir: string, env: Record<string, string>, backendArgs: string[] = []) {
+  const work = join(dir, 'work');
+  const tmp = join(dir, 'tmp');
+  await mkdir(work, { recursive: true });
+  await mkdir(tmp, { recursive: true });
+  for (const name of ['Dockerfile', 'Dockerfile.failed'])
+    await copyFile(join(CONTEXT, name), join(work, name));
+  await copyFile(BUSYBOX, join(work, 'busybox'));
+  const run: Run = (args) =>
+    cachevol([...backendArgs, ...args], {
+      cwd: work,
+      env: {
+        ...env,
+        TMPDIR: tmp,
+        DOCKER_BUILDKIT: '0',
+        DOCKER_CONFIG: join(dir, 'docker-config'),
+        NO_COLOR: '1',
+      },
+    });
+  return { work, run };
+}
+
+const job = (script: string) => ['run', '--container-cache', SLUG, '--', 'sh', '-c', script];
+
+/** The heart of it, on any backend: built, cached, the deletion kept, a failed job's images dropped. */
+async function buildCachedDeletionKept(run: Run): Promise<void> {
+  const first = await run(job(`docker build -t app:1 . && ${CHECK}`));
+  expect(first.code, first.stderr).toBe(0);
+  expect(first.stderr).toContain(`${VOLUME}: miss`);
+  expect(first.stderr).toMatch(/Docker engine ready in .* DOCKER_HOST=unix:\/\//);
+  expect(first.stderr).toMatch(/Docker engine stopped in/);
+  expect(first.stderr).toMatch(new RegExp(`${VOLUME}: committed as v-`));
+  expect(first.stdout).toContain('gone is absent');
+  expect(first.stdout).not.toContain('Using cache');
+
+  // Job 2: a fork of job 1's version. The build is cached step by step (COPY and both RUNs),
+  // and the container still does not see the deleted file nor the replaced directory's file.
+  const second = await run(job(`docker build -t app:1 . && ${CHECK}`));
+  expect(second.code, second.stderr).toBe(0);
+  expect(second.stderr).toContain(`${VOLUME}: hit`);
+  expect(second.stdout.match(/Using cache/g)?.length).toBe(3);
+  expect(second.stdout).toContain('gone is absent');
+  expect(second.stdout).toMatch(/gone is absent\nnew\n/);
+
+  // A failed job builds another image: its fork is abandoned with the daemon stopped first.
+  const failed = await run(job('docker build -t failed:1 -f Dockerfile.failed . && exit 3'));
+  expect(failed.code, failed.stderr).toBe(3);
+  expect(failed.stderr).toMatch(/Docker engine stopped in/);
+  expect(failed.stderr).toContain(`${VOLUME}: abandoned (exit code 3)`);
+
+  const after = await run(job(`docker images --format '{{.Repository}}:{{.Tag}}' && ${CHECK}`));
+  expect(after.code, after.stderr).toBe(0);
+  expect(after.stdout).toContain('app:1');
+  expect(after.stdout).not.toContain('failed:1');
+  expect(after.stdout).toContain('gone is absent');
+}
+
+describeIfAvailable(dockerProblem, 'cachevol run --container-cache (dir backend)', () => {
+  let dir: string;
+  let cleanup: () => Promise<void>;
+  let run: Run;
+  let root: string;
+
+  beforeAll(async () => {
+    ensureBuilt();
+    ({ dir, cleanup } = await tempDir('containers'));
+    root = join(dir, 'root');
+    ({ run } = await workspace(dir, { CACHEVOL_ROOT: root }));
+  });
+  afterAll(async () => {
+    // Nothing may be left running: a daemon the command did not stop fails the last test, and
+    // is killed here by its pid in any case.
+    await killDaemonsUnder(dir);
+    await unmountUnder(dir);
+    await cleanup?.();
+  });
+
+  it('builds, finds the build cached in job 2 with the deleted file still absent, and keeps no image of a failed job', async () => {
+    await buildCachedDeletionKept(run);
+  }, 240_000);
+
+  it('refuses a copy that lost the whiteout or the opaque attribute, runs with an uncached engine, and leaves the head alone', async () => {
+    const listed = JSON.parse((await run(['ls', '--json'])).stdout) as {
+      volumes: { name: string; headId: string }[];
+    };
+    const head = listed.volumes.find((v) => v.name === `${SLUG}/container-cache`)?.headId as string;
+    const upper = join(root, 'data', 'versions', head, 'overlay-check', 'upper');
+
+    // A copy that drops extended attributes: the version's opaque directory loses its mark.
+    await runTool('setfattr', ['-x', 'trusted.overlay.opaque', join(upper, 'opaque')]);
+    const noXattr = await run(job('docker info --format "{{.Driver}}" && docker images -q | wc -l'));
+    expect(noXattr.code, noXattr.stderr).toBe(0);
+    expect(noXattr.stderr).toContain(`${VOLUME}: not cached this run`);
+    expect(noXattr.stderr).toContain('lost extended attributes');
+    expect(noXattr.stderr).toMatch(/Docker engine ready .*a temporary data root, uncached/);
+    expect(noXattr.stdout).toBe('overlay2\n0\n'); // an engine, with none of the cached images
+    expect(noXattr.stderr).not.toMatch(/committed as/);
+
+    // A copy that drops device files: the whiteout becomes an ordinary file.
+    await runTool('setfattr', ['-n', 'trusted.overlay.opaque', '-v', 'y', join(upper, 'opaque')]);
+    await rm(join(upper, 'gone'));
+    await writeFile(join(upper, 'gone'), '');
+    const noDevice = await run(job('true'));
+    expect(noDevice.code, noDevice.stderr).toBe(0);
+    expect(noDevice.stderr).toContain('lost device files');
+
+    const again = JSON.parse((await run(['ls', '--json'])).stdout) as {
+      volumes: { name: string; headId: string }[];
+    };
+    expect(again.volumes.find((v) => v.name === `${SLUG}/container-cache`)?.headId).toBe(head);
+    expect(await killDaemonsUnder(dir)).toBe(0);
+  }, 120_000);
+
+  it('refuses bad input before touching anything', async () => {
+    const slug = await run(['run', '--container-cache', 'Bad Slug', '--', 'true']);
+    expect(slug.code).toBe(2);
+    expect(slug.stderr).toMatch(/INVALID_ARGUMENT: Invalid pipeline slug/);
+    const dockerd = await run(['run', '--container-cache', SLUG, '--dockerd=-x', '--', 'true']);
+    expect(dockerd.code).toBe(2);
+    expect(dockerd.stderr).toMatch(/Invalid dockerd program "-x"/);
+    const alone = await run(['run', '--dockerd', 'dockerd', '--', 'true']);
+    expect(alone.code).toBe(2);
+    expect(alone.stderr).toMatch(/--dockerd .* needs --container-cache/);
+  });
+
+  it('runs the job when dockerd cannot start at all, with a warning and no DOCKER_HOST', async () => {
+    const result = await run([
+      'run',
+      '--container-cache',
+      'nodaemon',
+      '--dockerd',
+      join(dir, 'no-such-dockerd'),
+      '--',
+      'sh',
+      '-c',
+      'test -n "$DOCKER_HOST" && echo "host=$DOCKER_HOST" || echo host=none',
+    ]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toBe('host=none\n');
+    expect(result.stderr).toContain('default/nodaemon/container-cache: not cached this run');
+    expect(result.stderr).toContain('the job runs without it');
+    expect(result.stderr).toMatch(/no-such-dockerd was not found: install Docker/);
+  });
+});
+
+describeIfAvailable(
+  () => dockerProblem() ?? unavailable('btrfs'),
+  'cachevol run --container-cache (btrfs backend, loopback btrfs)',
+  () => {
+    let dir: string;
+    let cleanup: () => Promise<void>;
+    let fs: LoopBtrfs | undefined;
+    let run: Run;
+
+    beforeAll(async () => {
+      ensureBuilt(['backend-btrfs']);
+      ({ dir, cleanup } = await tempDir('containers-btrfs'));
+      fs = await createLoopBtrfs({ prefix: 'cachevol-test-containers-btrfs-', sizeBytes: 1024 * 2 ** 20 });
+      ({ run } = await workspace(dir, { CACHEVOL_ROOT: join(fs.mountPoint, 'cachevol') }, [
+        '--backend',
+        'btrfs',
+      ]));
+    });
+    afterAll(async () => {
+      for (const place of [dir, fs?.dir]) if (place) await killDaemonsUnder(place);
+      if (fs) await unmountUnder(fs.mountPoint);
+      await fs?.destroy();
+      await cleanup?.();
+    });
+
+    it('builds, finds the build cached in job 2 with the deleted file still absent, and keeps no image of a failed job', async () => {
+      await buildCachedDeletionKept(run);
+      expect(await killDaemonsUnder(dir)).toBe(0);
+    }, 300_000);
+  },
+);
