@@ -495,6 +495,8 @@ async function runWatched(
 /** A service that runs for the job, with the fork it uses (null: uncached). */
 interface RunningService extends StartedService {
   fork: ForkHandle | null;
+  /** `scope/name` of its volume, for messages. */
+  label: string;
 }
 
 /**
@@ -538,7 +540,7 @@ async function startServices(volumes: readonly JobVolume[], attached: Attached[]
     }
     if (!started) continue;
     out.note(`${label}: ${started.note}`);
-    running.push({ ...started, fork });
+    running.push({ ...started, fork, label });
   }
   return running;
 }
@@ -553,7 +555,7 @@ async function startServices(volumes: readonly JobVolume[], attached: Attached[]
 async function stopServices(services: readonly RunningService[], out: Output): Promise<Set<ForkHandle>> {
   const unclean = new Set<ForkHandle>();
   for (const service of services) {
-    const label = service.fork ? `${service.fork.scope}/${service.fork.name}` : 'uncached';
+    const { label } = service;
     const stopped = await service
       .stop()
       .catch((error: unknown) => ({ clean: false, note: `could not be stopped: ${errorMessage(error)}` }));

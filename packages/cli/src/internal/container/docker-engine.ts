@@ -5,7 +5,7 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { CacheVolumeError } from '@cachevol/core';
-import { dockerdArgs } from './dockerd-args.js';
+import { dockerdArgs, MAX_EXEC_ROOT } from './dockerd-args.js';
 import { unmountUnder } from './mounts.js';
 
 /** Options of {@link startDockerEngine}. */
@@ -107,9 +107,24 @@ export function checkDockerd(dockerd: string): void {
 }
 
 /**
+ * Makes the run-time directory under `base`, or under `/tmp` when the exec root in it would be
+ * too long for containerd's sockets (see `MAX_EXEC_ROOT`).
+ *
+ * @param base - the temp directory
+ */
+async function makeRunDir(base: string): Promise<string> {
+  const prefix = 'cachevol-docker-';
+  // mkdtemp adds six characters; the exec root is `<dir>/x`.
+  if (Buffer.byteLength(join(base, `${prefix}XXXXXX`, 'x')) > MAX_EXEC_ROOT && process.platform !== 'win32')
+    return mkdtemp(join('/tmp', prefix));
+  return mkdtemp(join(base, prefix));
+}
+
+/**
  * Starts a Docker engine (`dockerd`) of the job's own, with the data root given and everything
  * else in a fresh run-time directory (`cachevol-docker-*` under the temp directory): the exec
- * root, the pid file, a configuration file of its own and the socket. `overlay2` is forced and
+ * root, the pid file, a configuration file of its own and the socket (under `/tmp` instead
+ * when the temp directory's path is too long for containerd's sockets). `overlay2` is forced and
  * no host networking is set up (see `dockerdArgs`). The daemon runs in a session of its own,
  * so a terminal's Ctrl-C reaches the job and not the daemon; cachevol stops it. Resolves once
  * the socket answers `GET /_ping`.
@@ -129,10 +144,10 @@ export function checkDockerd(dockerd: string): void {
 export async function startDockerEngine(options: DockerEngineOptions): Promise<DockerEngine> {
   const dockerd = options.dockerd ?? 'dockerd';
   checkDockerd(dockerd);
-  const runDir = await mkdtemp(join(options.tempDir ?? tmpdir(), 'cachevol-docker-'));
+  const runDir = await makeRunDir(options.tempDir ?? tmpdir());
   const paths = {
     dataRoot: options.dataRoot,
-    execRoot: join(runDir, 'exec'),
+    execRoot: join(runDir, 'x'),
     pidFile: join(runDir, 'dockerd.pid'),
     socket: join(runDir, 'docker.sock'),
     configFile: join(runDir, 'daemon.json'),

@@ -18,6 +18,14 @@ export interface DockerdPaths {
 /** The longest socket path a unix socket address can hold (Linux's `sun_path` less its NUL). */
 export const MAX_SOCKET_PATH = 107;
 
+/**
+ * The longest exec root that works: dockerd's containerd makes its sockets in it
+ * (`containerd/containerd.sock.ttrpc`, `containerd/containerd-debug.sock`), and fails to start
+ * ("timeout waiting for containerd to start") once those pass about 100 bytes (measured with
+ * containerd 1.6: 100 works, 106 does not).
+ */
+export const MAX_EXEC_ROOT = 100 - '/containerd/containerd.sock.ttrpc'.length;
+
 function checkPath(path: string, what: string): void {
   // Absolute paths never start with `-`, so none is read as an option.
   if (typeof path !== 'string' || !isAbsolute(path) || /[\0\n,]/.test(path)) {
@@ -38,7 +46,8 @@ function checkPath(path: string, what: string): void {
  *
  * @param paths - where the daemon keeps its files
  * @returns the arguments of `dockerd`
- * @throws `INVALID_ARGUMENT` for a path that is not absolute, or a socket path too long
+ * @throws `INVALID_ARGUMENT` for a path that is not absolute, or a socket path or exec root too
+ *   long
  */
 export function dockerdArgs(paths: DockerdPaths): string[] {
   checkPath(paths.dataRoot, 'data root');
@@ -46,6 +55,13 @@ export function dockerdArgs(paths: DockerdPaths): string[] {
   checkPath(paths.pidFile, 'pid file');
   checkPath(paths.socket, 'socket');
   checkPath(paths.configFile, 'config file');
+  if (Buffer.byteLength(paths.execRoot) > MAX_EXEC_ROOT) {
+    throw new CacheVolumeError(
+      'INVALID_ARGUMENT',
+      `The exec root ${paths.execRoot} is longer than ${MAX_EXEC_ROOT} bytes: containerd could not make its sockets in it. Set TMPDIR to a shorter directory.`,
+      { details: { execRoot: paths.execRoot } },
+    );
+  }
   if (Buffer.byteLength(paths.socket) > MAX_SOCKET_PATH) {
     throw new CacheVolumeError(
       'INVALID_ARGUMENT',
