@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describeIfAvailable } from '@cachevol/core/testing';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { createFilePool, type FilePool } from '../../../test-support/file-pool.js';
 import { missingPrograms, unavailable } from '../../../test-support/gate.js';
 import { createLoopBtrfs, type LoopBtrfs } from '../../../test-support/loop-btrfs.js';
 import { run as runTool } from '../../../test-support/run.js';
@@ -249,6 +250,56 @@ describeIfAvailable(
 
     it('builds, finds the build cached in job 2 with the deleted file still absent, and keeps no image of a failed job', async () => {
       await buildCachedDeletionKept(run);
+      expect(await killDaemonsUnder(dir)).toBe(0);
+    }, 300_000);
+  },
+);
+
+describeIfAvailable(
+  () => dockerProblem() ?? unavailable('zfs'),
+  'cachevol run --container-cache (zfs backend, file-backed pool)',
+  () => {
+    let dir: string;
+    let cleanup: () => Promise<void>;
+    let pool: FilePool | undefined;
+    let run: Run;
+    let fuse: boolean;
+
+    beforeAll(async () => {
+      ensureBuilt(['backend-zfs']);
+      ({ dir, cleanup } = await tempDir('containers-zfs'));
+      pool = await createFilePool({ prefix: 'cachevol-test-containers-', sizeMiB: 256 });
+      await runTool('zfs', ['create', `${pool.name}/cv`]);
+      // zfs-fuse mounts its datasets as FUSE; OpenZFS as zfs.
+      const mounts = await readFile('/proc/self/mounts', 'utf8');
+      fuse = mounts.split('\n').some((line) => line.startsWith(`${pool?.name}/cv `) && / fuse/.test(line));
+      ({ run } = await workspace(dir, { CACHEVOL_ROOT: join(dir, 'root') }, [
+        '--backend',
+        'zfs',
+        '--dataset',
+        `${pool.name}/cv`,
+      ]));
+    });
+    afterAll(async () => {
+      for (const place of [dir, pool?.dir]) if (place) await killDaemonsUnder(place);
+      if (pool) await unmountUnder(pool.dir);
+      await pool?.destroy();
+      await cleanup?.();
+    });
+
+    it('on zfs-fuse refuses with the reason and runs the job with an uncached engine; on OpenZFS caches like btrfs', async () => {
+      if (!fuse) {
+        await buildCachedDeletionKept(run);
+        return;
+      }
+      const result = await run(job('docker info --format "{{.Driver}}"'));
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stderr).toContain(`${VOLUME}: not cached this run`);
+      expect(result.stderr).toMatch(
+        /on a FUSE filesystem \(zfs-fuse among them\), where Docker's overlay2 cannot keep its layers/,
+      );
+      expect(result.stderr).toMatch(/a temporary data root, uncached/);
+      expect(result.stdout).toBe('overlay2\n');
       expect(await killDaemonsUnder(dir)).toBe(0);
     }, 300_000);
   },
