@@ -1,13 +1,18 @@
+import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { copyFile, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { createDirBackend } from '@cachevol/backend-dir';
+import { CacheVolumes, createMemoryStore } from '@cachevol/core';
 import { describeIfAvailable } from '@cachevol/core/testing';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createFilePool, type FilePool } from '../../../test-support/file-pool.js';
 import { missingPrograms, unavailable } from '../../../test-support/gate.js';
 import { createLoopBtrfs, type LoopBtrfs } from '../../../test-support/loop-btrfs.js';
 import { run as runTool } from '../../../test-support/run.js';
+import { attachContainerCache, type ContainerCache } from '../src/index.js';
 import { type CliResult, cachevol, ensureBuilt, tempDir } from './helpers/cli.js';
 
 // `cachevol run --container-cache`, run as a user runs it, with Debian's docker.io (dockerd
@@ -39,9 +44,11 @@ function dockerProblem(): string | undefined {
   return undefined;
 }
 
-/** What every job of a test runs in the container: the deleted file must be absent. */
-const CHECK =
-  'docker run --rm --network none app:1 /bin/busybox sh -c \'if test -e /data/gone; then echo "gone is BACK"; else echo "gone is absent"; fi; echo "dir holds:" $(/bin/busybox ls /data/dir)\'';
+/** What the container runs to show the image as it is: the deleted file must be absent. */
+const CHECK_SCRIPT =
+  'if test -e /data/gone; then echo "gone is BACK"; else echo "gone is absent"; fi; echo "dir holds:" $(/bin/busybox ls /data/dir)';
+/** What every job of a test runs: a container of the image built, with {@link CHECK_SCRIPT}. */
+const CHECK = `docker run --rm --network none app:1 /bin/busybox sh -c '${CHECK_SCRIPT}'`;
 /** What {@link CHECK} prints when the image is as built: the file deleted, the directory replaced. */
 const AS_BUILT = 'gone is absent\ndir holds: new\n';
 
@@ -220,6 +227,97 @@ describeIfAvailable(dockerProblem, 'cachevol run --container-cache (dir backend)
     expect(result.stderr).toContain('default/nodaemon/container-cache: not cached this run');
     expect(result.stderr).toContain('the job runs without it');
     expect(result.stderr).toMatch(/no-such-dockerd was not found: install Docker/);
+  });
+});
+
+describeIfAvailable(dockerProblem, 'attachContainerCache (the SDK, dir backend)', () => {
+  let dir: string;
+  let cleanup: () => Promise<void>;
+  let work: string;
+  let volumes: CacheVolumes;
+
+  beforeAll(async () => {
+    ({ dir, cleanup } = await tempDir('containers-sdk'));
+    ({ work } = await workspace(dir, {}));
+    volumes = new CacheVolumes({
+      backend: createDirBackend({ root: join(dir, 'volumes') }),
+      store: createMemoryStore(),
+    });
+  });
+  afterAll(async () => {
+    await killDaemonsUnder(dir);
+    await unmountUnder(dir);
+    await cleanup?.();
+  });
+
+  const docker = async (cache: ContainerCache, args: string[]) =>
+    (
+      await promisify(execFile)('docker', args, {
+        cwd: work,
+        env: {
+          ...process.env,
+          ...cache.env,
+          DOCKER_BUILDKIT: '0',
+          DOCKER_CONFIG: join(dir, 'docker-config'),
+        },
+      })
+    ).stdout;
+  const alive = (pid: number) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const options = { pipelineSlug: 'sdk', attach: { scope: 'sdk', job: 'sdk-1' } };
+
+  it('runs an engine on the fork, stops it before the commit, and the next fork has the image as built', async () => {
+    const first = await attachContainerCache(volumes, options);
+    expect(first.fork?.result).toBe('miss');
+    expect(first.problem).toBeNull();
+    expect(first.env.DOCKER_HOST).toMatch(/^unix:\/\/.*docker\.sock$/);
+    expect(first.engine.dataRoot).toBe(join(first.fork?.mountPath ?? '', 'docker'));
+    await docker(first, ['build', '-q', '-t', 'app:1', '.']);
+    const { outcome, stop } = await first.finish(0);
+    expect(stop.clean).toBe(true);
+    expect(alive(first.engine.pid)).toBe(false);
+    expect(outcome?.action).toBe('committed');
+
+    const second = await attachContainerCache(volumes, options);
+    expect(second.fork?.result).toBe('hit');
+    expect(
+      await docker(second, [
+        'run',
+        '--rm',
+        '--network',
+        'none',
+        'app:1',
+        '/bin/busybox',
+        'sh',
+        '-c',
+        CHECK_SCRIPT,
+      ]),
+    ).toBe(AS_BUILT);
+    await docker(second, ['build', '-q', '-t', 'failed:1', '-f', 'Dockerfile.failed', '.']);
+    expect((await second.abandon()).clean).toBe(true);
+    expect(alive(second.engine.pid)).toBe(false);
+
+    const third = await attachContainerCache(volumes, options);
+    expect(third.fork?.baseVersionId).toBe(outcome?.version?.id);
+    expect(await docker(third, ['images', '--format', '{{.Repository}}'])).toBe('app\n');
+    expect((await third.finish(1)).outcome?.action).toBe('abandoned');
+  }, 180_000);
+
+  it('fails with strict, and without any engine to start, leaving no fork attached', async () => {
+    const missing = { ...options, dockerd: join(dir, 'no-such-dockerd') };
+    await expect(attachContainerCache(volumes, { ...missing, strict: true })).rejects.toThrow(
+      /was not found: install Docker/,
+    );
+    await expect(attachContainerCache(volumes, missing)).rejects.toMatchObject({
+      code: 'BACKEND_UNAVAILABLE',
+    });
+    expect(await volumes.forks()).toEqual([]);
   });
 });
 
