@@ -13,7 +13,7 @@ import { missingPrograms, unavailable } from '../../../test-support/gate.js';
 import { createLoopBtrfs, type LoopBtrfs } from '../../../test-support/loop-btrfs.js';
 import { run as runTool } from '../../../test-support/run.js';
 import { attachContainerCache, type ContainerCache } from '../src/index.js';
-import { type CliResult, cachevol, ensureBuilt, tempDir } from './helpers/cli.js';
+import { type CliResult, cachevol, ensureBuilt, spawnCachevol, tempDir } from './helpers/cli.js';
 
 // `cachevol run --container-cache`, run as a user runs it, with Debian's docker.io (dockerd
 // 20.10) and busybox-static: an image built from local files only, whose later layer deletes a
@@ -94,18 +94,16 @@ async function workspace(dir: string, env: Record<string, string>, backendArgs: 
   for (const name of ['Dockerfile', 'Dockerfile.failed'])
     await copyFile(join(CONTEXT, name), join(work, name));
   await copyFile(BUSYBOX, join(work, 'busybox'));
-  const run: Run = (args) =>
-    cachevol([...backendArgs, ...args], {
-      cwd: work,
-      env: {
-        ...env,
-        TMPDIR: tmp,
-        DOCKER_BUILDKIT: '0',
-        DOCKER_CONFIG: join(dir, 'docker-config'),
-        NO_COLOR: '1',
-      },
-    });
-  return { work, run };
+  const fullEnv = {
+    ...env,
+    TMPDIR: tmp,
+    DOCKER_BUILDKIT: '0',
+    DOCKER_CONFIG: join(dir, 'docker-config'),
+    NO_COLOR: '1',
+  };
+  const run: Run = (args) => cachevol([...backendArgs, ...args], { cwd: work, env: fullEnv });
+  const start = (args: string[]) => spawnCachevol([...backendArgs, ...args], { cwd: work, env: fullEnv });
+  return { work, run, start };
 }
 
 const job = (script: string) => ['run', '--container-cache', SLUG, '--', 'sh', '-c', script];
@@ -146,13 +144,14 @@ describeIfAvailable(dockerProblem, 'cachevol run --container-cache (dir backend)
   let dir: string;
   let cleanup: () => Promise<void>;
   let run: Run;
+  let start: (args: string[]) => ReturnType<typeof spawnCachevol>;
   let root: string;
 
   beforeAll(async () => {
     ensureBuilt();
     ({ dir, cleanup } = await tempDir('containers'));
     root = join(dir, 'root');
-    ({ run } = await workspace(dir, { CACHEVOL_ROOT: root }));
+    ({ run, start } = await workspace(dir, { CACHEVOL_ROOT: root }));
   });
   afterAll(async () => {
     // Nothing may be left running: a daemon the command did not stop fails the last test, and
@@ -195,6 +194,35 @@ describeIfAvailable(dockerProblem, 'cachevol run --container-cache (dir backend)
       volumes: { name: string; headId: string }[];
     };
     expect(again.volumes.find((v) => v.name === `${SLUG}/container-cache`)?.headId).toBe(head);
+    expect(await killDaemonsUnder(dir)).toBe(0);
+  }, 120_000);
+
+  it('on SIGTERM stops the engine, abandons the fork and exits 143, leaving no daemon', async () => {
+    const child = start([
+      'run',
+      '--container-cache',
+      'signals',
+      '--',
+      'sh',
+      '-c',
+      'docker info --format "{{.Driver}}" && exec sleep 60',
+    ]);
+    let stdout = '';
+    let stderr = '';
+    child.stderr?.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    const ended = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    await new Promise<void>((resolve) =>
+      child.stdout?.on('data', (chunk: Buffer) => {
+        stdout += chunk.toString();
+        if (stdout.includes('overlay2\n')) resolve();
+      }),
+    );
+    child.kill('SIGTERM');
+    expect(await ended, stderr).toBe(143);
+    expect(stderr).toMatch(/default\/signals\/container-cache: Docker engine stopped in/);
+    expect(stderr).toContain('default/signals/container-cache: abandoned (SIGTERM)');
     expect(await killDaemonsUnder(dir)).toBe(0);
   }, 120_000);
 
