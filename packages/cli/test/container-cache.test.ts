@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { copyFile, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,7 +12,7 @@ import { createFilePool, type FilePool } from '../../../test-support/file-pool.j
 import { missingPrograms, unavailable } from '../../../test-support/gate.js';
 import { createLoopBtrfs, type LoopBtrfs } from '../../../test-support/loop-btrfs.js';
 import { run as runTool } from '../../../test-support/run.js';
-import { attachContainerCache, type ContainerCache } from '../src/index.js';
+import { attachContainerCache, type ContainerCache, startDockerEngine } from '../src/index.js';
 import { type CliResult, cachevol, ensureBuilt, spawnCachevol, tempDir } from './helpers/cli.js';
 
 // `cachevol run --container-cache`, run as a user runs it, with Debian's docker.io (dockerd
@@ -336,6 +336,23 @@ describeIfAvailable(dockerProblem, 'attachContainerCache (the SDK, dir backend)'
     expect(await docker(third, ['images', '--format', '{{.Repository}}'])).toBe('app\n');
     expect((await third.finish(1)).outcome?.action).toBe('abandoned');
   }, 180_000);
+
+  it('startDockerEngine leaves a mount of the caller at its data root mounted, and removes its run-time directory', async () => {
+    const dataRoot = join(dir, 'tmpfs-root');
+    await mkdir(dataRoot);
+    await runTool('mount', ['-t', 'tmpfs', 'tmpfs', dataRoot]);
+    try {
+      const engine = await startDockerEngine({ dataRoot });
+      const runDir = join(engine.logFile, '..');
+      expect(existsSync(runDir)).toBe(true);
+      expect((await engine.stop()).clean).toBe(true);
+      expect(existsSync(runDir)).toBe(false);
+      const mounts = await readFile('/proc/self/mounts', 'utf8');
+      expect(mounts.split('\n').some((line) => line.split(' ')[1] === dataRoot)).toBe(true);
+    } finally {
+      await runTool('umount', [dataRoot]);
+    }
+  }, 120_000);
 
   it('fails with strict, and without any engine to start, leaving no fork attached', async () => {
     const missing = { ...options, dockerd: join(dir, 'no-such-dockerd') };

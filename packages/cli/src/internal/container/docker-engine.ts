@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { CacheVolumeError } from '@cachevol/core';
 import { dockerdArgs, MAX_EXEC_ROOT } from './dockerd-args.js';
-import { unmountUnder } from './mounts.js';
+import { mountsUnder, unmountUnder } from './mounts.js';
 
 /** Options of {@link startDockerEngine}. */
 export interface DockerEngineOptions {
@@ -82,6 +82,16 @@ async function logTail(logFile: string): Promise<string> {
   const text = await readFile(logFile, 'utf8').catch(() => '');
   const lines = text.trim().split('\n').filter(Boolean).slice(-LOG_TAIL_LINES);
   return lines.length > 0 ? ` Its log ends: ${lines.join(' | ')}` : '';
+}
+
+/** Sends a signal to the daemon by its pid; one that has just exited is no error. */
+function signal(child: ChildProcess, name: NodeJS.Signals): void {
+  if (child.pid === undefined) return;
+  try {
+    process.kill(child.pid, name);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
+  }
 }
 
 function exited(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
@@ -166,6 +176,10 @@ export async function startDockerEngine(options: DockerEngineOptions): Promise<D
     await removeRunDir();
     throw error;
   }
+  // What was mounted at or under the data root before the daemon (the caller's own mounts) is
+  // never unmounted; only what the daemon leaves behind is.
+  const before = new Set(await mountsUnder(paths.dataRoot));
+  const unmountLeftovers = () => unmountUnder(paths.dataRoot, (point) => !before.has(point));
   const log = openSync(logFile, 'a');
   const started = performance.now();
   const child = spawn(dockerd, args, { detached: true, stdio: ['ignore', log, log], shell: false });
@@ -181,12 +195,12 @@ export async function startDockerEngine(options: DockerEngineOptions): Promise<D
       if (child.exitCode !== null || child.signalCode !== null) {
         problem = `dockerd had already exited (${child.exitCode ?? child.signalCode}) before the job ended`;
       } else {
-        if (child.pid !== undefined) process.kill(child.pid, 'SIGTERM');
+        signal(child, 'SIGTERM');
         const timer = new Promise<'late'>((resolve) => setTimeout(resolve, timeoutMs, 'late').unref());
         const how = await Promise.race([ended, timer]);
         if (how === 'late') {
           problem = `dockerd did not exit within ${Math.round(timeoutMs / 1000)} s of SIGTERM and was killed`;
-          if (child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
+          signal(child, 'SIGKILL');
           await ended;
         } else if (how.code !== 0) {
           problem = `dockerd exited with ${how.code ?? how.signal} after SIGTERM`;
@@ -194,7 +208,7 @@ export async function startDockerEngine(options: DockerEngineOptions): Promise<D
       }
       if (problem) problem += `.${await logTail(logFile)}`;
       // A daemon that was killed can leave its containers' mounts behind.
-      await unmountUnder(paths.dataRoot);
+      await unmountLeftovers();
       await removeRunDir();
       return { clean: problem === null, ms: performance.now() - begun, problem };
     })();
@@ -217,7 +231,7 @@ export async function startDockerEngine(options: DockerEngineOptions): Promise<D
     if (failure !== undefined || late) {
       const tail = await logTail(logFile);
       if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) await stop(10_000);
-      await unmountUnder(paths.dataRoot);
+      await unmountLeftovers();
       await removeRunDir();
       throw new CacheVolumeError(
         'BACKEND_UNAVAILABLE',

@@ -48,8 +48,12 @@ export function runTool(
  * abandoned or the directory removed. Failures are ignored (nothing may be mounted at all).
  *
  * @param dir - an absolute directory
+ * @param which - which of those mount points to unmount (default: all)
  */
-export async function unmountUnder(dir: string): Promise<void> {
+export async function unmountUnder(
+  dir: string,
+  which: (point: string) => boolean = () => true,
+): Promise<void> {
   if (process.platform !== 'linux') return;
-  for (const point of await mountsUnder(dir)) await runTool('umount', ['-l', '--', point]);
+  for (const point of await mountsUnder(dir)) if (which(point)) await runTool('umount', ['-l', '--', point]);
 }
