@@ -29,6 +29,11 @@ backends_setup() {
   # The CLI's real-tools test builds a C project twice through `cachevol run` with ccache.
   command -v gcc >/dev/null 2>&1 || need+=(gcc libc6-dev)
   command -v ccache >/dev/null 2>&1 || need+=(ccache)
+  # The CLI's container cache test runs Debian's Docker engine (dockerd, started per job by
+  # cachevol itself, never as a service) and builds an image FROM scratch with busybox-static:
+  # no registry, no network.
+  command -v dockerd >/dev/null 2>&1 || need+=(docker.io)
+  [ -x /bin/busybox ] && ! grep -q ld-linux /bin/busybox 2>/dev/null || need+=(busybox-static)
   # The Buildkite plugin's hooks are checked with shellcheck.
   command -v shellcheck >/dev/null 2>&1 || need+=(shellcheck)
   # OpenZFS with its module loaded is fine as it is; otherwise use zfs-fuse.

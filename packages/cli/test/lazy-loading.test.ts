@@ -27,6 +27,7 @@ const MARKERS = {
   'backend-sparsebundle': 'function createSparseBundleBackend(',
   'store-sqlite': 'function createSqliteStore(',
   'store-postgres': 'function createPostgresStore(',
+  'container-cache': 'async function startDockerEngine(',
 } as const;
 type Part = keyof typeof MARKERS;
 
@@ -88,6 +89,25 @@ describe('what a cachevol command loads (the bundled build)', () => {
     expect([...parts].sort()).toEqual(
       ['backend-dir', 'better-sqlite3', 'core', 'store-sqlite', 'zod'].sort(),
     );
+  });
+
+  it('`cachevol run --container-cache` loads the Docker engine code (which plain `run` does not, as the test above shows)', async () => {
+    const work = join(dir, 'container-work');
+    await mkdir(work, { recursive: true });
+    const { parts } = await loadedBy([
+      'run',
+      '--root',
+      join(dir, 'container-root'),
+      '--workdir',
+      work,
+      '--container-cache',
+      'lazy',
+      '--dockerd',
+      join(dir, 'no-such-dockerd'),
+      '--',
+      'true',
+    ]);
+    expect(parts.has('container-cache')).toBe(true);
   });
 
   it('`cachevol pipeline plan` loads the YAML parser and the pipeline config (so the markers above are live)', async () => {

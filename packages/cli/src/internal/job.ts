@@ -41,6 +41,37 @@ export interface JobVolume {
    * job goes on with it uncached and one warning: the cache never fails a job.
    */
   strict?: boolean;
+  /**
+   * A service the job uses with this volume's fork (the container cache's Docker engine):
+   * started once the fork is attached, stopped before it is finished. When it cannot start on
+   * the fork, the fork is abandoned with one warning and the service starts without it.
+   */
+  service?: VolumeService;
+}
+
+/** A service started for a job on a volume's fork (see {@link JobVolume.service}). */
+export interface VolumeService {
+  /**
+   * Starts the service on the fork, or with no fork (uncached) when `fork` is null.
+   *
+   * @param fork - the attached fork, or null
+   * @returns the environment it gives the job's commands, and how to stop it
+   */
+  start(fork: ForkHandle | null): Promise<StartedService>;
+}
+
+/** A running {@link VolumeService}. */
+export interface StartedService {
+  /** Variables for the job's commands (`DOCKER_HOST`). */
+  env: Record<string, string>;
+  /** One line for the log once it is ready. */
+  note: string;
+  /**
+   * Stops it, waiting until it has.
+   *
+   * @returns whether it stopped cleanly (else its fork is abandoned), and why not
+   */
+  stop(): Promise<{ clean: boolean; note: string }>;
 }
 
 /** Where a job runs and how its paths are resolved and linked. */
@@ -162,6 +193,8 @@ function refuseOverlap(path: string, linkPath: string, root: string): void {
 /** An attached volume: its fork, the links made, and how long it took (ms). */
 export interface Attached {
   fork: ForkHandle;
+  /** The volume it was attached for. */
+  volume?: JobVolume;
   links: LinkResult[];
   attachMs: number;
 }
@@ -215,7 +248,7 @@ export async function attachVolumes(
         ...(volume.fallbacks?.length ? { fallbacks: [...volume.fallbacks] } : {}),
       });
       progress.clear();
-      const entry = { fork, links: [] as LinkResult[], attachMs: 0 };
+      const entry: Attached = { fork, volume, links: [] as LinkResult[], attachMs: 0 };
       attached.push(entry);
       if (volume.paths.length > 0) {
         entry.links = await fork.link(volume.paths, {
@@ -310,6 +343,7 @@ function errorMessage(error: unknown): string {
  * @param cwd - their working directory
  * @param out - where to report
  * @param graceMs - how long the processes have after a signal before SIGKILL
+ * @param volumes - the job's volumes: their services (the container cache's engine) run uncached
  * @returns the exit code to pass on, and no volumes
  */
 export async function runUncached(
@@ -317,13 +351,17 @@ export async function runUncached(
   cwd: string,
   out: Output,
   graceMs?: number,
+  volumes: readonly JobVolume[] = [],
 ): Promise<JobReport> {
   const watch = new SignalWatch(graceMs);
   const started = performance.now();
+  const services = await startServices(volumes, [], out);
   try {
-    const exitCode = await runPrograms(commands, cwd, out, watch);
+    const env = Object.assign({}, ...services.map((service) => service.env)) as Record<string, string>;
+    const exitCode = await runPrograms(commands, cwd, out, watch, env);
     return { exitCode, signal: watch.received, commandMs: performance.now() - started, volumes: [] };
   } finally {
+    await stopServices(services, out);
     watch.close();
   }
 }
@@ -369,6 +407,7 @@ async function runWatched(
 ): Promise<JobReport> {
   const attached = await attachEach(engine, volumes, place, out);
   for (const { fork, attachMs } of attached) out.note(attachLine(out, fork, attachMs));
+  const services = await startServices(volumes, attached, out);
   let warned = false;
   const heartbeat = () => {
     for (const { fork } of attached) {
@@ -382,15 +421,20 @@ async function runWatched(
     }
   };
   const only = attached.length === 1 ? attached[0] : undefined;
-  const env: Record<string, string> = only
-    ? { CACHEVOL_FORK_ID: only.fork.id, CACHEVOL_RESULT: only.fork.result }
-    : {};
+  const env: Record<string, string> = {
+    ...(only ? { CACHEVOL_FORK_ID: only.fork.id, CACHEVOL_RESULT: only.fork.result } : {}),
+    ...Object.assign({}, ...services.map((service) => service.env)),
+  };
   const timer = setInterval(heartbeat, Math.max(50, Math.floor(leaseMs / 3)));
   const commandStarted = performance.now();
-  const exitCode = await runPrograms(commands, place.workdir, out, watch, env).finally(() =>
-    clearInterval(timer),
-  );
+  const exitCode = await runPrograms(commands, place.workdir, out, watch, env)
+    .catch(async (error: unknown) => {
+      await stopServices(services, out);
+      throw error;
+    })
+    .finally(() => clearInterval(timer));
   const commandMs = performance.now() - commandStarted;
+  const unclean = await stopServices(services, out);
 
   // A signal from here on never lets cachevol exit 0: the fork being committed when it arrives
   // finishes (a commit is short and crash-safe, and stopping it half-way would leave a fork for
@@ -402,7 +446,7 @@ async function runWatched(
     let outcome: FinishOutcome | null = null;
     let unlinked: UnlinkResult[] = [];
     try {
-      if (signal) {
+      if (signal || unclean.has(fork)) {
         unlinked = await fork.unlink({ capture: false });
         await fork.abandon();
       } else {
@@ -416,10 +460,17 @@ async function runWatched(
     }
     for (const link of unlinked) reportUnlink(out, link);
     const finishMs = performance.now() - started;
-    const action = signal ? 'abandoned' : (outcome?.action ?? 'failed');
+    const dropped = unclean.has(fork);
+    const action = signal || dropped ? 'abandoned' : (outcome?.action ?? 'failed');
     const version = outcome?.version?.id ?? null;
     const late = !signal && watch.received ? ` (${watch.received} arrived meanwhile: finished first)` : '';
-    const why = signal ? ` (${signal})` : action === 'abandoned' ? ` (exit code ${exitCode})` : late;
+    const why = signal
+      ? ` (${signal})`
+      : dropped
+        ? ' (its service did not stop cleanly)'
+        : action === 'abandoned'
+          ? ` (exit code ${exitCode})`
+          : late;
     out.note(
       `${fork.scope}/${fork.name}: ${action}${version ? ` as ${version}` : ''}${why} in ${formatMs(finishMs)}`,
     );
@@ -439,6 +490,82 @@ async function runWatched(
   }
   const signal = watch.received;
   return { exitCode: signal ? signalCode(signal) : exitCode, signal, commandMs, volumes: reports };
+}
+
+/** A service that runs for the job, with the fork it uses (null: uncached). */
+interface RunningService extends StartedService {
+  fork: ForkHandle | null;
+  /** `scope/name` of its volume, for messages. */
+  label: string;
+}
+
+/**
+ * Starts the services of a job's volumes (see {@link JobVolume.service}). One that cannot start
+ * on its fork gets the fork abandoned (and taken out of `attached`) with a warning, then runs
+ * without it; a volume that could not be attached at all gets its service uncached too. A
+ * `strict` volume fails the job instead (what was started is stopped, the forks abandoned).
+ * A service that cannot start even uncached is a warning: the job runs without it.
+ *
+ * @param volumes - the job's volumes
+ * @param attached - what was attached (changed in place)
+ * @param out - where to report
+ */
+async function startServices(volumes: readonly JobVolume[], attached: Attached[], out: Output) {
+  const running: RunningService[] = [];
+  for (const volume of volumes) {
+    if (!volume.service) continue;
+    const label = `${volume.scope}/${volume.name}`;
+    const at = attached.findIndex((entry) => entry.volume === volume);
+    let fork = at >= 0 ? (attached[at] as Attached).fork : null;
+    let started: StartedService | null = null;
+    try {
+      started = await volume.service.start(fork);
+    } catch (error) {
+      if (fork) {
+        await fork.unlink({ capture: false }).catch(() => undefined);
+        await fork.abandon().catch(() => undefined);
+        attached.splice(at, 1);
+        fork = null;
+      }
+      if (volume.strict) {
+        await stopServices(running, out);
+        for (const entry of attached) await entry.fork.abandon().catch(() => undefined);
+        throw error;
+      }
+      out.warn(`${label}: not cached this run: ${errorMessage(error)}`);
+      started = await volume.service.start(null).catch((again: unknown) => {
+        out.warn(`${label}: the job runs without it: ${errorMessage(again)}`);
+        return null;
+      });
+    }
+    if (!started) continue;
+    out.note(`${label}: ${started.note}`);
+    running.push({ ...started, fork, label });
+  }
+  return running;
+}
+
+/**
+ * Stops every running service, waiting for each; returns the forks of those that did not stop
+ * cleanly, which must be abandoned rather than committed.
+ *
+ * @param services - the running services
+ * @param out - where to report
+ */
+async function stopServices(services: readonly RunningService[], out: Output): Promise<Set<ForkHandle>> {
+  const unclean = new Set<ForkHandle>();
+  for (const service of services) {
+    const { label } = service;
+    const stopped = await service
+      .stop()
+      .catch((error: unknown) => ({ clean: false, note: `could not be stopped: ${errorMessage(error)}` }));
+    if (stopped.clean) out.note(`${label}: ${stopped.note}`);
+    else {
+      out.warn(`${label}: ${stopped.note}${service.fork ? '; the fork is abandoned, not committed' : ''}`);
+      if (service.fork) unclean.add(service.fork);
+    }
+  }
+  return unclean;
 }
 
 /**

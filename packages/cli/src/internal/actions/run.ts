@@ -1,9 +1,9 @@
 import { basename } from 'node:path';
-import { DEFAULT_LEASE_MS, validateName } from '@cachevol/core';
+import { containerCacheVolumeName, DEFAULT_LEASE_MS, validateName } from '@cachevol/core';
 import { expandName } from '../checksum.js';
 import { readGlobals } from '../globals.js';
 import { checkDirectories, flag, list, readAttachInputs, readFallbacks, str } from '../inputs.js';
-import { planLinks, runJob, runUncached } from '../job.js';
+import { type JobVolume, planLinks, runJob, runUncached } from '../job.js';
 import { openEngineForJob } from '../open.js';
 import { Output } from '../output.js';
 import type { CommandRun } from '../spec.js';
@@ -27,6 +27,30 @@ function isCacheVolumeName(name: string): boolean {
   }
 }
 
+/**
+ * The pipeline's container cache volume (`SLUG/container-cache`) with its Docker engine as the
+ * job's service; the engine's code is loaded only when `--container-cache` is given.
+ */
+async function containerVolume(
+  slug: string,
+  dockerd: string | undefined,
+  inputs: ReturnType<typeof readAttachInputs>,
+  strict: boolean,
+): Promise<JobVolume> {
+  const name = containerCacheVolumeName(slug);
+  const { dockerService, checkDockerd } = await import('../container/index.js');
+  if (dockerd !== undefined) checkDockerd(dockerd);
+  return {
+    name,
+    scope: inputs.scope,
+    paths: [],
+    commit: inputs.commit,
+    ...(inputs.size ? { size: inputs.size } : {}),
+    strict,
+    service: dockerService(dockerd === undefined ? {} : { dockerd }),
+  };
+}
+
 /** `cachevol run`: attach, run the command with the cache paths linked, commit or abandon. */
 export const run: CommandRun = async (args, io) => {
   const out = new Output(io);
@@ -39,23 +63,31 @@ export const run: CommandRun = async (args, io) => {
   const name = validateName(
     given === undefined ? defaultName(inputs.workdir) : expandName(given, inputs.workdir, inputs.os),
   );
-  const volumes = [
-    {
+  const paths = list(args, 'cache');
+  const slug = str(args, 'container-cache');
+  const dockerd = str(args, 'dockerd') ?? (io.env.CACHEVOL_DOCKERD || undefined);
+  if (dockerd !== undefined && slug === undefined)
+    throw new UsageError('--dockerd (or CACHEVOL_DOCKERD) needs --container-cache SLUG', 'run');
+  const volumes: JobVolume[] = [];
+  // With --container-cache alone, the job attaches that volume only (no --cache, no --name).
+  if (slug === undefined || paths.length > 0 || given !== undefined) {
+    volumes.push({
       name,
       scope: inputs.scope,
-      paths: list(args, 'cache'),
+      paths,
       commit: inputs.commit,
       ...(inputs.size ? { size: inputs.size } : {}),
       failOnMiss,
       strict,
       fallbacks: readFallbacks(args, inputs.scope, (n) => expandName(n, inputs.workdir, inputs.os), 'run'),
-    },
-  ];
+    });
+  }
+  if (slug !== undefined) volumes.push(await containerVolume(slug, dockerd, inputs, strict));
   planLinks(volumes, inputs, { root: globals.root }); // every path is checked before anything is attached
   const [file, ...rest] = args.command as [string, ...string[]];
   const commands = [{ file, args: rest }];
   const engine = await openEngineForJob(globals, out, { strict: strict || failOnMiss });
-  if (!engine) return (await runUncached(commands, inputs.workdir, out, inputs.graceMs)).exitCode;
+  if (!engine) return (await runUncached(commands, inputs.workdir, out, inputs.graceMs, volumes)).exitCode;
   const report = await runJob(engine, volumes, inputs, commands, out, globals.leaseMs ?? DEFAULT_LEASE_MS);
   return report.exitCode;
 };

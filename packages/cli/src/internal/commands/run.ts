@@ -21,6 +21,18 @@ export const runCommand: CommandSpec = {
       description:
         'the volume name (default: the working directory\'s name); {{ checksum "FILE" }}, {{ os }} and {{ arch }} are expanded',
     },
+    'container-cache': {
+      type: 'string',
+      value: 'SLUG',
+      description:
+        "attach the pipeline's container cache volume SLUG/container-cache and run a Docker engine on it for the command (DOCKER_HOST); Linux, root, docker.io",
+    },
+    dockerd: {
+      type: 'string',
+      value: 'PROGRAM',
+      env: 'CACHEVOL_DOCKERD',
+      description: 'the dockerd program for --container-cache (default: dockerd on PATH)',
+    },
     ...ATTACH_OPTIONS,
     ...FALLBACK_OPTION,
     ...JOB_OPTIONS,
@@ -37,7 +49,11 @@ export const runCommand: CommandSpec = {
     'The cache never fails the job: a volume that cannot be attached (full disk, missing data, a\n' +
     'store or backend error) or a path that cannot be linked runs uncached, with one warning;\n' +
     "a failed commit is a warning too, and the exit code stays the command's. --fail-on-miss and\n" +
-    '--strict opt in to failing.',
+    '--strict opt in to failing.\n' +
+    'With --container-cache SLUG the job also gets the volume SLUG/container-cache and a Docker\n' +
+    'engine of its own (dockerd, overlay2, its data root on the fork, no host networking), with\n' +
+    'DOCKER_HOST set for the command; it is stopped (SIGTERM, waiting) before the commit. When\n' +
+    "the fork cannot hold overlay2's layers the engine runs uncached, with a warning.",
   example: 'cachevol run --cache node_modules --name deps -- npm ci',
   load: () => import('../actions/run.js').then((m) => m.run),
 };
