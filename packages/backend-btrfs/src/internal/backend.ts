@@ -160,13 +160,11 @@ export function btrfsBackendOn(settings: BtrfsSettings, host: Host): BtrfsBacken
    * @returns the trash path
    */
   async function retire(kind: EntryKind, id: string): Promise<string> {
-    await purge(paths.temp(kind, id));
     const live = paths.live(kind, id);
     const trash = paths.trash(kind, id);
-    if (await statOf(live)) {
-      await purge(trash);
-      await host.rename(live, trash);
-    }
+    // Usually three stats: side by side.
+    const [, , there] = await Promise.all([purge(paths.temp(kind, id)), purge(trash), statOf(live)]);
+    if (there) await host.rename(live, trash);
     return trash;
   }
 
@@ -269,12 +267,11 @@ export function btrfsBackendOn(settings: BtrfsSettings, host: Host): BtrfsBacken
     return made?.parentUuid === from?.uuid;
   }
 
+  /** Makes a fork that does not exist yet: an empty one, or a snapshot of `source`. */
   async function makeFork(forkId: string, capacityBytes: number, source: string | null): Promise<ForkMount> {
     const target = paths.live('fork', forkId);
-    if (await statOf(target)) return { mountPath: target };
     const temp = paths.temp('fork', forkId);
-    await purge(temp);
-    const before = settings.quota ? await qgroups?.ids() : undefined;
+    const [, before] = await Promise.all([purge(temp), settings.quota ? qgroups?.ids() : undefined]);
     await btrfs(source === null ? createSubvolumeArgs(temp) : snapshotArgs(source, temp, false));
     if (settings.quota) {
       // A snapshot inherits its source's qgroup limit: when sysfs shows that it is already the
@@ -296,15 +293,18 @@ export function btrfsBackendOn(settings: BtrfsSettings, host: Host): BtrfsBacken
 
     async createFork(forkId, { capacityBytes }) {
       await ready();
-      return makeFork(forkId, capacityBytes, null);
+      const target = paths.live('fork', forkId);
+      return (await statOf(target)) ? { mountPath: target } : makeFork(forkId, capacityBytes, null);
     },
 
     async forkVersion(forkId, versionId, { capacityBytes }) {
       await ready();
-      if (await statOf(paths.live('fork', forkId))) return { mountPath: paths.live('fork', forkId) };
+      const target = paths.live('fork', forkId);
       const source = paths.live('version', versionId);
       const gone = () => notFound('btrfs', 'version', versionId, { where: root });
-      if (!(await statOf(source))) gone();
+      const [existing, there] = await Promise.all([statOf(target), statOf(source)]);
+      if (existing) return { mountPath: target };
+      if (!there) gone();
       return makeFork(forkId, capacityBytes, source).catch(async (error: unknown) => {
         // Removed meanwhile (renamed to its trash name before the snapshot opened it).
         if (!(error instanceof CommandFailedError) || (await statOf(source))) throw error;
@@ -317,8 +317,13 @@ export function btrfsBackendOn(settings: BtrfsSettings, host: Host): BtrfsBacken
       await ready();
       const fork = paths.live('fork', forkId);
       const version = paths.live('version', versionId);
-      const [versionThere, forkThere] = await Promise.all([statOf(version), statOf(fork)]);
-      let before: Set<string> | undefined;
+      // The qgroups before the snapshot, read beside the checks: a subvolume made in between
+      // makes the new one ambiguous, which only costs a `qgroup show`.
+      const [versionThere, forkThere, before] = await Promise.all([
+        statOf(version),
+        statOf(fork),
+        qgroups?.ids(),
+      ]);
       if (versionThere && forkThere && !(await snapshotOf(version, fork))) {
         versionExists(forkId, versionId, { root });
       }
@@ -327,7 +332,6 @@ export function btrfsBackendOn(settings: BtrfsSettings, host: Host): BtrfsBacken
         // One atomic step, so no temporary name: the snapshot flushes the fork's dirty data,
         // then creates the read-only subvolume and its directory entry in one transaction
         // commit, which also makes it durable. A crash leaves either no version or all of it.
-        before = await qgroups?.ids();
         await btrfs(snapshotArgs(fork, version, true));
       }
       // The fork goes to its trash name now and is deleted after this returns (a delete's cost
@@ -335,7 +339,9 @@ export function btrfsBackendOn(settings: BtrfsSettings, host: Host): BtrfsBacken
       // so a failure never leaves one running behind the caller's retry.
       const [retired, measured] = await Promise.allSettled([
         retire('fork', forkId),
-        settings.quota ? measureNew(forkId, version, before) : estimate(versionId, version),
+        settings.quota
+          ? measureNew(forkId, version, versionThere ? undefined : before)
+          : estimate(versionId, version),
       ]);
       if (retired.status === 'rejected') throw retired.reason;
       deleteLater(retired.value);
