@@ -110,7 +110,8 @@ describeWith('btrfs', 'btrfs backend: the commands each operation runs, on a loo
       host.take();
       // What the engine asks for: the version's used bytes plus the requested size.
       const next = await b.forkVersion('f2', 'v1', { capacityBytes: v1.usedBytes + size });
-      expect(host.take()).toEqual(['subvolume snapshot <root>/versions/v1 <root>/forks/.tmp-f2']);
+      // One step, no temporary name: the snapshot makes the fork whole, limit included.
+      expect(host.take()).toEqual(['subvolume snapshot <root>/versions/v1 <root>/forks/f2']);
       const error = await files.fill(next.mountPath, 'more.bin', size + 8 * MIB).catch((e: unknown) => e);
       expect((error as NodeJS.ErrnoException)?.code).toBe('EDQUOT');
       // Another capacity than the version's limit: the fork gets its own.

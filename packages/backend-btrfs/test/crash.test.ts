@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROPERTY_RUN_TIMEOUT_MS } from '../../../test-support/deadlines.js';
@@ -88,12 +89,14 @@ async function withVersion(b: BtrfsBackend): Promise<void> {
   const { mountPath } = await b.createFork('f0', fork);
   await files.write(mountPath, 'base.txt', 'base');
   await b.commitFork('f0', 'v1');
+  await b.list(); // waits for the fork's delete, which runs after the commit returned
 }
 
 async function withVersionOf(b: BtrfsBackend, bytes: number): Promise<void> {
   const { mountPath } = await b.createFork('f0', fork);
   await files.fill(mountPath, 'data.bin', bytes);
   await b.commitFork('f0', 'v1');
+  await b.list(); // waits for the fork's delete, which runs after the commit returned
 }
 
 const scenarios: Scenario[] = [
@@ -124,6 +127,23 @@ const scenarios: Scenario[] = [
       expect(await fs.subvolumesUnder(b.root)).toEqual(['versions/v1']);
       const next = await b.forkVersion('f2', 'v1', fork);
       expect(await files.list(next.mountPath)).toEqual(['top.txt']);
+    },
+  },
+  {
+    name: 'commitFork, then forkVersion of that version in the same process (inherited limit)',
+    setup: async () => {},
+    act: async (b) => {
+      if (!existsSync(join(b.root, 'versions', 'v1'))) {
+        const { mountPath } = await b.createFork('f0', fork);
+        await files.write(mountPath, 'base.txt', 'base');
+      }
+      const { usedBytes } = await b.commitFork('f0', 'v1'); // or its retry
+      await b.list(); // the version's limit for the next fork is set after the commit returned
+      return b.forkVersion('f1', 'v1', { capacityBytes: usedBytes + fork.capacityBytes });
+    },
+    check: async (b) => {
+      expect(await listed(b)).toEqual(['fork:f1', 'version:v1']);
+      expect(await files.read((await b.forkVersion('f1', 'v1', fork)).mountPath, 'base.txt')).toBe('base');
     },
   },
   {

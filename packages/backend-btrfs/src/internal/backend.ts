@@ -74,6 +74,8 @@ export function btrfsBackendOn(settings: BtrfsSettings, host: Host): BtrfsBacken
   const deleting = new Map<string, Promise<void>>();
   /** Per fork that this process made: its capacity beyond what its source referenced. */
   const headroom = new Map<string, number>();
+  /** Per version that this process committed: its subvolume id (its qgroup in sysfs). */
+  const committed = new Map<string, string>();
 
   const btrfs = (args: readonly string[]) => host.btrfs(args);
 
@@ -197,7 +199,8 @@ export function btrfsBackendOn(settings: BtrfsSettings, host: Host): BtrfsBacken
   /** The qgroup of the one subvolume made since `before` was read, if sysfs tells which it is. */
   async function newQgroup(before: Set<string> | undefined) {
     const id = before && qgroups ? newId(before, await qgroups.ids()) : undefined;
-    return id === undefined ? undefined : qgroups?.read(id);
+    const figures = id === undefined ? undefined : await qgroups?.read(id);
+    return figures && { id: id as string, ...figures };
   }
 
   /**
@@ -224,11 +227,22 @@ export function btrfsBackendOn(settings: BtrfsSettings, host: Host): BtrfsBacken
    * for if it asks for the same size: forks inherit their source's limit, so that fork needs
    * no `qgroup limit` of its own (see makeFork).
    */
-  async function measureNew(forkId: string, path: string, before: Set<string> | undefined): Promise<Usage> {
-    const usedBytes = (await newQgroup(before))?.referenced ?? (await measure(path, false));
+  async function measureNew(
+    forkId: string,
+    versionId: string,
+    before: Set<string> | undefined,
+  ): Promise<Usage> {
+    const path = paths.live('version', versionId);
+    const made = await newQgroup(before);
+    const usedBytes = made?.referenced ?? (await measure(path, false));
     const extra = headroom.get(forkId);
     headroom.delete(forkId);
-    if (extra !== undefined) later(path, () => btrfs(qgroupLimitArgs(usedBytes + extra, path)));
+    if (made && extra !== undefined) {
+      later(path, async () => {
+        await btrfs(qgroupLimitArgs(usedBytes + extra, path));
+        committed.set(versionId, made.id);
+      });
+    }
     return { usedBytes };
   }
 
@@ -302,9 +316,25 @@ export function btrfsBackendOn(settings: BtrfsSettings, host: Host): BtrfsBacken
       const target = paths.live('fork', forkId);
       const source = paths.live('version', versionId);
       const gone = () => notFound('btrfs', 'version', versionId, { where: root });
-      const [existing, there] = await Promise.all([statOf(target), statOf(source)]);
+      const id = committed.get(versionId);
+      const [existing, there, inherited] = await Promise.all([
+        statOf(target),
+        statOf(source),
+        id === undefined ? undefined : qgroups?.read(id),
+      ]);
       if (existing) return { mountPath: target };
       if (!there) gone();
+      if (inherited?.limit === capacityBytes) {
+        // This process gave the version the limit this fork asks for (see measureNew), and the
+        // snapshot inherits it: the fork is whole, limit included, in one step, so it needs no
+        // temporary name either.
+        await btrfs(snapshotArgs(source, target, false)).catch(async (error: unknown) => {
+          if (!(error instanceof CommandFailedError) || (await statOf(source))) throw error;
+          gone();
+        });
+        headroom.set(forkId, capacityBytes - inherited.referenced);
+        return { mountPath: target };
+      }
       return makeFork(forkId, capacityBytes, source).catch(async (error: unknown) => {
         // Removed meanwhile (renamed to its trash name before the snapshot opened it).
         if (!(error instanceof CommandFailedError) || (await statOf(source))) throw error;
@@ -340,7 +370,7 @@ export function btrfsBackendOn(settings: BtrfsSettings, host: Host): BtrfsBacken
       const [retired, measured] = await Promise.allSettled([
         retire('fork', forkId),
         settings.quota
-          ? measureNew(forkId, version, versionThere ? undefined : before)
+          ? measureNew(forkId, versionId, versionThere ? undefined : before)
           : estimate(versionId, version),
       ]);
       if (retired.status === 'rejected') throw retired.reason;
@@ -356,6 +386,7 @@ export function btrfsBackendOn(settings: BtrfsSettings, host: Host): BtrfsBacken
 
     async removeVersion(versionId) {
       await ready();
+      committed.delete(versionId);
       await remove('version', versionId);
       await clearStaleQgroups();
     },
