@@ -284,16 +284,19 @@ export function btrfsBackendOn(settings: BtrfsSettings, host: Host): BtrfsBacken
   /** Makes a fork that does not exist yet: an empty one, or a snapshot of `source`. */
   async function makeFork(forkId: string, capacityBytes: number, source: string | null): Promise<ForkMount> {
     const target = paths.live('fork', forkId);
-    const temp = paths.temp('fork', forkId);
-    const [, before] = await Promise.all([purge(temp), settings.quota ? qgroups?.ids() : undefined]);
-    await btrfs(source === null ? createSubvolumeArgs(temp) : snapshotArgs(source, temp, false));
-    if (settings.quota) {
-      // A snapshot inherits its source's qgroup limit: when sysfs shows that it is already the
-      // capacity (see measureNew), the limit command is not needed.
-      const made = await newQgroup(before);
-      if (made) headroom.set(forkId, capacityBytes - (source === null ? 0 : made.referenced));
-      if (made?.limit !== capacityBytes) await btrfs(qgroupLimitArgs(capacityBytes, temp));
+    if (!settings.quota) {
+      // Without a limit to set, the snapshot (or create) makes the whole fork in one step.
+      await btrfs(source === null ? createSubvolumeArgs(target) : snapshotArgs(source, target, false));
+      return { mountPath: target };
     }
+    const temp = paths.temp('fork', forkId);
+    const [, before] = await Promise.all([purge(temp), qgroups?.ids()]);
+    await btrfs(source === null ? createSubvolumeArgs(temp) : snapshotArgs(source, temp, false));
+    // A snapshot inherits its source's qgroup limit: when sysfs shows that it is already the
+    // capacity (see measureNew), the limit command is not needed.
+    const made = await newQgroup(before);
+    if (made) headroom.set(forkId, capacityBytes - (source === null ? 0 : made.referenced));
+    if (made?.limit !== capacityBytes) await btrfs(qgroupLimitArgs(capacityBytes, temp));
     await host.rename(temp, target);
     return { mountPath: target };
   }

@@ -2,7 +2,7 @@ import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /** How many entries {@link estimateBytes} looks at, at most. */
-export const ESTIMATE_ENTRIES = 256;
+export const ESTIMATE_ENTRIES = 64;
 
 /**
  * A quick, partial count of the bytes under `path`: the allocated bytes of the first `limit`
