@@ -46,6 +46,7 @@ describeWith('btrfs', 'btrfs backend on a loopback btrfs', () => {
       const child = await b.forkVersion('f2', 'v1', fork);
       await b.forkVersion('f3', 'v1', fork);
       await b.commitFork('f3', 'v2');
+      await b.list(); // waits for the fork's delete, which runs after the commit returned
       expect((await fs.subvolumesUnder(b.root)).sort()).toEqual(['forks/f2', 'versions/v1', 'versions/v2']);
       await b.removeVersion('v1');
       expect((await fs.subvolumesUnder(b.root)).sort()).toEqual(['forks/f2', 'versions/v2']);
@@ -119,6 +120,7 @@ describeWith('btrfs', 'btrfs backend on a loopback btrfs', () => {
       const b = await backend();
       await forkWithNested(b, 'f1');
       await b.commitFork('f1', 'v1');
+      await b.list(); // waits for the fork's delete, which runs after the commit returned
       expect(await fs.subvolumesUnder(b.root)).toEqual(['versions/v1']);
       const next = await b.forkVersion('f2', 'v1', fork);
       expect(await files.list(next.mountPath)).toEqual(['top.txt']);

@@ -7,7 +7,13 @@ import type { BtrfsBackend } from '../src/index.js';
 import { btrfsBackendOn } from '../src/internal/backend.js';
 import { type Host, nodeHost } from '../src/internal/host.js';
 import { parseBtrfsBackendOptions } from '../src/options.js';
-import { createLoopBtrfs, type LoopBtrfs, run } from './helpers/loop-btrfs.js';
+import {
+  createLoopBtrfs,
+  btrfsFileAccess as files,
+  type LoopBtrfs,
+  leftovers,
+  run,
+} from './helpers/loop-btrfs.js';
 
 const KIB = 1 << 10;
 const MIB = 1 << 20;
@@ -59,11 +65,13 @@ describeWith('btrfs', 'btrfs backend: the commands each operation runs, on a loo
         'subvolume create <root>/forks/.tmp-f1',
         `qgroup limit ${64 * MIB} <root>/forks/.tmp-f1`,
       ]);
-      await b.commitFork('f1', 'v1');
+      const v1 = await b.commitFork('f1', 'v1');
+      // The usage comes from sysfs, and two steps run after the commit returned: the next
+      // fork's limit set on the version, and the fork's delete (list() waits for both).
+      await b.list();
       expect(host.take()).toEqual([
         'subvolume snapshot -r <root>/forks/f1 <root>/versions/v1',
-        // Started together: the usage read does not wait for the delete.
-        'qgroup show --raw -f <root>/versions/v1',
+        `qgroup limit ${v1.usedBytes + 64 * MIB} <root>/versions/v1`,
         'subvolume delete <root>/forks/.trash-f1',
       ]);
       await b.forkVersion('f2', 'v1', fork);
@@ -92,6 +100,39 @@ describeWith('btrfs', 'btrfs backend: the commands each operation runs, on a loo
       expect(await fs.staleQgroups()).toEqual([]);
     });
 
+    it('gives a fork of a version it committed its limit by inheritance, with no qgroup limit, and it holds', async () => {
+      const { b, host } = await backend(true);
+      const size = 32 * MIB;
+      const a = await b.createFork('f1', { capacityBytes: size });
+      await files.fill(a.mountPath, 'base.bin', 8 * MIB);
+      const v1 = await b.commitFork('f1', 'v1');
+      await b.list();
+      host.take();
+      // What the engine asks for: the version's used bytes plus the requested size.
+      const next = await b.forkVersion('f2', 'v1', { capacityBytes: v1.usedBytes + size });
+      // One step, no temporary name: the snapshot makes the fork whole, limit included.
+      expect(host.take()).toEqual(['subvolume snapshot <root>/versions/v1 <root>/forks/f2']);
+      const error = await files.fill(next.mountPath, 'more.bin', size + 8 * MIB).catch((e: unknown) => e);
+      expect((error as NodeJS.ErrnoException)?.code).toBe('EDQUOT');
+      // Another capacity than the version's limit: the fork gets its own.
+      await b.forkVersion('f3', 'v1', { capacityBytes: v1.usedBytes + 2 * size });
+      expect(host.take()).toEqual([
+        'subvolume snapshot <root>/versions/v1 <root>/forks/.tmp-f3',
+        `qgroup limit ${v1.usedBytes + 2 * size} <root>/forks/.tmp-f3`,
+      ]);
+      // A backend that did not commit the version (another process) sets it too.
+      const other = btrfsBackendOn(parseBtrfsBackendOptions({ root: b.root }), host);
+      await other.ready();
+      host.take();
+      await other.commitFork('f2', 'v2');
+      await other.list();
+      expect(host.take()).toEqual([
+        'subvolume snapshot -r <root>/forks/f2 <root>/versions/v2',
+        'subvolume delete <root>/forks/.trash-f2',
+      ]);
+      expect(await fs.qgroupsInconsistent()).toBe(false);
+    });
+
     it('deletes nested subvolumes only when btrfs refuses the plain delete', async () => {
       const { b, host } = await backend(true);
       const { mountPath } = await b.createFork('f1', fork);
@@ -99,10 +140,11 @@ describeWith('btrfs', 'btrfs backend: the commands each operation runs, on a loo
       await run('btrfs', ['subvolume', 'create', join(mountPath, 'nested', 'deeper')]);
       host.take();
       await b.commitFork('f1', 'v1');
+      await b.list();
       const commands = host.take();
       expect(commands.slice(0, 3)).toEqual([
         'subvolume snapshot -r <root>/forks/f1 <root>/versions/v1',
-        'qgroup show --raw -f <root>/versions/v1',
+        expect.stringMatching(/^qgroup limit \d+ <root>\/versions\/v1$/),
         'subvolume delete <root>/forks/.trash-f1',
       ]);
       expect(commands.slice(3, 5)).toEqual([
@@ -152,16 +194,27 @@ describeWith('btrfs', 'btrfs backend: the commands each operation runs, on a loo
       const a = await b.createFork('f1', fork);
       await writeUnsynced(a.mountPath, 'one.bin', MIB, 1);
       const v1 = await b.commitFork('f1', 'v1');
-      expect(v1.usedBytes).toBe(MIB);
+      // The commit estimates (exact figures cost time in proportion to the files)...
+      expect(v1).toEqual({ usedBytes: expect.any(Number), estimated: true });
+      expect(v1.usedBytes).toBeGreaterThan(0);
+      expect(v1.usedBytes).toBeLessThanOrEqual(MIB + 64 * KIB);
+      await b.list();
+      // ...and usage() measures once: versions are immutable, so the figure is kept.
+      expect(await b.usage('version', 'v1')).toEqual({ usedBytes: MIB });
+      expect(await b.usage('version', 'v1')).toEqual({ usedBytes: MIB });
+      // A retried commit returns the measured figure.
+      expect(await b.commitFork('f1', 'v1')).toEqual({ usedBytes: MIB });
       await b.forkVersion('f2', 'v1', fork);
       await b.discardFork('f2');
       await b.removeVersion('v1');
+      expect(await leftovers(b.root)).toEqual([]);
       expect(host.take()).toEqual([
-        'subvolume create <root>/forks/.tmp-f1',
+        // Forks need no temporary name without a limit to set: one step makes them whole.
+        'subvolume create <root>/forks/f1',
         'subvolume snapshot -r <root>/forks/f1 <root>/versions/v1',
-        'filesystem du -s --raw <root>/versions/v1',
         'subvolume delete <root>/forks/.trash-f1',
-        'subvolume snapshot <root>/versions/v1 <root>/forks/.tmp-f2',
+        'filesystem du -s --raw <root>/versions/v1',
+        'subvolume snapshot <root>/versions/v1 <root>/forks/f2',
         'subvolume delete <root>/forks/.trash-f2',
         'subvolume delete <root>/versions/.trash-v1',
       ]);

@@ -18,6 +18,7 @@ function recordingHost(): Host & { steps: string[] } {
     mkdir: async (path) => void (await step(`mkdir ${path}`)),
     rename: async (from, to) => void (await step(`rename ${from} ${to}`)),
     removeTree: async (path) => void (await step(`rm ${path}`)),
+    writeFile: async (path) => void (await step(`write ${path}`)),
   };
 }
 

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROPERTY_RUN_TIMEOUT_MS } from '../../../test-support/deadlines.js';
@@ -26,13 +27,17 @@ class Crash extends Error {
 
 /**
  * A host that counts state-changing steps and, once armed, "dies" before step `at`: that step
- * and every later one throw, as if the process were gone.
+ * and every later one throw, as if the process were gone (also steps that run after the
+ * operation returned, such as a commit's delete of the fork: `crashed` tells).
  */
-function crashingHost(real: Host): Host & { arm(at: number): void; steps: number } {
+function crashingHost(real: Host): Host & { arm(at: number): void; steps: number; crashed: boolean } {
   let at = Number.POSITIVE_INFINITY;
-  const state = { steps: 0 };
+  const state = { steps: 0, crashed: false };
   const step = <T>(work: () => Promise<T>): Promise<T> => {
-    if (state.steps >= at) return Promise.reject(new Crash(state.steps));
+    if (state.steps >= at) {
+      state.crashed = true;
+      return Promise.reject(new Crash(state.steps));
+    }
     state.steps += 1;
     return work();
   };
@@ -41,22 +46,25 @@ function crashingHost(real: Host): Host & { arm(at: number): void; steps: number
     mkdir: (path) => step(() => real.mkdir(path)),
     rename: (from, to) => step(() => real.rename(from, to)),
     removeTree: (path) => step(() => real.removeTree(path)),
+    writeFile: (path, text) => step(() => real.writeFile(path, text)),
     arm(n) {
       state.steps = 0;
+      state.crashed = false;
       at = n;
     },
     get steps() {
       return state.steps;
     },
+    get crashed() {
+      return state.crashed;
+    },
   };
-}
-
-function backendOn(root: string, host: Host): BtrfsBackend {
-  return btrfsBackendOn(parseBtrfsBackendOptions({ root }), host);
 }
 
 interface Scenario {
   name: string;
+  /** The backend's `quota` option (default `true`). */
+  quota?: boolean;
   /** Builds the starting state. */
   setup(b: BtrfsBackend): Promise<void>;
   /** The operation that crashes. */
@@ -81,6 +89,14 @@ async function withVersion(b: BtrfsBackend): Promise<void> {
   const { mountPath } = await b.createFork('f0', fork);
   await files.write(mountPath, 'base.txt', 'base');
   await b.commitFork('f0', 'v1');
+  await b.list(); // waits for the fork's delete, which runs after the commit returned
+}
+
+async function withVersionOf(b: BtrfsBackend, bytes: number): Promise<void> {
+  const { mountPath } = await b.createFork('f0', fork);
+  await files.fill(mountPath, 'data.bin', bytes);
+  await b.commitFork('f0', 'v1');
+  await b.list(); // waits for the fork's delete, which runs after the commit returned
 }
 
 const scenarios: Scenario[] = [
@@ -111,6 +127,45 @@ const scenarios: Scenario[] = [
       expect(await fs.subvolumesUnder(b.root)).toEqual(['versions/v1']);
       const next = await b.forkVersion('f2', 'v1', fork);
       expect(await files.list(next.mountPath)).toEqual(['top.txt']);
+    },
+  },
+  {
+    name: 'commitFork, then forkVersion of that version in the same process (inherited limit)',
+    setup: async () => {},
+    act: async (b) => {
+      if (!existsSync(join(b.root, 'versions', 'v1'))) {
+        const { mountPath } = await b.createFork('f0', fork);
+        await files.write(mountPath, 'base.txt', 'base');
+      }
+      const { usedBytes } = await b.commitFork('f0', 'v1'); // or its retry
+      await b.list(); // the version's limit for the next fork is set after the commit returned
+      return b.forkVersion('f1', 'v1', { capacityBytes: usedBytes + fork.capacityBytes });
+    },
+    check: async (b) => {
+      expect(await listed(b)).toEqual(['fork:f1', 'version:v1']);
+      expect(await files.read((await b.forkVersion('f1', 'v1', fork)).mountPath, 'base.txt')).toBe('base');
+    },
+  },
+  {
+    name: 'usage of a version without quota (measures and caches its size)',
+    quota: false,
+    setup: (b) => withVersionOf(b, 1 << 20),
+    act: (b) => b.usage('version', 'v1'),
+    check: async (b) => {
+      expect(await listed(b)).toEqual(['version:v1']);
+      expect((await b.usage('version', 'v1')).usedBytes).toBe(1 << 20);
+    },
+  },
+  {
+    name: 'removeVersion without quota (with a cached size)',
+    quota: false,
+    setup: async (b) => {
+      await withVersionOf(b, 1 << 20);
+      await b.usage('version', 'v1');
+    },
+    act: (b) => b.removeVersion('v1'),
+    check: async (b) => {
+      expect(await listed(b)).toEqual([]);
     },
   },
   {
@@ -145,11 +200,13 @@ async function expectNothingLeft(b: BtrfsBackend): Promise<void> {
 async function crashAt(
   scenario: Scenario,
   at: number,
-): Promise<{ root: string; completed: boolean; steps: number }> {
+): Promise<{ backendOn(host: Host): BtrfsBackend; completed: boolean; steps: number }> {
   const root = await fs.freshRoot();
-  await scenario.setup(backendOn(root, nodeHost('btrfs')));
+  const backendOn = (host: Host) =>
+    btrfsBackendOn(parseBtrfsBackendOptions({ root, quota: scenario.quota ?? true }), host);
+  await scenario.setup(backendOn(nodeHost('btrfs')));
   const host = crashingHost(nodeHost('btrfs'));
-  const b = backendOn(root, host);
+  const b = backendOn(host);
   await b.ready();
   host.arm(at);
   const outcome = await scenario.act(b).then(
@@ -159,7 +216,8 @@ async function crashAt(
       return 'crashed' as const;
     },
   );
-  return { root, completed: outcome === 'completed', steps: host.steps };
+  await b.list(); // waits for what the operation left running (a commit's delete)
+  return { backendOn, completed: outcome === 'completed' && !host.crashed, steps: host.steps };
 }
 
 describeWith('btrfs', 'btrfs backend: a crash between any two steps is repaired', () => {
@@ -185,14 +243,14 @@ describeWith('btrfs', 'btrfs backend: a crash between any two steps is repaired'
             `a crash before step ${at} of ${full.steps} should stop the operation`,
           ).toBe(false);
           // A retry by a fresh process ends in the state the operation promises.
-          const retried = backendOn(crashed.root, nodeHost('btrfs'));
+          const retried = crashed.backendOn(nodeHost('btrfs'));
           await scenario.act(retried);
           await scenario.check(retried);
           await removeAll(retried);
           await expectNothingLeft(retried);
           // Without a retry, removing whatever list() reports leaves nothing behind.
           const again = await crashAt(scenario, at);
-          const reconciled = backendOn(again.root, nodeHost('btrfs'));
+          const reconciled = again.backendOn(nodeHost('btrfs'));
           await removeAll(reconciled);
           await expectNothingLeft(reconciled);
         }

@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import {
   type BackendCapabilities,
   type BackendEntry,
@@ -32,6 +33,7 @@ import {
   snapshotArgs,
   versionArgs,
 } from './argv.js';
+import { estimateBytes } from './estimate.js';
 import type { Host } from './host.js';
 import { AREAS, entryOfName, layoutOf } from './layout.js';
 import {
@@ -43,6 +45,7 @@ import {
   parseSubvolumeShow,
   type QgroupRow,
 } from './parse.js';
+import { newId, type QgroupFiles, qgroupFiles } from './sysfs.js';
 
 /** The inode number of every subvolume's root directory on btrfs. */
 const SUBVOLUME_ROOT_INODE = 256;
@@ -65,6 +68,14 @@ export function btrfsBackendOn(settings: BtrfsSettings, host: Host): BtrfsBacken
     changeDetection: false,
   });
   let preparing: Promise<void> | undefined;
+  /** The filesystem's qgroups in sysfs, when quotas are on and the kernel shows them. */
+  let qgroups: QgroupFiles | undefined;
+  /** Steps still running after the commit that started them returned, by the path they change. */
+  const deleting = new Map<string, Promise<void>>();
+  /** Per fork that this process made: its capacity beyond what its source referenced. */
+  const headroom = new Map<string, number>();
+  /** Per version that this process committed: its subvolume id (its qgroup in sysfs). */
+  const committed = new Map<string, string>();
 
   const btrfs = (args: readonly string[]) => host.btrfs(args);
 
@@ -84,7 +95,9 @@ export function btrfsBackendOn(settings: BtrfsSettings, host: Host): BtrfsBacken
   async function prepare(): Promise<void> {
     await btrfs(versionArgs());
     for (const area of AREAS) await host.mkdir(paths.area(area));
-    if (settings.quota) await ensureQuota();
+    if (!settings.quota) return;
+    await ensureQuota();
+    qgroups = await qgroupFiles(root);
   }
 
   function ready(): Promise<void> {
@@ -107,7 +120,8 @@ export function btrfsBackendOn(settings: BtrfsSettings, host: Host): BtrfsBacken
       await btrfs(deleteSubvolumeArgs(path));
       return;
     } catch (error) {
-      if (!(error instanceof CommandFailedError) || !(await statOf(path))) throw error;
+      if (!(error instanceof CommandFailedError)) throw error;
+      if (!(await statOf(path))) return; // deleted meanwhile (by a retry, or another process)
     }
     // Whatever the refusal was, delete what is nested and try once more: a second refusal
     // is the real error.
@@ -119,6 +133,7 @@ export function btrfsBackendOn(settings: BtrfsSettings, host: Host): BtrfsBacken
 
   /** Deletes whatever is at `path`: a subvolume with any nested ones (bottom-up), or a plain tree. */
   async function purge(path: string): Promise<void> {
+    await deleting.get(path);
     const stats = await statOf(path);
     if (!stats) return;
     if (!stats.isDirectory() || stats.ino !== SUBVOLUME_ROOT_INODE) {
@@ -140,16 +155,95 @@ export function btrfsBackendOn(settings: BtrfsSettings, host: Host): BtrfsBacken
     });
   }
 
-  /** Removes a fork or version and any half-built or half-deleted leftovers of it. */
-  async function remove(kind: EntryKind, id: string): Promise<void> {
-    await purge(paths.temp(kind, id));
+  /**
+   * Takes a fork or version out of use: removes half-built leftovers and renames it to its
+   * trash name, which only a delete still has to remove.
+   *
+   * @returns the trash path
+   */
+  async function retire(kind: EntryKind, id: string): Promise<string> {
     const live = paths.live(kind, id);
     const trash = paths.trash(kind, id);
-    if (await statOf(live)) {
-      await purge(trash);
-      await host.rename(live, trash);
+    // Usually three stats: side by side.
+    const [, , there] = await Promise.all([purge(paths.temp(kind, id)), purge(trash), statOf(live)]);
+    if (there) await host.rename(live, trash);
+    return trash;
+  }
+
+  /** Removes a fork or version and any half-built or half-deleted leftovers of it. */
+  async function remove(kind: EntryKind, id: string): Promise<void> {
+    await purge(await retire(kind, id));
+    if (kind === 'version' && !settings.quota) await host.removeTree(paths.size(id));
+  }
+
+  /**
+   * Deletes `trash` after the caller returns. `purge()` and `list()` wait for it, so this
+   * process sees it gone; a failure (or a crash) leaves it under its trash name, which
+   * `list()` reports so that a retry or `reconcile()` deletes it.
+   */
+  function deleteLater(trash: string): void {
+    later(trash, () => purge(trash));
+  }
+
+  /** Runs `work` on `path` after the caller returns (see {@link deleteLater}); failures are dropped. */
+  function later(path: string, work: () => Promise<unknown>): void {
+    const done = work()
+      .then(
+        () => undefined,
+        () => undefined,
+      )
+      .finally(() => deleting.delete(path));
+    deleting.set(path, done);
+  }
+
+  /** The qgroup of the one subvolume made since `before` was read, if sysfs tells which it is. */
+  async function newQgroup(before: Set<string> | undefined) {
+    const id = before && qgroups ? newId(before, await qgroups.ids()) : undefined;
+    const figures = id === undefined ? undefined : await qgroups?.read(id);
+    return figures && { id: id as string, ...figures };
+  }
+
+  /**
+   * Without quotas, a commit's usage: the cached size when `usage()` measured the version
+   * already (a retry), else an estimate (exact figures cost time in proportion to the files).
+   */
+  async function estimate(versionId: string, path: string): Promise<Usage> {
+    const cached = await cachedSize(versionId);
+    return cached === undefined
+      ? { usedBytes: await estimateBytes(path), estimated: true }
+      : { usedBytes: cached };
+  }
+
+  /** A version's size cached by an earlier measurement (quotas off), if any. */
+  async function cachedSize(versionId: string): Promise<number | undefined> {
+    const text = await readFile(paths.size(versionId), 'utf8').catch(() => '');
+    return /^\d+\n$/.test(text) ? Number(text) : undefined;
+  }
+
+  /**
+   * The usage of a version made just now, when `before` holds the qgroup ids from before its
+   * snapshot: read from sysfs if it is the only new qgroup, else measured with `btrfs`. When
+   * this process made the fork, the version then gets the limit that its next fork will ask
+   * for if it asks for the same size: forks inherit their source's limit, so that fork needs
+   * no `qgroup limit` of its own (see makeFork).
+   */
+  async function measureNew(
+    forkId: string,
+    versionId: string,
+    before: Set<string> | undefined,
+  ): Promise<Usage> {
+    const path = paths.live('version', versionId);
+    const made = await newQgroup(before);
+    const usedBytes = made?.referenced ?? (await measure(path, false));
+    const extra = headroom.get(forkId);
+    headroom.delete(forkId);
+    if (made && extra !== undefined) {
+      later(path, async () => {
+        await btrfs(qgroupLimitArgs(usedBytes + extra, path));
+        committed.set(versionId, made.id);
+      });
     }
-    await purge(trash);
+    return { usedBytes };
   }
 
   /**
@@ -187,13 +281,22 @@ export function btrfsBackendOn(settings: BtrfsSettings, host: Host): BtrfsBacken
     return made?.parentUuid === from?.uuid;
   }
 
+  /** Makes a fork that does not exist yet: an empty one, or a snapshot of `source`. */
   async function makeFork(forkId: string, capacityBytes: number, source: string | null): Promise<ForkMount> {
     const target = paths.live('fork', forkId);
-    if (await statOf(target)) return { mountPath: target };
+    if (!settings.quota) {
+      // Without a limit to set, the snapshot (or create) makes the whole fork in one step.
+      await btrfs(source === null ? createSubvolumeArgs(target) : snapshotArgs(source, target, false));
+      return { mountPath: target };
+    }
     const temp = paths.temp('fork', forkId);
-    await purge(temp);
+    const [, before] = await Promise.all([purge(temp), qgroups?.ids()]);
     await btrfs(source === null ? createSubvolumeArgs(temp) : snapshotArgs(source, temp, false));
-    if (settings.quota) await btrfs(qgroupLimitArgs(capacityBytes, temp));
+    // A snapshot inherits its source's qgroup limit: when sysfs shows that it is already the
+    // capacity (see measureNew), the limit command is not needed.
+    const made = await newQgroup(before);
+    if (made) headroom.set(forkId, capacityBytes - (source === null ? 0 : made.referenced));
+    if (made?.limit !== capacityBytes) await btrfs(qgroupLimitArgs(capacityBytes, temp));
     await host.rename(temp, target);
     return { mountPath: target };
   }
@@ -207,22 +310,53 @@ export function btrfsBackendOn(settings: BtrfsSettings, host: Host): BtrfsBacken
 
     async createFork(forkId, { capacityBytes }) {
       await ready();
-      return makeFork(forkId, capacityBytes, null);
+      const target = paths.live('fork', forkId);
+      return (await statOf(target)) ? { mountPath: target } : makeFork(forkId, capacityBytes, null);
     },
 
     async forkVersion(forkId, versionId, { capacityBytes }) {
       await ready();
-      if (await statOf(paths.live('fork', forkId))) return { mountPath: paths.live('fork', forkId) };
+      const target = paths.live('fork', forkId);
       const source = paths.live('version', versionId);
-      if (!(await statOf(source))) notFound('btrfs', 'version', versionId, { where: root });
-      return makeFork(forkId, capacityBytes, source);
+      const gone = () => notFound('btrfs', 'version', versionId, { where: root });
+      const id = committed.get(versionId);
+      const [existing, there, inherited] = await Promise.all([
+        statOf(target),
+        statOf(source),
+        id === undefined ? undefined : qgroups?.read(id),
+      ]);
+      if (existing) return { mountPath: target };
+      if (!there) gone();
+      if (inherited?.limit === capacityBytes) {
+        // This process gave the version the limit this fork asks for (see measureNew), and the
+        // snapshot inherits it: the fork is whole, limit included, in one step, so it needs no
+        // temporary name either.
+        await btrfs(snapshotArgs(source, target, false)).catch(async (error: unknown) => {
+          if (!(error instanceof CommandFailedError) || (await statOf(source))) throw error;
+          gone();
+        });
+        headroom.set(forkId, capacityBytes - inherited.referenced);
+        return { mountPath: target };
+      }
+      return makeFork(forkId, capacityBytes, source).catch(async (error: unknown) => {
+        // Removed meanwhile (renamed to its trash name before the snapshot opened it).
+        if (!(error instanceof CommandFailedError) || (await statOf(source))) throw error;
+        await purge(paths.temp('fork', forkId));
+        return gone();
+      });
     },
 
     async commitFork(forkId, versionId): Promise<Usage> {
       await ready();
       const fork = paths.live('fork', forkId);
       const version = paths.live('version', versionId);
-      const [versionThere, forkThere] = await Promise.all([statOf(version), statOf(fork)]);
+      // The qgroups before the snapshot, read beside the checks: a subvolume made in between
+      // makes the new one ambiguous, which only costs a `qgroup show`.
+      const [versionThere, forkThere, before] = await Promise.all([
+        statOf(version),
+        statOf(fork),
+        qgroups?.ids(),
+      ]);
       if (versionThere && forkThere && !(await snapshotOf(version, fork))) {
         versionExists(forkId, versionId, { root });
       }
@@ -233,12 +367,19 @@ export function btrfsBackendOn(settings: BtrfsSettings, host: Host): BtrfsBacken
         // commit, which also makes it durable. A crash leaves either no version or all of it.
         await btrfs(snapshotArgs(fork, version, true));
       }
-      // Independent steps, so their commands run side by side. Both are waited for, so a
-      // failure never leaves a delete running behind the caller's retry.
-      const [removed, measured] = await Promise.allSettled([remove('fork', forkId), measure(version, false)]);
-      if (removed.status === 'rejected') throw removed.reason;
+      // The fork goes to its trash name now and is deleted after this returns (a delete's cost
+      // grows with the volume; only purge() and list() wait for it). Both steps are waited for,
+      // so a failure never leaves one running behind the caller's retry.
+      const [retired, measured] = await Promise.allSettled([
+        retire('fork', forkId),
+        settings.quota
+          ? measureNew(forkId, versionId, versionThere ? undefined : before)
+          : estimate(versionId, version),
+      ]);
+      if (retired.status === 'rejected') throw retired.reason;
+      deleteLater(retired.value);
       if (measured.status === 'rejected') throw measured.reason;
-      return { usedBytes: measured.value };
+      return measured.value;
     },
 
     async discardFork(forkId) {
@@ -248,6 +389,7 @@ export function btrfsBackendOn(settings: BtrfsSettings, host: Host): BtrfsBacken
 
     async removeVersion(versionId) {
       await ready();
+      committed.delete(versionId);
       await remove('version', versionId);
       await clearStaleQgroups();
     },
@@ -256,11 +398,19 @@ export function btrfsBackendOn(settings: BtrfsSettings, host: Host): BtrfsBacken
       await ready();
       const path = paths.live(kind, id);
       if (!(await statOf(path))) notFound('btrfs', kind, id, { where: root });
-      return { usedBytes: await measure(path, kind === 'fork') };
+      if (kind === 'fork' || settings.quota) return { usedBytes: await measure(path, kind === 'fork') };
+      const cached = await cachedSize(id);
+      if (cached !== undefined) return { usedBytes: cached };
+      const usedBytes = await measure(path, false);
+      // Versions are immutable, so the figure holds for good. A file left by a removal that
+      // ran meanwhile is listed under the version's id, so reconcile() removes it.
+      await host.writeFile(paths.size(id), `${usedBytes}\n`);
+      return { usedBytes };
     },
 
     async list(): Promise<BackendEntry[]> {
       await ready();
+      await Promise.all(deleting.values());
       const entries = new Map<string, BackendEntry>();
       for (const area of AREAS) {
         for (const name of await namesIn(paths.area(area))) {

@@ -1,4 +1,4 @@
-import { mkdir, rename, rm } from 'node:fs/promises';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { runCommand } from '@cachevol/core/backend-kit';
 
 const INSTALL_HINT =
@@ -31,6 +31,12 @@ export interface Host {
    * @param path - absolute path
    */
   removeTree(path: string): Promise<void>;
+  /**
+   * Writes a small file (a version's cached size).
+   * @param path - absolute path
+   * @param text - its contents
+   */
+  writeFile(path: string, text: string): Promise<void>;
 }
 
 /**
@@ -50,5 +56,6 @@ export function nodeHost(btrfs: string): Host {
     },
     rename: (from, to) => rename(from, to),
     removeTree: (path) => rm(path, { recursive: true, force: true }),
+    writeFile: (path, text) => writeFile(path, text),
   };
 }

@@ -5,7 +5,8 @@ import { isIdName } from '@cachevol/core/backend-kit';
 /**
  * The directories under the backend root: `forks/` holds writable subvolumes, `versions/`
  * read-only snapshots. In each, `<id>` is a finished entry, `.tmp-<id>` one being built (renamed
- * to `<id>` when complete) and `.trash-<id>` one being deleted.
+ * to `<id>` when complete) and `.trash-<id>` one being deleted. Without quotas, `versions/` also
+ * holds `.size-<id>`: a file with the version's measured size (versions are immutable).
  *
  * Temporary and trash names sit beside the finished ones because the kernel refuses to move a
  * read-only subvolume to another directory (`EROFS`: moving a directory rewrites its `..`);
@@ -18,7 +19,7 @@ export type Area = (typeof AREAS)[number];
 
 const AREA_OF: Record<EntryKind, Area> = { fork: 'forks', version: 'versions' };
 const KIND_OF: Record<Area, EntryKind> = { forks: 'fork', versions: 'version' };
-const PREFIXES = ['', '.tmp-', '.trash-'] as const;
+const PREFIXES = ['', '.tmp-', '.trash-', '.size-'] as const;
 
 /** Paths of the layout under one root. Ids must have been validated. */
 export interface Layout {
@@ -45,6 +46,11 @@ export interface Layout {
    * @param id - its id
    */
   trash(kind: EntryKind, id: string): string;
+  /**
+   * The file that caches a version's measured size.
+   * @param id - the version's id
+   */
+  size(id: string): string;
 }
 
 /**
@@ -58,6 +64,7 @@ export function layoutOf(root: string): Layout {
     live: (kind, id) => join(root, AREA_OF[kind], id),
     temp: (kind, id) => join(root, AREA_OF[kind], `.tmp-${id}`),
     trash: (kind, id) => join(root, AREA_OF[kind], `.trash-${id}`),
+    size: (id) => join(root, 'versions', `.size-${id}`),
   };
 }
 
