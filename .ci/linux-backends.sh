@@ -29,6 +29,8 @@ backends_setup() {
   # The CLI's real-tools test builds a C project twice through `cachevol run` with ccache.
   command -v gcc >/dev/null 2>&1 || need+=(gcc libc6-dev)
   command -v ccache >/dev/null 2>&1 || need+=(ccache)
+  # The git mirror tests serve a generated repository with `git daemon` (part of Debian's git).
+  command -v git >/dev/null 2>&1 || need+=(git)
   # The Buildkite plugin's hooks are checked with shellcheck.
   command -v shellcheck >/dev/null 2>&1 || need+=(shellcheck)
   # OpenZFS with its module loaded is fine as it is; otherwise use zfs-fuse.
