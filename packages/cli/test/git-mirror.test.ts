@@ -56,7 +56,7 @@ describeWith('git-daemon', 'cachevol git-checkout against a repository served by
     commits = await makeRepository(server, { commits: 12, files: 1500, changes: 40 });
     daemon = await startDaemon(join(dir, 'server'));
     url = daemon.url('acme/widgets.git');
-  }, 120_000);
+  }, 300_000);
   afterAll(async () => {
     await daemon?.stop();
     await cleanup?.();
