@@ -5,7 +5,7 @@
  * second (a hit that has the commit: no fetch), a hit after 5 new commits (a fetch of only
  * those), and a hit by branch (a fetch that brings nothing). Every round runs each subject once
  * on the dir backend, each miss on a root of its own, the plain clone at a place that rotates. Runs on its own:
- * `node bench/src/git-mirror-bench.mjs [--rounds 5] [--files 20000] [--commits 200]`.
+ * `node bench/src/git-mirror-bench.mjs [--rounds 5] [--files 20000] [--commits 200] [--work DIR]`.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -24,6 +24,8 @@ const { values } = parseArgs({
     files: { type: 'string', default: '20000' },
     commits: { type: 'string', default: '200' },
     out: { type: 'string', default: join(BENCH_DIR, 'results', 'git-mirror') },
+    // Where the server, the roots and the checkouts go (default: the system's temporary directory).
+    work: { type: 'string', default: tmpdir() },
   },
 });
 const rounds = Number(values.rounds);
@@ -45,7 +47,7 @@ const median = (xs) => {
 };
 const round1 = (x) => Math.round(x * 10) / 10;
 
-const work = await mkdtemp(join(tmpdir(), 'gitmirror-bench-'));
+const work = await mkdtemp(join(values.work, 'gitmirror-bench-'));
 const server = join(work, 'server', 'acme', 'widgets.git');
 let daemon;
 try {
@@ -148,6 +150,7 @@ try {
   const by = Object.fromEntries(summary.map((s) => [s.id, s]));
   const report = {
     date: new Date().toISOString(),
+    work: values.work,
     machine: { cpus: cpus().length, node: process.version, git: git(['--version']), loadavgEnd: loadavg() },
     repository: { files, commits: ids.length, packBytes, fileBytes: 2048, changesPerCommit: 100 },
     backend: 'dir',
@@ -168,7 +171,7 @@ try {
   await writeFile(
     `${values.out}.md`,
     [
-      `Git mirror checkouts, ${report.date.slice(0, 10)}: ${files} files, ${ids.length} commits, ${(packBytes / 2 ** 20).toFixed(1)} MiB pack, git daemon on 127.0.0.1, dir backend, ${rounds} rounds (p50).`,
+      `Git mirror checkouts, ${report.date.slice(0, 10)}: ${files} files, ${ids.length} commits, ${(packBytes / 2 ** 20).toFixed(1)} MiB pack, git daemon on 127.0.0.1, dir backend, under ${values.work}, ${rounds} rounds (p50).`,
       '',
       '| subject | p50 | range | attach / mirror / checkout / commit (ms, p50) |',
       '| --- | --- | --- | --- |',

@@ -35,16 +35,27 @@ export function resolveCommitArgs(dir: string, rev: string): string[] {
 }
 
 /**
- * `git clone --reference <mirror> --dissociate`: the objects come from the mirror, only what it
- * lacks from `url`, and the clone then copies what it borrowed, so it never points into the
- * mirror (which lives in a fork that is gone once committed).
+ * `git clone --no-hardlinks` of the mirror: a copy of the mirror's object files (no network, no
+ * repack), so the checkout never points into the mirror (no alternates) nor shares its files (no
+ * hard links) — the mirror lives in a fork that is gone once committed. `origin` is then set to
+ * the repository's URL ({@link setOriginArgs}).
  *
- * @param url - the repository (the checkout's `origin`)
  * @param mirror - the mirror's directory
  * @param dest - the checkout's directory
  */
-export function referenceCloneArgs(url: string, mirror: string, dest: string): string[] {
-  return ['clone', '--quiet', '--no-checkout', '--reference', mirror, '--dissociate', '--', url, dest];
+export function mirrorCopyCloneArgs(mirror: string, dest: string): string[] {
+  return ['clone', '--quiet', '--no-checkout', '--no-hardlinks', '--', mirror, dest];
+}
+
+/**
+ * `git remote set-url origin <url>`: a checkout copied from the mirror fetches from the
+ * repository, as a plain clone would; a mirror fetches from the URL the job was given.
+ *
+ * @param dest - the checkout or the mirror
+ * @param url - the repository
+ */
+export function setOriginArgs(dest: string, url: string): string[] {
+  return ['-C', dest, 'remote', 'set-url', '--', 'origin', url];
 }
 
 /**

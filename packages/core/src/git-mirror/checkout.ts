@@ -10,13 +10,15 @@ import {
   checkoutFetchArgs,
   detachedCheckoutArgs,
   mirrorCloneArgs,
+  mirrorCopyCloneArgs,
   mirrorFetchArgs,
   plainCloneArgs,
-  referenceCloneArgs,
   resolveCommitArgs,
+  setOriginArgs,
 } from './argv.js';
 import { type GitRunner, gitOutput, gitRunner } from './git.js';
 import { repositoryOfUrl, validateCommit, validateRef, validateRepositoryUrl } from './inputs.js';
+import { verifyPacks } from './verify-packs.js';
 
 /** The mirror's directory inside the volume. */
 export const MIRROR_DIR = 'mirror.git';
@@ -84,7 +86,7 @@ export interface GitCheckoutResult {
   commit: string;
   /** The ref asked for, or `null`. */
   ref: string | null;
-  /** `mirror`: from the mirror (`--reference --dissociate`); `plain-clone`: the fallback. */
+  /** `mirror`: copied from the mirror (`clone --no-hardlinks`); `plain-clone`: the fallback. */
   method: 'mirror' | 'plain-clone';
   /** The mirror's part. */
   mirror: GitMirrorReport;
@@ -176,6 +178,9 @@ async function updateMirror(
     if (present) return { action: 'up-to-date', commit: present };
   }
   const before = await resolve(git, mirror, plan.ref ?? 'HEAD');
+  // The volume is the repository's, whatever URL the mirror was cloned from (https or ssh, an
+  // old host name): fetch from the URL this job was given.
+  await gitOutput(git, setOriginArgs(mirror, plan.url));
   await gitOutput(git, mirrorFetchArgs(mirror, [plan.ref ?? want ?? 'HEAD']));
   const fetched = await resolve(git, mirror, 'FETCH_HEAD');
   let commit = want ? await resolve(git, mirror, want) : fetched;
@@ -224,10 +229,11 @@ async function clearDirectory(directory: string, existed: boolean): Promise<void
  * Checks out a repository at a commit or ref from its **git mirror volume** (one per
  * repository, `buildkite-git-mirror-<account>-<repository>`): attaches a fork of the volume,
  * clones the repository into it with `git clone --mirror` on a miss, or on a hit fetches only the
- * ref or commit the job needs (no fetch at all when the commit is already there), checks out
- * into `directory` with `git clone --reference <mirror> --dissociate` (so the working tree never
- * points into the fork, which is gone once committed), then commits the fork when the mirror
- * changed (and abandons it when it did not: the head stays).
+ * ref or commit the job needs (no fetch at all when the commit is already there), checks the
+ * mirror's packs against their checksums, checks out into `directory` from a copy of the mirror
+ * (`git clone --no-hardlinks <mirror>`, then `origin` set to the URL: the working tree never
+ * points into the fork, which is gone once committed, nor shares a file with it), then commits
+ * the fork when the mirror changed (and abandons it when it did not: the head stays).
  *
  * Best effort: any trouble with the cache (the attach, a broken mirror, a failed fetch into it)
  * is a warning and the checkout is a plain `git clone`; a mirror found broken while the
@@ -312,7 +318,9 @@ export async function checkoutFromMirror(
       timings.mirrorMs = since(step);
       progress(`${label}: ${updated.action} ${updated.commit.slice(0, 12)} in ${seconds(timings.mirrorMs)}`);
       step = performance.now();
-      await gitOutput(git, referenceCloneArgs(plan.url, mirror, plan.directory));
+      await verifyPacks(mirror);
+      await gitOutput(git, mirrorCopyCloneArgs(mirror, plan.directory));
+      await gitOutput(git, setOriginArgs(plan.directory, plan.url));
       commit = await checkout(git, plan, updated.commit);
       timings.checkoutMs = since(step);
       report.action = updated.action;

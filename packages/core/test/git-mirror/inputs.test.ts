@@ -1,9 +1,10 @@
 import {
   mirrorCloneArgs,
+  mirrorCopyCloneArgs,
   mirrorFetchArgs,
   plainCloneArgs,
-  referenceCloneArgs,
   repositoryOfUrl,
+  setOriginArgs,
   validateCommit,
   validateRef,
   validateRepositoryUrl,
@@ -108,16 +109,23 @@ describe('the git command lines', () => {
       'git://h/r',
       '/m',
     ]);
-    expect(referenceCloneArgs('git://h/r', '/m', '/w')).toEqual([
+    expect(mirrorCopyCloneArgs('/m', '/w')).toEqual([
       'clone',
       '--quiet',
       '--no-checkout',
-      '--reference',
-      '/m',
-      '--dissociate',
+      '--no-hardlinks',
       '--',
-      'git://h/r',
+      '/m',
       '/w',
+    ]);
+    expect(setOriginArgs('/w', 'git://h/r')).toEqual([
+      '-C',
+      '/w',
+      'remote',
+      'set-url',
+      '--',
+      'origin',
+      'git://h/r',
     ]);
     expect(plainCloneArgs('git://h/r', '/w')).toEqual([
       'clone',

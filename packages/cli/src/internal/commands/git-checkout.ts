@@ -36,9 +36,10 @@ export const gitCheckoutCommand: CommandSpec = {
   details:
     'On a miss the mirror is made with `git clone --mirror`; on a hit only the ref or commit the\n' +
     'job needs is fetched, and nothing when the commit is already there. The working tree is\n' +
-    'cloned with `--reference <mirror> --dissociate`, so it never points into the fork, and the\n' +
-    'fork is committed when the mirror changed. Any cache trouble (a broken mirror, a failed\n' +
-    'attach) is a warning and a plain `git clone`; only the repository failing is an error.',
+    'a copy of the mirror (`git clone --no-hardlinks`, origin set to URL), so it never points\n' +
+    'into the fork, and the fork is committed when the mirror changed. Any cache trouble (a\n' +
+    'broken mirror, a failed attach) is a warning and a plain `git clone`; only the repository\n' +
+    'failing is an error.',
   example:
     'cachevol git-checkout "$BUILDKITE_REPO" src --commit "$BUILDKITE_COMMIT" --ref "$BUILDKITE_BRANCH"',
   load: () => import('../actions/git-checkout.js').then((m) => m.gitCheckout),
