@@ -142,7 +142,10 @@ describeWith('git-daemon', 'cachevol git-checkout against a repository served by
       checkout(fresh, ['--ref', 'main']),
     ]);
     expect([c.code, d.code], c.stderr + d.stderr).toEqual([0, 0]);
-    expect([c.result?.mirror.action, d.result?.mirror.action], c.stderr + d.stderr).toEqual(['cloned', 'cloned']);
+    expect([c.result?.mirror.action, d.result?.mirror.action], c.stderr + d.stderr).toEqual([
+      'cloned',
+      'cloned',
+    ]);
   });
 
   it('a checkout still works after its fork is committed and every version is removed', async () => {
