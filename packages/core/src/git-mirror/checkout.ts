@@ -92,8 +92,22 @@ export interface GitCheckoutResult {
   mirror: GitMirrorReport;
   /** The cache troubles worked around, one line each. */
   warnings: string[];
-  /** Milliseconds spent: attaching, updating the mirror, checking out, ending the fork, in all. */
-  timings: { attachMs: number; mirrorMs: number; checkoutMs: number; commitMs: number; totalMs: number };
+  /** Where the time went. */
+  timings: GitCheckoutTimings;
+}
+
+/** Milliseconds spent by each step of {@link checkoutFromMirror}. */
+export interface GitCheckoutTimings {
+  /** Attaching the mirror's fork. */
+  attachMs: number;
+  /** Cloning or fetching the mirror (0 when the commit was there). */
+  mirrorMs: number;
+  /** Making the working tree (from the mirror, or the plain clone). */
+  checkoutMs: number;
+  /** Committing or abandoning the fork. */
+  commitMs: number;
+  /** Everything, from the start of the call. */
+  totalMs: number;
 }
 
 interface Plan {
@@ -287,7 +301,7 @@ export async function checkoutFromMirror(
     outcome: 'none',
     versionId: null,
   };
-  const timings = { attachMs: 0, mirrorMs: 0, checkoutMs: 0, commitMs: 0, totalMs: 0 };
+  const timings: GitCheckoutTimings = { attachMs: 0, mirrorMs: 0, checkoutMs: 0, commitMs: 0, totalMs: 0 };
 
   let fork: ForkHandle | null = null;
   let step = performance.now();

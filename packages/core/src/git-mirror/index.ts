@@ -18,6 +18,7 @@ export {
   checkoutFromMirror,
   type GitCheckoutOptions,
   type GitCheckoutResult,
+  type GitCheckoutTimings,
   type GitMirrorReport,
   MIRROR_DIR,
 } from './checkout.js';
