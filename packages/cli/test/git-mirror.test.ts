@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { open, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { verifyPacks } from '@cachevol/core/git-mirror';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeWith } from '../../../test-support/gate.js';
 import {
@@ -190,6 +191,25 @@ describeWith('git-daemon', 'cachevol git-checkout against a repository served by
     expect(healed.result).toMatchObject({ method: 'mirror', warnings: [] });
     expect(healed.result?.mirror).toMatchObject({ result: 'hit', action: 'cloned', outcome: 'committed' });
     expectSound(healed.target, commits[2] as string);
+  });
+
+  it('verifyPacks finds one flipped byte in a pack or an index, whatever object it is in', async () => {
+    const mirror = join(dir, 'verify.git');
+    git(['clone', '--quiet', '--mirror', '--', server, mirror]);
+    await verifyPacks(mirror);
+    for (const suffix of ['.pack', '.idx']) {
+      const [file] = await filesEnding(join(mirror, 'objects', 'pack'), suffix);
+      const handle = await open(file as string, 'r+');
+      const { size } = await handle.stat();
+      const at = Math.floor(size * 0.9);
+      const byte = Buffer.alloc(1);
+      await handle.read(byte, 0, 1, at);
+      await handle.write(Buffer.from([(byte[0] as number) ^ 0xff]), 0, 1, at);
+      await expect(verifyPacks(mirror)).rejects.toThrow(`${suffix} does not match its checksum`);
+      await handle.write(byte, 0, 1, at);
+      await handle.close();
+      await verifyPacks(mirror);
+    }
   });
 
   it("an unreachable repository fails clearly, as the repository's failure, and changes no version", async () => {
