@@ -262,7 +262,7 @@ async function clearDirectory(directory: string, existed: boolean): Promise<void
  *   (the checkout is then a plain clone, with a warning)
  * @param options - the repository, the commit or ref, the directory, the volume
  * @returns what was checked out, how, and what the mirror did
- * @throws {@link CacheVolumeError} `INVALID_ARGUMENT` for a bad URL, commit, ref or directory;
+ * @throws `CacheVolumeError` `INVALID_ARGUMENT` for a bad URL, commit, ref or directory;
  *   `ALREADY_EXISTS` when the directory is not empty; `NOT_FOUND` when the repository cannot be
  *   cloned or lacks the commit (the repository's failure, never the cache's)
  *

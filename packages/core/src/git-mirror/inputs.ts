@@ -23,7 +23,7 @@ function invalid(what: string, value: unknown, why: string): CacheVolumeError {
  *
  * @param value - the URL as the user wrote it
  * @returns the URL, unchanged
- * @throws {@link CacheVolumeError} `INVALID_ARGUMENT` for anything else
+ * @throws `CacheVolumeError` `INVALID_ARGUMENT` for anything else
  *
  * @example
  * ```ts
@@ -61,7 +61,7 @@ export function validateRepositoryUrl(value: unknown): string {
  *
  * @param value - the commit as the user wrote it
  * @returns the commit, lowercased
- * @throws {@link CacheVolumeError} `INVALID_ARGUMENT` for anything else
+ * @throws `CacheVolumeError` `INVALID_ARGUMENT` for anything else
  */
 export function validateCommit(value: unknown): string {
   if (typeof value !== 'string' || !/^[0-9a-f]{7,64}$/i.test(value))
@@ -75,7 +75,7 @@ export function validateCommit(value: unknown): string {
  *
  * @param value - the ref as the user wrote it, e.g. `main`, `v1.2.0`, `refs/pull/7/head`
  * @returns the ref, unchanged
- * @throws {@link CacheVolumeError} `INVALID_ARGUMENT` for a name git would refuse
+ * @throws `CacheVolumeError` `INVALID_ARGUMENT` for a name git would refuse
  */
 export function validateRef(value: unknown): string {
   const what = 'ref';
@@ -99,12 +99,12 @@ export function validateRef(value: unknown): string {
 }
 
 /**
- * The account and repository a URL names, for {@link gitMirrorVolumeName}: the last two parts
+ * The account and repository a URL names, for `gitMirrorVolumeName` (of `@cachevol/core`): the last two parts
  * of its path (`https://host/acme/widgets.git` → `acme`, `widgets`); with a path of one part,
  * the host is the account.
  *
  * @param url - a URL that {@link validateRepositoryUrl} accepts
- * @throws {@link CacheVolumeError} `INVALID_ARGUMENT` when the URL names no repository
+ * @throws `CacheVolumeError` `INVALID_ARGUMENT` when the URL names no repository
  */
 export function repositoryOfUrl(url: string): GitRepositoryRef {
   let host = 'local';

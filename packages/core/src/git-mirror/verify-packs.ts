@@ -40,7 +40,7 @@ async function intact(path: string): Promise<boolean> {
  * files are copied into a checkout.
  *
  * @param repository - a bare repository (the mirror)
- * @throws {@link CacheVolumeError} `BACKEND_FAILED` naming the first file that does not match
+ * @throws `CacheVolumeError` `BACKEND_FAILED` naming the first file that does not match
  */
 export async function verifyPacks(repository: string): Promise<void> {
   const dir = join(repository, 'objects', 'pack');
