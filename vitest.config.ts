@@ -9,6 +9,7 @@ export default defineConfig({
     alias: [
       { find: /^@cachevol\/core\/testing$/, replacement: `${packages}core/src/testing/index.ts` },
       { find: /^@cachevol\/core\/backend-kit$/, replacement: `${packages}core/src/backend-kit/index.ts` },
+      { find: /^@cachevol\/core\/git-mirror$/, replacement: `${packages}core/src/git-mirror/index.ts` },
       { find: /^@cachevol\/([a-z-]+)$/, replacement: `${packages}$1/src/index.ts` },
     ],
   },

@@ -34,6 +34,8 @@ backends_setup() {
   # no registry, no network.
   command -v dockerd >/dev/null 2>&1 || need+=(docker.io)
   [ -x /bin/busybox ] && ! grep -q ld-linux /bin/busybox 2>/dev/null || need+=(busybox-static)
+  # The git mirror tests serve a generated repository with `git daemon` (part of Debian's git).
+  command -v git >/dev/null 2>&1 || need+=(git)
   # The Buildkite plugin's hooks are checked with shellcheck.
   command -v shellcheck >/dev/null 2>&1 || need+=(shellcheck)
   # OpenZFS with its module loaded is fine as it is; otherwise use zfs-fuse.

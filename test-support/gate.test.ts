@@ -51,6 +51,19 @@ describe('the availability gate', () => {
     );
   });
 
+  it('says yes to git-daemon only when git runs and has `git daemon`', () => {
+    const withGit = (stderr: string) =>
+      machine({
+        executable: (path) => path === '/usr/bin/git',
+        run: (program, args) => ({ status: program === 'git' && args[0] === 'daemon' ? 129 : 0, stderr }),
+      });
+    expect(probe('git-daemon', withGit('usage: git daemon [--verbose] [--syslog]\n'))).toBeUndefined();
+    expect(probe('git-daemon', withGit("git: 'daemon' is not a git command. See 'git --help'.\n"))).toMatch(
+      /git has no `git daemon` \(git: 'daemon' is not a git command/,
+    );
+    expect(probe('git-daemon', machine())).toBe('git not found: install git (apt-get install git)');
+  });
+
   it('says no when ZFS is installed but its daemon does not answer', () => {
     const stopped = machine({
       run: (program) =>

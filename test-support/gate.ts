@@ -35,7 +35,9 @@ export type Requirement =
    * What a suite needs to start a throwaway PostgreSQL cluster of its own: the server binaries
    * (`/usr/lib/postgresql/<version>/bin`) that run, and a `postgres` user when run as root
    */
-  | 'postgres-cluster';
+  | 'postgres-cluster'
+  /** git with its `git daemon` (the git mirror tests serve a repository on 127.0.0.1) */
+  | 'git-daemon';
 
 /** What the probes look at; the real machine unless a test gives another. */
 export interface System {
@@ -247,12 +249,22 @@ function postgresProblem(system: System): string | undefined {
   return `PostgreSQL at CACHEVOL_TEST_POSTGRES_URL does not answer (${said(probe)}): start it (\`source .ci/postgres.sh; postgres_setup\`), or unset the variable to let the tests start their own cluster`;
 }
 
+function gitDaemonProblem(system: System): string | undefined {
+  const missing = missingTool(system, 'git', 'git (apt-get install git)');
+  if (missing) return missing;
+  // An unknown flag: git daemon answers with its usage; a git without it says it has no such command.
+  const probe = system.run('git', ['daemon', '--cachevol-probe']);
+  if (/usage: git daemon/.test(probe.stderr)) return undefined;
+  return `git has no \`git daemon\` (${said(probe)}): install git's daemon (apt-get install git)`;
+}
+
 const PROBES: Record<Requirement, (system: System) => string | undefined> = {
   root: rootProblem,
   btrfs: btrfsProblem,
   zfs: zfsProblem,
   postgres: postgresProblem,
   'postgres-cluster': clusterProblem,
+  'git-daemon': gitDaemonProblem,
 };
 
 /**

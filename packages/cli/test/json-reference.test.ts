@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeRepository } from '../../../test-support/git-fixture.mjs';
 import { ensureBuilt, REPO, sandbox, tempDir } from './helpers/cli.js';
 
 /**
@@ -79,6 +80,9 @@ describe('--json output matches the reference in docs/cli.md', () => {
     printed.set('gc', await json(['gc']));
     printed.set('pipeline plan', await json(['pipeline', 'plan', 'pipeline.yml', '--slug', 'app']));
     printed.set('rm', await json(['rm', 'deps']));
+    const repository = join(base, 'acme', 'widgets.git');
+    await makeRepository(repository, { commits: 2, files: 5, changes: 1 });
+    printed.set('git-checkout', await json(['git-checkout', repository, 'widgets', '--ref', 'main']));
 
     const documented = examples();
     expect([...documented.keys()].sort()).toEqual([...printed.keys()].sort());

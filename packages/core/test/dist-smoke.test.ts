@@ -38,6 +38,21 @@ describe('built dist', () => {
     expect(run(['--input-type=module', '-e', program])).toBe('[true,true]');
   });
 
+  it('loads the git mirror helper from CommonJS and ESM, its errors recognised by core', () => {
+    const program = [
+      "import { createRequire } from 'node:module';",
+      "const cjs = createRequire(process.cwd() + '/')('@cachevol/core/git-mirror');",
+      "const esm = await import('@cachevol/core/git-mirror');",
+      "const core = await import('@cachevol/core');",
+      'const codes = [typeof cjs.checkoutFromMirror, typeof esm.checkoutFromMirror];',
+      'for (const m of [cjs, esm]) {',
+      "  try { m.validateRepositoryUrl('ext::sh'); } catch (e) { codes.push(core.isCacheVolumeError(e, 'INVALID_ARGUMENT')); }",
+      '}',
+      'console.log(JSON.stringify(codes));',
+    ].join('\n');
+    expect(run(['--input-type=module', '-e', program])).toBe('["function","function",true,true]');
+  });
+
   it('recognises an error made by another copy of core (ESM and CommonJS builds)', () => {
     const program = [
       "import { createRequire } from 'node:module';",

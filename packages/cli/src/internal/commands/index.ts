@@ -7,6 +7,7 @@ import {
   finishCommand,
   heartbeatCommand,
 } from './fork-commands.js';
+import { gitCheckoutCommand } from './git-checkout.js';
 import { abandonJobCommand, finishJobCommand } from './job-commands.js';
 import { pipelinePlanCommand, pipelineRunCommand } from './pipeline.js';
 import { runCommand } from './run.js';
@@ -21,6 +22,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   heartbeatCommand,
   finishJobCommand,
   abandonJobCommand,
+  gitCheckoutCommand,
   pipelinePlanCommand,
   pipelineRunCommand,
   lsCommand,
