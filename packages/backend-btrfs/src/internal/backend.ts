@@ -192,7 +192,9 @@ export function btrfsBackendOn(settings: BtrfsSettings, host: Host): BtrfsBacken
         () => undefined,
         () => undefined,
       )
-      .finally(() => deleting.delete(path));
+      .finally(() => {
+        if (deleting.get(path) === done) deleting.delete(path);
+      });
     deleting.set(path, done);
   }
 

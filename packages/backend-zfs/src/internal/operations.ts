@@ -369,8 +369,10 @@ export function createZfsBackendWith(settings: ZfsSettings, runner: ZfsRunner): 
     })()
       .catch(() => undefined)
       .finally(() => {
-        filing.delete(`version:${versionId}`);
-        filing.delete(`fork:${forkId}`);
+        // Only this filing's entries: a later filing of the same id keeps its own.
+        for (const key of [`version:${versionId}`, `fork:${forkId}`]) {
+          if (filing.get(key) === filed) filing.delete(key);
+        }
       });
     filing.set(`version:${versionId}`, filed).set(`fork:${forkId}`, filed);
     return filed;
