@@ -3,7 +3,7 @@
  *
  * Test files import this relatively; it is part of no published package.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 
 /** A tool that exited non-zero (or could not start): the command line, its exit code and stderr. */
 export class ToolFailed extends Error {
@@ -36,5 +36,40 @@ export function run(command: string, args: readonly string[]): Promise<string> {
         else resolve(stdout.replace(/\n$/, ''));
       },
     );
+  });
+}
+
+/** What a process did: its exit code (null when killed by a signal), stdout and stderr. */
+export interface Exited {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs `command` with `args` (never through a shell) in `cwd` with exactly `env`, and resolves
+ * with what it did, whatever its exit code; rejects only when it cannot start.
+ */
+export function runToExit(
+  command: string,
+  args: readonly string[],
+  options: { cwd?: string; env: NodeJS.ProcessEnv },
+): Promise<Exited> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, {
+      cwd: options.cwd,
+      env: options.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
 }

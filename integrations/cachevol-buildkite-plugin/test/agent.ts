@@ -1,7 +1,7 @@
-import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runToExit } from '../../../test-support/run.js';
 
 /** The plugin's directory, as the agent checks it out. */
 export const PLUGIN = fileURLToPath(new URL('../', import.meta.url));
@@ -61,29 +61,17 @@ export function runHook(hook: string, env: Record<string, string>, envFile: stri
   // The agent's posixShellWrapper: source the hook, keep its status, dump the environment.
   const wrapper = '. "$1"; status=$?; env -0 > "$2"; exit "$status"';
   rmSync(envFile, { force: true });
-  return new Promise((resolve, reject) => {
-    const child = spawn('bash', ['-c', wrapper, 'hook-wrapper', join(PLUGIN, 'hooks', hook), envFile], {
-      cwd: env.BUILDKITE_BUILD_CHECKOUT_PATH,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString();
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-    });
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const after: Record<string, string> = {};
-      if (code === 0 && existsSync(envFile))
-        for (const entry of readFileSync(envFile, 'utf8').split('\0').filter(Boolean)) {
-          const at = entry.indexOf('=');
-          after[entry.slice(0, at)] = entry.slice(at + 1);
-        }
-      resolve({ code, stdout, stderr, env: after });
-    });
+  const hookPath = join(PLUGIN, 'hooks', hook);
+  return runToExit('bash', ['-c', wrapper, 'hook-wrapper', hookPath, envFile], {
+    cwd: env.BUILDKITE_BUILD_CHECKOUT_PATH,
+    env,
+  }).then(({ code, stdout, stderr }) => {
+    const after: Record<string, string> = {};
+    if (code === 0 && existsSync(envFile))
+      for (const entry of readFileSync(envFile, 'utf8').split('\0').filter(Boolean)) {
+        const at = entry.indexOf('=');
+        after[entry.slice(0, at)] = entry.slice(at + 1);
+      }
+    return { code, stdout, stderr, env: after };
   });
 }

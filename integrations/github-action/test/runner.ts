@@ -1,9 +1,9 @@
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
+import { runToExit } from '../../../test-support/run.js';
 
 /** The action's directory. */
 export const ACTION = fileURLToPath(new URL('../', import.meta.url));
@@ -80,7 +80,7 @@ export interface StepResult {
  * @param stage - `main` or `post`
  * @param options - the step's inputs, state and environment
  */
-export function runStep(stage: 'main' | 'post', options: StepOptions): Promise<StepResult> {
+export async function runStep(stage: 'main' | 'post', options: StepOptions): Promise<StepResult> {
   const yml = actionYml();
   const env: Record<string, string> = { ...options.env, GITHUB_ACTIONS: 'true' };
   for (const [name, spec] of Object.entries(yml.inputs)) {
@@ -97,32 +97,18 @@ export function runStep(stage: 'main' | 'post', options: StepOptions): Promise<S
     env[variable] = path;
   }
   const script = join(ACTION, stage === 'main' ? yml.runs.main : yml.runs.post);
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [script], {
-      cwd: env.GITHUB_WORKSPACE,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString();
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-    });
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const read = (variable: keyof typeof files) =>
-        parseFileCommands(readFileSync(env[variable] as string, 'utf8'));
-      resolve({
-        code,
-        stdout,
-        stderr,
-        outputs: read('GITHUB_OUTPUT'),
-        state: read('GITHUB_STATE'),
-        env: read('GITHUB_ENV'),
-      });
-    });
+  const { code, stdout, stderr } = await runToExit(process.execPath, [script], {
+    cwd: env.GITHUB_WORKSPACE,
+    env,
   });
+  const read = (variable: keyof typeof files) =>
+    parseFileCommands(readFileSync(env[variable] as string, 'utf8'));
+  return {
+    code,
+    stdout,
+    stderr,
+    outputs: read('GITHUB_OUTPUT'),
+    state: read('GITHUB_STATE'),
+    env: read('GITHUB_ENV'),
+  };
 }
