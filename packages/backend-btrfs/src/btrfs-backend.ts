@@ -21,9 +21,7 @@ function checkRoot(root: string): void {
     throw new CacheVolumeError(
       'INVALID_ARGUMENT',
       `Invalid btrfs backend options: root: "${root}" does not exist; create it on a btrfs filesystem first.`,
-      {
-        details: { root },
-      },
+      { details: { root } },
     );
   }
   if (!stats.isDirectory()) {

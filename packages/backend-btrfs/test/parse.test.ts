@@ -1,12 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  nestedBottomUp,
-  parseFilesystemDu,
-  parseQgroupShow,
-  parseRootId,
-  parseSubvolumeList,
-  parseSubvolumeShow,
-} from '../src/internal/parse.js';
+import { parseFilesystemDu, parseQgroupShow, parseSubvolumeShow } from '../src/internal/parse.js';
 
 describe('parseQgroupShow', () => {
   it('reads btrfs-progs 6.x output (capitalised headers, Path column)', () => {
@@ -18,9 +11,9 @@ describe('parseQgroupShow', () => {
       '0/259            16384        16384   <under deletion>',
     ].join('\n');
     expect(parseQgroupShow(text)).toEqual([
-      { qgroupId: '0/5', referenced: 16384, exclusive: 16384 },
-      { qgroupId: '0/258', referenced: 33570816, exclusive: 33570816 },
-      { qgroupId: '0/259', referenced: 16384, exclusive: 16384 },
+      { qgroupId: '0/5', referenced: 16384 },
+      { qgroupId: '0/258', referenced: 33570816 },
+      { qgroupId: '0/259', referenced: 16384 },
     ]);
   });
 
@@ -30,7 +23,7 @@ describe('parseQgroupShow', () => {
       '--------    ----------    ---------  --------------  -------------   ---- ',
       '0/261                0            0        33554432           none   q',
     ].join('\n');
-    expect(parseQgroupShow(text)).toEqual([{ qgroupId: '0/261', referenced: 0, exclusive: 0 }]);
+    expect(parseQgroupShow(text)).toEqual([{ qgroupId: '0/261', referenced: 0 }]);
   });
 
   it('reads old lowercase output (qgroupid rfer excl, limit, parent and child columns)', () => {
@@ -42,22 +35,22 @@ describe('parseQgroupShow', () => {
       '1/100         1048576         4096         none         none ---     0/257',
     ].join('\n');
     expect(parseQgroupShow(text)).toEqual([
-      { qgroupId: '0/5', referenced: 16384, exclusive: 16384 },
-      { qgroupId: '0/257', referenced: 1048576, exclusive: 4096 },
-      { qgroupId: '1/100', referenced: 1048576, exclusive: 4096 },
+      { qgroupId: '0/5', referenced: 16384 },
+      { qgroupId: '0/257', referenced: 1048576 },
+      { qgroupId: '1/100', referenced: 1048576 },
     ]);
   });
 
   it('finds columns by name when they come in another order', () => {
     const text = ['qgroupid excl rfer', '0/300 10 20'].join('\n');
-    expect(parseQgroupShow(text)).toEqual([{ qgroupId: '0/300', referenced: 20, exclusive: 10 }]);
+    expect(parseQgroupShow(text)).toEqual([{ qgroupId: '0/300', referenced: 20 }]);
   });
 
   it('refuses output it cannot read, with a BACKEND_FAILED error', () => {
     expect(() => parseQgroupShow('ERROR: something')).toThrow(
       expect.objectContaining({ code: 'BACKEND_FAILED' }),
     );
-    expect(() => parseQgroupShow('qgroupid rfer\n0/5 1')).toThrow(/qgroup show/);
+    expect(() => parseQgroupShow('qgroupid excl\n0/5 1')).toThrow(/qgroup show/);
     expect(() => parseQgroupShow('Qgroupid Referenced Exclusive\n0/5 16.00KiB 16.00KiB')).toThrow(
       expect.objectContaining({ code: 'BACKEND_FAILED' }),
     );
@@ -74,55 +67,6 @@ describe('parseFilesystemDu', () => {
   it('refuses output it cannot read', () => {
     expect(() => parseFilesystemDu('')).toThrow(expect.objectContaining({ code: 'BACKEND_FAILED' }));
     expect(() => parseFilesystemDu('Total Exclusive\n')).toThrow(/filesystem du/);
-  });
-});
-
-describe('parseSubvolumeList', () => {
-  it('reads ids and parents, with or without extra columns', () => {
-    const text = [
-      'ID 256 gen 7 top level 5 path a',
-      'ID 259 gen 9 top level 258 path b/nested dir',
-      'ID 260 gen 12 parent 259 top level 259 path b/nested dir/deeper',
-    ].join('\n');
-    expect(parseSubvolumeList(`${text}\n`)).toEqual([
-      { id: 256, parentId: 5 },
-      { id: 259, parentId: 258 },
-      { id: 260, parentId: 259 },
-    ]);
-    expect(parseSubvolumeList('')).toEqual([]);
-  });
-
-  it('refuses lines it cannot read', () => {
-    expect(() => parseSubvolumeList('something else')).toThrow(
-      expect.objectContaining({ code: 'BACKEND_FAILED' }),
-    );
-  });
-});
-
-describe('parseRootId', () => {
-  it('reads one id', () => {
-    expect(parseRootId('258\n')).toBe(258);
-    expect(() => parseRootId('ERROR')).toThrow(expect.objectContaining({ code: 'BACKEND_FAILED' }));
-  });
-});
-
-describe('nestedBottomUp', () => {
-  it('orders nested subvolumes deepest first and ignores the rest of the filesystem', () => {
-    const rows = [
-      { id: 256, parentId: 5 },
-      { id: 300, parentId: 256 },
-      { id: 301, parentId: 300 },
-      { id: 302, parentId: 256 },
-      { id: 303, parentId: 301 },
-      { id: 400, parentId: 5 },
-      { id: 401, parentId: 400 },
-    ];
-    const order = nestedBottomUp(rows, 256);
-    expect([...order].sort()).toEqual([300, 301, 302, 303]);
-    for (const row of rows.filter((r) => order.includes(r.id) && order.includes(r.parentId))) {
-      expect(order.indexOf(row.id)).toBeLessThan(order.indexOf(row.parentId));
-    }
-    expect(nestedBottomUp(rows, 999)).toEqual([]);
   });
 });
 

@@ -1,16 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import {
-  cloneArgs,
-  createForkArgs,
   createLayoutArgs,
   destroyArgs,
   getArgs,
-  mountArgs,
-  renameArgs,
-  setArgs,
   snapshotArgs,
   TREE_PROPERTIES,
-  unmountArgs,
 } from '../src/internal/commands.js';
 import { forkDataset, layoutOf, snapshotOf, versionDataset } from '../src/internal/layout.js';
 
@@ -66,41 +60,13 @@ describe('zfs argv', () => {
     expect(createLayoutArgs('tank/ci/forks')).toEqual(['create', 'tank/ci/forks']);
   });
 
-  it('creates and clones forks with their refquota set at creation', () => {
-    expect(createForkArgs('tank/ci/forks/f1', 33554432)).toEqual([
-      'create',
-      '-o',
-      'refquota=33554432',
-      'tank/ci/forks/f1',
-    ]);
-    expect(cloneArgs('tank/ci/versions/v1@v', 'tank/ci/forks/f2', 1073741824)).toEqual([
-      'clone',
-      '-o',
-      'refquota=1073741824',
-      'tank/ci/versions/v1@v',
-      'tank/ci/forks/f2',
-    ]);
-  });
-
-  it('snapshots, renames, mounts, unmounts, marks and destroys', () => {
+  it('snapshots (naming the version) and destroys', () => {
     expect(snapshotArgs('tank/ci/forks/f1@v')).toEqual(['snapshot', 'tank/ci/forks/f1@v']);
     expect(snapshotArgs('tank/ci/forks/f1@v', 'v7')).toEqual([
       'snapshot',
       '-o',
       'cachevol:version=v7',
       'tank/ci/forks/f1@v',
-    ]);
-    expect(renameArgs('tank/ci/forks/f1', 'tank/ci/versions/v1')).toEqual([
-      'rename',
-      'tank/ci/forks/f1',
-      'tank/ci/versions/v1',
-    ]);
-    expect(mountArgs('tank/ci/forks/f1')).toEqual(['mount', 'tank/ci/forks/f1']);
-    expect(unmountArgs('tank/ci/forks/f1')).toEqual(['unmount', 'tank/ci/forks/f1']);
-    expect(setArgs('tank/ci/versions/v1', 'cachevol:deleted', 'on')).toEqual([
-      'set',
-      'cachevol:deleted=on',
-      'tank/ci/versions/v1',
     ]);
     expect(destroyArgs('tank/ci/versions/v1')).toEqual(['destroy', '-r', 'tank/ci/versions/v1']);
   });

@@ -1,3 +1,5 @@
+import { readdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { isCacheVolumeError } from '@cachevol/core';
 import { nodeFileAccess } from '@cachevol/core/testing';
 import { expect, it } from 'vitest';
@@ -41,15 +43,15 @@ describeWith('zfs', 'zfs backend hot paths: commands run, and the error paths th
     return { backend, dataset, commands: runner.commands };
   };
 
-  it('runs one tree read per backend object, then one command (+1 read) per fork and one per commit (filing after)', async () => {
+  it('runs one tree read per backend object, then one command per fork and one per commit (filing after)', async () => {
     const { backend, commands } = await fresh();
     await backend.createFork('f1', fork);
     expect(commands.splice(0)).toEqual(['get', 'create forks', 'create versions', 'create forks/f1']);
 
-    // The commit is the snapshot (its size read with statfs: no `zfs get`); the filing has
-    // begun when it returns and goes on after.
+    // The commit is the snapshot (its size read with statfs: no `zfs get`); the filing starts
+    // after it returned.
     const usage = await backend.commitFork('f1', 'v1');
-    expect(commands.slice(0, 2)).toEqual(['snapshot forks/f1@v', 'unmount forks/f1']);
+    expect(commands).toEqual(['snapshot forks/f1@v']);
     await backend.idle();
     expect(commands.splice(0)).toEqual([
       'snapshot forks/f1@v',
@@ -59,7 +61,7 @@ describeWith('zfs', 'zfs backend hot paths: commands run, and the error paths th
     expect(usage).toEqual(await backend.usage('version', 'v1'));
     commands.splice(0);
     const a = await backend.forkVersion('f2', 'v1', fork);
-    expect(commands.splice(0).sort()).toEqual(['clone versions/v1@v forks/f2', 'get versions/v1'].sort());
+    expect(commands.splice(0)).toEqual(['clone versions/v1@v forks/f2']);
     await nodeFileAccess.write(a.mountPath, 'x.txt', 'x');
     await backend.createFork('f3', fork);
     expect(commands.splice(0)).toEqual(['create forks/f3']);
@@ -99,6 +101,34 @@ describeWith('zfs', 'zfs backend hot paths: commands run, and the error paths th
     expect(await pool.names(dataset)).toEqual(marked);
     await backend.discardFork('f3');
     expect(await pool.names(dataset)).toEqual(names.filter((name) => !name.includes('/versions/v1')));
+  });
+
+  it('refuses to fork a version another process marked removed, also when it died before its mark file', async () => {
+    const { backend, dataset } = await fresh();
+    await backend.createFork('f1', fork);
+    await backend.commitFork('f1', 'v1');
+    await backend.createFork('f2', fork);
+    await backend.commitFork('f2', 'v2');
+    await backend.forkVersion('f3', 'v1', fork);
+    await backend.forkVersion('f4', 'v2', fork);
+    // Another process removes v1 (the property, then the mark) and dies before v2's mark.
+    const other = createZfsBackendWith(parseZfsBackendOptions({ dataset }), processRunner('zfs'));
+    await other.removeVersion('v1');
+    await run('zfs', ['set', 'cachevol:deleted=on', `${dataset}/versions/v2`]);
+    expect(await codeOf(backend.forkVersion('f5', 'v1', fork))).toBe('NOT_FOUND');
+    const third = createZfsBackendWith(parseZfsBackendOptions({ dataset }), processRunner('zfs'));
+    expect(await codeOf(third.forkVersion('f6', 'v2', fork))).toBe('NOT_FOUND');
+    expect(await third.list()).toEqual([
+      { kind: 'fork', id: 'f3' },
+      { kind: 'fork', id: 'f4' },
+    ]);
+    // Once their last forks are gone the versions are destroyed, and so are their marks.
+    await third.discardFork('f3');
+    await third.discardFork('f4');
+    expect(await pool.names(dataset)).not.toContain(`${dataset}/versions/v1`);
+    const fresh2 = createZfsBackendWith(parseZfsBackendOptions({ dataset }), processRunner('zfs'));
+    const f7 = await fresh2.createFork('f7', fork);
+    expect((await readdir(dirname(f7.mountPath))).filter((name) => name.startsWith('.removed-'))).toEqual([]);
   });
 
   it('commits idempotently and refuses an existing version, leaving the fork usable', async () => {

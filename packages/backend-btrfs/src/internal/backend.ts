@@ -1,4 +1,5 @@
-import { readFile } from 'node:fs/promises';
+import { lstat, readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import {
   type BackendCapabilities,
   type BackendEntry,
@@ -12,43 +13,32 @@ import {
   defineBackend,
   namesIn,
   notFound,
+  runCommand,
   statOrNull as statOf,
   versionExists,
 } from '@cachevol/core/backend-kit';
 import type { BtrfsSettings } from '../options.js';
 import type { BtrfsBackend } from '../types.js';
-import {
-  createSubvolumeArgs,
-  deleteSubvolumeArgs,
-  deleteSubvolumeByIdArgs,
-  filesystemDuArgs,
-  listSubvolumesArgs,
-  qgroupClearStaleArgs,
-  qgroupLimitArgs,
-  qgroupShowArgs,
-  quotaEnableArgs,
-  quotaRescanArgs,
-  rootIdArgs,
-  showSubvolumeArgs,
-  snapshotArgs,
-  versionArgs,
-} from './argv.js';
 import { estimateBytes } from './estimate.js';
 import type { Host } from './host.js';
 import { AREAS, entryOfName, layoutOf } from './layout.js';
-import {
-  nestedBottomUp,
-  parseFilesystemDu,
-  parseQgroupShow,
-  parseRootId,
-  parseSubvolumeList,
-  parseSubvolumeShow,
-  type QgroupRow,
-} from './parse.js';
+import { parseFilesystemDu, parseQgroupShow, parseSubvolumeShow, type QgroupRow } from './parse.js';
 import { newId, type QgroupFiles, qgroupFiles } from './sysfs.js';
 
 /** The inode number of every subvolume's root directory on btrfs. */
 const SUBVOLUME_ROOT_INODE = 256;
+
+/** The subvolumes nested anywhere under the subvolume at `path`, deepest first. */
+async function nestedSubvolumes(path: string): Promise<string[]> {
+  const found: string[] = [];
+  for (const entry of await readdir(path, { withFileTypes: true })) {
+    if (!entry.isDirectory()) continue;
+    const child = join(path, entry.name);
+    found.push(...(await nestedSubvolumes(child)));
+    if ((await lstat(child)).ino === SUBVOLUME_ROOT_INODE) found.push(child);
+  }
+  return found;
+}
 
 /**
  * The btrfs backend over a {@link Host} (the real one, or one that simulates crashes in tests).
@@ -78,26 +68,39 @@ export function btrfsBackendOn(settings: BtrfsSettings, host: Host): BtrfsBacken
   const committed = new Map<string, string>();
 
   const btrfs = (args: readonly string[]) => host.btrfs(args);
+  /** A snapshot of `source` (read-only: a version), or a new empty subvolume when it is `null`. */
+  const snapshot = (source: string | null, target: string, readOnly = false) =>
+    btrfs(
+      source === null
+        ? ['subvolume', 'create', target]
+        : ['subvolume', 'snapshot', ...(readOnly ? ['-r'] : []), source, target],
+    );
 
   async function ensureQuota(): Promise<void> {
     try {
-      await btrfs(qgroupShowArgs(root, false));
+      await btrfs(['qgroup', 'show', '-f', root]);
     } catch (error) {
       if (!(error instanceof CommandFailedError && /not enabled/i.test(error.stderr))) throw error;
-      await btrfs(quotaEnableArgs(root));
-      await btrfs(quotaRescanArgs(root, true));
+      await btrfs(['quota', 'enable', root]);
+      await btrfs(['quota', 'rescan', '-w', root]); // limits hold once a rescan is done
       return;
     }
-    // Another process may just have turned quotas on: limits hold once its rescan is done.
-    await btrfs(quotaRescanArgs(root, false));
+    // Another process may just have turned quotas on: wait for its rescan, if one runs.
+    await btrfs(['quota', 'rescan', '-W', root]);
   }
 
+  /** Checks for btrfs-progs before anything is made, then makes the layout. */
   async function prepare(): Promise<void> {
-    await btrfs(versionArgs());
+    if (!settings.quota) await btrfs(['--version']);
+    else {
+      // The filesystem's UUID names its sysfs directory (without it, figures come from btrfs).
+      const [uuid] = await Promise.all([
+        runCommand('findmnt', ['-n', '-o', 'UUID', '-T', root]).catch(() => ''),
+        ensureQuota(),
+      ]);
+      qgroups = /^[0-9a-f-]{36}$/i.test(uuid.trim()) ? qgroupFiles(uuid.trim()) : undefined;
+    }
     for (const area of AREAS) await host.mkdir(paths.area(area));
-    if (!settings.quota) return;
-    await ensureQuota();
-    qgroups = await qgroupFiles(root);
   }
 
   function ready(): Promise<void> {
@@ -108,16 +111,13 @@ export function btrfsBackendOn(settings: BtrfsSettings, host: Host): BtrfsBacken
     return preparing;
   }
 
-  async function subvolumeId(path: string): Promise<number> {
-    return parseRootId(await btrfs(rootIdArgs(path)));
-  }
-
   /** Deletes the subvolume at `path`, with any nested ones (deepest first). */
   async function deleteSubvolume(path: string): Promise<void> {
     try {
       // The common case, in one command. btrfs refuses (ENOTEMPTY) while nested subvolumes
-      // exist, and then deletes nothing.
-      await btrfs(deleteSubvolumeArgs(path));
+      // exist, and then deletes nothing. No `-c`: the subvolume is under a trash name already,
+      // so one that a power loss brings back is deleted again by a retry or reconcile().
+      await btrfs(['subvolume', 'delete', path]);
       return;
     } catch (error) {
       if (!(error instanceof CommandFailedError)) throw error;
@@ -125,10 +125,8 @@ export function btrfsBackendOn(settings: BtrfsSettings, host: Host): BtrfsBacken
     }
     // Whatever the refusal was, delete what is nested and try once more: a second refusal
     // is the real error.
-    const id = await subvolumeId(path);
-    const nested = nestedBottomUp(parseSubvolumeList(await btrfs(listSubvolumesArgs(root))), id);
-    for (const child of nested) await btrfs(deleteSubvolumeByIdArgs(child, path));
-    await btrfs(deleteSubvolumeArgs(path));
+    for (const child of await nestedSubvolumes(path)) await btrfs(['subvolume', 'delete', child]);
+    await btrfs(['subvolume', 'delete', path]);
   }
 
   /** Deletes whatever is at `path`: a subvolume with any nested ones (bottom-up), or a plain tree. */
@@ -150,7 +148,7 @@ export function btrfsBackendOn(settings: BtrfsSettings, host: Host): BtrfsBacken
    */
   async function clearStaleQgroups(): Promise<void> {
     if (!settings.quota) return;
-    await btrfs(qgroupClearStaleArgs(root)).catch((error: unknown) => {
+    await btrfs(['qgroup', 'clear-stale', root]).catch((error: unknown) => {
       if (!(error instanceof CommandFailedError)) throw error;
     });
   }
@@ -199,9 +197,9 @@ export function btrfsBackendOn(settings: BtrfsSettings, host: Host): BtrfsBacken
   }
 
   /** The qgroup of the one subvolume made since `before` was read, if sysfs tells which it is. */
-  async function newQgroup(before: Set<string> | undefined) {
-    const id = before && qgroups ? newId(before, await qgroups.ids()) : undefined;
-    const figures = id === undefined ? undefined : await qgroups?.read(id);
+  function newQgroup(before: Set<string> | undefined) {
+    const id = before && qgroups ? newId(before, qgroups.ids()) : undefined;
+    const figures = id === undefined ? undefined : qgroups?.read(id);
     return figures && { id: id as string, ...figures };
   }
 
@@ -235,13 +233,13 @@ export function btrfsBackendOn(settings: BtrfsSettings, host: Host): BtrfsBacken
     before: Set<string> | undefined,
   ): Promise<Usage> {
     const path = paths.live('version', versionId);
-    const made = await newQgroup(before);
+    const made = newQgroup(before);
     const usedBytes = made?.referenced ?? (await measure(path, false));
     const extra = headroom.get(forkId);
     headroom.delete(forkId);
     if (made && extra !== undefined) {
       later(path, async () => {
-        await btrfs(qgroupLimitArgs(usedBytes + extra, path));
+        await btrfs(['qgroup', 'limit', String(usedBytes + extra), path]);
         committed.set(versionId, made.id);
       });
     }
@@ -249,36 +247,32 @@ export function btrfsBackendOn(settings: BtrfsSettings, host: Host): BtrfsBacken
   }
 
   /**
-   * Bytes referenced by the subvolume at `path`: its qgroup's referenced bytes, or without
-   * quotas what `btrfs filesystem du` counts.
+   * Bytes referenced by the subvolume at `path`: its qgroup's referenced bytes (`-f`: only its
+   * own qgroups), or without quotas what `btrfs filesystem du` counts (a walk of the metadata).
    *
    * @param path - a fork or version
-   * @param writable - a fork: commit the transaction first so that recent writes are counted
-   *   (a version is frozen, and its snapshot committed the transaction that made it)
+   * @param writable - a fork: commit the transaction first (`--sync`) so that recent writes
+   *   are counted (a version is frozen, and its snapshot committed the transaction that made it)
    */
   async function measure(path: string, writable: boolean): Promise<number> {
-    if (!settings.quota) return parseFilesystemDu(await btrfs(filesystemDuArgs(path)));
-    const rows = parseQgroupShow(await btrfs(qgroupShowArgs(path, writable)));
+    if (!settings.quota) return parseFilesystemDu(await btrfs(['filesystem', 'du', '-s', '--raw', path]));
+    const sync = writable ? ['--sync'] : [];
+    const rows = parseQgroupShow(await btrfs(['qgroup', 'show', '--raw', '-f', ...sync, path]));
     // `-f` lists the subvolume's own qgroup and maybe higher-level ones it belongs to; only
-    // the own one has level 0. Anything else (an unknown btrfs-progs) is settled by the id.
+    // the own one has level 0.
     const own = rows.filter((r) => r.qgroupId.startsWith('0/'));
     if (own.length === 1) return (own[0] as QgroupRow).referenced;
-    const id = await subvolumeId(path);
-    const row = rows.find((r) => r.qgroupId === `0/${id}`);
-    if (row) return row.referenced;
     throw new CacheVolumeError(
       'BACKEND_FAILED',
-      `btrfs has no qgroup 0/${id} for ${path}: check that quotas are on (\`btrfs quota enable ${root}\`).`,
-      {
-        details: { path, subvolumeId: id },
-      },
+      `btrfs shows ${own.length} level-0 qgroups for ${path}: check that quotas are on (\`btrfs quota enable ${root}\`).`,
+      { details: { path, qgroups: own.map((r) => r.qgroupId) } },
     );
   }
 
   /** Whether the subvolume at `path` is a snapshot of the one at `source`. */
   async function snapshotOf(path: string, source: string): Promise<boolean> {
     const [made, from] = await Promise.all(
-      [path, source].map(async (p) => parseSubvolumeShow(await btrfs(showSubvolumeArgs(p)))),
+      [path, source].map(async (p) => parseSubvolumeShow(await btrfs(['subvolume', 'show', p]))),
     );
     return made?.parentUuid === from?.uuid;
   }
@@ -288,17 +282,17 @@ export function btrfsBackendOn(settings: BtrfsSettings, host: Host): BtrfsBacken
     const target = paths.live('fork', forkId);
     if (!settings.quota) {
       // Without a limit to set, the snapshot (or create) makes the whole fork in one step.
-      await btrfs(source === null ? createSubvolumeArgs(target) : snapshotArgs(source, target, false));
+      await snapshot(source, target);
       return { mountPath: target };
     }
     const temp = paths.temp('fork', forkId);
     const [, before] = await Promise.all([purge(temp), qgroups?.ids()]);
-    await btrfs(source === null ? createSubvolumeArgs(temp) : snapshotArgs(source, temp, false));
+    await snapshot(source, temp);
     // A snapshot inherits its source's qgroup limit: when sysfs shows that it is already the
     // capacity (see measureNew), the limit command is not needed.
-    const made = await newQgroup(before);
+    const made = newQgroup(before);
     if (made) headroom.set(forkId, capacityBytes - (source === null ? 0 : made.referenced));
-    if (made?.limit !== capacityBytes) await btrfs(qgroupLimitArgs(capacityBytes, temp));
+    if (made?.limit !== capacityBytes) await btrfs(['qgroup', 'limit', String(capacityBytes), temp]);
     await host.rename(temp, target);
     return { mountPath: target };
   }
@@ -333,7 +327,7 @@ export function btrfsBackendOn(settings: BtrfsSettings, host: Host): BtrfsBacken
         // This process gave the version the limit this fork asks for (see measureNew), and the
         // snapshot inherits it: the fork is whole, limit included, in one step, so it needs no
         // temporary name either.
-        await btrfs(snapshotArgs(source, target, false)).catch(async (error: unknown) => {
+        await snapshot(source, target).catch(async (error: unknown) => {
           if (!(error instanceof CommandFailedError) || (await statOf(source))) throw error;
           gone();
         });
@@ -367,7 +361,7 @@ export function btrfsBackendOn(settings: BtrfsSettings, host: Host): BtrfsBacken
         // One atomic step, so no temporary name: the snapshot flushes the fork's dirty data,
         // then creates the read-only subvolume and its directory entry in one transaction
         // commit, which also makes it durable. A crash leaves either no version or all of it.
-        await btrfs(snapshotArgs(fork, version, true));
+        await snapshot(fork, version, true);
       }
       // The fork goes to its trash name now and is deleted after this returns (a delete's cost
       // grows with the volume; only purge() and list() wait for it). Both steps are waited for,

@@ -9,33 +9,15 @@ const INSTALL_HINT =
  * crash between any two steps. Reads (stat, readdir) go to `node:fs` directly.
  */
 export interface Host {
-  /**
-   * Runs `btrfs` with these arguments.
-   * @param args - from the builders in `argv.ts`
-   * @returns standard output
-   */
+  /** Runs `btrfs` with these arguments; resolves to its standard output. */
   btrfs(args: readonly string[]): Promise<string>;
-  /**
-   * Creates a directory and its parents; an existing one is fine.
-   * @param path - absolute path
-   */
+  /** Creates a directory (absolute path) and its parents; an existing one is fine. */
   mkdir(path: string): Promise<void>;
-  /**
-   * Renames within one subvolume (atomic).
-   * @param from - absolute path
-   * @param to - absolute path, which must not exist
-   */
+  /** Renames within one subvolume (atomic); `to` must not exist. */
   rename(from: string, to: string): Promise<void>;
-  /**
-   * Removes a plain directory tree (never a subvolume).
-   * @param path - absolute path
-   */
+  /** Removes a plain directory tree (never a subvolume). */
   removeTree(path: string): Promise<void>;
-  /**
-   * Writes a small file (a version's cached size).
-   * @param path - absolute path
-   * @param text - its contents
-   */
+  /** Writes a small file (a version's cached size). */
   writeFile(path: string, text: string): Promise<void>;
 }
 

@@ -21,50 +21,22 @@ const AREA_OF: Record<EntryKind, Area> = { fork: 'forks', version: 'versions' };
 const KIND_OF: Record<Area, EntryKind> = { forks: 'fork', versions: 'version' };
 const PREFIXES = ['', '.tmp-', '.trash-', '.size-'] as const;
 
-/** Paths of the layout under one root. Ids must have been validated. */
-export interface Layout {
-  /**
-   * An area's directory.
-   * @param area - the area
-   */
-  area(area: Area): string;
-  /**
-   * Where a finished fork or version lives.
-   * @param kind - fork or version
-   * @param id - its id
-   */
-  live(kind: EntryKind, id: string): string;
-  /**
-   * Where a fork or version is built before being renamed into place.
-   * @param kind - fork or version
-   * @param id - its id
-   */
-  temp(kind: EntryKind, id: string): string;
-  /**
-   * Where a fork or version goes while it is being deleted.
-   * @param kind - fork or version
-   * @param id - its id
-   */
-  trash(kind: EntryKind, id: string): string;
-  /**
-   * The file that caches a version's measured size.
-   * @param id - the version's id
-   */
-  size(id: string): string;
-}
-
 /**
- * The layout under `root`.
+ * The paths of the layout under `root` (ids must have been validated): an area's directory;
+ * where a finished fork or version lives (`live`), where it is built before being renamed into
+ * place (`temp`), where it goes while being deleted (`trash`); and the file that caches a
+ * version's measured size (`size`).
  *
  * @param root - the backend root (absolute)
  */
-export function layoutOf(root: string): Layout {
+export function layoutOf(root: string) {
+  const at = (kind: EntryKind, name: string) => join(root, AREA_OF[kind], name);
   return {
-    area: (area) => join(root, area),
-    live: (kind, id) => join(root, AREA_OF[kind], id),
-    temp: (kind, id) => join(root, AREA_OF[kind], `.tmp-${id}`),
-    trash: (kind, id) => join(root, AREA_OF[kind], `.trash-${id}`),
-    size: (id) => join(root, 'versions', `.size-${id}`),
+    area: (area: Area) => join(root, area),
+    live: (kind: EntryKind, id: string) => at(kind, id),
+    temp: (kind: EntryKind, id: string) => at(kind, `.tmp-${id}`),
+    trash: (kind: EntryKind, id: string) => at(kind, `.trash-${id}`),
+    size: (id: string) => at('version', `.size-${id}`),
   };
 }
 

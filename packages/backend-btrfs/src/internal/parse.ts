@@ -6,16 +6,6 @@ export interface QgroupRow {
   qgroupId: string;
   /** Bytes referenced by the subvolume (shared or not). */
   referenced: number;
-  /** Bytes only this subvolume references. */
-  exclusive: number;
-}
-
-/** One subvolume from `btrfs subvolume list`. */
-export interface SubvolumeRow {
-  /** The subvolume's id. */
-  id: number;
-  /** The id of the subvolume its directory entry lives in ("top level"). */
-  parentId: number;
 }
 
 function unreadable(what: string, text: string): never {
@@ -39,7 +29,7 @@ const tokens = (line: string): string[] => line.trim().split(/\s+/);
  * Reads `btrfs qgroup show --raw` output. Column sets and header casing differ across
  * btrfs-progs versions (`qgroupid rfer excl ...` in old ones, `Qgroupid Referenced Exclusive
  * ... Path` in newer ones, optional limit, parent and child columns), so columns are found by
- * name in the header; the id, referenced and exclusive columns always come first, before any
+ * name in the header; the id and referenced columns always come first, before any
  * multi-word column.
  *
  * @param text - the command's standard output
@@ -55,7 +45,6 @@ export function parseQgroupShow(text: string): QgroupRow[] {
   };
   const idColumn = column('qgroupid');
   const referencedColumn = column('referenced', 'rfer');
-  const exclusiveColumn = column('exclusive', 'excl');
   const rows: QgroupRow[] = [];
   for (const line of lines.slice(headerAt + 1)) {
     const values = tokens(line);
@@ -64,7 +53,6 @@ export function parseQgroupShow(text: string): QgroupRow[] {
     rows.push({
       qgroupId,
       referenced: bytes(values[referencedColumn], 'qgroup show', text),
-      exclusive: bytes(values[exclusiveColumn], 'qgroup show', text),
     });
   }
   return rows;
@@ -84,22 +72,6 @@ export function parseFilesystemDu(text: string): number {
   const totalColumn = tokens(lines[headerAt] as string).findIndex((t) => t.toLowerCase() === 'total');
   const row = lines[headerAt + 1];
   return bytes(row === undefined ? undefined : tokens(row)[totalColumn], 'filesystem du', text);
-}
-
-/**
- * Reads `btrfs subvolume list` output (`ID <id> gen <gen> [...] top level <parent> path <path>`).
- *
- * @param text - the command's standard output
- */
-export function parseSubvolumeList(text: string): SubvolumeRow[] {
-  const rows: SubvolumeRow[] = [];
-  for (const line of text.split('\n')) {
-    if (line.trim() === '') continue;
-    const match = /^ID\s+(\d+)\b.*?\btop level\s+(\d+)\b/.exec(line.trim());
-    if (!match) return unreadable('subvolume list', text);
-    rows.push({ id: Number(match[1]), parentId: Number(match[2]) });
-  }
-  return rows;
 }
 
 /** The lineage of a subvolume, from `btrfs subvolume show`. */
@@ -123,36 +95,4 @@ export function parseSubvolumeShow(text: string): SubvolumeLineage {
   if (uuid === undefined || uuid === '-' || parentUuid === undefined)
     return unreadable('subvolume show', text);
   return { uuid, parentUuid: parentUuid === '-' ? null : parentUuid };
-}
-
-/**
- * Reads `btrfs inspect-internal rootid` output: one subvolume id.
- *
- * @param text - the command's standard output
- */
-export function parseRootId(text: string): number {
-  return bytes(text.trim(), 'inspect-internal rootid', text);
-}
-
-/**
- * The subvolumes below `top` (transitively), deepest first, so that deleting them in order
- * never meets a subvolume that still holds another.
- *
- * @param rows - every subvolume of the filesystem
- * @param top - the subvolume whose nested subvolumes are wanted
- */
-export function nestedBottomUp(rows: readonly SubvolumeRow[], top: number): number[] {
-  const children = new Map<number, number[]>();
-  for (const row of rows) children.set(row.parentId, [...(children.get(row.parentId) ?? []), row.id]);
-  const order: number[] = [];
-  const visit = (id: number, seen: Set<number>): void => {
-    for (const child of children.get(id) ?? []) {
-      if (seen.has(child)) continue;
-      seen.add(child);
-      visit(child, seen);
-      order.push(child);
-    }
-  };
-  visit(top, new Set([top]));
-  return order;
 }

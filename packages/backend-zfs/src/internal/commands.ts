@@ -1,8 +1,8 @@
 /**
  * Argument lists for the `zfs` program, built by pure functions so that the exact command
- * lines can be unit-tested. Only options that both OpenZFS 2.x and zfs-fuse understand are
- * used: `get -H -p` (never `list -p`), one property per `set`, `rename` without `-u`, and
- * properties given at creation with `-o`.
+ * lines can be unit-tested (the simplest are written where they run). Only options that both
+ * OpenZFS 2.x and zfs-fuse understand are used: `get -H -p` (never `list -p`), one property
+ * per `set`, `rename` without `-u`, and properties given at creation with `-o`.
  */
 import { DELETED_PROPERTY, VERSION_PROPERTY } from './layout.js';
 
@@ -35,26 +35,6 @@ export function createLayoutArgs(dataset: string, mountpoint?: string): string[]
 }
 
 /**
- * `zfs create -o refquota=<bytes> <dataset>`: an empty fork with its capacity, mounted (a
- * success means it is mounted; a failure after the dataset was made says so on stderr).
- */
-export const createForkArgs = (dataset: string, capacityBytes: number): string[] => [
-  'create',
-  '-o',
-  `refquota=${capacityBytes}`,
-  dataset,
-];
-
-/** `zfs clone -o refquota=<bytes> <snapshot> <dataset>`: a fork of a version, mounted like {@link createForkArgs}. */
-export const cloneArgs = (snapshot: string, dataset: string, capacityBytes: number): string[] => [
-  'clone',
-  '-o',
-  `refquota=${capacityBytes}`,
-  snapshot,
-  dataset,
-];
-
-/**
  * `zfs snapshot [-o cachevol:version=<id>] <dataset>@<name>`: the property, which makes the
  * snapshot a version (see `layout.ts`), is set in the same transaction as the snapshot.
  * @param snapshot - the full snapshot name
@@ -67,25 +47,6 @@ export function snapshotArgs(snapshot: string, versionId?: string): string[] {
     snapshot,
   ];
 }
-
-/** `zfs rename <from> <to>`: no `-u` (zfs-fuse lacks it), so the new mountpoint applies. */
-export const renameArgs = (from: string, to: string): string[] => ['rename', from, to];
-
-/** `zfs mount <dataset>`. */
-export const mountArgs = (dataset: string): string[] => ['mount', dataset];
-
-/**
- * `zfs unmount <dataset>`, done before renaming or destroying a fork: zfs-fuse refuses to
- * rename a mounted filesystem ("dataset is busy", and it remounts, so a retry does not help).
- */
-export const unmountArgs = (dataset: string): string[] => ['unmount', dataset];
-
-/** `zfs set <property>=<value> <dataset>`: one property per call (zfs-fuse takes no more). */
-export const setArgs = (dataset: string, property: string, value: string): string[] => [
-  'set',
-  `${property}=${value}`,
-  dataset,
-];
 
 /** `zfs destroy -r <dataset>`: never `-R`, so a dataset with clones is refused, not taken along. */
 export const destroyArgs = (dataset: string): string[] => ['destroy', '-r', dataset];

@@ -29,6 +29,19 @@ export const VERSION_PROPERTY = 'cachevol:version';
 /** The user property that marks a removed version awaiting the end of its last dependent. */
 export const DELETED_PROPERTY = 'cachevol:deleted';
 
+/**
+ * Beside the forks' mounts, a file `.removed-<id>` per version marked {@link DELETED_PROPERTY}:
+ * forks check for it with one `access()`, where reading the property takes a `zfs` process.
+ */
+export const REMOVED_PREFIX = '.removed-';
+
+/**
+ * The name of a removed version's mark.
+ * @param version - the version's dataset (`<root>/versions/<id>`)
+ */
+export const removedMarkName = (version: string): string =>
+  `${REMOVED_PREFIX}${version.slice(version.lastIndexOf('/') + 1)}`;
+
 /** The name of the one snapshot of a version (and of a fork being committed). */
 export const SNAPSHOT_NAME = 'v';
 

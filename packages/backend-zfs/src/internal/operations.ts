@@ -1,4 +1,4 @@
-import { stat, statfs } from 'node:fs/promises';
+import { access, readdir, rm, stat, statfs, writeFile } from 'node:fs/promises';
 import { posix } from 'node:path';
 import {
   type BackendCapabilities,
@@ -12,24 +12,14 @@ import {
 import { defineBackend, notFound as kitNotFound, versionExists } from '@cachevol/core/backend-kit';
 import type { ZfsSettings } from '../options.js';
 import type { ZfsBackend } from '../types.js';
-import {
-  cloneArgs,
-  createForkArgs,
-  createLayoutArgs,
-  destroyArgs,
-  getArgs,
-  mountArgs,
-  renameArgs,
-  setArgs,
-  snapshotArgs,
-  TREE_PROPERTIES,
-  unmountArgs,
-} from './commands.js';
+import { createLayoutArgs, destroyArgs, getArgs, snapshotArgs, TREE_PROPERTIES } from './commands.js';
 import {
   DELETED_PROPERTY,
   forkDataset,
   type Layout,
   layoutOf,
+  REMOVED_PREFIX,
+  removedMarkName,
   snapshotOf,
   versionDataset,
 } from './layout.js';
@@ -181,6 +171,21 @@ export function createZfsBackendWith(settings: ZfsSettings, runner: ZfsRunner): 
     const tree = await readRoot();
     const mountRoot = await ensureForksArea(tree);
     await ensureVersionsArea(tree);
+    // Each removed version has its mark (a process may have died between the two steps), and
+    // a mark whose version is gone goes too.
+    const versions = [...tree].filter(
+      ([name, info]) => info.type === 'filesystem' && name.startsWith(`${layout.versions}/`),
+    );
+    const marks = (await readdir(mountRoot)).filter((name) => name.startsWith(REMOVED_PREFIX));
+    const present = new Set(versions.map(([name]) => removedMarkName(name)));
+    await Promise.all([
+      ...versions
+        .filter(([, info]) => info.deleted)
+        .map(([name]) => writeFile(posix.join(mountRoot, removedMarkName(name)), '')),
+      ...marks
+        .filter((name) => !present.has(name))
+        .map((name) => rm(posix.join(mountRoot, name), { force: true })),
+    ]);
     return mountRoot;
   };
   let prepared: Promise<string> | undefined;
@@ -231,17 +236,17 @@ export function createZfsBackendWith(settings: ZfsSettings, runner: ZfsRunner): 
       );
     }
     if (values?.get('refquota') === '0') {
-      await zfs(setArgs(dataset, 'refquota', String(capacityBytes))).catch((error: unknown) =>
+      await zfs(['set', `refquota=${capacityBytes}`, dataset]).catch((error: unknown) =>
         capacityRefused(error, forkId, capacityBytes),
       );
     }
-    if (values?.get('mounted') !== 'yes') await tolerate(mountArgs(dataset), 'mounted');
+    if (values?.get('mounted') !== 'yes') await tolerate(['mount', dataset], 'mounted');
     return { mountPath: mountpoint };
   };
 
   /** Unmounts (if mounted) and destroys a fork (or a half-built copy of one). */
   const destroyFork = async (dataset: string, mounted: boolean): Promise<void> => {
-    if (mounted) await tolerate(unmountArgs(dataset), 'not-mounted', 'missing');
+    if (mounted) await tolerate(['unmount', dataset], 'not-mounted', 'missing');
     await tolerate(destroyArgs(dataset), 'missing');
   };
 
@@ -298,10 +303,20 @@ export function createZfsBackendWith(settings: ZfsSettings, runner: ZfsRunner): 
   /** Destroys every removed version that nothing depends on any more, walking up origins. */
   const collect = async (): Promise<void> => {
     for (const dataset of collectable(await readTree(), layout)) {
-      // Another caller may have destroyed it, or cloned it in a race; then it waits its turn.
-      await tolerate(destroyArgs(dataset), 'missing', 'has-clones');
+      try {
+        await zfs(destroyArgs(dataset));
+      } catch (error) {
+        // Another caller may have cloned it in a race (it waits its turn), or destroyed it.
+        if (isZfsFailure(error, 'has-clones')) continue;
+        if (!isZfsFailure(error, 'missing')) throw error;
+      }
+      await rm(await removedMark(dataset), { force: true });
     }
   };
+
+  /** The file in the forks' mount root that marks a removed version (see forkVersion). */
+  const removedMark = async (version: string): Promise<string> =>
+    posix.join(await forksMountRoot(), removedMarkName(version));
 
   /**
    * A fork's `referenced` bytes: all the data it shows, shared or not. That is what `refquota`
@@ -351,30 +366,36 @@ export function createZfsBackendWith(settings: ZfsSettings, runner: ZfsRunner): 
    * refuses to rename a mounted filesystem) and renames it with its snapshot. Until then the
    * fork's `@v` is the version. If `versions/<id>` turns out to exist (a version id reused by
    * another process), the fork stays where it is and counts as a fork again (see
-   * `unfiledVersion`). Failures leave the version where it is, found by a tree read, and filed
-   * by a later call.
+   * `unfiledVersion`). Other failures leave the version where it is, found by a tree read and
+   * filed by a later call; callers that wait for the filing get them.
    */
   const fileVersion = (forkId: string, versionId: string): Promise<void> => {
     const fork = forkDataset(layout, forkId);
     const version = versionDataset(layout, versionId);
     const filed = (async () => {
-      await tolerate(unmountArgs(fork), 'not-mounted');
+      // Not before the caller's own next steps (such as recording the commit): a spawn blocks.
+      await new Promise((resolve) => setImmediate(resolve));
+      // zfs-fuse refuses to rename a mounted filesystem ("dataset is busy", and it remounts, so
+      // a retry does not help). "missing": another process filed it meanwhile.
+      await tolerate(['unmount', fork], 'not-mounted', 'missing');
       try {
-        await zfs(renameArgs(fork, version));
+        await zfs(['rename', fork, version]); // no `-u`: zfs-fuse lacks it
       } catch (error) {
+        if (isZfsFailure(error, 'missing') || isZfsFailure(error, 'exists')) return;
         if (!isZfsFailure(error, 'no-parent')) throw error;
         await ensureVersionsArea();
-        await zfs(renameArgs(fork, version));
+        await zfs(['rename', fork, version]);
       }
-    })()
+    })();
+    const settled = filed
       .catch(() => undefined)
       .finally(() => {
         // Only this filing's entries: a later filing of the same id keeps its own.
         for (const key of [`version:${versionId}`, `fork:${forkId}`]) {
-          if (filing.get(key) === filed) filing.delete(key);
+          if (filing.get(key) === settled) filing.delete(key);
         }
       });
-    filing.set(`version:${versionId}`, filed).set(`fork:${forkId}`, filed);
+    filing.set(`version:${versionId}`, settled).set(`fork:${forkId}`, settled);
     return filed;
   };
 
@@ -437,7 +458,7 @@ export function createZfsBackendWith(settings: ZfsSettings, runner: ZfsRunner): 
     await zfs(snapshotArgs(snapshot, versionId));
     known.add(versionId);
     const usage = await committedUsage(forkId, snapshot);
-    void fileVersion(forkId, versionId);
+    fileVersion(forkId, versionId).catch(() => undefined); // a later call files it
     return usage;
   };
 
@@ -455,7 +476,7 @@ export function createZfsBackendWith(settings: ZfsSettings, runner: ZfsRunner): 
       return makeFork(
         forkId,
         capacityBytes,
-        (dataset) => createForkArgs(dataset, capacityBytes),
+        (dataset) => ['create', '-o', `refquota=${capacityBytes}`, dataset],
         () => undefined,
       );
     },
@@ -466,24 +487,22 @@ export function createZfsBackendWith(settings: ZfsSettings, runner: ZfsRunner): 
       return makeFork(
         forkId,
         capacityBytes,
-        (dataset) => cloneArgs(snapshotOf(version), dataset, capacityBytes),
+        (dataset) => ['clone', '-o', `refquota=${capacityBytes}`, snapshotOf(version), dataset],
         // A version still in `forks/` (its filing was cut short) is filed first.
         async (tree) => {
           if (await fileFound(tree, versionId)) tree = await readRoot();
           if (!isLiveVersion(tree, version)) notFound('version', versionId, layout.root);
         },
-        // A removed version keeps its snapshot while forks use it: never fork it again. Read
-        // alongside the clone; a fork made from a removed version is destroyed again. (Not a
-        // rename of the snapshot: zfs-fuse unmounts and remounts every clone of a snapshot it
-        // renames, and those are forks in use.)
+        // A removed version keeps its snapshot while forks use it: never fork it again. Its
+        // removal mark, a file, is looked for alongside the clone (no second `zfs` process);
+        // a fork made from a removed version is destroyed again. (Not a rename of the
+        // snapshot: zfs-fuse unmounts and remounts every clone of a snapshot it renames.)
         async () => {
-          const output = await zfs(getArgs([version], [DELETED_PROPERTY])).catch((error: unknown) => {
-            if (isZfsFailure(error, 'missing')) return notFound('version', versionId, layout.root);
-            throw error;
-          });
-          if (parseProperties(output).get(version)?.get(DELETED_PROPERTY) === 'on') {
-            notFound('version', versionId, layout.root);
-          }
+          const removed = await access(await removedMark(version)).then(
+            () => true,
+            () => false,
+          );
+          if (removed) notFound('version', versionId, layout.root);
         },
       );
     },
@@ -521,7 +540,9 @@ export function createZfsBackendWith(settings: ZfsSettings, runner: ZfsRunner): 
       if (await fileFound(tree, versionId)) tree = await readTree();
       const version = versionDataset(layout, versionId);
       const info = tree.get(version);
-      if (info?.type === 'filesystem' && !info.deleted) await zfs(setArgs(version, DELETED_PROPERTY, 'on'));
+      if (info?.type !== 'filesystem') return collect();
+      if (!info.deleted) await zfs(['set', `${DELETED_PROPERTY}=on`, version]);
+      await writeFile(await removedMark(version), '');
       await collect();
     },
 
