@@ -1,4 +1,4 @@
-import { access, readdir, rm, stat, statfs, writeFile } from 'node:fs/promises';
+import { access, mkdir, readdir, rm, stat, statfs, writeFile } from 'node:fs/promises';
 import { posix } from 'node:path';
 import {
   type BackendCapabilities,
@@ -176,6 +176,7 @@ export function createZfsBackendWith(settings: ZfsSettings, runner: ZfsRunner): 
     const versions = [...tree].filter(
       ([name, info]) => info.type === 'filesystem' && name.startsWith(`${layout.versions}/`),
     );
+    await mkdir(mountRoot, { recursive: true }); // there even while `forks/` is not mounted
     const marks = (await readdir(mountRoot)).filter((name) => name.startsWith(REMOVED_PREFIX));
     const present = new Set(versions.map(([name]) => removedMarkName(name)));
     await Promise.all([
