@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -6,6 +5,7 @@ import { headOf } from '@cachevol/core';
 import { readAllSlices } from '@cachevol/core/testing';
 import { createSqliteStore } from '@cachevol/store-sqlite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runToExit } from '../../../test-support/run.js';
 import { cachevol, ensureBuilt, tempDir } from './helpers/cli.js';
 
 const WORKERS = 8;
@@ -33,26 +33,17 @@ interface Read {
   owner: string;
 }
 
-function worker(
+async function worker(
   root: string,
   id: number,
 ): Promise<{ commits: Commit[]; reads: Read[]; abandoned: number; failed: number }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [WORKER, root, String(id), String(CYCLES), String(VOLUMES)], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      err += d.toString();
-    });
-    child.on('close', (code) =>
-      code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`worker ${id} exited ${code}: ${err}`)),
-    );
-  });
+  const { code, stdout, stderr } = await runToExit(
+    process.execPath,
+    [WORKER, root, String(id), String(CYCLES), String(VOLUMES)],
+    { env: process.env },
+  );
+  if (code !== 0) throw new Error(`worker ${id} exited ${code}: ${stderr}`);
+  return JSON.parse(stdout);
 }
 
 describe('multi-process stress through the SQLite store', () => {
