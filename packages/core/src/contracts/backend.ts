@@ -172,7 +172,8 @@ export interface ForkMount {
  * or an image). So a fresh fork of a version reports about the version's size, not zero. It
  * may differ from the files' length by metadata, block rounding, holes and compression.
  *
- * A version's figure is exact once it is committed. A fork's may lag writes of the last few
+ * A version's figure from `usage()` is exact once it is committed (`commitFork` may estimate;
+ * see {@link Usage.estimated}). A fork's may lag writes of the last few
  * seconds on filesystems that account them when their transaction commits (ZFS).
  */
 export interface Usage {
@@ -181,7 +182,8 @@ export interface Usage {
   /**
    * `true` when `usedBytes` is an estimate rather than a measurement: a backend for which the
    * exact figure costs time in proportion to the number of files (btrfs without quotas)
-   * returns an estimate from `commitFork` and measures in `usage()`. Absent means measured.
+   * returns an estimate from `commitFork` and measures in `usage()`, which the engine's `gc()`
+   * calls for such versions before it weighs sizes. Absent means measured.
    */
   estimated?: boolean;
 }

@@ -26,6 +26,7 @@ import { ForkHandle } from './fork-handle.js';
 import { holderRuns } from './linking/holder.js';
 import { linkFork, unlinkFork } from './linking/link-fork.js';
 import type { LinkOptions, LinkResult, UnlinkResult } from './linking/options.js';
+import { measureEstimates } from './measure-estimates.js';
 import {
   type AttachOptions,
   attachOptionsSchema,
@@ -395,7 +396,8 @@ export class CacheVolumes {
   /**
    * Housekeeping: abandons forks whose lease ran out, repairs interrupted operations whose
    * lease ran out, removes versions by retention (idle past the retention period, then least
-   * recently used while over `maxTotalBytes`; never one a live fork depends on), prunes old
+   * recently used while over `maxTotalBytes`, weighed by measured sizes: a version whose size
+   * the commit only estimated is measured first; never one a live fork depends on), prunes old
    * fork records, and reports backend data that no record accounts for (removing it only with
    * `removeUnaccounted`).
    *
@@ -406,7 +408,9 @@ export class CacheVolumes {
     await repairDue(this.#ctx, false, reconcile);
     const removedVersions: VersionRef[] = [];
     const planner = retentionPlanner(this.#ctx.clock(), this.policy);
-    for await (const slice of allSlices(this.#ctx)) planner.add(slice);
+    const measureFailed = (id: string, error: unknown) => reconcile.errors.push({ id, error: String(error) });
+    for await (const slice of allSlices(this.#ctx))
+      planner.add(await measureEstimates(this.#ctx, slice, measureFailed));
     for (const planned of planner.plan()) {
       try {
         const removed = await this.#onVolume(planned, () => removePlanned(this.#ctx, planned));

@@ -1,4 +1,4 @@
-import type { ForkOptions } from '../contracts/backend.js';
+import type { ForkOptions, Usage } from '../contracts/backend.js';
 import type { SliceFunction, SliceUpdate } from '../contracts/store.js';
 import { CacheVolumeError, isCacheVolumeError } from '../errors.js';
 import { type PlannedRemoval, planVolumeRetention } from '../model/retention.js';
@@ -349,15 +349,18 @@ async function finishCommit(
   forkId: string,
   how: { intent: SliceFunction<string> | { recorded: string }; repaired: boolean },
 ): Promise<VersionRecord> {
-  const { version, fork } = await runStep<string, { usedBytes: number }, CommitOutcome>(ctx, key, {
+  const { version, fork } = await runStep<string, Usage, CommitOutcome>(ctx, key, {
     intent: how.intent,
     act: (versionId) => ctx.backend.commitFork(forkId, versionId),
-    outcome: (slice, { usedBytes }, versionId) => {
+    outcome: (slice, { usedBytes, estimated }, versionId) => {
       const current = getFork(slice, forkId);
       const already = current.state === 'committed' && current.versionId === versionId;
       const version = already ? slice.volume?.versions[versionId] : undefined;
       if (version) return { slice, result: { version, fork: null } };
-      const next = completeCommit(slice, forkId, usedBytes, ctx.clock(), { repaired: how.repaired });
+      const next = completeCommit(slice, forkId, usedBytes, ctx.clock(), {
+        repaired: how.repaired,
+        estimated,
+      });
       return { slice: next.slice, result: { version: next.version, fork: getFork(next.slice, forkId) } };
     },
     onFailure: async (_error, _versionId, stage) => {

@@ -50,6 +50,12 @@ export interface VersionRecord {
   baseId: string | null;
   /** Bytes in use when committed. */
   usedBytes: number;
+  /**
+   * `true` while `usedBytes` is the backend's quick estimate from the commit (btrfs without
+   * quotas) rather than a measurement; `gc()` measures such versions before it weighs sizes,
+   * and the figure it records drops the mark. Absent means measured.
+   */
+  usedBytesEstimated?: true;
   /** When the commit completed (ms since epoch). */
   committedAt: number;
   /** When it was last committed or forked (ms since epoch); retention counts idle time from here. */

@@ -247,6 +247,11 @@ export interface CompleteCommitOptions {
    * @defaultValue false
    */
   repaired?: boolean;
+  /**
+   * `usedBytes` is an estimate (see {@link VersionRecord.usedBytesEstimated}).
+   * @defaultValue false
+   */
+  estimated?: boolean;
 }
 
 /**
@@ -285,6 +290,7 @@ export function completeCommit(
     state: 'committed',
     orderedAfterSeq: superseded ? began : null,
     leaseUntil: null,
+    ...(options.estimated === true && { usedBytesEstimated: true }),
   };
   const versions = { ...volume.versions, [version.id]: version };
   let versionIds = [...volume.versionIds, version.id];
@@ -303,6 +309,26 @@ export function completeCommit(
   const nextVolume: VolumeRecord = { ...volume, seq: version.seq, lastUsedAt: now, versions, versionIds };
   const next = withFork(withVolume(slice, nextVolume), { ...fork, state: 'committed', endedAt: now });
   return { slice: next, version };
+}
+
+/**
+ * Records a measured size for a version whose committed figure was an estimate (see
+ * {@link VersionRecord.usedBytesEstimated}). A version that is gone, being removed or already
+ * measured is left as it is, so a late or repeated measurement changes nothing.
+ *
+ * @param slice - the version's volume
+ * @param versionId - the version
+ * @param usedBytes - bytes in use, as the backend measured
+ */
+export function recordMeasuredUsage(slice: VolumeSlice, versionId: string, usedBytes: number): VolumeSlice {
+  const volume = slice.volume;
+  const version = volume?.versions[versionId];
+  if (!volume || version?.usedBytesEstimated !== true || version.state !== 'committed') return slice;
+  const { usedBytesEstimated: _, ...measured } = version;
+  return withVolume(slice, {
+    ...volume,
+    versions: { ...volume.versions, [versionId]: { ...measured, usedBytes } },
+  });
 }
 
 /**

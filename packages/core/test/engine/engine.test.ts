@@ -229,6 +229,66 @@ describe('CacheVolumes', () => {
     expect(report.removedVersions.map((v) => v.name)).toEqual(['a', 'b']);
   });
 
+  it('reports a version it cannot measure and weighs its estimate meanwhile', async () => {
+    const memory = createMemoryBackend();
+    let measuring = true;
+    const backend: MemoryBackend = Object.assign(Object.create(memory) as MemoryBackend, {
+      // Like btrfs without quotas: a cheap, wrong figure at commit, the real one from usage().
+      commitFork: async (forkId: string, versionId: string) => ({
+        usedBytes: (await memory.commitFork(forkId, versionId)).usedBytes * 100,
+        estimated: true,
+      }),
+      usage: async (kind: 'fork' | 'version', id: string) => {
+        if (!measuring) throw new Error('cannot measure now');
+        return memory.usage(kind, id);
+      },
+    });
+    const { engine, clock, store } = setup({ backend, policy: { maxTotalBytes: 25 } });
+    for (const content of ['0123456789', 'abcdefghij']) {
+      const fork = await engine.attach('deps');
+      backend.files(fork).write('f', content);
+      await fork.commit();
+      clock.now += 1000;
+    }
+    const versions = async () =>
+      Object.values((await store.read({ scope: 'default', name: 'deps' })).volume?.versions ?? {});
+    expect((await versions()).map((v) => [v.usedBytes, v.usedBytesEstimated])).toEqual([
+      [1000, true],
+      [1000, true],
+    ]);
+    measuring = false;
+    const failed = await engine.gc();
+    expect(failed.removedVersions).toHaveLength(2);
+    expect(failed.reconcile.errors.map((e) => e.error)).toEqual([
+      'Error: cannot measure now',
+      'Error: cannot measure now',
+    ]);
+  });
+
+  it('keeps the head when measured sizes fit the budget that estimates exceeded', async () => {
+    const memory = createMemoryBackend();
+    const backend: MemoryBackend = Object.assign(Object.create(memory) as MemoryBackend, {
+      commitFork: async (forkId: string, versionId: string) => ({
+        usedBytes: (await memory.commitFork(forkId, versionId)).usedBytes * 100,
+        estimated: true,
+      }),
+    });
+    const { engine, clock, store } = setup({ backend, policy: { maxTotalBytes: 25 } });
+    for (const content of ['0123456789', 'abcdefghij']) {
+      const fork = await engine.attach('deps');
+      backend.files(fork).write('f', content);
+      await fork.commit();
+      clock.now += 1000;
+    }
+    expect((await engine.gc()).removedVersions).toEqual([]);
+    const { volume } = await store.read({ scope: 'default', name: 'deps' });
+    expect(Object.values(volume?.versions ?? {}).map((v) => [v.usedBytes, v.usedBytesEstimated])).toEqual([
+      [10, undefined],
+      [10, undefined],
+    ]);
+    expect((await engine.attach('deps')).result).toBe('hit');
+  });
+
   it('counts hit, stale and miss per volume and emits events', async () => {
     const { engine } = setup({ policy: { maxForksPerVersion: 1 } });
     const events: string[] = [];

@@ -16,6 +16,7 @@ import {
   dependents,
   dropEmptyVolume,
   getFork,
+  recordMeasuredUsage,
   renewLease,
 } from '../../src/model/transitions.js';
 import { fork, NAME, SCOPE, sliceOf, T0, thrown, version } from './fixtures.js';
@@ -223,6 +224,25 @@ describe('fork state rules', () => {
   it('completeCommit: only a committing fork can finish committing', () => {
     for (const state of ALL.filter((s) => s !== 'committing'))
       refuses(state, 'finish committing', (s) => completeCommit(s, 'f1', 1, T0));
+  });
+
+  it('completeCommit: an estimated figure is marked as such, a measured one is not', () => {
+    const slice = sliceOf([], [fork('f1', { state: 'committing', versionId: 'v9' })]);
+    expect(completeCommit(slice, 'f1', 7, T0, { estimated: true }).version.usedBytesEstimated).toBe(true);
+    expect(completeCommit(slice, 'f1', 7, T0).version).not.toHaveProperty('usedBytesEstimated');
+  });
+
+  it('recordMeasuredUsage: replaces only an estimated figure of a committed version, and drops the mark', () => {
+    const estimated = sliceOf([version('v1', 1, { usedBytes: 900, usedBytesEstimated: true })]);
+    const measured = recordMeasuredUsage(estimated, 'v1', 12).volume?.versions.v1;
+    expect(measured).toEqual(version('v1', 1, { usedBytes: 12 }));
+    for (const slice of [
+      sliceOf([version('v1', 1, { usedBytes: 900 })]),
+      sliceOf([version('v1', 1, { usedBytes: 900, usedBytesEstimated: true, state: 'removing' })]),
+      sliceOf([]),
+      sliceOf(null),
+    ])
+      expect(recordMeasuredUsage(slice, 'v1', 12)).toBe(slice);
   });
 
   it('beginAbandon: creating, attached and committing forks start abandoning, dropping the commit they began', () => {
