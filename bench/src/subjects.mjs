@@ -92,11 +92,13 @@ export async function openSdkCell({ backend, store, tree, jobsDir, filesystem, d
   const base = await first.commit();
   const populateMs = now() - started;
   await syncAll();
+  // The commit's figure may be an estimate (btrfs without quotas); the budget needs the real one.
+  const baseBytes = (await backend.usage('version', base.id)).usedBytes;
   const cleaner = new CacheVolumes({
     backend,
     store,
     host: 'bench-host',
-    policy: { maxTotalBytes: Math.max(1, Math.ceil(base.usedBytes * 1.5)) },
+    policy: { maxTotalBytes: Math.max(1, Math.ceil(baseBytes * 1.5)) },
   });
 
   const step = async (work) => {
@@ -119,7 +121,7 @@ export async function openSdkCell({ backend, store, tree, jobsDir, filesystem, d
 
   return {
     populateMs,
-    info: { versionUsedBytes: base.usedBytes },
+    info: { versionUsedBytes: baseBytes },
     async iterate(i) {
       const job = join(jobsDir, `job-${i}`);
       await mkdir(job, { recursive: true });
