@@ -410,7 +410,7 @@ export class CacheVolumes {
     const planner = retentionPlanner(this.#ctx.clock(), this.policy);
     const measureFailed = (id: string, error: unknown) => reconcile.errors.push({ id, error: String(error) });
     for await (const slice of allSlices(this.#ctx))
-      planner.add(await measureEstimates(this.#ctx, slice, measureFailed));
+      planner.add(await measureEstimates(this.#ctx, slice, this.host, measureFailed));
     for (const planned of planner.plan()) {
       try {
         const removed = await this.#onVolume(planned, () => removePlanned(this.#ctx, planned));

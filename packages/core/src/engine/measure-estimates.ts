@@ -6,21 +6,24 @@ import type { EngineContext } from './context.js';
  * Replaces the estimated sizes in one volume's slice with measurements, so that `gc()` weighs
  * what versions really use: a backend whose exact figure costs time in proportion to the files
  * (btrfs without quotas) estimates at commit and measures in `usage()`, which it caches. A
- * version this backend does not hold, or cannot measure now, keeps its estimate until the next
- * `gc()`.
+ * version that another host holds (hosts sharing a store) is left to that host's `gc()`; one
+ * that cannot be measured now keeps its estimate until the next `gc()`.
  *
  * @param ctx - the engine
  * @param slice - a volume's slice, as listed
+ * @param host - this engine's host: only versions it holds are measured
  * @param onError - told of each measurement that failed
  * @returns the slice with the measured figures (the stored one when any changed)
  */
 export async function measureEstimates(
   ctx: Pick<EngineContext, 'backend' | 'store'>,
   slice: VolumeSlice,
+  host: string,
   onError: (versionId: string, error: unknown) => void,
 ): Promise<VolumeSlice> {
   const estimated = Object.values(slice.volume?.versions ?? {}).filter(
-    (version) => version.usedBytesEstimated === true && version.state === 'committed',
+    (version) =>
+      version.usedBytesEstimated === true && version.state === 'committed' && version.hosts.includes(host),
   );
   if (estimated.length === 0) return slice;
   const measured = new Map<string, number>();

@@ -229,7 +229,7 @@ describe('CacheVolumes', () => {
     expect(report.removedVersions.map((v) => v.name)).toEqual(['a', 'b']);
   });
 
-  it('reports a version it cannot measure and weighs its estimate meanwhile', async () => {
+  it("leaves other hosts' versions to them, reports one it cannot measure, and weighs its estimate meanwhile", async () => {
     const memory = createMemoryBackend();
     let measuring = true;
     const backend: MemoryBackend = Object.assign(Object.create(memory) as MemoryBackend, {
@@ -256,6 +256,15 @@ describe('CacheVolumes', () => {
       [1000, true],
       [1000, true],
     ]);
+    // Another host sharing the store holds neither version: it leaves them to this host.
+    const other = new CacheVolumes({
+      backend: createMemoryBackend(),
+      store,
+      host: 'h2',
+      clock: () => clock.now,
+    });
+    expect((await other.gc()).reconcile.errors).toEqual([]);
+    expect((await versions()).map((v) => v.usedBytesEstimated)).toEqual([true, true]);
     measuring = false;
     const failed = await engine.gc();
     expect(failed.removedVersions).toHaveLength(2);
