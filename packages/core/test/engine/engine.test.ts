@@ -26,6 +26,30 @@ function setup(overrides: Partial<CacheVolumesOptions> = {}) {
   };
 }
 
+/**
+ * An engine with `maxTotalBytes: 25` whose backend, like btrfs without quotas, reports a cheap,
+ * wrong figure at commit (100× the real one, `estimated: true`) and the real one from `usage()`
+ * (unless `overrides` replace it), after two commits of 10 bytes to `deps`.
+ */
+async function twoEstimatedCommits(overrides: Partial<MemoryBackend> = {}) {
+  const memory = createMemoryBackend();
+  const backend: MemoryBackend = Object.assign(Object.create(memory) as MemoryBackend, {
+    commitFork: async (forkId: string, versionId: string) => ({
+      usedBytes: (await memory.commitFork(forkId, versionId)).usedBytes * 100,
+      estimated: true,
+    }),
+    ...overrides,
+  });
+  const built = setup({ backend, policy: { maxTotalBytes: 25 } });
+  for (const content of ['0123456789', 'abcdefghij']) {
+    const fork = await built.engine.attach('deps');
+    backend.files(fork).write('f', content);
+    await fork.commit();
+    built.clock.now += 1000;
+  }
+  return built;
+}
+
 async function code(promise: Promise<unknown>): Promise<string> {
   return promise.then(
     () => 'resolved',
@@ -230,26 +254,10 @@ describe('CacheVolumes', () => {
   });
 
   it("leaves other hosts' versions to them, reports one it cannot measure, and weighs its estimate meanwhile", async () => {
-    const memory = createMemoryBackend();
-    let measuring = true;
-    const backend: MemoryBackend = Object.assign(Object.create(memory) as MemoryBackend, {
-      // Like btrfs without quotas: a cheap, wrong figure at commit, the real one from usage().
-      commitFork: async (forkId: string, versionId: string) => ({
-        usedBytes: (await memory.commitFork(forkId, versionId)).usedBytes * 100,
-        estimated: true,
-      }),
-      usage: async (kind: 'fork' | 'version', id: string) => {
-        if (!measuring) throw new Error('cannot measure now');
-        return memory.usage(kind, id);
-      },
-    });
-    const { engine, clock, store } = setup({ backend, policy: { maxTotalBytes: 25 } });
-    for (const content of ['0123456789', 'abcdefghij']) {
-      const fork = await engine.attach('deps');
-      backend.files(fork).write('f', content);
-      await fork.commit();
-      clock.now += 1000;
-    }
+    const failing = async () => {
+      throw new Error('cannot measure now');
+    };
+    const { engine, clock, store } = await twoEstimatedCommits({ usage: failing });
     const versions = async () =>
       Object.values((await store.read({ scope: 'default', name: 'deps' })).volume?.versions ?? {});
     expect((await versions()).map((v) => [v.usedBytes, v.usedBytesEstimated])).toEqual([
@@ -265,7 +273,6 @@ describe('CacheVolumes', () => {
     });
     expect((await other.gc()).reconcile.errors).toEqual([]);
     expect((await versions()).map((v) => v.usedBytesEstimated)).toEqual([true, true]);
-    measuring = false;
     const failed = await engine.gc();
     expect(failed.removedVersions).toHaveLength(2);
     expect(failed.reconcile.errors.map((e) => e.error)).toEqual([
@@ -275,20 +282,7 @@ describe('CacheVolumes', () => {
   });
 
   it('keeps the head when measured sizes fit the budget that estimates exceeded', async () => {
-    const memory = createMemoryBackend();
-    const backend: MemoryBackend = Object.assign(Object.create(memory) as MemoryBackend, {
-      commitFork: async (forkId: string, versionId: string) => ({
-        usedBytes: (await memory.commitFork(forkId, versionId)).usedBytes * 100,
-        estimated: true,
-      }),
-    });
-    const { engine, clock, store } = setup({ backend, policy: { maxTotalBytes: 25 } });
-    for (const content of ['0123456789', 'abcdefghij']) {
-      const fork = await engine.attach('deps');
-      backend.files(fork).write('f', content);
-      await fork.commit();
-      clock.now += 1000;
-    }
+    const { engine, store } = await twoEstimatedCommits();
     expect((await engine.gc()).removedVersions).toEqual([]);
     const { volume } = await store.read({ scope: 'default', name: 'deps' });
     expect(Object.values(volume?.versions ?? {}).map((v) => [v.usedBytes, v.usedBytesEstimated])).toEqual([
