@@ -17,18 +17,14 @@ const BTRFS_SUPER_MAGIC = 0x9123683e;
  */
 function checkRoot(root: string): void {
   const stats = statSync(root, { throwIfNoEntry: false });
-  if (!stats) {
+  if (!stats?.isDirectory()) {
+    const problem = stats ? 'is not a directory' : 'does not exist; create it on a btrfs filesystem first';
     throw new CacheVolumeError(
       'INVALID_ARGUMENT',
-      `Invalid btrfs backend options: root: "${root}" does not exist; create it on a btrfs filesystem first.`,
-      { details: { root } },
-    );
-  }
-  if (!stats.isDirectory()) {
-    throw new CacheVolumeError(
-      'INVALID_ARGUMENT',
-      `Invalid btrfs backend options: root: "${root}" is not a directory.`,
-      { details: { root } },
+      `Invalid btrfs backend options: root: "${root}" ${problem}.`,
+      {
+        details: { root },
+      },
     );
   }
   const type = statfsSync(root).type;

@@ -15,6 +15,7 @@ import {
 import {
   defineBackend,
   notFound as kitNotFound,
+  once,
   retryWhileBusy,
   statOrNull,
   versionExists,
@@ -142,7 +143,6 @@ export function createSparseBundleBackend(options: SparseBundleBackendOptions): 
   const root = normalizeMacosPath(settings.root);
   const layout = layoutOf(root);
   let spellings = [root];
-  let prepared: Promise<void> | undefined;
 
   const exec = async (command: Command): Promise<CommandResult> => {
     try {
@@ -169,27 +169,21 @@ export function createSparseBundleBackend(options: SparseBundleBackendOptions): 
     });
 
   /** Creates the layout once, and refuses a root that resolves to a reserved path. */
-  const prepare = (): Promise<void> => {
-    prepared ??= (async () => {
-      for (const dir of layoutDirectories(layout)) await mkdir(dir, { recursive: true });
-      const real = await realpath(root);
-      const problem = reservedPathProblem(real);
-      if (problem) {
-        throw new CacheVolumeError(
-          'INVALID_ARGUMENT',
-          `Invalid sparsebundle backend options: root: ${problem}.`,
-          {
-            details: { root, realpath: real },
-          },
-        );
-      }
-      spellings = [...new Set([root, real])];
-    })().catch((error: unknown) => {
-      prepared = undefined;
-      throw error;
-    });
-    return prepared;
-  };
+  const prepare = once(async (): Promise<void> => {
+    for (const dir of layoutDirectories(layout)) await mkdir(dir, { recursive: true });
+    const real = await realpath(root);
+    const problem = reservedPathProblem(real);
+    if (problem) {
+      throw new CacheVolumeError(
+        'INVALID_ARGUMENT',
+        `Invalid sparsebundle backend options: root: ${problem}.`,
+        {
+          details: { root, realpath: real },
+        },
+      );
+    }
+    spellings = [...new Set([root, real])];
+  });
 
   /** Spells a path hdiutil reported (perhaps through `/private`) from the root as given. */
   const fromRoot = (reported: string): string => {

@@ -10,9 +10,11 @@ import {
   type Usage,
 } from '@cachevol/core';
 import {
+  BackgroundWork,
   defineBackend,
   namesIn,
   notFound,
+  once,
   runCommand,
   statOrNull as statOf,
   versionExists,
@@ -57,11 +59,10 @@ export function btrfsBackendOn(settings: BtrfsSettings, host: Host): BtrfsBacken
     transfer: false,
     changeDetection: false,
   });
-  let preparing: Promise<void> | undefined;
   /** The filesystem's qgroups in sysfs, when quotas are on and the kernel shows them. */
   let qgroups: QgroupFiles | undefined;
   /** Steps still running after the commit that started them returned, by the path they change. */
-  const deleting = new Map<string, Promise<void>>();
+  const later = new BackgroundWork();
   /** Per fork that this process made: its capacity beyond what its source referenced. */
   const headroom = new Map<string, number>();
   /** Per version that this process committed: its subvolume id (its qgroup in sysfs). */
@@ -90,7 +91,7 @@ export function btrfsBackendOn(settings: BtrfsSettings, host: Host): BtrfsBacken
   }
 
   /** Checks for btrfs-progs before anything is made, then makes the layout. */
-  async function prepare(): Promise<void> {
+  const ready = once(async (): Promise<void> => {
     if (!settings.quota) await btrfs(['--version']);
     else {
       // The filesystem's UUID names its sysfs directory (without it, figures come from btrfs).
@@ -101,18 +102,14 @@ export function btrfsBackendOn(settings: BtrfsSettings, host: Host): BtrfsBacken
       qgroups = /^[0-9a-f-]{36}$/i.test(uuid.trim()) ? qgroupFiles(uuid.trim()) : undefined;
     }
     for (const area of AREAS) await host.mkdir(paths.area(area));
-  }
+  });
 
-  function ready(): Promise<void> {
-    preparing ??= prepare().catch((error: unknown) => {
-      preparing = undefined;
-      throw error;
-    });
-    return preparing;
-  }
-
-  /** Deletes the subvolume at `path`, with any nested ones (deepest first). */
-  async function deleteSubvolume(path: string): Promise<void> {
+  /** Deletes whatever is at `path`: a subvolume with any nested ones (bottom-up), or a plain tree. */
+  async function purge(path: string): Promise<void> {
+    await later.on(path);
+    const stats = await statOf(path);
+    if (!stats) return;
+    if (!stats.isDirectory() || stats.ino !== SUBVOLUME_ROOT_INODE) return host.removeTree(path);
     try {
       // The common case, in one command. btrfs refuses (ENOTEMPTY) while nested subvolumes
       // exist, and then deletes nothing. No `-c`: the subvolume is under a trash name already,
@@ -127,30 +124,6 @@ export function btrfsBackendOn(settings: BtrfsSettings, host: Host): BtrfsBacken
     // is the real error.
     for (const child of await nestedSubvolumes(path)) await btrfs(['subvolume', 'delete', child]);
     await btrfs(['subvolume', 'delete', path]);
-  }
-
-  /** Deletes whatever is at `path`: a subvolume with any nested ones (bottom-up), or a plain tree. */
-  async function purge(path: string): Promise<void> {
-    await deleting.get(path);
-    const stats = await statOf(path);
-    if (!stats) return;
-    if (!stats.isDirectory() || stats.ino !== SUBVOLUME_ROOT_INODE) {
-      await host.removeTree(path);
-      return;
-    }
-    await deleteSubvolume(path);
-  }
-
-  /**
-   * Destroys the qgroups of subvolumes that are gone. Kernels that keep them leave one per
-   * deleted fork or version; this one (6.18) drops them itself once the cleaner is done, and
-   * refuses while it is not. Either way a refusal changes nothing (the command then fails).
-   */
-  async function clearStaleQgroups(): Promise<void> {
-    if (!settings.quota) return;
-    await btrfs(['qgroup', 'clear-stale', root]).catch((error: unknown) => {
-      if (!(error instanceof CommandFailedError)) throw error;
-    });
   }
 
   /**
@@ -175,25 +148,12 @@ export function btrfsBackendOn(settings: BtrfsSettings, host: Host): BtrfsBacken
   }
 
   /**
-   * Deletes `trash` after the caller returns. `purge()` and `list()` wait for it, so this
-   * process sees it gone; a failure (or a crash) leaves it under its trash name, which
-   * `list()` reports so that a retry or `reconcile()` deletes it.
+   * Runs `work` on `path` after the caller returns. `purge()` and `list()` wait for it, so this
+   * process sees it done. A failure is dropped: a delete cut short leaves its subvolume under a
+   * trash name, which `list()` reports so that a retry or `reconcile()` deletes it.
    */
-  function deleteLater(trash: string): void {
-    later(trash, () => purge(trash));
-  }
-
-  /** Runs `work` on `path` after the caller returns (see {@link deleteLater}); failures are dropped. */
-  function later(path: string, work: () => Promise<unknown>): void {
-    const done = work()
-      .then(
-        () => undefined,
-        () => undefined,
-      )
-      .finally(() => {
-        if (deleting.get(path) === done) deleting.delete(path);
-      });
-    deleting.set(path, done);
+  function soon(path: string, work: () => Promise<unknown>): void {
+    later.start([path], work).catch(() => undefined);
   }
 
   /** The qgroup of the one subvolume made since `before` was read, if sysfs tells which it is. */
@@ -238,7 +198,7 @@ export function btrfsBackendOn(settings: BtrfsSettings, host: Host): BtrfsBacken
     const extra = headroom.get(forkId);
     headroom.delete(forkId);
     if (made && extra !== undefined) {
-      later(path, async () => {
+      soon(path, async () => {
         await btrfs(['qgroup', 'limit', String(usedBytes + extra), path]);
         committed.set(versionId, made.id);
       });
@@ -315,6 +275,13 @@ export function btrfsBackendOn(settings: BtrfsSettings, host: Host): BtrfsBacken
       const target = paths.live('fork', forkId);
       const source = paths.live('version', versionId);
       const gone = () => notFound('btrfs', 'version', versionId, { where: root });
+      // A failed snapshot of a version removed meanwhile (renamed to its trash name before the
+      // snapshot opened it) is NOT_FOUND; any other failure stands.
+      const goneOr = async (error: unknown): Promise<never> => {
+        if (!(error instanceof CommandFailedError) || (await statOf(source))) throw error;
+        await purge(paths.temp('fork', forkId));
+        return gone();
+      };
       const id = committed.get(versionId);
       const [existing, there, inherited] = await Promise.all([
         statOf(target),
@@ -327,19 +294,11 @@ export function btrfsBackendOn(settings: BtrfsSettings, host: Host): BtrfsBacken
         // This process gave the version the limit this fork asks for (see measureNew), and the
         // snapshot inherits it: the fork is whole, limit included, in one step, so it needs no
         // temporary name either.
-        await snapshot(source, target).catch(async (error: unknown) => {
-          if (!(error instanceof CommandFailedError) || (await statOf(source))) throw error;
-          gone();
-        });
+        await snapshot(source, target).catch(goneOr);
         headroom.set(forkId, capacityBytes - inherited.referenced);
         return { mountPath: target };
       }
-      return makeFork(forkId, capacityBytes, source).catch(async (error: unknown) => {
-        // Removed meanwhile (renamed to its trash name before the snapshot opened it).
-        if (!(error instanceof CommandFailedError) || (await statOf(source))) throw error;
-        await purge(paths.temp('fork', forkId));
-        return gone();
-      });
+      return makeFork(forkId, capacityBytes, source).catch(goneOr);
     },
 
     async commitFork(forkId, versionId): Promise<Usage> {
@@ -373,7 +332,7 @@ export function btrfsBackendOn(settings: BtrfsSettings, host: Host): BtrfsBacken
           : estimate(versionId, version),
       ]);
       if (retired.status === 'rejected') throw retired.reason;
-      deleteLater(retired.value);
+      soon(retired.value, () => purge(retired.value));
       if (measured.status === 'rejected') throw measured.reason;
       return measured.value;
     },
@@ -387,7 +346,14 @@ export function btrfsBackendOn(settings: BtrfsSettings, host: Host): BtrfsBacken
       await ready();
       committed.delete(versionId);
       await remove('version', versionId);
-      await clearStaleQgroups();
+      // Destroys the qgroups of subvolumes that are gone. Kernels that keep them leave one per
+      // deleted fork or version; this one (6.18) drops them itself once the cleaner is done,
+      // and refuses while it is not. Either way a refusal changes nothing.
+      if (settings.quota) {
+        await btrfs(['qgroup', 'clear-stale', root]).catch((error: unknown) => {
+          if (!(error instanceof CommandFailedError)) throw error;
+        });
+      }
     },
 
     async usage(kind, id): Promise<Usage> {
@@ -406,7 +372,7 @@ export function btrfsBackendOn(settings: BtrfsSettings, host: Host): BtrfsBacken
 
     async list(): Promise<BackendEntry[]> {
       await ready();
-      await Promise.all(deleting.values());
+      await later.idle();
       const entries = new Map<string, BackendEntry>();
       for (const area of AREAS) {
         for (const name of await namesIn(paths.area(area))) {

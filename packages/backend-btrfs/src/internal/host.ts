@@ -33,9 +33,7 @@ export function nodeHost(btrfs: string): Host {
   return {
     btrfs: async (args) =>
       (await runCommand(btrfs, args, { installHint: INSTALL_HINT })).replace(/\r?\n$/, ''),
-    mkdir: async (path) => {
-      await mkdir(path, { recursive: true });
-    },
+    mkdir: (path) => mkdir(path, { recursive: true }).then(() => undefined),
     rename: (from, to) => rename(from, to),
     removeTree: (path) => rm(path, { recursive: true, force: true }),
     writeFile: (path, text) => writeFile(path, text),

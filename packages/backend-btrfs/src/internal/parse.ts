@@ -12,9 +12,7 @@ function unreadable(what: string, text: string): never {
   throw new CacheVolumeError(
     'BACKEND_FAILED',
     `Could not read the output of \`btrfs ${what}\` (unexpected format): ${JSON.stringify(text.slice(0, 300))}`,
-    {
-      details: { output: text },
-    },
+    { details: { output: text } },
   );
 }
 
@@ -50,10 +48,7 @@ export function parseQgroupShow(text: string): QgroupRow[] {
     const values = tokens(line);
     const qgroupId = values[idColumn];
     if (!qgroupId || !/^\d+\/\d+$/.test(qgroupId)) continue;
-    rows.push({
-      qgroupId,
-      referenced: bytes(values[referencedColumn], 'qgroup show', text),
-    });
+    rows.push({ qgroupId, referenced: bytes(values[referencedColumn], 'qgroup show', text) });
   }
   return rows;
 }

@@ -9,7 +9,13 @@ import {
   type ForkMount,
   type Usage,
 } from '@cachevol/core';
-import { defineBackend, notFound as kitNotFound, versionExists } from '@cachevol/core/backend-kit';
+import {
+  BackgroundWork,
+  defineBackend,
+  notFound as kitNotFound,
+  once,
+  versionExists,
+} from '@cachevol/core/backend-kit';
 import type { ZfsSettings } from '../options.js';
 import type { ZfsBackend } from '../types.js';
 import { createLayoutArgs, destroyArgs, getArgs, snapshotArgs, TREE_PROPERTIES } from './commands.js';
@@ -167,7 +173,7 @@ export function createZfsBackendWith(settings: ZfsSettings, runner: ZfsRunner): 
    * tree read, then nothing more for the lifetime of the backend object (the layout datasets
    * are never destroyed; a command that finds one missing starts this again).
    */
-  const prepare = async (): Promise<string> => {
+  const forksMountRoot = once(async (): Promise<string> => {
     const tree = await readRoot();
     const mountRoot = await ensureForksArea(tree);
     await ensureVersionsArea(tree);
@@ -188,15 +194,7 @@ export function createZfsBackendWith(settings: ZfsSettings, runner: ZfsRunner): 
         .map((name) => rm(posix.join(mountRoot, name), { force: true })),
     ]);
     return mountRoot;
-  };
-  let prepared: Promise<string> | undefined;
-  const forksMountRoot = (): Promise<string> => {
-    prepared ??= prepare().catch((error: unknown) => {
-      prepared = undefined;
-      throw error;
-    });
-    return prepared;
-  };
+  });
 
   /** Raises `CAPACITY_EXCEEDED` when ZFS refused a fork's refquota as too small. */
   const capacityRefused = (error: unknown, forkId: string, capacityBytes: number): never => {
@@ -292,7 +290,7 @@ export function createZfsBackendWith(settings: ZfsSettings, runner: ZfsRunner): 
     } catch (error) {
       if (!isZfsFailure(error, 'missing') && !isZfsFailure(error, 'no-parent')) throw error;
       // The version, the layout or the parent is gone: look, repair the layout, try once more.
-      prepared = undefined;
+      forksMountRoot.reset();
       const tree = await readRoot();
       if (tree.has(dataset)) return existingFork(forkId, capacityBytes);
       await onMissing(tree);
@@ -325,7 +323,7 @@ export function createZfsBackendWith(settings: ZfsSettings, runner: ZfsRunner): 
    * count only the blocks not shared with the origin).
    */
   const forkUsage = async (forkId: string): Promise<Usage> => {
-    await filing.get(`fork:${forkId}`);
+    await filing.on(`fork:${forkId}`);
     const dataset = forkDataset(layout, forkId);
     try {
       return { usedBytes: bytesOf(await zfs(getArgs([dataset], ['referenced'])), dataset, 'referenced') };
@@ -340,7 +338,7 @@ export function createZfsBackendWith(settings: ZfsSettings, runner: ZfsRunner): 
    * with the removal mark of its dataset in one `zfs get`; a version not filed yet is looked up.
    */
   const versionUsage = async (versionId: string, look = true): Promise<Usage> => {
-    await filing.get(`version:${versionId}`);
+    await filing.on(`version:${versionId}`);
     const version = versionDataset(layout, versionId);
     const snapshot = snapshotOf(version);
     let output: string;
@@ -358,7 +356,7 @@ export function createZfsBackendWith(settings: ZfsSettings, runner: ZfsRunner): 
   };
 
   /** Filings under way after their commit returned, by `version:<id>` and `fork:<id>`. */
-  const filing = new Map<string, Promise<void>>();
+  const filing = new BackgroundWork();
   /** Version ids this backend object committed or found, so a second commit is refused. */
   const known = new Set<string>();
 
@@ -373,7 +371,7 @@ export function createZfsBackendWith(settings: ZfsSettings, runner: ZfsRunner): 
   const fileVersion = (forkId: string, versionId: string): Promise<void> => {
     const fork = forkDataset(layout, forkId);
     const version = versionDataset(layout, versionId);
-    const filed = (async () => {
+    return filing.start([`version:${versionId}`, `fork:${forkId}`], async () => {
       // Not before the caller's own next steps (such as recording the commit): a spawn blocks.
       await new Promise((resolve) => setImmediate(resolve));
       // zfs-fuse refuses to rename a mounted filesystem ("dataset is busy", and it remounts, so
@@ -387,21 +385,7 @@ export function createZfsBackendWith(settings: ZfsSettings, runner: ZfsRunner): 
         await ensureVersionsArea();
         await zfs(['rename', fork, version]);
       }
-    })();
-    const settled = filed
-      .catch(() => undefined)
-      .finally(() => {
-        // Only this filing's entries: a later filing of the same id keeps its own.
-        for (const key of [`version:${versionId}`, `fork:${forkId}`]) {
-          if (filing.get(key) === settled) filing.delete(key);
-        }
-      });
-    filing.set(`version:${versionId}`, settled).set(`fork:${forkId}`, settled);
-    return filed;
-  };
-
-  const idle = async (): Promise<void> => {
-    while (filing.size > 0) await Promise.all(filing.values());
+    });
   };
 
   /**
@@ -483,7 +467,7 @@ export function createZfsBackendWith(settings: ZfsSettings, runner: ZfsRunner): 
     },
 
     async forkVersion(forkId, versionId, { capacityBytes }) {
-      await filing.get(`version:${versionId}`);
+      await filing.on(`version:${versionId}`);
       const version = versionDataset(layout, versionId);
       return makeFork(
         forkId,
@@ -510,7 +494,7 @@ export function createZfsBackendWith(settings: ZfsSettings, runner: ZfsRunner): 
 
     async commitFork(forkId, versionId) {
       if (known.has(versionId)) {
-        await filing.get(`version:${versionId}`);
+        await filing.on(`version:${versionId}`);
         return commitCarefully(forkId, versionId);
       }
       // Taking the snapshot also flushes: it includes every write that has returned.
@@ -526,7 +510,7 @@ export function createZfsBackendWith(settings: ZfsSettings, runner: ZfsRunner): 
     },
 
     async discardFork(forkId) {
-      await filing.get(`fork:${forkId}`);
+      await filing.on(`fork:${forkId}`);
       const tree = await readTree();
       const dataset = forkDataset(layout, forkId);
       const info = tree.get(dataset);
@@ -536,7 +520,7 @@ export function createZfsBackendWith(settings: ZfsSettings, runner: ZfsRunner): 
     },
 
     async removeVersion(versionId) {
-      await filing.get(`version:${versionId}`);
+      await filing.on(`version:${versionId}`);
       let tree = await readTree();
       if (await fileFound(tree, versionId)) tree = await readTree();
       const version = versionDataset(layout, versionId);
@@ -552,10 +536,10 @@ export function createZfsBackendWith(settings: ZfsSettings, runner: ZfsRunner): 
     },
 
     async list(): Promise<BackendEntry[]> {
-      await idle();
+      await filing.idle();
       return entriesOf(await readRoot(), layout);
     },
 
-    idle,
+    idle: () => filing.idle(),
   });
 }

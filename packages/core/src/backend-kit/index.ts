@@ -4,11 +4,13 @@
  * helpers give every backend the same errors and the same view of a missing path; one command
  * runner spawns tools with argument arrays (never a shell), with install hints and stderr
  * classification into `CacheVolumeError` codes; `retryWhileBusy` retries what a busy
- * filesystem refused. The guide `docs/backends/writing-a-backend.md` walks through a backend
+ * filesystem refused; `once` runs set-up once per backend object and `BackgroundWork` tracks
+ * what runs on after a call returned. The guide `docs/backends/writing-a-backend.md` walks through a backend
  * built on it.
  *
  * @packageDocumentation
  */
+export { BackgroundWork } from './background.js';
 export { checkCapacity } from './capacity.js';
 export {
   type CommandOptions,
@@ -21,6 +23,7 @@ export { type BackendDefinition, defineBackend } from './define-backend.js';
 export { errnoCode, isDirectory, namesIn, statOrNull } from './fs.js';
 export { ID_PATTERN, isIdName } from './ids.js';
 export { type NotFoundOptions, notFound } from './not-found.js';
+export { type Once, once } from './once.js';
 export {
   BUSY_RETRY_DELAYS_MS,
   isBusyError,
