@@ -160,6 +160,13 @@ export function buildSubjects(env, pkgs) {
       make: (tree) => rawZfs(zfs.pool, zfs.mountPoint)(tree),
       jobsDir: dirs.jobs,
     }),
+    rawSubject({
+      id: 'raw-zfs-quota',
+      label: `raw zfs clone -o refquota=${fuse ? ' (zfs-fuse)' : ''}`,
+      unavailable: env.zfsReason,
+      make: (tree) => rawZfs(zfs.pool, zfs.mountPoint, { refquota: true })(tree),
+      jobsDir: dirs.jobs,
+    }),
     copyCompareSubject({
       id: 'copy-ext4',
       label: 'dir backend copy vs cp -a (ext4)',

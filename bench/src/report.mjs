@@ -50,12 +50,33 @@ export const COPY_AIMS = [
   },
 ];
 
-/** SDK subject → its raw counterpart, for every overhead ratio. */
+/**
+ * SDK subject → its raw counterparts, for every overhead ratio. zfs has two: the plain clone,
+ * and the clone with the fork's capacity as its refquota (what the SDK's one command does).
+ */
 const RAW_OF = {
-  btrfs: 'raw-btrfs-quota',
-  'btrfs-noquota': 'raw-btrfs',
-  zfs: 'raw-zfs',
+  btrfs: ['raw-btrfs-quota'],
+  'btrfs-noquota': ['raw-btrfs'],
+  zfs: ['raw-zfs', 'raw-zfs-quota'],
 };
+
+/**
+ * An overhead aim: the SDK's p50 over the raw command's.
+ *
+ * @param {string} id - target id
+ * @param {string} aim - what is aimed at, in words
+ * @param {any} r - the `sdkVsRaw` row, if measured
+ * @param {number} most - the highest ratio that meets the aim
+ */
+function overheadTarget(id, aim, r, most) {
+  return {
+    id,
+    aim,
+    measured: r?.ratio == null ? null : `${r.ratio}× raw (${formatMs(r.sdkP50)} vs ${formatMs(r.rawP50)})`,
+    value: r?.ratio ?? null,
+    met: r?.ratio == null ? null : r.ratio <= most,
+  };
+}
 
 /**
  * The cell of a subject on a tree.
@@ -106,8 +127,7 @@ export function computeRatios(results) {
   for (const subject of sdk) {
     for (const op of ['attach', 'commit']) {
       const value = p50Of(results, subject, tree, op);
-      const raw = RAW_OF[subject];
-      if (raw) {
+      for (const raw of RAW_OF[subject] ?? []) {
         const rawValue = p50Of(results, raw, tree, op);
         const sdkCell = cellOf(results, subject, tree);
         const rawCell = cellOf(results, raw, tree);
@@ -200,31 +220,32 @@ export function computeTargets(results) {
       });
     }
   }
-  for (const { sdk, label } of JUDGED) {
+  const rawRow = (sdk, raw, op) =>
+    ratios.sdkVsRaw.find((x) => x.subject === sdk && x.raw === raw && x.op === op);
+  for (const { sdk, raw, label } of JUDGED) {
     for (const op of ['attach', 'commit']) {
-      const r = ratios.sdkVsRaw.find((x) => x.subject === sdk && x.op === op);
-      targets.push({
-        id: `${sdk}-${op}-overhead`,
-        aim: `${label} ${op}: the SDK adds no more than 30% over the raw command`,
-        measured:
-          r?.ratio == null ? null : `${r.ratio}× raw (${formatMs(r.sdkP50)} vs ${formatMs(r.rawP50)})`,
-        value: r?.ratio ?? null,
-        met: r?.ratio == null ? null : r.ratio <= 1.3,
-      });
+      const aim = `${label} ${op}: the SDK adds no more than 30% over the raw command`;
+      targets.push(overheadTarget(`${sdk}-${op}-overhead`, aim, rawRow(sdk, raw, op), 1.3));
     }
   }
+  // A zfs fork is made with its capacity (`zfs clone -o refquota=`), which the plain clone
+  // above is not: the same aim against the raw clone that sets the same refquota.
+  for (const op of ['attach', 'commit']) {
+    const aim = `zfs ${op}: the SDK adds no more than 30% over \`zfs clone -o refquota=\` (the same quota)`;
+    targets.push(
+      overheadTarget(`zfs-${op}-overhead-same-quota`, aim, rawRow('zfs', 'raw-zfs-quota', op), 1.3),
+    );
+  }
   // Without quotas the commit must not measure every file (issue 14): within 3× the raw snapshot.
-  const noQuota = ratios.sdkVsRaw.find((x) => x.subject === 'btrfs-noquota' && x.op === 'commit');
-  targets.push({
-    id: 'btrfs-noquota-commit-overhead',
-    aim: 'btrfs (quota: false) commit: within 3× the raw command',
-    measured:
-      noQuota?.ratio == null
-        ? null
-        : `${noQuota.ratio}× raw (${formatMs(noQuota.sdkP50)} vs ${formatMs(noQuota.rawP50)})`,
-    value: noQuota?.ratio ?? null,
-    met: noQuota?.ratio == null ? null : noQuota.ratio <= 3,
-  });
+  const noQuota = rawRow('btrfs-noquota', 'raw-btrfs', 'commit');
+  targets.push(
+    overheadTarget(
+      'btrfs-noquota-commit-overhead',
+      'btrfs (quota: false) commit: within 3× the raw command',
+      noQuota,
+      3,
+    ),
+  );
   targets.push(...storeTargets(results));
   for (const { subject, cpOp, label } of COPY_AIMS) {
     const r = ratios.copyVsCp?.find((x) => x.subject === subject);

@@ -327,7 +327,7 @@ async function main() {
   } else if (!env.btrfsReason) env.btrfsReason = 'not selected (--only)';
   if (env.btrfsReason) results.environment.btrfs = { status: 'unavailable', reason: env.btrfsReason };
 
-  if (!env.zfsReason && wanted(['zfs', 'raw-zfs'])) {
+  if (!env.zfsReason && wanted(['zfs', 'raw-zfs', 'raw-zfs-quota'])) {
     try {
       const service = await ensureZfsService();
       if (service.startedPid !== null) {

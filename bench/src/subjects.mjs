@@ -21,6 +21,7 @@ const ATTACH = { scope: 'bench', size: '20g' };
  * @property {string} label - for tables
  * @property {'node-modules' | 'sweep'} group - which part of the benchmark it belongs to
  * @property {number} files - how many files it has
+ * @property {number} bytes - the byte size it was made to
  * @property {import('./tree.mjs').TreePlan} plan - what is in it (computed on first use)
  * @property {string} dir - the directory holding `node_modules/`
  * @property {string} archive - its `.tar.zst`
@@ -361,21 +362,25 @@ export async function zfsPatiently(args) {
  *
  * @param {string} pool - the pool (its root dataset is mounted)
  * @param {string} mountPoint - the pool's mount point
+ * @param {{ refquota?: boolean }} [options] - `refquota`: clone with `-o refquota=` the
+ *   capacity the SDK gives a fork of the tree (its size + the requested 20 GiB)
  * @returns {(tree: TreeInfo) => RawOps}
  */
-export function rawZfs(pool, mountPoint) {
+export function rawZfs(pool, mountPoint, { refquota = false } = {}) {
   return (tree) => {
-    const parent = `${pool}/raw-${tree.id}`;
+    const name = refquota ? `rawq-${tree.id}` : `raw-${tree.id}`;
+    const parent = `${pool}/${name}`;
+    const quota = refquota ? ['-o', `refquota=${tree.bytes + 20 * 1024 ** 3}`] : [];
     return {
       async populate() {
         await run('zfs', ['create', parent]);
         await run('zfs', ['create', `${parent}/base`]);
-        await copyInto(tree, join(mountPoint, `raw-${tree.id}`, 'base'));
+        await copyInto(tree, join(mountPoint, name, 'base'));
         await run('zfs', ['snapshot', `${parent}/base@v`]);
       },
       async fork(i) {
-        await run('zfs', ['clone', `${parent}/base@v`, `${parent}/f-${i}`]);
-        return join(mountPoint, `raw-${tree.id}`, `f-${i}`);
+        await run('zfs', ['clone', ...quota, `${parent}/base@v`, `${parent}/f-${i}`]);
+        return join(mountPoint, name, `f-${i}`);
       },
       async commit(i) {
         await run('zfs', ['snapshot', `${parent}/f-${i}@v`]);
