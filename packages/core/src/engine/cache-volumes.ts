@@ -156,9 +156,9 @@ export class CacheVolumes {
     this.backend = backend;
     this.store = store;
     this.host = validateLabel(parsed.host, 'host');
-    this.policy = Object.freeze(
-      resolvePolicy({ ...parsed.policy, transfer: parsed.policy.transfer ?? backend.capabilities.transfer }),
-    );
+    // Not the backend's `transfer` capability: the engine does not pull versions from other
+    // hosts yet, so selecting one this host lacks would find no data and pass it over as lost.
+    this.policy = Object.freeze(resolvePolicy(parsed.policy));
     this.#keepEndedMs = parsed.keepEndedMs;
     this.#ctx = {
       backend,

@@ -30,7 +30,11 @@ export interface Policy {
    */
   maxForksPerVersion: number;
   /**
-   * Whether versions held only by other hosts may be used (the backend can transfer them).
+   * Whether versions held only by other hosts may be selected. The engine does not pull such a
+   * version to this host yet (the backend's `sendVersion`/`receiveVersion` move versions, but
+   * nothing calls them on attach), so turn this on only where something else puts every version
+   * on every host (a shared filesystem): a selected version this host lacks is passed over as
+   * lost, and removed.
    * @defaultValue `false`
    */
   transfer: boolean;
