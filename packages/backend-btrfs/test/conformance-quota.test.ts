@@ -2,35 +2,25 @@ import { describeBackendConformance } from '@cachevol/core/testing';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { REAL_SYSTEM_TEST_TIMEOUT_MS } from '../../../test-support/deadlines.js';
 import { describeWith } from '../../../test-support/gate.js';
-import { createBtrfsBackend } from '../src/index.js';
-import {
-  btrfsFileAccess,
-  createLoopBtrfs,
-  type LoopBtrfs,
-  leftovers,
-  removeAll,
-} from './helpers/loop-btrfs.js';
+import { backendOn, btrfsFileAccess, createLoopBtrfs, type LoopBtrfs } from './helpers/loop-btrfs.js';
 
 let fs: LoopBtrfs;
+let peerFs: LoopBtrfs;
 
 describeWith('btrfs', 'btrfs backend, quota on, on a loopback btrfs', () => {
   beforeAll(async () => {
     fs = await createLoopBtrfs();
+    peerFs = await createLoopBtrfs();
   });
   afterAll(async () => {
     await fs?.destroy();
+    await peerFs?.destroy();
   });
 
   describeBackendConformance('btrfs (quota)', {
-    create: async () => {
-      const backend = createBtrfsBackend({ root: await fs.freshRoot() });
-      const cleanup = async () => {
-        await removeAll(backend);
-        expect(await leftovers(backend.root)).toEqual([]);
-        expect(await fs.subvolumesUnder(backend.root)).toEqual([]);
-      };
-      return { backend, cleanup };
-    },
+    create: () => backendOn(fs, true),
+    // Another host: its own filesystem, so received versions are found by their received UUID.
+    peer: () => backendOn(peerFs, true),
     files: btrfsFileAccess,
     capacityBytes: 32 << 20,
     timeout: REAL_SYSTEM_TEST_TIMEOUT_MS,

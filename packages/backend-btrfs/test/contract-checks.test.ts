@@ -15,6 +15,10 @@ function recordingHost(): Host & { steps: string[] } {
   return {
     steps,
     btrfs: (args) => step(`btrfs ${args.join(' ')}`),
+    btrfsOutput: async function* (args) {
+      yield Buffer.from(await step(`btrfs ${args.join(' ')} >`));
+    },
+    btrfsInput: async (args) => void (await step(`btrfs ${args.join(' ')} <`)),
     mkdir: async (path) => void (await step(`mkdir ${path}`)),
     rename: async (from, to) => void (await step(`rename ${from} ${to}`)),
     removeTree: async (path) => void (await step(`rm ${path}`)),

@@ -43,6 +43,8 @@ function crashingHost(real: Host): Host & { arm(at: number): void; steps: number
   };
   return {
     btrfs: (args) => step(() => real.btrfs(args)),
+    btrfsOutput: (args) => real.btrfsOutput(args), // a read: never a crash point
+    btrfsInput: (args, input) => step(() => real.btrfsInput(args, input)),
     mkdir: (path) => step(() => real.mkdir(path)),
     rename: (from, to) => step(() => real.rename(from, to)),
     removeTree: (path) => step(() => real.removeTree(path)),

@@ -12,11 +12,14 @@ import {
 import {
   defineBackend,
   errnoCode,
+  extractTarZstd,
   isDirectory,
   isIdName,
   notFound as kitNotFound,
   versionExists as kitVersionExists,
   namesIn,
+  tarZstdStream,
+  verifiedInput,
 } from '@cachevol/core/backend-kit';
 import { hasEntries, treesDiffer } from './internal/compare-trees.js';
 import { type CloneMode, copyTree, unreadableSource } from './internal/copy-tree.js';
@@ -113,7 +116,7 @@ export function createDirBackend(options: DirBackendOptions): DirBackend {
     copyOnWrite: canClone,
     constantTime: false,
     quota: false,
-    transfer: false,
+    transfer: true,
     changeDetection: true,
   });
 
@@ -167,6 +170,22 @@ export function createDirBackend(options: DirBackendOptions): DirBackend {
       if (code === undefined || !NO_SPACE.has(code)) throw error;
       await removeTree(path);
     }
+  };
+
+  /**
+   * Flushes a tree that is about to become a version (a fork, or a received version), and
+   * measures it: an `fsync` per file and directory of a small tree, one `syncfs` for a larger one
+   * (an `fsync` per file where `syncfs` cannot be run).
+   */
+  const flushAndMeasure = async (path: string): Promise<number> => {
+    const small = canSyncFs ? await smallTree(path, FSYNC_EACH_MAX_ENTRIES) : null;
+    if (small) {
+      for (const { path: entry, isDirectory } of small.flush) await fsyncPath(entry, isDirectory);
+      return small.usedBytes;
+    }
+    const synced = canSyncFs ? await syncFilesystem(path) : 'unsupported';
+    if (synced === 'unsupported') canSyncFs = false;
+    return measureTree(path, { fsync: synced !== 'synced' });
   };
 
   /** Moves an entry and its half-built leftovers into `trash/`, then deletes them. */
@@ -241,18 +260,8 @@ export function createDirBackend(options: DirBackendOptions): DirBackend {
       // A rename commits, atomically: a version beside the fork is another fork's.
       if (versionExists) kitVersionExists(forkId, versionId, { root: layout.root });
       try {
-        // Flush before the rename makes it a version: an fsync per file and directory of a small
-        // fork, one syncfs for a larger one (an fsync per file where syncfs cannot be run).
-        const small = canSyncFs ? await smallTree(fork, FSYNC_EACH_MAX_ENTRIES) : null;
-        let usedBytes: number;
-        if (small) {
-          for (const { path, isDirectory } of small.flush) await fsyncPath(path, isDirectory);
-          usedBytes = small.usedBytes;
-        } else {
-          const synced = canSyncFs ? await syncFilesystem(fork) : 'unsupported';
-          if (synced === 'unsupported') canSyncFs = false;
-          usedBytes = await measureTree(fork, { fsync: synced !== 'synced' });
-        }
+        // Flush before the rename makes it a version.
+        const usedBytes = await flushAndMeasure(fork);
         // Forget the base first: a crash in between leaves a fork that reports changes.
         await rm(layout.base(forkId), { force: true });
         await rename(fork, version);
@@ -294,6 +303,40 @@ export function createDirBackend(options: DirBackendOptions): DirBackend {
         if (!(await isDirectory(version))) return true; // base removed: nothing to compare with
         return treesDiffer(version, fork);
       });
+    },
+
+    transferFormats: ['tar-zstd'],
+
+    async sendVersion(versionId) {
+      const version = layout.entry('version', versionId);
+      if (!(await isDirectory(version))) notFound('version', versionId);
+      // Always whole: plain directories keep no record of what changed since a base.
+      return { format: 'tar-zstd', baseId: null, stream: tarZstdStream(version) };
+    },
+
+    async receiveVersion(versionId, stream, receiveOptions): Promise<Usage> {
+      const version = layout.entry('version', versionId);
+      const measureVersion = async (): Promise<Usage> => ({
+        usedBytes: await guard(`measuring version ${versionId}`, version, () => measureTree(version)),
+      });
+      if (await isDirectory(version)) return measureVersion();
+      // A tar stream is whole whatever the base: an incremental one is never sent (see above).
+      const tmp = layout.scratch('tmp', 'version', versionId);
+      const checked = verifiedInput(stream, receiveOptions);
+      try {
+        await mkdir(tmp);
+        await extractTarZstd(tmp, checked.input);
+        await checked.verify(`version ${versionId}`);
+        const usedBytes = await flushAndMeasure(tmp);
+        await rename(tmp, version);
+        await fsyncPath(layout.area('versions'), true);
+        return { usedBytes };
+      } catch (error) {
+        await removeTree(tmp).catch(() => undefined);
+        // Received by another caller meanwhile: theirs is the same version.
+        if (await isDirectory(version)) return measureVersion();
+        throw error;
+      }
     },
 
     async list(): Promise<BackendEntry[]> {

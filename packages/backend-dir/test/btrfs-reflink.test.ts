@@ -33,11 +33,13 @@ describeWith('btrfs', 'dir backend on a loopback btrfs', () => {
   });
   afterAll(() => fs?.destroy());
 
+  const fresh = () => {
+    const backend = createDirBackend({ root: root(), reflink: 'always' });
+    return { backend, cleanup: () => rmSync(backend.root, { recursive: true, force: true }) };
+  };
   describeBackendConformance('dir on btrfs (reflink always)', {
-    create: () => {
-      const backend = createDirBackend({ root: root(), reflink: 'always' });
-      return { backend, cleanup: () => rmSync(backend.root, { recursive: true, force: true }) };
-    },
+    create: fresh,
+    peer: fresh,
     timeout: REAL_SYSTEM_TEST_TIMEOUT_MS,
   });
 

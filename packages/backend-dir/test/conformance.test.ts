@@ -12,5 +12,5 @@ const fresh = (reflink: ReflinkMode) => {
   };
 };
 
-describeBackendConformance('dir (reflink auto)', { create: () => fresh('auto') });
-describeBackendConformance('dir (reflink never)', { create: () => fresh('never') });
+describeBackendConformance('dir (reflink auto)', { create: () => fresh('auto'), peer: () => fresh('auto') });
+describeBackendConformance('dir (reflink never)', { create: () => fresh('never'), peer: () => fresh('never') });

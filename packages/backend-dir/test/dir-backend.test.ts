@@ -79,7 +79,7 @@ describe('createDirBackend options and root', () => {
     expect(auto.capabilities).toMatchObject({
       quota: false,
       constantTime: false,
-      transfer: false,
+      transfer: true,
       changeDetection: true,
     });
     expect(createDirBackend({ root: tempDir(), reflink: 'never' }).capabilities.copyOnWrite).toBe(false);

@@ -32,7 +32,7 @@ describe('ZFS backend options', () => {
       copyOnWrite: true,
       constantTime: true,
       quota: true,
-      transfer: false,
+      transfer: true,
       changeDetection: false,
     });
   });

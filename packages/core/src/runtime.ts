@@ -47,7 +47,11 @@ export type {
   ForkMount,
   ForkOptions,
   Progress,
+  ReceiveOptions,
+  SendOptions,
+  TransferFormat,
   Usage,
+  VersionStream,
 } from './contracts/backend.js';
 export type { FileAccess } from './contracts/file-access.js';
 export {

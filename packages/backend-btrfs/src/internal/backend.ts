@@ -1,5 +1,5 @@
 import { lstat, readdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import {
   type BackendCapabilities,
   type BackendEntry,
@@ -12,11 +12,14 @@ import {
 import {
   BackgroundWork,
   defineBackend,
+  extractTarZstd,
   namesIn,
   notFound,
   once,
   runCommand,
   statOrNull as statOf,
+  tarZstdStream,
+  verifiedInput,
   versionExists,
 } from '@cachevol/core/backend-kit';
 import type { BtrfsSettings } from '../options.js';
@@ -25,6 +28,7 @@ import { estimateBytes } from './estimate.js';
 import type { Host } from './host.js';
 import { AREAS, entryOfName, layoutOf } from './layout.js';
 import { parseFilesystemDu, parseQgroupShow, parseSubvolumeShow, type QgroupRow } from './parse.js';
+import { renamedSendStream } from './send-stream.js';
 import { newId, type QgroupFiles, qgroupFiles } from './sysfs.js';
 
 /** The inode number of every subvolume's root directory on btrfs. */
@@ -56,7 +60,7 @@ export function btrfsBackendOn(settings: BtrfsSettings, host: Host): BtrfsBacken
     copyOnWrite: true,
     constantTime: true,
     quota: settings.quota,
-    transfer: false,
+    transfer: true,
     changeDetection: false,
   });
   /** The filesystem's qgroups in sysfs, when quotas are on and the kernel shows them. */
@@ -257,12 +261,77 @@ export function btrfsBackendOn(settings: BtrfsSettings, host: Host): BtrfsBacken
     return { mountPath: target };
   }
 
+  /**
+   * The usage of a version made or received just now without quotas: the cached size when
+   * `usage()` measured it already, else an estimate (see {@link estimate}); with quotas, its
+   * qgroup's figure.
+   */
+  const versionUsage = async (versionId: string, path: string): Promise<Usage> =>
+    settings.quota ? { usedBytes: await measure(path, false) } : estimate(versionId, path);
+
+  /**
+   * Receives a version under its temporary name, `versions/.tmp-<id>`: `btrfs receive` of a send
+   * stream renamed to it (see renamedSendStream), confined there (`--chroot`) and stopping after
+   * one subvolume (`-e`), or a new subvolume filled from a tar stream and then made read-only.
+   * The caller checks the digest, then renames it into place.
+   */
+  async function receiveInto(temp: string, input: AsyncIterable<Uint8Array>, tar: boolean): Promise<void> {
+    if (!tar) {
+      const args = ['receive', '-q', '-e', '--chroot', paths.area('versions')];
+      await host.btrfsInput(args, renamedSendStream(input, basename(temp)));
+      return;
+    }
+    await snapshot(null, temp);
+    await extractTarZstd(temp, input);
+  }
+
   // Ids, capacities and kinds are checked by defineBackend before any of these run.
   return defineBackend<BtrfsBackend>({
     name: 'btrfs',
     root,
     capabilities,
     ready,
+    transferFormats: ['btrfs-send', 'tar-zstd'],
+
+    async sendVersion(versionId, { baseId, format = 'btrfs-send' } = {}) {
+      await ready();
+      const version = paths.live('version', versionId);
+      if (!(await statOf(version))) notFound('btrfs', 'version', versionId, { where: root });
+      if (format === 'tar-zstd') return { format, baseId: null, stream: tarZstdStream(version) };
+      // `-p`: what changed since a base the receiver holds (it finds its copy by UUID).
+      const base = baseId === undefined ? null : paths.live('version', baseId);
+      const withBase = base !== null && (await statOf(base)) !== null;
+      const args = ['send', '-q', ...(withBase ? ['-p', base] : []), version];
+      return { format, baseId: withBase ? (baseId as string) : null, stream: host.btrfsOutput(args) };
+    },
+
+    async receiveVersion(versionId, stream, options): Promise<Usage> {
+      await ready();
+      const live = paths.live('version', versionId);
+      if (await statOf(live)) return versionUsage(versionId, live);
+      const temp = paths.temp('version', versionId);
+      await purge(temp);
+      const checked = verifiedInput(stream, options);
+      const tar = options.format === 'tar-zstd';
+      try {
+        await receiveInto(temp, checked.input, tar);
+        await checked.verify(`version ${versionId}`);
+        if (tar) await btrfs(['property', 'set', '-ts', temp, 'ro', 'true']);
+        await host.rename(temp, live);
+      } catch (error) {
+        await purge(temp).catch(() => undefined);
+        if (await statOf(live)) return versionUsage(versionId, live); // received meanwhile
+        if (error instanceof CommandFailedError && /cannot find parent subvolume/i.test(error.stderr)) {
+          throw new CacheVolumeError(
+            'NOT_FOUND',
+            `The btrfs backend under ${root} holds no copy of version ${options.baseId}, which the incremental stream of version ${versionId} is relative to: send it whole.`,
+            { cause: error, details: { versionId, baseId: options.baseId } },
+          );
+        }
+        throw error;
+      }
+      return versionUsage(versionId, live);
+    },
 
     async createFork(forkId, { capacityBytes }) {
       await ready();

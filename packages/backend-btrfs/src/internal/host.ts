@@ -1,5 +1,5 @@
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
-import { runCommand } from '@cachevol/core/backend-kit';
+import { pipeCommand, runCommand, streamCommand } from '@cachevol/core/backend-kit';
 
 const INSTALL_HINT =
   'install btrfs-progs (e.g. `apt-get install btrfs-progs`) or set the `btrfs` option to its path';
@@ -11,6 +11,10 @@ const INSTALL_HINT =
 export interface Host {
   /** Runs `btrfs` with these arguments; resolves to its standard output. */
   btrfs(args: readonly string[]): Promise<string>;
+  /** Runs `btrfs` (a `send`) and yields its standard output as it comes; see `streamCommand`. */
+  btrfsOutput(args: readonly string[]): AsyncGenerator<Uint8Array>;
+  /** Runs `btrfs` (a `receive`) with `input` as its standard input; see `pipeCommand`. */
+  btrfsInput(args: readonly string[], input: AsyncIterable<Uint8Array>): Promise<void>;
   /** Creates a directory (absolute path) and its parents; an existing one is fine. */
   mkdir(path: string): Promise<void>;
   /** Renames within one subvolume (atomic); `to` must not exist. */
@@ -33,6 +37,10 @@ export function nodeHost(btrfs: string): Host {
   return {
     btrfs: async (args) =>
       (await runCommand(btrfs, args, { installHint: INSTALL_HINT })).replace(/\r?\n$/, ''),
+    btrfsOutput: (args) => streamCommand(btrfs, args, { installHint: INSTALL_HINT }),
+    btrfsInput: async (args, input) => {
+      await pipeCommand(btrfs, args, input, { installHint: INSTALL_HINT });
+    },
     mkdir: (path) => mkdir(path, { recursive: true }).then(() => undefined),
     rename: (from, to) => rename(from, to),
     removeTree: (path) => rm(path, { recursive: true, force: true }),

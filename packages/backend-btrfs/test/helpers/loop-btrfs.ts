@@ -4,8 +4,10 @@ import { constants as osConstants } from 'node:os';
 import { join, relative } from 'node:path';
 import type { Backend } from '@cachevol/core';
 import { type FileAccess, nodeFileAccess } from '@cachevol/core/testing';
+import { expect } from 'vitest';
 import { createLoopBtrfs as createLoopFilesystem } from '../../../../test-support/loop-btrfs.js';
 import { run, ToolFailed } from '../../../../test-support/run.js';
+import { type BtrfsBackend, createBtrfsBackend } from '../../src/index.js';
 
 export { run };
 
@@ -112,6 +114,26 @@ export async function removeAll(backend: Backend): Promise<void> {
     if (entry.kind === 'fork') await backend.discardFork(entry.id);
     else await backend.removeVersion(entry.id);
   }
+}
+
+/**
+ * A btrfs backend on a fresh root of `fs`, for the conformance suite, whose cleanup removes
+ * everything and checks that nothing is left (no names, no subvolumes).
+ *
+ * @param fs - the filesystem
+ * @param quota - the backend's `quota` option
+ */
+export async function backendOn(
+  fs: LoopBtrfs,
+  quota: boolean,
+): Promise<{ backend: BtrfsBackend; cleanup: () => Promise<void> }> {
+  const backend = createBtrfsBackend({ root: await fs.freshRoot(), quota });
+  const cleanup = async () => {
+    await removeAll(backend);
+    expect(await leftovers(backend.root)).toEqual([]);
+    expect(await fs.subvolumesUnder(backend.root)).toEqual([]);
+  };
+  return { backend, cleanup };
 }
 
 /**

@@ -73,6 +73,17 @@ export function versionDataset(layout: Layout, versionId: string): string {
 }
 
 /**
+ * A scratch dataset of a version being received or sent (see `transfer.ts`): `<area>/<id>.<what>`.
+ * Ids never hold a `.`, so it is never a fork's or version's own name.
+ * @param area - `layout.forks` or `layout.versions`
+ * @param versionId - a validated version id
+ * @param what - `recv`, or `send-<random>`
+ */
+export function scratchDataset(area: string, versionId: string, what: string): string {
+  return `${area}/${versionId}.${what}`;
+}
+
+/**
  * The snapshot of a dataset that a version is (or will be, for a fork being committed).
  * @param dataset - a version or fork dataset
  */

@@ -29,13 +29,22 @@ import {
   snapshotOf,
   versionDataset,
 } from './layout.js';
-import { isZfsFailure, retryingWhenBusy, type ZfsFailure, type ZfsRunner } from './runner.js';
+import {
+  isZfsFailure,
+  processStreams,
+  retryingWhenBusy,
+  type ZfsFailure,
+  type ZfsRunner,
+  type ZfsStreams,
+} from './runner.js';
+import { zfsTransfer } from './transfer.js';
 import {
   collectable,
   entriesOf,
   isLiveVersion,
   parseProperties,
   parseTree,
+  scratchOf,
   type Tree,
   unfiledVersion,
   versionSnapshot,
@@ -45,7 +54,7 @@ const CAPABILITIES: BackendCapabilities = Object.freeze({
   copyOnWrite: true,
   constantTime: true,
   quota: true,
-  transfer: false,
+  transfer: true,
   changeDetection: false,
 });
 
@@ -83,8 +92,13 @@ function bytesOf(output: string, dataset: string, property: string): number {
  *
  * @param settings - parsed options
  * @param runner - runs `zfs`
+ * @param streams - runs `zfs send` and `zfs receive` (by default the real `zfs`)
  */
-export function createZfsBackendWith(settings: ZfsSettings, runner: ZfsRunner): ZfsBackend {
+export function createZfsBackendWith(
+  settings: ZfsSettings,
+  runner: ZfsRunner,
+  streams: ZfsStreams = processStreams(settings.zfsPath),
+): ZfsBackend {
   const layout: Layout = layoutOf(settings.dataset);
   const busyRetrying = retryingWhenBusy(runner);
   const zfs = (args: readonly string[]) => busyRetrying.run(args);
@@ -523,6 +537,7 @@ export function createZfsBackendWith(settings: ZfsSettings, runner: ZfsRunner): 
       await filing.on(`version:${versionId}`);
       let tree = await readTree();
       if (await fileFound(tree, versionId)) tree = await readTree();
+      for (const [name, info] of scratchOf(tree, layout, versionId)) await destroyFork(name, info.mounted);
       const version = versionDataset(layout, versionId);
       const info = tree.get(version);
       if (info?.type !== 'filesystem') return collect();
@@ -541,5 +556,17 @@ export function createZfsBackendWith(settings: ZfsSettings, runner: ZfsRunner): 
     },
 
     idle: () => filing.idle(),
+
+    ...zfsTransfer({
+      layout,
+      zfs,
+      streams,
+      readRoot,
+      forksMountRoot,
+      filed: (versionId) => filing.on(`version:${versionId}`),
+      destroyFork,
+      versionUsage: (versionId) => versionUsage(versionId),
+      notFound: (kind, id) => notFound(kind, id, layout.root),
+    }),
   });
 }

@@ -1,9 +1,11 @@
 import { CommandFailedError } from '@cachevol/core';
 import {
   BUSY_RETRY_DELAYS_MS,
+  pipeCommand,
   retryWhileBusy,
   runCommand,
   type StderrRule,
+  streamCommand,
 } from '@cachevol/core/backend-kit';
 
 /** Runs `zfs` with an argument list (never through a shell) and returns its standard output. */
@@ -76,6 +78,29 @@ const FAILURES: readonly StderrRule[] = [
 export function processRunner(zfsPath: string): ZfsRunner {
   return {
     run: (args) => runCommand(zfsPath, args, { installHint: INSTALL_HINT, failures: FAILURES }),
+  };
+}
+
+/** Runs the `zfs` commands that stream: `zfs send` and `zfs receive`. */
+export interface ZfsStreams {
+  /** Yields the standard output of `zfs <args>` as it comes (see the kit's `streamCommand`). */
+  output(args: readonly string[]): AsyncGenerator<Uint8Array>;
+  /** Runs `zfs <args>` with `input` as its standard input (see the kit's `pipeCommand`). */
+  input(args: readonly string[], input: AsyncIterable<Uint8Array>): Promise<void>;
+}
+
+/**
+ * The real {@link ZfsStreams}, failures classified like {@link processRunner}'s.
+ *
+ * @param zfsPath - the `zfs` program
+ */
+export function processStreams(zfsPath: string): ZfsStreams {
+  const options = { installHint: INSTALL_HINT, failures: FAILURES };
+  return {
+    output: (args) => streamCommand(zfsPath, args, options),
+    input: async (args, input) => {
+      await pipeCommand(zfsPath, args, input, options);
+    },
   };
 }
 

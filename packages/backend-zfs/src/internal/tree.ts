@@ -63,6 +63,31 @@ function childId(area: string, name: string): string | undefined {
   return isIdName(id) ? id : undefined;
 }
 
+/** The version id of a scratch dataset `<area>/<id>.<what>` (see `scratchDataset`), if it is one. */
+function scratchId(area: string, name: string): string | undefined {
+  if (!name.startsWith(`${area}/`)) return undefined;
+  const rest = name.slice(area.length + 1);
+  const dot = rest.indexOf('.');
+  const id = rest.slice(0, dot);
+  return dot > 0 && !rest.includes('/') && !rest.includes('@') && isIdName(id) ? id : undefined;
+}
+
+/**
+ * The scratch datasets of a version: what a receive or a tar send left under `forks/` or
+ * `versions/` (see `transfer.ts`).
+ *
+ * @param tree - the datasets
+ * @param layout - the layout
+ * @param versionId - the version
+ */
+export function scratchOf(tree: Tree, layout: Layout, versionId: string): [string, DatasetInfo][] {
+  return [...tree].filter(
+    ([name, info]) =>
+      info.type === 'filesystem' &&
+      (scratchId(layout.forks, name) ?? scratchId(layout.versions, name)) === versionId,
+  );
+}
+
 /**
  * A live version: `versions/<id>` is a filesystem with its snapshot and not marked deleted.
  *
@@ -113,8 +138,9 @@ export function versionSnapshot(tree: Tree, layout: Layout, versionId: string): 
 }
 
 /**
- * What the backend holds, for `list()`: forks under `forks/` (half-made ones included) and
- * versions under `versions/` that are not marked deleted. Names that are not valid ids are not
+ * What the backend holds, for `list()`: forks under `forks/` (half-made ones included),
+ * versions under `versions/` that are not marked deleted, and the scratch datasets of versions
+ * being received or sent (under the version's id). Names that are not valid ids are not
  * cachevol's and are left out.
  *
  * @param tree - the datasets
@@ -131,6 +157,8 @@ export function entriesOf(tree: Tree, layout: Layout): BackendEntry[] {
     else if (fork !== undefined) forks.add(fork);
     const version = childId(layout.versions, name);
     if (version !== undefined && !info.deleted) versions.add(version);
+    const scratch = scratchId(layout.forks, name) ?? scratchId(layout.versions, name);
+    if (scratch !== undefined) versions.add(scratch);
   }
   return [
     ...[...forks].sort().map((id) => ({ kind: 'fork' as const, id })),

@@ -116,7 +116,16 @@ export function spawnCommand(
   });
 }
 
-function startFailure(
+/**
+ * The `BACKEND_UNAVAILABLE` error of a program that could not be started: missing (with the
+ * install hint) or not executable.
+ *
+ * @param command - the program
+ * @param args - its arguments
+ * @param error - the spawn error
+ * @param installHint - what to install when it is missing
+ */
+export function startFailure(
   command: string,
   args: readonly string[],
   error: NodeJS.ErrnoException,

@@ -1,4 +1,4 @@
-import type { Backend, EntryKind, ForkOptions } from '../contracts/backend.js';
+import type { Backend, EntryKind, ForkOptions, ReceiveOptions, SendOptions } from '../contracts/backend.js';
 import { CacheVolumeError } from '../errors.js';
 import { validateId } from '../names.js';
 import { checkCapacity } from './capacity.js';
@@ -9,6 +9,17 @@ function checkKind(kind: unknown): EntryKind {
     'INVALID_ARGUMENT',
     `Invalid entry kind ${JSON.stringify(kind)}: expected "fork" or "version".`,
     { details: { kind } },
+  );
+}
+
+/** The format asked for, when the backend writes and reads it; `INVALID_ARGUMENT` otherwise. */
+function checkFormat(backend: Pick<Backend, 'name' | 'transferFormats'>, format: unknown): void {
+  const formats = backend.transferFormats ?? [];
+  if (format === undefined || formats.includes(format as never)) return;
+  throw new CacheVolumeError(
+    'INVALID_ARGUMENT',
+    `The ${backend.name} backend does not transfer versions as ${JSON.stringify(format)}: it knows ${formats.join(', ')}.`,
+    { details: { format, formats: [...formats] } },
   );
 }
 
@@ -25,7 +36,10 @@ export type BackendDefinition<B extends Backend = Backend> = Omit<B, 'ready'> & 
  *   bytes (`INVALID_ARGUMENT` otherwise, see `checkCapacity`);
  * - `usage` gets a kind that is `fork` or `version`;
  * - a check that fails rejects the returned promise (it never throws synchronously);
- * - a backend with nothing to set up may leave `ready` out: it then resolves at once.
+ * - a backend with nothing to set up may leave `ready` out: it then resolves at once;
+ * - `sendVersion` and `receiveVersion` get valid ids and a format from `transferFormats`, and
+ *   a backend that declares `transfer` must have both and list `tar-zstd` (checked here, at
+ *   definition, as a programming error).
  *
  * Every other member of `backend` (its `name`, `capabilities`, a `root`, extra methods) is
  * copied as it is; extra methods are not checked, so check their ids yourself.
@@ -85,6 +99,27 @@ export function defineBackend<B extends Backend>(backend: BackendDefinition<B>):
       return backend.list();
     },
   };
+  const { sendVersion, receiveVersion } = backend;
+  if (backend.capabilities.transfer) {
+    if (!sendVersion || !receiveVersion || !backend.transferFormats?.includes('tar-zstd')) {
+      throw new CacheVolumeError(
+        'INTERNAL',
+        `The ${backend.name} backend declares \`transfer\` but lacks sendVersion, receiveVersion or the tar-zstd format.`,
+      );
+    }
+    checked.sendVersion = async (versionId: string, options: SendOptions = {}) => {
+      validateId(versionId, 'version id');
+      if (options.baseId !== undefined) validateId(options.baseId, 'base version id');
+      checkFormat(backend, options.format);
+      return sendVersion.call(backend, versionId, options);
+    };
+    checked.receiveVersion = async (versionId, stream, options: ReceiveOptions) => {
+      validateId(versionId, 'version id');
+      if (options.baseId !== null) validateId(options.baseId, 'base version id');
+      checkFormat(backend, options.format ?? null);
+      return receiveVersion.call(backend, versionId, stream, options);
+    };
+  }
   const { hasChanges } = backend;
   if (hasChanges) {
     checked.hasChanges = async (forkId: string) => {

@@ -5,7 +5,8 @@
  * runner spawns tools with argument arrays (never a shell), with install hints and stderr
  * classification into `CacheVolumeError` codes; `retryWhileBusy` retries what a busy
  * filesystem refused; `once` runs set-up once per backend object and `BackgroundWork` tracks
- * what runs on after a call returned. The guide `docs/backends/writing-a-backend.md` walks through a backend
+ * what runs on after a call returned; `streamCommand`, `pipeCommand`, the `tar-zstd` helpers
+ * and `verifiedInput` are what `sendVersion` and `receiveVersion` are made of. The guide `docs/backends/writing-a-backend.md` walks through a backend
  * built on it.
  *
  * @packageDocumentation
@@ -31,4 +32,6 @@ export {
   retryWhileBusy,
 } from './retry.js';
 export { classifyStderr, errnoFromStderr, type StderrRule } from './stderr.js';
+export { pipeCommand, type StreamCommandOptions, streamCommand } from './stream.js';
+export { extractTarZstd, tarZstdStream, type VerifiedInput, verifiedInput } from './transfer.js';
 export { versionExists } from './version-exists.js';

@@ -37,6 +37,11 @@ export interface Backend {
   readonly name: string;
   /** What this backend can do; the engine reads these instead of probing methods. */
   readonly capabilities: BackendCapabilities;
+  /**
+   * The stream formats `sendVersion` writes and `receiveVersion` reads, its own first (only with
+   * `capabilities.transfer`, and then always including `tar-zstd`).
+   */
+  readonly transferFormats?: readonly TransferFormat[];
 
   /**
    * Checks that the backend can work here and sets it up: its tools run, its root, pool or
@@ -124,6 +129,92 @@ export interface Backend {
    * @param forkId - the fork
    */
   hasChanges?(forkId: string): Promise<boolean>;
+
+  /**
+   * Writes a version as a stream that another host's backend can receive (only with
+   * `capabilities.transfer`). With `baseId`, a version the receiver holds, the stream may carry
+   * only what changed since it: the returned `baseId` says whether it does (`null`: a full
+   * stream). A `baseId` this backend does not hold gives a full stream.
+   * - Missing version: `NOT_FOUND`.
+   * - A format not in `transferFormats`: `INVALID_ARGUMENT`.
+   * - Stopping the iteration early (`break`, or `return()`) stops the sender and frees what it
+   *   held. A failure part-way (the tool exits non-zero) is thrown by the iteration.
+   *
+   * @param versionId - the version to send
+   * @param options - base version and format
+   */
+  sendVersion?(versionId: string, options?: SendOptions): Promise<VersionStream>;
+
+  /**
+   * Receives a version that another host sent (only with `capabilities.transfer`), under the
+   * same version id. The version counts only once the whole stream has arrived and its sha256
+   * matches `options.sha256`; until then it is under a scratch name, and any failure (a stream
+   * cut short or corrupt, a digest that does not match, a tool that fails) removes what was
+   * received, so a version is there whole or not at all. A crash leaves the scratch name, which
+   * `list()` reports under the version id for `reconcile()` to remove.
+   * - The version exists already: returns its usage and reads nothing (ids are never reused,
+   *   so it holds the same data).
+   * - An incremental stream whose base this backend does not hold (or holds with another
+   *   lineage): `NOT_FOUND`, nothing made; send a full stream instead.
+   * - A format not in `transferFormats`: `INVALID_ARGUMENT`.
+   * - A digest that does not match: `BACKEND_FAILED` with `details.reason` `digest-mismatch`.
+   *
+   * @param versionId - the version's id (the one it has on the sending host)
+   * @param stream - the bytes, as `sendVersion` produced them
+   * @param options - format, base and the digest to check
+   * @returns the received version's usage
+   */
+  receiveVersion?(
+    versionId: string,
+    stream: AsyncIterable<Uint8Array>,
+    options: ReceiveOptions,
+  ): Promise<Usage>;
+}
+
+/**
+ * How a version is written as a stream: `tar-zstd` (a zstd-compressed tar of its files, which
+ * every backend with `transfer` reads and writes, also between backends of different kinds),
+ * `btrfs-send` (`btrfs send`, incremental with `-p`), `zfs-send` (`zfs send`, incremental with
+ * `-i`).
+ */
+export type TransferFormat = 'tar-zstd' | 'btrfs-send' | 'zfs-send';
+
+/** Options for {@link Backend.sendVersion}. */
+export interface SendOptions {
+  /** A version the receiver holds, to send only the difference from it where the format can. */
+  baseId?: string;
+  /**
+   * The stream's format; one of the backend's `transferFormats`.
+   * @defaultValue the first of `transferFormats` (the backend's own)
+   */
+  format?: TransferFormat;
+}
+
+/** A version written as a stream, from {@link Backend.sendVersion}. */
+export interface VersionStream {
+  /** The format it is in. */
+  format: TransferFormat;
+  /** The version it carries the difference from, or `null` when it is whole. */
+  baseId: string | null;
+  /** The bytes. */
+  stream: AsyncIterable<Uint8Array>;
+}
+
+/** Options for {@link Backend.receiveVersion}. */
+export interface ReceiveOptions {
+  /** The stream's format, as the sender reported it. */
+  format: TransferFormat;
+  /** The version it is relative to, as the sender reported it, or `null`. */
+  baseId: string | null;
+  /**
+   * The sha256 of the whole stream (lowercase hex), or a promise of it that settles once the
+   * sender is done (a digest computed as the bytes went out, sent after them).
+   */
+  sha256: string | Promise<string>;
+  /** Called as bytes arrive (`totalBytes` as the caller passes it, else `null`). */
+  onProgress?: (progress: Progress) => void;
+  /** The stream's length in bytes, when the caller knows it (for progress). */
+  totalBytes?: number;
 }
 
 /** What a backend can do. */
@@ -134,7 +225,10 @@ export interface BackendCapabilities {
   constantTime: boolean;
   /** Capacity is enforced: writes past `capacityBytes` fail with ENOSPC or EDQUOT. */
   quota: boolean;
-  /** Versions can move between hosts, so non-local versions may be selected. */
+  /**
+   * Versions can move between hosts: `sendVersion` and `receiveVersion` are implemented, in
+   * the formats of {@link Backend.transferFormats}; so non-local versions may be selected.
+   */
   transfer: boolean;
   /** `hasChanges()` is implemented. */
   changeDetection: boolean;

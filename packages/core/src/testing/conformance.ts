@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Backend } from '../contracts/backend.js';
 import { isCacheVolumeError } from '../errors.js';
 import { type FileAccess, nodeFileAccess } from './file-access.js';
+import { describeTransferTests } from './transfer-conformance.js';
 
 /** What a backend-specific test gets from {@link describeBackendConformance}. */
 export interface ConformanceContext<B extends Backend = Backend> {
@@ -40,6 +41,11 @@ export interface ConformanceOptions<B extends Backend = Backend> {
    * @defaultValue 32 MiB
    */
   capacityBytes?: number;
+  /**
+   * A second backend of the same kind, empty, standing for another host (its own root, pool or
+   * filesystem), for the transfer tests. Required when the backend declares `transfer`.
+   */
+  peer?: () => BackendUnderTest<B> | Promise<BackendUnderTest<B>>;
   /** Backend-specific tests, declared inside the suite's `describe`. */
   extra?: (context: ConformanceContext<B>) => void;
   /** Per-test timeout in ms. */
@@ -92,7 +98,7 @@ function isCapacityError(error: unknown): boolean {
 /**
  * The one conformance suite every backend runs: fork, commit, discard and remove semantics,
  * isolation, idempotency, hostile ids, listing, and the capability tests (quota, change
- * detection) its capabilities switch on. Call it at the top level of a vitest file:
+ * detection, transfer to a `peer`) its capabilities switch on. Call it at the top level of a vitest file:
  *
  * @example
  * ```ts
@@ -452,6 +458,8 @@ export function describeBackendConformance<B extends Backend>(
         expect(await current().hasChanges?.('f3')).toBe(true);
       });
     }
+
+    describeTransferTests({ current, peer: options.peer, files, fork });
 
     options.extra?.({ backend: current, files });
   });

@@ -1,0 +1,121 @@
+import { spawn } from 'node:child_process';
+import { Readable, type Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { type CommandOptions, commandFailure, startFailure } from './command.js';
+import { errnoCode } from './fs.js';
+
+/** Keep at most this much of a command's standard error. */
+const STDERR_LIMIT = 64 * 1024;
+
+/** Options for {@link streamCommand} and {@link pipeCommand}. */
+export type StreamCommandOptions = Pick<CommandOptions, 'installHint' | 'failures' | 'env'>;
+
+/** Spawns `command` with the standard error kept, and a promise of its exit code. */
+function start(
+  command: string,
+  args: readonly string[],
+  stdin: 'pipe' | 'ignore',
+  options: StreamCommandOptions,
+) {
+  const child = spawn(command, [...args], {
+    shell: false,
+    stdio: [stdin, 'pipe', 'pipe'],
+    env: { ...process.env, LC_ALL: 'C', ...options.env },
+  });
+  // Both are pipes (see stdio above); standard input is one when asked for.
+  const stdout = child.stdout as Readable;
+  const input = child.stdin as Writable;
+  let stderr = '';
+  (child.stderr as Readable).setEncoding('utf8').on('data', (chunk: string) => {
+    if (stderr.length < STDERR_LIMIT) stderr += chunk;
+  });
+  let spawned = false;
+  const exited = new Promise<number | null>((resolve, reject) => {
+    child.once('spawn', () => {
+      spawned = true;
+    });
+    child.once('error', (error: NodeJS.ErrnoException) => {
+      if (!spawned) reject(startFailure(command, args, error, options.installHint));
+    });
+    child.once('close', (exitCode) => {
+      if (spawned) resolve(exitCode);
+    });
+  });
+  exited.catch(() => undefined); // awaited by the caller; never an unhandled rejection
+  /** Resolves when it exited 0; throws its failure otherwise. */
+  const succeeded = async (): Promise<void> => {
+    const exitCode = await exited;
+    if (exitCode !== 0)
+      throw commandFailure(command, args, { exitCode, stderr: stderr.trim() }, options.failures);
+  };
+  return { child, stdout, input, exited, succeeded };
+}
+
+/**
+ * Runs a program (argument array, no shell, `LC_ALL=C`) and yields its standard output as it
+ * comes: a `btrfs send`, a `tar -c`. Once the output ends, the iteration throws the command's
+ * failure if it did not exit 0 (classified like {@link runCommand}). Stopping early (`break`,
+ * or an error in the consumer) kills the program.
+ *
+ * @param command - the program
+ * @param args - its arguments
+ * @param options - install hint, failure rules, environment
+ * @throws `CacheVolumeError` `BACKEND_UNAVAILABLE` when the program cannot be started
+ */
+export async function* streamCommand(
+  command: string,
+  args: readonly string[],
+  options: StreamCommandOptions = {},
+): AsyncGenerator<Uint8Array> {
+  const { child, stdout, succeeded } = start(command, args, 'ignore', options);
+  let done = false;
+  try {
+    for await (const chunk of stdout) yield chunk as Uint8Array;
+    await succeeded();
+    done = true;
+  } finally {
+    if (!done) child.kill('SIGKILL');
+  }
+}
+
+/**
+ * Runs a program with `input` piped into its standard input (a `btrfs receive`, a `tar -x`),
+ * and returns its standard output once it exited 0 and took all of `input`.
+ *
+ * - `input` fails (a stream cut short): the program is killed, and `input`'s error thrown.
+ * - The program exits before taking all of `input`, or not 0: `input` is stopped (its
+ *   `return()`), and the command's failure thrown.
+ *
+ * @param command - the program
+ * @param args - its arguments
+ * @param input - what goes to its standard input
+ * @param options - install hint, failure rules, environment
+ * @throws `CacheVolumeError` `BACKEND_UNAVAILABLE` when the program cannot be started
+ */
+export async function pipeCommand(
+  command: string,
+  args: readonly string[],
+  input: AsyncIterable<Uint8Array>,
+  options: StreamCommandOptions = {},
+): Promise<string> {
+  const started = start(command, args, 'pipe', options);
+  const { child, exited, succeeded } = started;
+  let stdout = '';
+  started.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    stdout += chunk;
+  });
+  try {
+    await pipeline(Readable.from(input, { objectMode: false }), started.input);
+  } catch (error) {
+    // The program closed its input (it exited): how it exited says more than EPIPE.
+    if (errnoCode(error) !== 'EPIPE' && errnoCode(error) !== 'ERR_STREAM_PREMATURE_CLOSE') {
+      child.kill('SIGKILL');
+      await exited.catch(() => undefined);
+      throw error;
+    }
+    await succeeded();
+    throw error; // it exited 0 without reading everything: the input was not taken whole
+  }
+  await succeeded();
+  return stdout;
+}
