@@ -262,12 +262,12 @@ export function btrfsBackendOn(settings: BtrfsSettings, host: Host): BtrfsBacken
   }
 
   /**
-   * The usage of a version made or received just now without quotas: the cached size when
-   * `usage()` measured it already, else an estimate (see {@link estimate}); with quotas, its
-   * qgroup's figure.
+   * The usage of a version received just now: with quotas its qgroup's figure, once the
+   * transaction that holds the receive's writes is committed (`--sync`); without, the cached
+   * size when `usage()` measured it already, else an estimate (see {@link estimate}).
    */
-  const versionUsage = async (versionId: string, path: string): Promise<Usage> =>
-    settings.quota ? { usedBytes: await measure(path, false) } : estimate(versionId, path);
+  const receivedUsage = async (versionId: string, path: string): Promise<Usage> =>
+    settings.quota ? { usedBytes: await measure(path, true) } : estimate(versionId, path);
 
   /**
    * Receives a version under its temporary name, `versions/.tmp-<id>`: `btrfs receive` of a send
@@ -308,7 +308,7 @@ export function btrfsBackendOn(settings: BtrfsSettings, host: Host): BtrfsBacken
     async receiveVersion(versionId, stream, options): Promise<Usage> {
       await ready();
       const live = paths.live('version', versionId);
-      if (await statOf(live)) return versionUsage(versionId, live);
+      if (await statOf(live)) return receivedUsage(versionId, live);
       const temp = paths.temp('version', versionId);
       await purge(temp);
       const checked = verifiedInput(stream, options);
@@ -320,7 +320,7 @@ export function btrfsBackendOn(settings: BtrfsSettings, host: Host): BtrfsBacken
         await host.rename(temp, live);
       } catch (error) {
         await purge(temp).catch(() => undefined);
-        if (await statOf(live)) return versionUsage(versionId, live); // received meanwhile
+        if (await statOf(live)) return receivedUsage(versionId, live); // received meanwhile
         if (error instanceof CommandFailedError && /cannot find parent subvolume/i.test(error.stderr)) {
           throw new CacheVolumeError(
             'NOT_FOUND',
@@ -330,7 +330,7 @@ export function btrfsBackendOn(settings: BtrfsSettings, host: Host): BtrfsBacken
         }
         throw error;
       }
-      return versionUsage(versionId, live);
+      return receivedUsage(versionId, live);
     },
 
     async createFork(forkId, { capacityBytes }) {

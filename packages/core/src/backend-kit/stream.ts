@@ -107,14 +107,16 @@ export async function pipeCommand(
   try {
     await pipeline(Readable.from(input, { objectMode: false }), started.input);
   } catch (error) {
-    // The program closed its input (it exited): how it exited says more than EPIPE.
-    if (errnoCode(error) !== 'EPIPE' && errnoCode(error) !== 'ERR_STREAM_PREMATURE_CLOSE') {
-      child.kill('SIGKILL');
-      await exited.catch(() => undefined);
-      throw error;
-    }
-    await succeeded();
-    throw error; // it exited 0 without reading everything: the input was not taken whole
+    // EPIPE: the program closed its input (it exited), and how it exited says more.
+    const closed = errnoCode(error) === 'EPIPE' || errnoCode(error) === 'ERR_STREAM_PREMATURE_CLOSE';
+    if (!closed) child.kill('SIGKILL');
+    const unstarted = await exited.then(
+      () => undefined,
+      (startError: unknown) => startError,
+    );
+    if (unstarted) throw unstarted; // the program could not be started: say what to install
+    if (closed) await succeeded();
+    throw error; // the input's failure, or a program that exited 0 without taking all of it
   }
   await succeeded();
   return stdout;

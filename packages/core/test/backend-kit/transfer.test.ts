@@ -138,6 +138,17 @@ describe('streamCommand and pipeCommand', () => {
     await expect(stat(marker)).rejects.toMatchObject({ code: 'ENOENT' });
   });
 
+  it('says what to install when the program is missing, streaming either way', async () => {
+    const options = { installHint: 'install the frobnicator' };
+    const piped = await pipeCommand('/nonexistent/frob', [], chunksOf(Buffer.alloc(1 << 20)), options).catch(
+      (e: unknown) => e,
+    );
+    expect(isCacheVolumeError(piped, 'BACKEND_UNAVAILABLE')).toBe(true);
+    expect(String(piped)).toMatch(/install the frobnicator/);
+    const streamed = await collect(streamCommand('/nonexistent/frob', [], options)).catch((e: unknown) => e);
+    expect(isCacheVolumeError(streamed, 'BACKEND_UNAVAILABLE')).toBe(true);
+  });
+
   it('pipeCommand feeds the input and returns the output', async () => {
     expect(await pipeCommand('cat', [], chunksOf(Buffer.from('ab'), Buffer.from('c')))).toBe('abc');
   });
