@@ -13,4 +13,7 @@ const fresh = (reflink: ReflinkMode) => {
 };
 
 describeBackendConformance('dir (reflink auto)', { create: () => fresh('auto'), peer: () => fresh('auto') });
-describeBackendConformance('dir (reflink never)', { create: () => fresh('never'), peer: () => fresh('never') });
+describeBackendConformance('dir (reflink never)', {
+  create: () => fresh('never'),
+  peer: () => fresh('never'),
+});

@@ -95,6 +95,7 @@ export {
 } from './engine/options.js';
 export { emptyReconcileReport } from './engine/recovery.js';
 export type { FinishOutcome, ForkInfo, GcReport, ReconcileReport } from './engine/reports.js';
+export type { OpenedVersion, PullReport, SendRequest, VersionSource } from './engine/transfer.js';
 export {
   CacheVolumeError,
   type CacheVolumeErrorOptions,
@@ -125,6 +126,14 @@ export {
   legacyStateProblem,
   slicesFromLegacyState,
 } from './model/legacy-state.js';
+export {
+  abandonReceive,
+  type BeginReceive,
+  beginReceive,
+  type CompleteReceive,
+  completeReceive,
+  expiredReceives,
+} from './model/locations.js';
 export { DAY_MS, DEFAULT_POLICY, type Policy, resolvePolicy } from './model/policy.js';
 export {
   isRemovable,

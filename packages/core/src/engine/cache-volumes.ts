@@ -5,7 +5,7 @@ import { CacheVolumeError } from '../errors.js';
 import { isBorrowed } from '../model/fallback.js';
 import { type Policy, resolvePolicy } from '../model/policy.js';
 import { retentionPlanner } from '../model/retention.js';
-import { type Selection, selectParent } from '../model/selection.js';
+import { headOf, type Selection, selectParent } from '../model/selection.js';
 import type {
   CommitMode,
   ForkRecord,
@@ -17,7 +17,7 @@ import type {
 import { isLive } from '../model/state.js';
 import { type VolumeStats, volumeStats } from '../model/stats.js';
 import { dropEmptyVolume, getFork, recordLinks, renewLease, type VersionRef } from '../model/transitions.js';
-import { validateLabel, validateName } from '../names.js';
+import { validateId, validateLabel, validateName } from '../names.js';
 import { parseOptions } from '../options.js';
 import { parseSize } from '../size.js';
 import type { EngineContext } from './context.js';
@@ -38,6 +38,15 @@ import { WorkQueues } from './queues.js';
 import { allSlices, emptyReconcileReport, repairDue, sweepBackend } from './recovery.js';
 import type { FinishOutcome, GcReport, ReconcileReport } from './reports.js';
 import { abandonFork, attachFork, commitFork, removePlanned, removeVersion } from './steps.js';
+import {
+  type OpenedVersion,
+  openVersion,
+  type PullReport,
+  pullVersion,
+  repairReceives,
+  type SendRequest,
+  type VersionSource,
+} from './transfer.js';
 
 /** What {@link CacheVolumes} is built from. */
 export interface CacheVolumesOptions extends EngineSettings {
@@ -438,8 +447,63 @@ export class CacheVolumes {
     const force = options.force ?? false;
     const report = emptyReconcileReport();
     await repairDue(this.#ctx, force, report);
+    await repairReceives(this.#ctx, this.host, report);
     await sweepBackend(this.#ctx, options.removeUnaccounted ?? force, report);
     return report;
+  }
+
+  /**
+   * Opens a version this host holds as a stream for another host (the sending side of
+   * {@link CacheVolumes.pull}; an agent serves this to its peers). The stream carries only the
+   * difference from one of `baseIds` where the backend can; `sha256` resolves once it was read.
+   *
+   * @param name - the volume's name
+   * @param request - `scope`, the version, the receiver's bases and formats
+   * @throws `NOT_FOUND` when this host holds no copy; `BACKEND_UNAVAILABLE` when the backend
+   *   cannot send versions
+   */
+  async send(
+    name: string,
+    request: Omit<SendRequest, 'name' | 'scope'> & { scope?: string },
+  ): Promise<OpenedVersion> {
+    const key = { scope: validateName(request.scope ?? 'default', 'scope'), name: validateName(name) };
+    return openVersion(this.#ctx, this.host, {
+      ...request,
+      ...key,
+      versionId: validateId(request.versionId, 'version id'),
+    });
+  }
+
+  /**
+   * Copies a version that other hosts hold to this host, from `from` (another host's `send`),
+   * and records this host among the version's hosts, so attaches here can select it. The
+   * receive is claimed in the store first and counts only once the stream arrived whole with its
+   * digest; a failure leaves nothing, and `reconcile()` cleans up after a crash.
+   *
+   * @param name - the volume's name
+   * @param options - `scope`, `versionId` (default: the head), `from`
+   * @throws `NOT_FOUND` when the volume has no such version; `CONFLICT` while this host
+   *   receives it already; the source's and the backend's failures
+   */
+  async pull(
+    name: string,
+    options: { scope?: string; versionId?: string; from: VersionSource },
+  ): Promise<PullReport> {
+    const key = { scope: validateName(options.scope ?? 'default', 'scope'), name: validateName(name) };
+    const versionId =
+      options.versionId === undefined
+        ? headOf((await this.store.read(key)).volume ?? undefined)?.id
+        : validateId(options.versionId, 'version id');
+    if (versionId === undefined) {
+      throw new CacheVolumeError(
+        'NOT_FOUND',
+        `Volume "${key.name}" (scope "${key.scope}") has no version to pull.`,
+        {
+          details: key,
+        },
+      );
+    }
+    return pullVersion(this.#ctx, this.host, key, versionId, options.from);
   }
 
   /**

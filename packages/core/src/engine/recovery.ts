@@ -22,6 +22,7 @@ export function emptyReconcileReport(): ReconcileReport {
     committed: [],
     abandoned: [],
     removedVersions: [],
+    abandonedReceives: [],
     leftovers: [],
     unaccounted: [],
     errors: [],

@@ -35,6 +35,11 @@ export interface ReconcileReport {
   abandoned: string[];
   /** Interrupted version removals completed. */
   removedVersions: string[];
+  /**
+   * Versions whose receive on this host a crash cut short (its claim ran out): what the backend
+   * held of them was removed, and the claim dropped.
+   */
+  abandonedReceives: string[];
   /** Backend entries that no record owned, removed (only with `removeUnaccounted`). */
   leftovers: BackendEntry[];
   /**

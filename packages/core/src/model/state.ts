@@ -60,8 +60,14 @@ export interface VersionRecord {
   committedAt: number;
   /** When it was last committed or forked (ms since epoch); retention counts idle time from here. */
   lastUsedAt: number;
-  /** Hosts that hold a copy. */
+  /** Hosts that hold a copy, whole (the one that committed it, and those that received it). */
   hosts: string[];
+  /**
+   * Hosts receiving a copy from another host now: host → when its claim ends (ms since epoch).
+   * A host joins `hosts` once its copy is whole and checked (see `model/locations.ts`). Absent
+   * when nothing is received.
+   */
+  receiving?: Record<string, number>;
   /** `committed`, or `removing` while being removed. */
   state: 'committed' | 'removing';
   /**

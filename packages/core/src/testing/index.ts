@@ -39,6 +39,7 @@ export {
   assertAbandonChangesNothing,
   assertCapacityFollowsSizeMath,
   assertCommitsDurable,
+  assertCopiesCountedOnce,
   assertHeadIsLastCommitted,
   assertLiveForksHaveBases,
   assertReconciled,

@@ -293,6 +293,31 @@ function checkBase(slice: VolumeSlice, fork: ForkRecord): void {
 }
 
 /**
+ * A version's copies are counted once: no host appears twice among its `hosts`, and none is
+ * both holding it and receiving it.
+ *
+ * @param slices - the volumes' slices
+ */
+export function assertCopiesCountedOnce(slices: Iterable<VolumeSlice>): void {
+  for (const volume of volumesOf(slices)) {
+    for (const version of Object.values(volume.versions)) {
+      check(
+        new Set(version.hosts).size === version.hosts.length,
+        'copiesCountedOnce',
+        () => `version ${version.id} lists a host twice: ${version.hosts.join(', ')}`,
+      );
+      for (const host of Object.keys(version.receiving ?? {})) {
+        check(
+          !version.hosts.includes(host),
+          'copiesCountedOnce',
+          () => `version ${version.id} is both held and being received by ${host}`,
+        );
+      }
+    }
+  }
+}
+
+/**
  * After `reconcile({ force: true })`: no operation is left half-done (no `creating`,
  * `committing`, `abandoning` fork, no `removing` version), and the backend holds exactly what
  * the state owns: every attached fork and every version, nothing else.
@@ -334,4 +359,5 @@ export function assertStateInvariants(
   assertHeadIsLastCommitted(all);
   assertCommitsDurable(all, log);
   assertLiveForksHaveBases(all);
+  assertCopiesCountedOnce(all);
 }

@@ -32,7 +32,12 @@ describe('hosts sharing one store, with backends that can transfer', () => {
   it('an explicit policy.transfer still lets a host select versions other hosts hold', async () => {
     const store = createMemoryStore();
     const a = new CacheVolumes({ backend: transferringBackend(), store, host: 'a' });
-    const b = new CacheVolumes({ backend: transferringBackend(), store, host: 'b', policy: { transfer: true } });
+    const b = new CacheVolumes({
+      backend: transferringBackend(),
+      store,
+      host: 'b',
+      policy: { transfer: true },
+    });
     await (await a.attach('deps')).commit();
     expect((await b.lookup('deps')).result).toBe('hit');
   });
