@@ -46,7 +46,7 @@ export interface VersionSource {
   open(request: SendRequest): Promise<OpenedVersion>;
 }
 
-/** What {@link pullVersion} did. */
+/** What {@link CacheVolumes.pull} did. */
 export interface PullReport {
   /** The version. */
   versionId: string;
