@@ -1,0 +1,71 @@
+import { describe, expect, it } from 'vitest';
+import { abandonReceive, beginReceive, completeReceive, expiredReceives } from '../../src/model/locations.js';
+import { sliceOf, T0, thrown, version } from './fixtures.js';
+
+/** One test per rule of `model/locations.ts`, named after it (the properties are in locations.properties). */
+
+describe('beginReceive', () => {
+  it('refuses a version that is gone or being removed with NOT_FOUND naming it', () => {
+    for (const slice of [sliceOf([]), sliceOf([version('v1', 1, { state: 'removing' })])]) {
+      const error = thrown(() => beginReceive(slice, 'v1', 'b', T0, T0 + 10));
+      expect(error.code).toBe('NOT_FOUND');
+      expect(error.message).toBe(
+        'Version "v1" of volume "vol" (scope "s") is gone or being removed: there is nothing to receive.',
+      );
+      expect(error.details).toEqual({ versionId: 'v1' });
+    }
+  });
+
+  it('refuses a second receive on one host with CONFLICT while the first claim lasts, up to its end', () => {
+    const begun = beginReceive(sliceOf([version('v1', 1)]), 'v1', 'b', T0, T0 + 10).slice;
+    expect(begun.volume?.versions.v1?.receiving).toEqual({ b: T0 + 10 });
+    const error = thrown(() => beginReceive(begun, 'v1', 'b', T0 + 9, T0 + 20));
+    expect(error.code).toBe('CONFLICT');
+    expect(error.message).toBe(
+      `Host "b" is receiving version "v1" already (its claim ends at ${new Date(T0 + 10).toISOString()}).`,
+    );
+    expect(error.details).toEqual({ versionId: 'v1', host: 'b', claimUntil: T0 + 10 });
+    expect(beginReceive(begun, 'v1', 'b', T0 + 10, T0 + 20).slice.volume?.versions.v1?.receiving).toEqual({
+      b: T0 + 20,
+    });
+    // Another host claims beside it.
+    expect(beginReceive(begun, 'v1', 'c', T0, T0 + 5).slice.volume?.versions.v1?.receiving).toEqual({
+      b: T0 + 10,
+      c: T0 + 5,
+    });
+  });
+});
+
+describe('completeReceive and abandonReceive', () => {
+  it('completeReceive keeps the other hosts claims, and of a version that is gone records nothing', () => {
+    const two = sliceOf([version('v1', 1, { receiving: { b: T0 + 10, c: T0 + 10 } })]);
+    const done = completeReceive(two, 'v1', 'b');
+    expect(done.kept).toBe(true);
+    expect(done.slice.volume?.versions.v1).toEqual(
+      version('v1', 1, { hosts: ['h', 'b'], receiving: { c: T0 + 10 } }),
+    );
+    const gone = sliceOf([]);
+    expect(completeReceive(gone, 'v1', 'b')).toEqual({ slice: gone, kept: false });
+  });
+
+  it('abandonReceive changes nothing without a claim, and drops the field with the last claim', () => {
+    const plain = sliceOf([version('v1', 1)]);
+    expect(abandonReceive(plain, 'v1', 'b')).toBe(plain);
+    const claimed = sliceOf([version('v1', 1, { receiving: { b: T0 } })]);
+    expect(abandonReceive(claimed, 'v1', 'b').volume?.versions.v1).toEqual(version('v1', 1));
+  });
+});
+
+describe('expiredReceives', () => {
+  it('lists the claims of the host that ended, never one of a copy the host holds', () => {
+    const slice = sliceOf([
+      version('v1', 1, { receiving: { b: T0 } }),
+      version('v2', 2, { receiving: { b: T0 + 1, c: T0 - 1 } }),
+      version('v3', 3, { hosts: ['h', 'b'], receiving: { b: T0 - 1 } }),
+    ]);
+    expect(expiredReceives(slice, 'b', T0)).toEqual(['v1']);
+    expect(expiredReceives(slice, 'b', T0 + 1)).toEqual(['v1', 'v2']);
+    expect(expiredReceives(slice, 'c', T0)).toEqual(['v2']);
+    expect(expiredReceives(sliceOf(null), 'b', T0)).toEqual([]);
+  });
+});
