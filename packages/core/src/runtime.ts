@@ -66,6 +66,14 @@ export {
   type VolumePage,
 } from './contracts/store.js';
 export {
+  type Agent,
+  type AgentEngine,
+  type HttpSourceOptions,
+  httpVersionSource,
+  type ServeOptions,
+  serveVersions,
+} from './engine/agent.js';
+export {
   CacheVolumes,
   type CacheVolumesOptions,
   type GcOptions,
