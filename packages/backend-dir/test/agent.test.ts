@@ -146,10 +146,40 @@ describe('the host agent: versions over HTTP between hosts, with the shared toke
     ]) {
       const response = await fetch(`${agent.url}${bad}`, authorized);
       expect(response.status, bad).toBe(400);
-      expect((await response.json()).code).toBe('INVALID_ARGUMENT');
+      expect(((await response.json()) as { code: string }).code).toBe('INVALID_ARGUMENT');
     }
     expect((await fetch(`${agent.url}${path}`, { ...authorized, method: 'POST' })).status).toBe(405);
     expect((await fetch(`${agent.url}${path}`, authorized)).status).toBe(200);
+  });
+
+  it('stops the sender when the receiver goes away mid-stream', async () => {
+    const { a, version } = await twoHosts();
+    let stopped = false;
+    const watched: AgentEngine = {
+      async send(name, request) {
+        const opened = await a.volumes.send(name, request);
+        // More than the socket buffers hold, so the agent waits for the receiver to read.
+        async function* endless(): AsyncGenerator<Uint8Array> {
+          try {
+            for await (const chunk of opened.stream) for (let i = 0; i < 1000; i++) yield chunk;
+          } finally {
+            stopped = true;
+          }
+        }
+        return { ...opened, stream: endless() };
+      },
+    };
+    const agent = await serve(watched);
+    const aborting = new AbortController();
+    const response = await fetch(`${agent.url}/v1/versions/default/deps/${version.id}`, {
+      headers: { authorization: `Bearer ${TOKEN}` },
+      signal: aborting.signal,
+    });
+    const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+    await reader.read();
+    await new Promise((resolve) => setTimeout(resolve, 200)); // the buffers fill: the agent waits
+    aborting.abort();
+    await expect.poll(() => stopped, { timeout: 5000 }).toBe(true);
   });
 
   it('answers NOT_FOUND for a version the serving host does not hold', async () => {

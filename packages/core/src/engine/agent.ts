@@ -1,4 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
+import { once } from 'node:events';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { TransferFormat } from '../contracts/backend.js';
@@ -115,8 +116,10 @@ export async function serveVersions(engine: AgentEngine, options: ServeOptions):
         'x-cachevol-base': opened.baseId ?? '',
         trailer: 'x-cachevol-sha256',
       });
+      // A receiver that goes away stops the sender (leaving the loop stops the stream's tool).
+      const gone = new Promise((resolve) => response.once('close', resolve));
       for await (const chunk of opened.stream) {
-        if (!response.write(chunk)) await new Promise((resolve) => response.once('drain', resolve));
+        if (!response.write(chunk)) await Promise.race([once(response, 'drain'), gone]);
         if (response.destroyed) return;
       }
       response.addTrailers({ 'x-cachevol-sha256': await opened.sha256 });
