@@ -489,8 +489,14 @@ export function createZfsBackendWith(
         (dataset) => ['clone', '-o', `refquota=${capacityBytes}`, snapshotOf(version), dataset],
         // A version still in `forks/` (its filing was cut short) is filed first.
         async (tree) => {
-          if (await fileFound(tree, versionId)) tree = await readRoot();
-          if (!isLiveVersion(tree, version)) notFound('version', versionId, layout.root);
+          // Looked at twice: another process's filing (a rename) can move the version while the
+          // tree is read, so that one read sees it in neither `forks/` nor `versions/`.
+          for (let look = 1; ; look++) {
+            if (await fileFound(tree, versionId)) tree = await readRoot();
+            if (isLiveVersion(tree, version)) return;
+            if (look === 2) notFound('version', versionId, layout.root);
+            tree = await readRoot();
+          }
         },
         // A removed version keeps its snapshot while forks use it: never fork it again. Its
         // removal mark, a file, is looked for alongside the clone (no second `zfs` process);

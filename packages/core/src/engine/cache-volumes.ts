@@ -415,6 +415,7 @@ export class CacheVolumes {
   async gc(options: GcOptions = {}): Promise<GcReport> {
     const reconcile = emptyReconcileReport();
     await repairDue(this.#ctx, false, reconcile);
+    await repairReceives(this.#ctx, this.host, reconcile);
     const removedVersions: VersionRef[] = [];
     const planner = retentionPlanner(this.#ctx.clock(), this.policy);
     const measureFailed = (id: string, error: unknown) => reconcile.errors.push({ id, error: String(error) });

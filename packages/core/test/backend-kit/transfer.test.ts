@@ -132,9 +132,10 @@ describe('streamCommand and pipeCommand', () => {
   });
 
   it('streamCommand kills the program when the reader stops early', async () => {
+    // The program writes a line, then would leave a mark 300 ms later unless it was killed.
     const marker = join(dir, 'still-running');
-    for await (const _ of streamCommand('sh', ['-c', `yes; touch ${marker}`])) break;
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    for await (const _ of streamCommand('sh', ['-c', `echo started; sleep 0.3; touch ${marker}`])) break;
+    await new Promise((resolve) => setTimeout(resolve, 900));
     await expect(stat(marker)).rejects.toMatchObject({ code: 'ENOENT' });
   });
 
