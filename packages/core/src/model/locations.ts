@@ -7,12 +7,11 @@
  * model; the store writes what they return.
  */
 import { CacheVolumeError } from '../errors.js';
-import type { VersionRecord, VolumeSlice } from './state.js';
+import type { VersionRecord, VolumeRecord, VolumeSlice } from './state.js';
 
-/** Replaces one version of the slice's volume. */
+/** Replaces one version of the slice's volume (callers found the version in it). */
 function withVersion(slice: VolumeSlice, version: VersionRecord): VolumeSlice {
-  const volume = slice.volume;
-  if (!volume) return slice;
+  const volume = slice.volume as VolumeRecord;
   return { ...slice, volume: { ...volume, versions: { ...volume.versions, [version.id]: version } } };
 }
 
@@ -58,8 +57,8 @@ export function beginReceive(
     );
   }
   if (version.hosts.includes(host)) return { slice, started: false };
-  const claim = version.receiving?.[host];
-  if (claim !== undefined && claim > now) {
+  const claim = version.receiving?.[host] ?? Number.NEGATIVE_INFINITY;
+  if (claim > now) {
     throw new CacheVolumeError(
       'CONFLICT',
       `Host "${host}" is receiving version "${versionId}" already (its claim ends at ${new Date(claim).toISOString()}).`,
@@ -124,8 +123,8 @@ export function abandonReceive(slice: VolumeSlice, versionId: string, host: stri
 export function expiredReceives(slice: VolumeSlice, host: string, now: number): string[] {
   return Object.values(slice.volume?.versions ?? {})
     .filter((version) => {
-      const claim = version.receiving?.[host];
-      return claim !== undefined && claim <= now && !version.hosts.includes(host);
+      const claim = version.receiving?.[host] ?? Number.POSITIVE_INFINITY;
+      return claim <= now && !version.hosts.includes(host);
     })
     .map((version) => version.id);
 }

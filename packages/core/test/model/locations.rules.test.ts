@@ -56,6 +56,16 @@ describe('completeReceive and abandonReceive', () => {
   });
 });
 
+describe('a volume or version that is not there', () => {
+  it('is NOT_FOUND to begin, nothing kept to complete, and unchanged to abandon', () => {
+    for (const slice of [sliceOf(null), sliceOf([])]) {
+      expect(thrown(() => beginReceive(slice, 'v1', 'b', T0, T0 + 10)).code).toBe('NOT_FOUND');
+      expect(completeReceive(slice, 'v1', 'b')).toEqual({ slice, kept: false });
+      expect(abandonReceive(slice, 'v1', 'b')).toBe(slice);
+    }
+  });
+});
+
 describe('expiredReceives', () => {
   it('lists the claims of the host that ended, never one of a copy the host holds', () => {
     const slice = sliceOf([
