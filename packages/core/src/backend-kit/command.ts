@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { CacheVolumeError, CommandFailedError } from '../errors.js';
 import { classifyStderr, errnoFromStderr, type StderrRule } from './stderr.js';
 
@@ -42,6 +42,59 @@ export interface CommandOptions {
 /** Keep at most this much of a command's standard error. */
 const STDERR_LIMIT = 64 * 1024;
 
+/** A program started by {@link spawnTool}. */
+export interface SpawnedTool {
+  /** Its process; `stdout` (unless `'ignore'`), `stderr`, and `stdin` with `'pipe'` are pipes. */
+  child: ChildProcess;
+  /** What it wrote to standard error so far, trimmed (at most the first 64 KiB). */
+  stderr(): string;
+  /**
+   * Its exit code once it closed (`null`: killed by a signal); rejects with `BACKEND_UNAVAILABLE`
+   * when it could not be started. Never an unhandled rejection.
+   */
+  exited: Promise<number | null>;
+}
+
+/**
+ * Starts a program with an argument array, never through a shell, with `LC_ALL=C` (so its
+ * messages can be matched), keeping its standard error: what {@link spawnCommand} and the
+ * streaming helpers (`streamCommand`, `pipeCommand`) are built on.
+ *
+ * @param command - the program
+ * @param args - its arguments
+ * @param options - standard input and output, environment, install hint
+ */
+export function spawnTool(
+  command: string,
+  args: readonly string[],
+  options: Pick<CommandOptions, 'env' | 'installHint' | 'stdout'> & { stdin?: 'pipe' | 'ignore' } = {},
+): SpawnedTool {
+  const child = spawn(command, [...args], {
+    shell: false,
+    stdio: [options.stdin ?? 'ignore', options.stdout ?? 'pipe', 'pipe'],
+    env: { ...process.env, LC_ALL: 'C', ...options.env },
+  });
+  let stderr = '';
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+    if (stderr.length < STDERR_LIMIT) stderr += chunk;
+  });
+  let spawned = false;
+  const exited = new Promise<number | null>((resolve, reject) => {
+    child.once('spawn', () => {
+      spawned = true;
+    });
+    child.once('error', (error: NodeJS.ErrnoException) => {
+      // After the spawn, an error is a failed kill: 'close' still reports how it ended.
+      if (!spawned) reject(startFailure(command, args, error, options.installHint));
+    });
+    child.once('close', (exitCode) => {
+      if (spawned) resolve(exitCode);
+    });
+  });
+  exited.catch(() => undefined); // the caller awaits it
+  return { child, stderr: () => stderr.trim(), exited };
+}
+
 /**
  * Runs a program with an argument array, never through a shell, with no standard input and
  * `LC_ALL=C` (so its messages can be matched). It resolves however the program exits: the
@@ -59,73 +112,43 @@ const STDERR_LIMIT = 64 * 1024;
  * if (exitCode !== 0 && /busy/.test(stderr)) ...
  * ```
  */
-export function spawnCommand(
+export async function spawnCommand(
   command: string,
   args: readonly string[],
   options: CommandOptions = {},
 ): Promise<CommandResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, [...args], {
-      shell: false,
-      stdio: ['ignore', options.stdout ?? 'pipe', 'pipe'],
-      env: { ...process.env, LC_ALL: 'C', ...options.env },
-    });
-    let spawned = false;
-    let timedOut = false;
-    let stdout = '';
-    let stderr = '';
-    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
-      stdout += chunk;
-    });
-    child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
-      if (stderr.length < STDERR_LIMIT) stderr += chunk;
-    });
-    const kill = () => child.kill('SIGTERM');
-    const timer =
-      options.timeoutMs === undefined
-        ? undefined
-        : setTimeout(() => {
-            timedOut = true;
-            kill();
-          }, options.timeoutMs);
-    if (options.signal?.aborted) kill();
-    options.signal?.addEventListener('abort', kill, { once: true });
-    const done = () => {
-      if (timer) clearTimeout(timer);
-      options.signal?.removeEventListener('abort', kill);
-    };
-    child.once('spawn', () => {
-      spawned = true;
-    });
-    child.once('error', (error: NodeJS.ErrnoException) => {
-      if (spawned) return; // a failed kill: 'close' still reports how it ended
-      done();
-      reject(startFailure(command, args, error, options.installHint));
-    });
-    child.once('close', (exitCode) => {
-      if (!spawned) return;
-      done();
-      const text = stderr.trim();
-      resolve({
-        exitCode,
-        stdout,
-        stderr: timedOut ? `timed out after ${options.timeoutMs} ms${text ? `. ${text}` : ''}` : text,
-        timedOut,
-      });
-    });
+  const { child, stderr, exited } = spawnTool(command, args, options);
+  let stdout = '';
+  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+    stdout += chunk;
   });
+  let timedOut = false;
+  const kill = () => child.kill('SIGTERM');
+  const timer =
+    options.timeoutMs === undefined
+      ? undefined
+      : setTimeout(() => {
+          timedOut = true;
+          kill();
+        }, options.timeoutMs);
+  if (options.signal?.aborted) kill();
+  options.signal?.addEventListener('abort', kill, { once: true });
+  try {
+    const exitCode = await exited;
+    const text = stderr();
+    return {
+      exitCode,
+      stdout,
+      stderr: timedOut ? `timed out after ${options.timeoutMs} ms${text ? `. ${text}` : ''}` : text,
+      timedOut,
+    };
+  } finally {
+    if (timer) clearTimeout(timer);
+    options.signal?.removeEventListener('abort', kill);
+  }
 }
 
-/**
- * The `BACKEND_UNAVAILABLE` error of a program that could not be started: missing (with the
- * install hint) or not executable.
- *
- * @param command - the program
- * @param args - its arguments
- * @param error - the spawn error
- * @param installHint - what to install when it is missing
- */
-export function startFailure(
+function startFailure(
   command: string,
   args: readonly string[],
   error: NodeJS.ErrnoException,

@@ -1,54 +1,27 @@
-import { spawn } from 'node:child_process';
 import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { type CommandOptions, commandFailure, startFailure } from './command.js';
+import { type CommandOptions, commandFailure, spawnTool } from './command.js';
 import { errnoCode } from './fs.js';
-
-/** Keep at most this much of a command's standard error. */
-const STDERR_LIMIT = 64 * 1024;
 
 /** Options for {@link streamCommand} and {@link pipeCommand}. */
 export type StreamCommandOptions = Pick<CommandOptions, 'installHint' | 'failures' | 'env'>;
 
-/** Spawns `command` with the standard error kept, and a promise of its exit code. */
+/** Starts `command` (see `spawnTool`), with a check that it exited 0. */
 function start(
   command: string,
   args: readonly string[],
   stdin: 'pipe' | 'ignore',
   options: StreamCommandOptions,
 ) {
-  const child = spawn(command, [...args], {
-    shell: false,
-    stdio: [stdin, 'pipe', 'pipe'],
-    env: { ...process.env, LC_ALL: 'C', ...options.env },
-  });
-  // Both are pipes (see stdio above); standard input is one when asked for.
-  const stdout = child.stdout as Readable;
-  const input = child.stdin as Writable;
-  let stderr = '';
-  (child.stderr as Readable).setEncoding('utf8').on('data', (chunk: string) => {
-    if (stderr.length < STDERR_LIMIT) stderr += chunk;
-  });
-  let spawned = false;
-  const exited = new Promise<number | null>((resolve, reject) => {
-    child.once('spawn', () => {
-      spawned = true;
-    });
-    child.once('error', (error: NodeJS.ErrnoException) => {
-      if (!spawned) reject(startFailure(command, args, error, options.installHint));
-    });
-    child.once('close', (exitCode) => {
-      if (spawned) resolve(exitCode);
-    });
-  });
-  exited.catch(() => undefined); // awaited by the caller; never an unhandled rejection
+  const tool = spawnTool(command, args, { ...options, stdin });
   /** Resolves when it exited 0; throws its failure otherwise. */
   const succeeded = async (): Promise<void> => {
-    const exitCode = await exited;
+    const exitCode = await tool.exited;
     if (exitCode !== 0)
-      throw commandFailure(command, args, { exitCode, stderr: stderr.trim() }, options.failures);
+      throw commandFailure(command, args, { exitCode, stderr: tool.stderr() }, options.failures);
   };
-  return { child, stdout, input, exited, succeeded };
+  // Both are pipes (see spawnTool); standard input is one when asked for.
+  return { ...tool, stdout: tool.child.stdout as Readable, input: tool.child.stdin as Writable, succeeded };
 }
 
 /**
