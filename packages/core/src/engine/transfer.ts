@@ -151,8 +151,9 @@ function hashed(sent: VersionStream): OpenedVersion {
  * Receives a version that other hosts hold into this host's backend, from `source`, and records
  * this host among its `hosts`: claimed first (a second pull of it here gets `CONFLICT`),
  * relative to a version this host holds where the sender can, whole when the receiver lacks
- * that base after all. A version removed meanwhile is not kept. On failure the claim is
- * dropped and the backend keeps nothing of it.
+ * that base after all. A version removed meanwhile is not kept. A receive that fails leaves
+ * nothing in the backend, and its claim is dropped; a copy that arrived whole but could not be
+ * recorded (the store failed) keeps the claim, so that `reconcile()` removes it once it ends.
  *
  * @param ctx - the engine
  * @param host - this engine's host
@@ -175,6 +176,14 @@ export async function pullVersion(
     return { slice: outcome.slice, result: outcome };
   });
   if (!begun.started) return { versionId, received: false, format: null, baseId: null, bytes: 0 };
+  const release = () =>
+    ctx.store.transact(key, (slice) => ({
+      slice: abandonReceive(slice, versionId, host),
+      result: undefined,
+    }));
+  // True while this host's backend holds a copy that the store does not record: the claim then
+  // stays on failure, so that reconcile() removes the copy once the claim ends.
+  let unrecorded = false;
   try {
     const formats = backend.transferFormats ?? [];
     const bases = heldBases(begun.slice.volume, versionId, host);
@@ -192,11 +201,7 @@ export async function pullVersion(
           backend,
           versionId,
           counted(),
-          {
-            format: opened.format,
-            baseId: opened.baseId,
-            sha256: opened.sha256,
-          },
+          { format: opened.format, baseId: opened.baseId, sha256: opened.sha256 },
         ),
       );
       return { versionId, received: true, format: opened.format, baseId: opened.baseId, bytes };
@@ -209,17 +214,19 @@ export async function pullVersion(
       if (!isCacheVolumeError(error, 'NOT_FOUND') || bases.length === 0) throw error;
       report = await receive([]);
     }
+    unrecorded = true;
     const done = await ctx.store.transact(key, (slice) => {
       const outcome = completeReceive(slice, versionId, host);
-      return { slice: outcome.slice, result: outcome };
+      // A version removed meanwhile: the claim stays until its copy here is removed (below).
+      return { slice: outcome.kept ? outcome.slice : slice, result: outcome };
     });
-    if (!done.kept) await ctx.queues.backend(() => backend.removeVersion(versionId));
+    if (done.kept) return report;
+    await ctx.queues.backend(() => backend.removeVersion(versionId));
+    unrecorded = false;
+    await release();
     return report;
   } catch (error) {
-    await ctx.store.transact(key, (slice) => ({
-      slice: abandonReceive(slice, versionId, host),
-      result: undefined,
-    }));
+    if (!unrecorded) await release().catch(() => undefined);
     throw error;
   }
 }
