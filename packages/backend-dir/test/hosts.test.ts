@@ -136,6 +136,50 @@ describe('hosts sharing a store move versions between their backends', () => {
     expect(slice.volume?.versions[version.id]?.hosts).toEqual(['a']);
   });
 
+  it('a receive that outlasts its claim records nothing once reconcile took it over and removed the copy', async () => {
+    const store = createMemoryStore();
+    const clock = { now: 1_700_000_000_000 };
+    const a = host('a', store, clock);
+    const version = await (await a.volumes.attach('deps')).commit();
+    // B's backend finishes the receive, then the pull stalls before it records the copy.
+    const backend = createDirBackend({ root: tempDir() });
+    let received: () => void = () => undefined;
+    const inBackend = new Promise<void>((resolve) => {
+      received = resolve;
+    });
+    let resume: () => void = () => undefined;
+    const resumed = new Promise<void>((resolve) => {
+      resume = resolve;
+    });
+    const slow = new Proxy(backend, {
+      get(target, property, receiver) {
+        if (property !== 'receiveVersion') return Reflect.get(target, property, receiver);
+        return async (...args: Parameters<NonNullable<DirBackend['receiveVersion']>>) => {
+          const usage = await (target.receiveVersion as NonNullable<DirBackend['receiveVersion']>).call(
+            target,
+            ...args,
+          );
+          received();
+          await resumed;
+          return usage;
+        };
+      },
+    });
+    const b = new CacheVolumes({ backend: slow, store, host: 'b', clock: () => clock.now, leaseMs: 60_000 });
+    const pulling = b
+      .pull('deps', { from: { open: (r) => a.volumes.send(r.name, r) } })
+      .catch((error: unknown) => error);
+    await inBackend;
+    clock.now += 120_000;
+    expect((await b.reconcile()).abandonedReceives).toEqual([version.id]);
+    resume();
+    expect(((await pulling) as { code?: string }).code).toBe('CONFLICT');
+    const slice = await store.read({ scope: 'default', name: 'deps' });
+    expect(slice.volume?.versions[version.id]?.hosts).toEqual(['a']);
+    expect(await versionsIn(backend)).toEqual([]);
+    expect((await b.lookup('deps')).result).toBe('miss');
+  });
+
   it('reconcile cleans up a receive that a crash cut short, once its claim ran out', async () => {
     const store = createMemoryStore();
     const clock = { now: 1_700_000_000_000 };

@@ -141,6 +141,7 @@ export {
   type CompleteReceive,
   completeReceive,
   expiredReceives,
+  takeOverReceive,
 } from './model/locations.js';
 export { DAY_MS, DEFAULT_POLICY, type Policy, resolvePolicy } from './model/policy.js';
 export {

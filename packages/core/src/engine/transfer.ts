@@ -1,7 +1,13 @@
 import { createHash } from 'node:crypto';
 import type { TransferFormat, VersionStream } from '../contracts/backend.js';
 import { CacheVolumeError, isCacheVolumeError } from '../errors.js';
-import { abandonReceive, beginReceive, completeReceive, expiredReceives } from '../model/locations.js';
+import {
+  abandonReceive,
+  beginReceive,
+  completeReceive,
+  expiredReceives,
+  takeOverReceive,
+} from '../model/locations.js';
 import type { VersionRecord, VolumeKey, VolumeRecord, VolumeSlice } from '../model/state.js';
 import type { EngineContext } from './context.js';
 import { allSlices } from './recovery.js';
@@ -171,14 +177,15 @@ export async function pullVersion(
   const { backend } = ctx;
   if (!backend.capabilities.transfer || !backend.receiveVersion) return cannot('receive', ctx);
   const now = ctx.clock();
+  const claim = now + ctx.leaseMs;
   const begun = await ctx.store.transact(key, (slice) => {
-    const outcome = beginReceive(slice, versionId, host, now, now + ctx.leaseMs);
+    const outcome = beginReceive(slice, versionId, host, now, claim);
     return { slice: outcome.slice, result: outcome };
   });
   if (!begun.started) return { versionId, received: false, format: null, baseId: null, bytes: 0 };
   const release = () =>
     ctx.store.transact(key, (slice) => ({
-      slice: abandonReceive(slice, versionId, host),
+      slice: abandonReceive(slice, versionId, host, claim),
       result: undefined,
     }));
   // True while this host's backend holds a copy that the store does not record: the claim then
@@ -216,11 +223,20 @@ export async function pullVersion(
     }
     unrecorded = true;
     const done = await ctx.store.transact(key, (slice) => {
-      const outcome = completeReceive(slice, versionId, host);
+      const outcome = completeReceive(slice, versionId, host, claim);
       // A version removed meanwhile: the claim stays until its copy here is removed (below).
       return { slice: outcome.kept ? outcome.slice : slice, result: outcome };
     });
     if (done.kept) return report;
+    if (!done.claimed) {
+      // The claim ran out and a clean-up took it over: it removes the copy, not this receive.
+      unrecorded = false;
+      throw new CacheVolumeError(
+        'CONFLICT',
+        `The receive of version "${versionId}" outlasted its claim, which a clean-up took over; the copy is not recorded.`,
+        { details: { versionId, host } },
+      );
+    }
     await ctx.queues.backend(() => backend.removeVersion(versionId));
     unrecorded = false;
     await release();
@@ -253,12 +269,20 @@ export async function repairReceives(
   }
   for (const { key, versionId } of cut) {
     try {
+      // Taken over first, so that neither the receive that made the claim nor a new one on this
+      // host can record a copy while the clean-up removes it.
+      const until = ctx.clock() + ctx.leaseMs;
+      const taken = await ctx.store.transact(key, (slice: VolumeSlice) => {
+        const next = takeOverReceive(slice, versionId, host, ctx.clock(), until);
+        return { slice: next ?? slice, result: next !== undefined };
+      });
+      if (!taken) continue;
       if (ctx.backend.capabilities.transfer)
         await ctx.queues.backend(() => ctx.backend.removeVersion(versionId));
-      await ctx.store.transact(key, (slice: VolumeSlice) => {
-        const still = expiredReceives(slice, host, ctx.clock()).includes(versionId);
-        return { slice: still ? abandonReceive(slice, versionId, host) : slice, result: undefined };
-      });
+      await ctx.store.transact(key, (slice: VolumeSlice) => ({
+        slice: abandonReceive(slice, versionId, host, until),
+        result: undefined,
+      }));
       report.abandonedReceives.push(versionId);
     } catch (error) {
       report.errors.push({ id: versionId, error: String(error) });

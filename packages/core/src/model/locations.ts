@@ -3,8 +3,10 @@
  * holds it whole. A host that receives a copy from another host first claims it in
  * `receiving` (host → when the claim ends), so that two receives on one host never collide and
  * a receive that a crash cut short is found and cleaned up; once the copy is whole and checked,
- * the host moves from `receiving` to `hosts`. Pure functions of the slice, like the rest of the
- * model; the store writes what they return.
+ * the host moves from `receiving` to `hosts`. A claim is known by its end: the receive that
+ * made it completes or abandons it only while it is still that claim, so a receive whose claim
+ * ran out and was taken over by a clean-up (see {@link takeOverReceive}) records nothing. Pure
+ * functions of the slice, like the rest of the model; the store writes what they return.
  */
 import { CacheVolumeError } from '../errors.js';
 import type { VersionRecord, VolumeRecord, VolumeSlice } from './state.js';
@@ -74,47 +76,91 @@ export interface CompleteReceive {
   /** The slice with the host among the version's `hosts` (or only its claim dropped). */
   slice: VolumeSlice;
   /**
-   * `false` when the version was removed (or began to be) while it was received: the host's
-   * copy is not recorded, and the caller removes it from its backend.
+   * `false` when the copy is not recorded: the version was removed (or began to be) while it
+   * was received, or the claim is no longer the receive's own (see `claimed`).
    */
   kept: boolean;
+  /**
+   * Whether the claim was still the receive's own. When it was not, a clean-up took it over
+   * and removes the copy itself; the receive must leave the backend alone.
+   */
+  claimed: boolean;
 }
 
 /**
  * Records a received copy: the host leaves `receiving` and joins `hosts`. A version that went
- * meanwhile keeps no record of the copy (`kept: false`).
+ * meanwhile keeps no record of the copy (`kept: false`, the claim dropped); nor does a claim
+ * that is no longer the receive's own (`claimed: false`, the slice unchanged).
  *
  * @param slice - the version's volume
  * @param versionId - the version
  * @param host - the host that received it
+ * @param claim - the end of the receive's claim, as {@link beginReceive} set it
  */
-export function completeReceive(slice: VolumeSlice, versionId: string, host: string): CompleteReceive {
+export function completeReceive(
+  slice: VolumeSlice,
+  versionId: string,
+  host: string,
+  claim: number,
+): CompleteReceive {
   const version = slice.volume?.versions[versionId];
-  if (!version) return { slice, kept: false };
+  if (version?.receiving?.[host] !== claim) return { slice, kept: false, claimed: false };
   const released = withoutClaim(version, host);
-  if (version.state !== 'committed') return { slice: withVersion(slice, released), kept: false };
+  if (version.state !== 'committed')
+    return { slice: withVersion(slice, released), kept: false, claimed: true };
   const hosts = version.hosts.includes(host) ? version.hosts : [...version.hosts, host];
-  return { slice: withVersion(slice, { ...released, hosts }), kept: true };
+  return { slice: withVersion(slice, { ...released, hosts }), kept: true, claimed: true };
 }
 
 /**
  * Drops a host's claim without recording a copy (the receive failed and removed what it had
- * received). Nothing changes when there is no claim.
+ * received). Nothing changes when the claim is not that one (there is none, or another took it).
  *
  * @param slice - the version's volume
  * @param versionId - the version
  * @param host - the host whose receive ended
+ * @param claim - the end of the claim to drop
  */
-export function abandonReceive(slice: VolumeSlice, versionId: string, host: string): VolumeSlice {
+export function abandonReceive(
+  slice: VolumeSlice,
+  versionId: string,
+  host: string,
+  claim: number,
+): VolumeSlice {
   const version = slice.volume?.versions[versionId];
-  if (version?.receiving?.[host] === undefined) return slice;
+  if (version?.receiving?.[host] !== claim) return slice;
   return withVersion(slice, withoutClaim(version, host));
 }
 
 /**
+ * Takes over a host's receive whose claim ran out without the copy being recorded, for the
+ * clean-up that removes what it left: the claim gets the new end `until`, so neither the
+ * receive that made the old claim (it can no longer complete) nor a new receive on the host
+ * (`CONFLICT` until then) runs beside the clean-up.
+ *
+ * @param slice - the version's volume
+ * @param versionId - the version
+ * @param host - the host
+ * @param now - the time (ms since epoch)
+ * @param until - the clean-up's claim end
+ * @returns the slice with the claim taken over, or `undefined` when there is no such claim
+ */
+export function takeOverReceive(
+  slice: VolumeSlice,
+  versionId: string,
+  host: string,
+  now: number,
+  until: number,
+): VolumeSlice | undefined {
+  if (!expiredReceives(slice, host, now).includes(versionId)) return undefined;
+  const version = slice.volume?.versions[versionId] as VersionRecord;
+  return withVersion(slice, { ...version, receiving: { ...version.receiving, [host]: until } });
+}
+
+/**
  * The versions whose receive by `host` was claimed and not completed by the end of its claim:
- * a crash cut it short, and what it left in the host's backend is to be removed before the
- * claim is dropped ({@link abandonReceive}).
+ * a crash cut it short, and what it left in the host's backend is to be removed under a claim
+ * of its own ({@link takeOverReceive}) before the claim is dropped ({@link abandonReceive}).
  *
  * @param slice - a volume's slice
  * @param host - the host

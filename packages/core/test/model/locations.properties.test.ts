@@ -40,7 +40,7 @@ describe('copies on several hosts', () => {
         }
         expect(versionIn(begun.slice, versionId).hosts).toEqual(before.hosts);
         expect(expiredReceives(begun.slice, host, NOW)).toEqual(expiredReceives(slice, host, NOW));
-        const done = completeReceive(begun.slice, versionId, host);
+        const done = completeReceive(begun.slice, versionId, host, NOW + LEASE);
         expect(done.kept).toBe(true);
         const after = versionIn(done.slice, versionId);
         expect(after.hosts).toEqual([...before.hosts, host]);
@@ -69,7 +69,7 @@ describe('copies on several hosts', () => {
           expect(second().started).toBe(true);
           expect(expiredReceives(begun, host, NOW + later)).toContain(versionId);
         }
-        expect(versionIn(abandonReceive(begun, versionId, host), versionId)).toEqual(
+        expect(versionIn(abandonReceive(begun, versionId, host, NOW + LEASE), versionId)).toEqual(
           versionIn(slice, versionId),
         );
       }),
@@ -91,7 +91,7 @@ describe('copies on several hosts', () => {
             versions: { ...begun.volume.versions, [versionId]: { ...version, state: 'removing' } },
           },
         };
-        const done = completeReceive(removing, versionId, host);
+        const done = completeReceive(removing, versionId, host, NOW + LEASE);
         expect(done.kept).toBe(false);
         expect(versionIn(done.slice, versionId).hosts).not.toContain(host);
         expect(versionIn(done.slice, versionId).receiving?.[host]).toBeUndefined();

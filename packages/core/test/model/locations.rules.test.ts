@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { abandonReceive, beginReceive, completeReceive, expiredReceives } from '../../src/model/locations.js';
+import {
+  abandonReceive,
+  beginReceive,
+  completeReceive,
+  expiredReceives,
+  takeOverReceive,
+} from '../../src/model/locations.js';
 import { sliceOf, T0, thrown, version } from './fixtures.js';
 
 /** One test per rule of `model/locations.ts`, named after it (the properties are in locations.properties). */
@@ -39,20 +45,66 @@ describe('beginReceive', () => {
 describe('completeReceive and abandonReceive', () => {
   it('completeReceive keeps the other hosts claims, and of a version that is gone records nothing', () => {
     const two = sliceOf([version('v1', 1, { receiving: { b: T0 + 10, c: T0 + 10 } })]);
-    const done = completeReceive(two, 'v1', 'b');
+    const done = completeReceive(two, 'v1', 'b', T0 + 10);
     expect(done.kept).toBe(true);
+    expect(done.claimed).toBe(true);
     expect(done.slice.volume?.versions.v1).toEqual(
       version('v1', 1, { hosts: ['h', 'b'], receiving: { c: T0 + 10 } }),
     );
     const gone = sliceOf([]);
-    expect(completeReceive(gone, 'v1', 'b')).toEqual({ slice: gone, kept: false });
+    expect(completeReceive(gone, 'v1', 'b', T0 + 10)).toEqual({ slice: gone, kept: false, claimed: false });
   });
 
   it('abandonReceive changes nothing without a claim, and drops the field with the last claim', () => {
     const plain = sliceOf([version('v1', 1)]);
-    expect(abandonReceive(plain, 'v1', 'b')).toBe(plain);
+    expect(abandonReceive(plain, 'v1', 'b', T0)).toBe(plain);
     const claimed = sliceOf([version('v1', 1, { receiving: { b: T0 } })]);
-    expect(abandonReceive(claimed, 'v1', 'b').volume?.versions.v1).toEqual(version('v1', 1));
+    expect(abandonReceive(claimed, 'v1', 'b', T0).volume?.versions.v1).toEqual(version('v1', 1));
+  });
+});
+
+describe("a claim that is no longer the receive's own", () => {
+  it('takeOverReceive takes only a claim that ended, of a host without the copy, and gives it the new end', () => {
+    const slice = sliceOf([
+      version('v1', 1, { receiving: { b: T0 } }),
+      version('v2', 2, { receiving: { b: T0 + 5 } }),
+    ]);
+    const taken = takeOverReceive(slice, 'v1', 'b', T0, T0 + 60);
+    expect(taken?.volume?.versions.v1?.receiving).toEqual({ b: T0 + 60 });
+    expect(takeOverReceive(slice, 'v2', 'b', T0, T0 + 60)).toBeUndefined();
+    expect(takeOverReceive(slice, 'v1', 'c', T0, T0 + 60)).toBeUndefined();
+    const held = sliceOf([version('v1', 1, { hosts: ['h', 'b'], receiving: { b: T0 } })]);
+    expect(takeOverReceive(held, 'v1', 'b', T0, T0 + 60)).toBeUndefined();
+  });
+
+  it('the receive that made a taken-over claim can neither complete nor abandon it', () => {
+    const taken = takeOverReceive(
+      sliceOf([version('v1', 1, { receiving: { b: T0 } })]),
+      'v1',
+      'b',
+      T0,
+      T0 + 60,
+    );
+    if (!taken) throw new Error('not taken over');
+    expect(completeReceive(taken, 'v1', 'b', T0)).toEqual({ slice: taken, kept: false, claimed: false });
+    expect(abandonReceive(taken, 'v1', 'b', T0)).toBe(taken);
+    expect(thrown(() => beginReceive(taken, 'v1', 'b', T0 + 59, T0 + 100)).code).toBe('CONFLICT');
+    expect(abandonReceive(taken, 'v1', 'b', T0 + 60).volume?.versions.v1).toEqual(version('v1', 1));
+  });
+});
+
+describe('completeReceive of a version removed meanwhile, or never claimed', () => {
+  it('drops its own claim on a removing version without recording it, and leaves an unclaimed one alone', () => {
+    const removing = sliceOf([version('v1', 1, { state: 'removing', receiving: { b: T0 } })]);
+    const done = completeReceive(removing, 'v1', 'b', T0);
+    expect(done).toMatchObject({ kept: false, claimed: true });
+    expect(done.slice.volume?.versions.v1).toEqual(version('v1', 1, { state: 'removing' }));
+    const unclaimed = sliceOf([version('v1', 1)]);
+    expect(completeReceive(unclaimed, 'v1', 'b', T0)).toEqual({
+      slice: unclaimed,
+      kept: false,
+      claimed: false,
+    });
   });
 });
 
@@ -60,8 +112,8 @@ describe('a volume or version that is not there', () => {
   it('is NOT_FOUND to begin, nothing kept to complete, and unchanged to abandon', () => {
     for (const slice of [sliceOf(null), sliceOf([])]) {
       expect(thrown(() => beginReceive(slice, 'v1', 'b', T0, T0 + 10)).code).toBe('NOT_FOUND');
-      expect(completeReceive(slice, 'v1', 'b')).toEqual({ slice, kept: false });
-      expect(abandonReceive(slice, 'v1', 'b')).toBe(slice);
+      expect(completeReceive(slice, 'v1', 'b', T0)).toEqual({ slice, kept: false, claimed: false });
+      expect(abandonReceive(slice, 'v1', 'b', T0)).toBe(slice);
     }
   });
 });
