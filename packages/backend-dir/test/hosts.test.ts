@@ -105,36 +105,42 @@ describe('hosts sharing a store move versions between their backends', () => {
     expect(await versionsIn(c.backend)).toEqual([]);
   });
 
-  it('a copy received but not recorded (the store failed) keeps its claim, and reconcile removes it', async () => {
-    const store = createMemoryStore();
-    const clock = { now: 1_700_000_000_000 };
-    const a = host('a', store, clock);
-    const version = await (await a.volumes.attach('deps')).commit();
-    // B's store fails the write that would record its copy (the second write of the pull).
-    let writes = 0;
-    const failing: Store = new Proxy(store, {
-      get(target, property, receiver) {
-        if (property !== 'transact') return Reflect.get(target, property, receiver);
-        return (...args: Parameters<Store['transact']>) => {
-          writes += 1;
-          if (writes === 2) return Promise.reject(new Error('the database went away'));
-          return target.transact(...args);
-        };
-      },
-    });
-    const b = host('b', failing, clock);
-    await expect(
-      b.volumes.pull('deps', { from: { open: (r) => a.volumes.send(r.name, r) } }),
-    ).rejects.toThrow(/went away/);
-    expect((await b.volumes.lookup('deps')).result).toBe('miss');
+  it.each([
+    ['reconcile', (volumes: CacheVolumes) => volumes.reconcile()],
+    ['gc', async (volumes: CacheVolumes) => (await volumes.gc()).reconcile],
+  ] as const)(
+    'a copy received but not recorded (the store failed) keeps its claim, and %s removes it',
+    async (_, repair) => {
+      const store = createMemoryStore();
+      const clock = { now: 1_700_000_000_000 };
+      const a = host('a', store, clock);
+      const version = await (await a.volumes.attach('deps')).commit();
+      // B's store fails the write that would record its copy (the second write of the pull).
+      let writes = 0;
+      const failing: Store = new Proxy(store, {
+        get(target, property, receiver) {
+          if (property !== 'transact') return Reflect.get(target, property, receiver);
+          return (...args: Parameters<Store['transact']>) => {
+            writes += 1;
+            if (writes === 2) return Promise.reject(new Error('the database went away'));
+            return target.transact(...args);
+          };
+        },
+      });
+      const b = host('b', failing, clock);
+      await expect(
+        b.volumes.pull('deps', { from: { open: (r) => a.volumes.send(r.name, r) } }),
+      ).rejects.toThrow(/went away/);
+      expect((await b.volumes.lookup('deps')).result).toBe('miss');
 
-    clock.now += 120_000;
-    expect((await b.volumes.reconcile()).abandonedReceives).toEqual([version.id]);
-    expect(await versionsIn(b.backend)).toEqual([]);
-    const slice = await store.read({ scope: 'default', name: 'deps' });
-    expect(slice.volume?.versions[version.id]?.receiving).toBeUndefined();
-    expect(slice.volume?.versions[version.id]?.hosts).toEqual(['a']);
-  });
+      clock.now += 120_000;
+      expect((await repair(b.volumes)).abandonedReceives).toEqual([version.id]);
+      expect(await versionsIn(b.backend)).toEqual([]);
+      const slice = await store.read({ scope: 'default', name: 'deps' });
+      expect(slice.volume?.versions[version.id]?.receiving).toBeUndefined();
+      expect(slice.volume?.versions[version.id]?.hosts).toEqual(['a']);
+    },
+  );
 
   it('a receive that outlasts its claim records nothing once reconcile took it over and removed the copy', async () => {
     const store = createMemoryStore();

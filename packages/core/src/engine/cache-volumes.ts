@@ -39,10 +39,13 @@ import { allSlices, emptyReconcileReport, repairDue, sweepBackend } from './reco
 import type { FinishOutcome, GcReport, ReconcileReport } from './reports.js';
 import { abandonFork, attachFork, commitFork, removePlanned, removeVersion } from './steps.js';
 import {
+  type CutReceive,
+  cutReceives,
   type OpenedVersion,
   openVersion,
   type PullReport,
   pullVersion,
+  removeCutReceives,
   repairReceives,
   type SendRequest,
   type VersionSource,
@@ -415,12 +418,16 @@ export class CacheVolumes {
   async gc(options: GcOptions = {}): Promise<GcReport> {
     const reconcile = emptyReconcileReport();
     await repairDue(this.#ctx, false, reconcile);
-    await repairReceives(this.#ctx, this.host, reconcile);
     const removedVersions: VersionRef[] = [];
-    const planner = retentionPlanner(this.#ctx.clock(), this.policy);
+    const now = this.#ctx.clock();
+    const planner = retentionPlanner(now, this.policy);
     const measureFailed = (id: string, error: unknown) => reconcile.errors.push({ id, error: String(error) });
-    for await (const slice of allSlices(this.#ctx))
+    const cut: CutReceive[] = [];
+    for await (const slice of allSlices(this.#ctx)) {
+      cut.push(...cutReceives(slice, this.host, now));
       planner.add(await measureEstimates(this.#ctx, slice, this.host, measureFailed));
+    }
+    await removeCutReceives(this.#ctx, this.host, cut, reconcile);
     for (const planned of planner.plan()) {
       try {
         const removed = await this.#onVolume(planned, () => removePlanned(this.#ctx, planned));

@@ -247,10 +247,28 @@ export async function pullVersion(
   }
 }
 
+/** A receive on this host whose claim ran out: what {@link removeCutReceives} cleans up. */
+export interface CutReceive {
+  key: VolumeKey;
+  versionId: string;
+}
+
 /**
- * Cleans up receives on this host that a crash cut short: for each claim whose end passed
- * without the copy being recorded, removes what the backend may hold of the version, then drops
- * the claim.
+ * The receives on this host in one volume's slice whose claim ended without the copy being
+ * recorded (a crash, or a store that failed, cut them short).
+ *
+ * @param slice - a volume's slice, as read
+ * @param host - this engine's host
+ * @param now - the time (ms since epoch)
+ */
+export function cutReceives(slice: VolumeSlice, host: string, now: number): CutReceive[] {
+  const key = { scope: slice.scope, name: slice.name };
+  return expiredReceives(slice, host, now).map((versionId) => ({ key, versionId }));
+}
+
+/**
+ * Cleans up receives on this host that a crash cut short, in every volume (one walk of the
+ * store; `gc()` gathers them in its own walk instead, see {@link cutReceives}).
  *
  * @param ctx - the engine
  * @param host - this engine's host
@@ -262,11 +280,26 @@ export async function repairReceives(
   report: ReconcileReport,
 ): Promise<void> {
   const now = ctx.clock();
-  const cut: { key: VolumeKey; versionId: string }[] = [];
-  for await (const slice of allSlices(ctx)) {
-    const key = { scope: slice.scope, name: slice.name };
-    for (const versionId of expiredReceives(slice, host, now)) cut.push({ key, versionId });
-  }
+  const cut: CutReceive[] = [];
+  for await (const slice of allSlices(ctx)) cut.push(...cutReceives(slice, host, now));
+  await removeCutReceives(ctx, host, cut, report);
+}
+
+/**
+ * For each receive whose claim ran out: takes the claim over, removes what the backend may
+ * hold of the version, then drops the claim.
+ *
+ * @param ctx - the engine
+ * @param host - this engine's host
+ * @param cut - the receives, from {@link cutReceives}
+ * @param report - where removed versions and errors go
+ */
+export async function removeCutReceives(
+  ctx: EngineContext,
+  host: string,
+  cut: readonly CutReceive[],
+  report: ReconcileReport,
+): Promise<void> {
   for (const { key, versionId } of cut) {
     try {
       // Taken over first, so that neither the receive that made the claim nor a new one on this
