@@ -82,6 +82,12 @@ export {
   type ReconcileOptions,
 } from './engine/cache-volumes.js';
 export type { AbandonReason, CacheVolumeEvents, Listener } from './engine/events.js';
+export {
+  DEFAULT_BYTES_PER_SECOND,
+  DEFAULT_SETUP_MS,
+  DEFAULT_TRANSFER_BUDGET_MS,
+  type FleetOptions,
+} from './engine/fleet.js';
 export { type ForkActions, ForkHandle } from './engine/fork-handle.js';
 export {
   LINK_METHODS,
@@ -143,6 +149,16 @@ export {
   expiredReceives,
   takeOverReceive,
 } from './model/locations.js';
+export {
+  type AttachPlan,
+  estimateTransfer,
+  type FleetView,
+  heldBases,
+  type PlacementSource,
+  planAttach,
+  type TransferEstimate,
+  UNKNOWN_CHANGE_SHARE,
+} from './model/placement.js';
 export { DAY_MS, DEFAULT_POLICY, type Policy, resolvePolicy } from './model/policy.js';
 export {
   isRemovable,

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Backend } from '../contracts/backend.js';
 import type { Store } from '../contracts/store.js';
-import { CacheVolumeError } from '../errors.js';
+import { CacheVolumeError, isCacheVolumeError } from '../errors.js';
 import { isBorrowed } from '../model/fallback.js';
 import { type Policy, resolvePolicy } from '../model/policy.js';
 import { retentionPlanner } from '../model/retention.js';
@@ -22,6 +22,7 @@ import { parseOptions } from '../options.js';
 import { parseSize } from '../size.js';
 import type { EngineContext } from './context.js';
 import { type AbandonReason, type CacheVolumeEvents, Emitter, type Listener } from './events.js';
+import { Fleet, type FleetOptions } from './fleet.js';
 import { ForkHandle } from './fork-handle.js';
 import { holderRuns } from './linking/holder.js';
 import { linkFork, unlinkFork } from './linking/link-fork.js';
@@ -67,6 +68,12 @@ export interface CacheVolumesOptions extends EngineSettings {
    * @defaultValue time + random, e.g. `f-lx2k3a9-9f2c4e1a7b3d`
    */
   newId?: (kind: 'fork' | 'version') => string;
+  /**
+   * How this host reaches versions that other hosts hold: their agents, the attach's time
+   * budget for a pull. Without it, attaches use only this host's versions (see
+   * `docs/fleet.md`).
+   */
+  fleet?: FleetOptions;
 }
 
 /** Options for {@link CacheVolumes.reconcile}. */
@@ -154,13 +161,14 @@ export class CacheVolumes {
   readonly #ctx: EngineContext;
   readonly #keepEndedMs: number;
   readonly #events = new Emitter();
+  readonly #fleet: Fleet | undefined;
 
   /**
    * @param options - backend, store, and settings
    * @throws {@link CacheVolumeError} `INVALID_ARGUMENT` for bad settings
    */
   constructor(options: CacheVolumesOptions) {
-    const { backend, store, clock, newId, ...settings } = options;
+    const { backend, store, clock, newId, fleet, ...settings } = options;
     if (!backend || !store) {
       throw new CacheVolumeError('INVALID_ARGUMENT', 'CacheVolumes needs both a `backend` and a `store`.');
     }
@@ -168,8 +176,8 @@ export class CacheVolumes {
     this.backend = backend;
     this.store = store;
     this.host = validateLabel(parsed.host, 'host');
-    // Not the backend's `transfer` capability: the engine does not pull versions from other
-    // hosts yet, so selecting one this host lacks would find no data and pass it over as lost.
+    // Not the backend's `transfer` capability: selecting a version this host lacks would find
+    // no data and pass it over as lost. Versions move between hosts through `fleet` instead.
     this.policy = Object.freeze(resolvePolicy(parsed.policy));
     this.#keepEndedMs = parsed.keepEndedMs;
     this.#ctx = {
@@ -183,6 +191,7 @@ export class CacheVolumes {
       newId: newId ?? defaultId,
       releaseLinks: (fork) => this.#release(fork, false).then(() => undefined),
     };
+    this.#fleet = fleet ? new Fleet(this.#ctx, this.host, validateFleet(fleet, this.host)) : undefined;
   }
 
   /**
@@ -221,6 +230,13 @@ export class CacheVolumes {
       failOnMiss: opts.failOnMiss,
       fallbacks: opts.fallbacks.map((fallback) => fallbackKey(fallback, key.scope)),
     };
+    // Outside the volume's queue: a pull must not hold up this volume's other operations here.
+    await this.#fleet?.prepare(key, request.host).catch((error: unknown) => {
+      this.#events.emit('warning', {
+        message: `Could not weigh versions held by other hosts: ${String(error)}`,
+        error: isCacheVolumeError(error) ? error : new CacheVolumeError('INTERNAL', String(error)),
+      });
+    });
     const { fork } = await this.#onVolume(key, () => attachFork(this.#ctx, key, request));
     return new ForkHandle(this, fork);
   }
@@ -560,8 +576,9 @@ export class CacheVolumes {
     return volumeStats(await collect(allSlices(this.#ctx)), this.#ctx.clock());
   }
 
-  /** Waits until every queued operation of this engine has finished. */
+  /** Waits until every queued operation of this engine has finished, and every fetch from another host. */
   async idle(): Promise<void> {
+    await this.#fleet?.idle();
     await this.#ctx.queues.idle();
   }
 
@@ -615,6 +632,30 @@ export class CacheVolumes {
   #onVolume<T>(key: VolumeKey, work: () => Promise<T>): Promise<T> {
     return this.#ctx.queues.onVolume(key, work);
   }
+}
+
+/** The fleet options, validated: host names as labels, times and rates positive. */
+function validateFleet(fleet: FleetOptions, self: string): FleetOptions {
+  for (const host of Object.keys(fleet.peers ?? {})) {
+    if (validateLabel(host, 'peer host') === self) {
+      throw new CacheVolumeError(
+        'INVALID_ARGUMENT',
+        `fleet.peers names this host ("${self}"); list only other hosts.`,
+      );
+    }
+  }
+  for (const [field, value] of [
+    ['budgetMs', fleet.budgetMs],
+    ['bytesPerSecond', fleet.bytesPerSecond],
+  ] as const) {
+    if (value !== undefined && !(Number.isFinite(value) && value > 0)) {
+      throw new CacheVolumeError(
+        'INVALID_ARGUMENT',
+        `fleet.${field} must be a positive number, got ${String(value)}.`,
+      );
+    }
+  }
+  return fleet;
 }
 
 /** A fallback volume as given, validated, with the attach's scope when it names none. */

@@ -1,7 +1,7 @@
 import type { CacheVolumeError } from '../errors.js';
 import type { RemovalReason } from '../model/retention.js';
 import type { Selection } from '../model/selection.js';
-import type { ForkRecord, VersionRecord } from '../model/state.js';
+import type { ForkRecord, VersionRecord, VolumeKey } from '../model/state.js';
 import type { VersionRef } from '../model/transitions.js';
 
 /** Why a fork was abandoned. */
@@ -34,6 +34,19 @@ export interface CacheVolumeEvents {
    * best-effort): for example removing a superseded version after a commit.
    */
   warning: { message: string; error: CacheVolumeError };
+  /**
+   * A version this host lacked arrived from another host or the object store (`from`: the host,
+   * or `objects`), before an attach (`pull`) or in the background (`prefetch`).
+   */
+  transfer: {
+    volume: VolumeKey;
+    versionId: string;
+    from: string;
+    action: 'pull' | 'prefetch';
+    bytes: number;
+    baseId: string | null;
+    ms: number;
+  };
   /** A long backend operation made progress. */
   progress: { forkId: string; doneBytes: number; totalBytes: number | null };
 }

@@ -8,7 +8,8 @@ import {
   expiredReceives,
   takeOverReceive,
 } from '../model/locations.js';
-import type { VersionRecord, VolumeKey, VolumeRecord, VolumeSlice } from '../model/state.js';
+import { heldBases } from '../model/placement.js';
+import type { VolumeKey, VolumeSlice } from '../model/state.js';
 import type { EngineContext } from './context.js';
 import { allSlices } from './recovery.js';
 import type { ReconcileReport } from './reports.js';
@@ -72,20 +73,6 @@ function cannot(what: string, ctx: Pick<EngineContext, 'backend'>): never {
     `The ${ctx.backend.name} backend cannot ${what} versions (its \`transfer\` capability is off).`,
     { details: { backend: ctx.backend.name } },
   );
-}
-
-/** The versions of `volume` that `host` holds, the nearest ancestors of `versionId` first. */
-function heldBases(volume: VolumeRecord | null, versionId: string, host: string): string[] {
-  if (!volume) return [];
-  const held = (version: VersionRecord | undefined): version is VersionRecord =>
-    version?.state === 'committed' && version.hosts.includes(host);
-  const ancestors: string[] = [];
-  for (let id = volume.versions[versionId]?.baseId; id; id = volume.versions[id]?.baseId ?? null) {
-    if (ancestors.includes(id)) break;
-    ancestors.push(id);
-  }
-  const others = [...volume.versionIds].reverse().filter((id) => id !== versionId && !ancestors.includes(id));
-  return [...ancestors, ...others].filter((id) => held(volume.versions[id]));
 }
 
 /**

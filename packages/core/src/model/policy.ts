@@ -30,11 +30,11 @@ export interface Policy {
    */
   maxForksPerVersion: number;
   /**
-   * Whether versions held only by other hosts may be selected. The engine does not pull such a
-   * version to this host yet (the backend's `sendVersion`/`receiveVersion` move versions, but
-   * nothing calls them on attach), so turn this on only where something else puts every version
-   * on every host (a shared filesystem): a selected version this host lacks is passed over as
-   * lost, and removed.
+   * Whether versions held only by other hosts may be forked as if this host held them. Turn it
+   * on only where something else puts every version on every host (a shared filesystem): a
+   * selected version this host lacks is passed over as lost, and removed. To move versions
+   * between hosts, give the engine `fleet` instead (`CacheVolumesOptions.fleet`): an attach then
+   * pulls a head this host lacks before it selects, and forks only what this host holds.
    * @defaultValue `false`
    */
   transfer: boolean;
