@@ -1,4 +1,4 @@
-import { statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
@@ -11,6 +11,9 @@ export const BACKEND_KINDS = ['dir', 'btrfs', 'zfs', 'sparsebundle'] as const;
 
 /** A backend `--backend` accepts. */
 export type BackendKind = (typeof BACKEND_KINDS)[number];
+
+/** A host name as `--host` and `--peer` take it. */
+const HOST_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 
 /** The shortest lease: forks are renewed every third of it, so a shorter one expires while a job runs. */
 export const MIN_LEASE_MS = 1000;
@@ -43,11 +46,37 @@ export const globalsSchema = z
       .min(1)
       .optional()
       .describe('--versions-per-volume / CACHEVOL_VERSIONS_PER_VOLUME'),
+    host: z
+      .string()
+      .regex(HOST_NAME, 'expected a host name: letters, digits, ".", "_" and "-", at most 63')
+      .optional()
+      .describe('--host / CACHEVOL_HOST (default: the machine name)'),
+    peers: z.string().optional().describe('--peer / CACHEVOL_PEERS: HOST=URL, comma-separated'),
+    tokenFile: z.string().min(1).optional().describe('--token-file / CACHEVOL_TOKEN_FILE'),
+    transferBudgetMs: z
+      .number()
+      .int()
+      .positive()
+      .optional()
+      .describe('--transfer-budget / CACHEVOL_TRANSFER_BUDGET'),
   })
   .strict();
 
-/** Global settings, resolved: `root` is absolute. */
-export type Globals = z.infer<typeof globalsSchema> & { root: string };
+/** A peer of the fleet: its host name and its agent's URL. */
+export interface Peer {
+  host: string;
+  url: string;
+}
+
+/**
+ * Global settings, resolved: `root` is absolute; `peers` parsed; `token` read from
+ * `CACHEVOL_TOKEN` or the token file.
+ */
+export type Globals = Omit<z.infer<typeof globalsSchema>, 'peers'> & {
+  root: string;
+  peers: Peer[];
+  token?: string;
+};
 
 /**
  * The root when neither `--root` nor `CACHEVOL_ROOT` is given: a cache directory of the machine
@@ -73,7 +102,7 @@ export function defaultRoot(
   return join(xdg && isAbsolute(xdg) ? xdg : join(home, '.cache'), 'cachevol');
 }
 
-const SOURCES: Record<keyof Globals, { flag: string; env: string }> = {
+const SOURCES: Record<Exclude<keyof Globals, 'root'> | 'root', { flag: string; env: string }> = {
   backend: { flag: '--backend', env: 'CACHEVOL_BACKEND' },
   root: { flag: '--root', env: 'CACHEVOL_ROOT' },
   dataset: { flag: '--dataset', env: 'CACHEVOL_ZFS_DATASET' },
@@ -82,6 +111,11 @@ const SOURCES: Record<keyof Globals, { flag: string; env: string }> = {
   retentionMs: { flag: '--retention', env: 'CACHEVOL_RETENTION' },
   maxTotalBytes: { flag: '--max-total-size', env: 'CACHEVOL_MAX_TOTAL_SIZE' },
   maxVersionsPerVolume: { flag: '--versions-per-volume', env: 'CACHEVOL_VERSIONS_PER_VOLUME' },
+  host: { flag: '--host', env: 'CACHEVOL_HOST' },
+  peers: { flag: '--peer', env: 'CACHEVOL_PEERS' },
+  tokenFile: { flag: '--token-file', env: 'CACHEVOL_TOKEN_FILE' },
+  transferBudgetMs: { flag: '--transfer-budget', env: 'CACHEVOL_TRANSFER_BUDGET' },
+  token: { flag: '--token-file', env: 'CACHEVOL_TOKEN' },
 };
 
 const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
@@ -120,7 +154,64 @@ const NUMERIC: Partial<
     parse: (raw) => (/^[1-9][0-9]{0,5}$/.test(raw) ? Number(raw) : Number.NaN),
     how: 'a whole number of at least 1 (the head)',
   },
+  transferBudgetMs: { parse: parseDuration, how: 'a time with its unit: 30s, 2m, 500ms' },
 };
+
+/**
+ * Parses `--peer` / `CACHEVOL_PEERS`: `HOST=URL` entries, comma-separated, each URL the
+ * `http://ADDRESS:PORT` of that host's `cachevol serve`.
+ *
+ * @param raw - the entries
+ * @param source - the flag or variable, for the error
+ * @param command - the command, for the error hint
+ * @throws {@link UsageError} for a malformed entry or a host named twice
+ */
+export function parsePeers(raw: string, source: string, command: string): Peer[] {
+  const peers: Peer[] = [];
+  for (const entry of raw
+    .split(',')
+    .map((e) => e.trim())
+    .filter(Boolean)) {
+    const at = entry.indexOf('=');
+    const host = entry.slice(0, at);
+    let url: URL | null = null;
+    try {
+      url = at > 0 ? new URL(entry.slice(at + 1)) : null;
+    } catch {
+      url = null;
+    }
+    const plain = url && url.protocol === 'http:' && !url.username && !url.password && url.pathname === '/';
+    if (!HOST_NAME.test(host) || !url || !plain || url.search || url.hash) {
+      throw new UsageError(
+        `${source}: invalid peer ${JSON.stringify(entry)}; write HOST=http://ADDRESS:PORT (the URL cachevol serve prints), e.g. b=http://10.0.0.2:7077`,
+        command,
+      );
+    }
+    if (peers.some((p) => p.host === host)) {
+      throw new UsageError(`${source}: host ${JSON.stringify(host)} is named twice`, command);
+    }
+    peers.push({ host, url: url.origin });
+  }
+  return peers;
+}
+
+/**
+ * The fleet's shared token: `CACHEVOL_TOKEN`, else the first line of the token file. Never a
+ * flag (a command line is visible to every user of the machine).
+ */
+function readToken(tokenFile: string | undefined, io: CliIo, from: string | undefined, command: string) {
+  if (io.env.CACHEVOL_TOKEN) return io.env.CACHEVOL_TOKEN;
+  if (tokenFile === undefined) return undefined;
+  const path = resolve(io.cwd, tokenFile);
+  try {
+    return readFileSync(path, 'utf8').split('\n')[0]?.trim() || undefined;
+  } catch (error) {
+    throw new UsageError(
+      `${from ?? '--token-file'}: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? String(error)}); give a file that holds the fleet's token`,
+      command,
+    );
+  }
+}
 
 /**
  * Reads the global settings from the parsed flags and the environment (flags win), validating
@@ -135,9 +226,11 @@ export function readGlobals(args: ParsedArgs, io: CliIo, command: string): Globa
   const input: Record<string, unknown> = {};
   const from: Partial<Record<keyof Globals, string>> = {};
   for (const key of Object.keys(SOURCES) as (keyof Globals)[]) {
+    if (key === 'token') continue; // read below, from the variable or the token file
     const { flag, env } = SOURCES[key];
     const flagName = flag.slice(2);
-    const flagValue = args.values[flagName];
+    const given = args.values[flagName];
+    const flagValue = Array.isArray(given) ? given.join(',') : given;
     const raw = typeof flagValue === 'string' ? flagValue : io.env[env] || undefined;
     if (raw === undefined) continue;
     from[key] = typeof flagValue === 'string' ? flag : env;
@@ -166,6 +259,14 @@ export function readGlobals(args: ParsedArgs, io: CliIo, command: string): Globa
   if (globals.backend === 'zfs' && !globals.dataset) {
     throw new UsageError('--backend zfs needs --dataset POOL/DATASET (or CACHEVOL_ZFS_DATASET)', command);
   }
+  const peers = globals.peers ? parsePeers(globals.peers, from.peers ?? '--peer', command) : [];
+  const token = readToken(globals.tokenFile, io, from.tokenFile, command);
+  if (peers.length > 0 && !token) {
+    throw new UsageError(
+      `${from.peers ?? '--peer'} needs the fleet's token: set CACHEVOL_TOKEN or --token-file FILE (the token each host's cachevol serve was started with)`,
+      command,
+    );
+  }
   const root = globals.root === undefined ? defaultRoot(io.env) : resolve(io.cwd, globals.root);
   const kind = statSync(root, { throwIfNoEntry: false });
   if (kind && !kind.isDirectory()) {
@@ -174,5 +275,5 @@ export function readGlobals(args: ParsedArgs, io: CliIo, command: string): Globa
       command,
     );
   }
-  return { ...globals, root };
+  return { ...globals, root, peers, ...(token ? { token } : {}) };
 }

@@ -1,7 +1,17 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type Backend, CacheVolumeError, CacheVolumes, isCacheVolumeError, type Store } from '@cachevol/core';
+import {
+  type Backend,
+  CacheVolumeError,
+  CacheVolumes,
+  DEFAULT_TRANSFER_BUDGET_MS,
+  type FleetOptions,
+  formatSize,
+  httpVersionSource,
+  isCacheVolumeError,
+  type Store,
+} from '@cachevol/core';
 import { trackEngine } from './engines.js';
 import type { Globals } from './globals.js';
 import type { Output } from './output.js';
@@ -140,6 +150,23 @@ async function checkStoreAccountsForData(globals: Globals, store: Store, backend
   );
 }
 
+/** The engine's `fleet` option from `--peer`, the token and `--transfer-budget` (none without peers). */
+function fleetOptions(globals: Globals): { fleet?: FleetOptions } {
+  if (globals.peers.length === 0 || !globals.token) return {};
+  const token = globals.token;
+  const peers = Object.fromEntries(
+    globals.peers.map(({ host, url }) => [
+      host,
+      httpVersionSource({
+        url,
+        token,
+        idleTimeoutMs: globals.transferBudgetMs ?? DEFAULT_TRANSFER_BUDGET_MS,
+      }),
+    ]),
+  );
+  return { fleet: { peers, ...(globals.transferBudgetMs ? { budgetMs: globals.transferBudgetMs } : {}) } };
+}
+
 /** Options of {@link openEngine}. */
 export interface OpenOptions {
   /** Make the root when missing (commands that attach); otherwise a root never used gives `null`. */
@@ -180,6 +207,8 @@ export async function openEngine(globals: Globals, options: OpenOptions): Promis
   const engine = new CacheVolumes({
     backend,
     store,
+    ...(globals.host ? { host: globals.host } : {}),
+    ...fleetOptions(globals),
     ...(globals.leaseMs ? { leaseMs: globals.leaseMs } : {}),
     policy: {
       ...(globals.retentionMs ? { retentionMs: globals.retentionMs } : {}),
@@ -211,6 +240,11 @@ export async function openEngineForJob(
     // What the engine got past without failing (a version whose data is gone, a removal
     // after a commit that failed) is told in the job's log.
     engine.on('warning', ({ message }) => out.warn(message));
+    engine.on('transfer', (t) =>
+      out.note(
+        `${t.action === 'pull' ? 'pulled' : 'prefetched'} version ${t.versionId} of ${t.volume.name} from ${t.from === 'objects' ? 'the object store' : `host ${t.from}`}: ${formatSize(t.bytes)} ${t.baseId ? `relative to ${t.baseId}` : 'whole'} in ${Math.round(t.ms)} ms`,
+      ),
+    );
     return engine;
   } catch (error) {
     if (options.strict || !isCacheVolumeError(error) || error.code === 'INVALID_ARGUMENT') throw error;

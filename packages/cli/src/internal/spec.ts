@@ -120,5 +120,32 @@ export const GLOBAL_OPTIONS: Record<string, OptionSpec> = {
     env: 'CACHEVOL_VERSIONS_PER_VOLUME',
     description: 'versions kept per volume, the head included (default 2)',
   },
+  host: {
+    type: 'string',
+    value: 'NAME',
+    env: 'CACHEVOL_HOST',
+    description: "this host's name in the fleet, for locality (default: the machine name)",
+  },
+  peer: {
+    type: 'string',
+    multiple: true,
+    value: 'HOST=URL',
+    env: 'CACHEVOL_PEERS',
+    description:
+      "another host's cachevol serve, e.g. b=http://10.0.0.2:7077 (repeatable; env comma-separated): attaches pull a head only it holds",
+  },
+  'token-file': {
+    type: 'string',
+    value: 'FILE',
+    env: 'CACHEVOL_TOKEN_FILE',
+    description: "file holding the fleet's shared token (or set CACHEVOL_TOKEN), for serve and --peer",
+  },
+  'transfer-budget': {
+    type: 'string',
+    value: 'TIME',
+    env: 'CACHEVOL_TRANSFER_BUDGET',
+    description:
+      'how long an attach waits for a pull from a peer before it takes what this host holds: 30s (default), 2m',
+  },
   help: { type: 'boolean', short: 'h', description: 'show this help' },
 };

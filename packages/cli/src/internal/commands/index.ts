@@ -1,5 +1,6 @@
 import type { CommandSpec } from '../spec.js';
 import { gcCommand, lsCommand, reconcileCommand, rmCommand, statsCommand } from './admin.js';
+import { pullCommand, serveCommand } from './fleet.js';
 import {
   abandonCommand,
   attachCommand,
@@ -30,4 +31,6 @@ export const COMMANDS: readonly CommandSpec[] = [
   gcCommand,
   rmCommand,
   reconcileCommand,
+  serveCommand,
+  pullCommand,
 ];
