@@ -146,6 +146,43 @@ const cases: [string, string[], RegExp][] = [
     ['run', '--workdir', 'nowhere', '-c', 'c', '--', 'true'],
     /^cachevol: --workdir: .*nowhere is not an existing directory/,
   ],
+  [
+    'a peer without a URL',
+    ['run', '--peer', 'b', '-c', 'c', '--', 'true'],
+    /^cachevol: --peer: invalid peer "b"; write HOST=http:\/\/ADDRESS:PORT/,
+  ],
+  [
+    'a peer URL with a path or credentials',
+    ['run', '--peer', 'b=http://u:p@10.0.0.2:7077/x', '-c', 'c', '--', 'true'],
+    /^cachevol: --peer: invalid peer/,
+  ],
+  [
+    'a peer named twice',
+    ['run', '--peer', 'b=http://10.0.0.2:7077', '--peer', 'b=http://10.0.0.3:7077', '-c', 'c', '--', 'true'],
+    /^cachevol: --peer: host "b" is named twice/,
+  ],
+  [
+    'peers without the token',
+    ['run', '--peer', 'b=http://10.0.0.2:7077', '-c', 'c', '--', 'true'],
+    /^cachevol: --peer needs the fleet's token: set CACHEVOL_TOKEN or --token-file FILE/,
+  ],
+  [
+    'a token file that cannot be read',
+    ['serve', '--token-file', 'no-such-token'],
+    /^cachevol: --token-file: cannot read .*no-such-token \(ENOENT\)/,
+  ],
+  ['serve without the token', ['serve'], /^cachevol: serve needs the fleet's shared token/],
+  ['a host name with a slash', ['ls', '--host', 'a/b'], /^cachevol: --host: expected a host name/],
+  [
+    'a malformed listen address',
+    ['serve', '--listen', '7077'],
+    /^cachevol: --listen: invalid address "7077"/,
+  ],
+  [
+    'a transfer budget without its unit',
+    ['run', '--transfer-budget', '30', '-c', 'c', '--', 'true'],
+    /^cachevol: --transfer-budget: invalid value "30"; write a time with its unit/,
+  ],
 ];
 
 describe('bad input (built binary)', () => {

@@ -77,7 +77,8 @@ describe('what a cachevol command loads (the bundled build)', () => {
       const dist = join(BIN, '..');
       for (const file of files) expect(file.startsWith(dist)).toBe(true);
       const bytes = files.reduce((sum, file) => sum + readFileSync(file).length, 0);
-      expect(bytes).toBeLessThan(48 * 1024);
+      // 52 KiB: the help of every command and flag (the fleet commands took it past 48).
+      expect(bytes).toBeLessThan(52 * 1024);
     },
   );
 

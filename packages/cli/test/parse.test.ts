@@ -77,7 +77,7 @@ describe('readGlobals', () => {
     readGlobals({ values, positionals: [], command: [] }, io(env), 'ls');
 
   it('takes flags over environment over defaults, and makes the root absolute', () => {
-    expect(globals({})).toEqual({ backend: 'dir', root: defaultRoot({}), store: 'sqlite' });
+    expect(globals({})).toEqual({ backend: 'dir', root: defaultRoot({}), store: 'sqlite', peers: [] });
     expect(
       globals({}, { CACHEVOL_BACKEND: 'btrfs', CACHEVOL_ROOT: '/var/cv', CACHEVOL_LEASE_MS: '1500' }),
     ).toEqual({
@@ -85,6 +85,7 @@ describe('readGlobals', () => {
       root: '/var/cv',
       store: 'sqlite',
       leaseMs: 1500,
+      peers: [],
     });
     expect(
       globals(
@@ -96,7 +97,27 @@ describe('readGlobals', () => {
       root: '/here/r',
       store: 'postgres://ci@/cachevol?host=/run/pg',
       leaseMs: 120_000,
+      peers: [],
     });
+  });
+
+  it('reads the fleet: peers from the flag or the variable, the token from the variable or its file', () => {
+    const fleet = globals(
+      { host: 'b', peer: 'a=http://10.0.0.1:7077, c=http://[fd00::3]:7077', 'transfer-budget': '5s' },
+      { CACHEVOL_TOKEN: 'secret-token-0123456789' },
+    );
+    expect(fleet).toMatchObject({
+      host: 'b',
+      peers: [
+        { host: 'a', url: 'http://10.0.0.1:7077' },
+        { host: 'c', url: 'http://[fd00::3]:7077' },
+      ],
+      token: 'secret-token-0123456789',
+      transferBudgetMs: 5000,
+    });
+    expect(
+      globals({}, { CACHEVOL_PEERS: 'a=http://10.0.0.1:7077', CACHEVOL_TOKEN: 't'.repeat(16) }).peers,
+    ).toEqual([{ host: 'a', url: 'http://10.0.0.1:7077' }]);
   });
 
   it('names the flag or variable that is wrong', () => {

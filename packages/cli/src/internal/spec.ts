@@ -144,8 +144,7 @@ export const GLOBAL_OPTIONS: Record<string, OptionSpec> = {
     type: 'string',
     value: 'TIME',
     env: 'CACHEVOL_TRANSFER_BUDGET',
-    description:
-      'how long an attach waits for a pull from a peer before it takes what this host holds: 30s (default), 2m',
+    description: 'how long an attach waits for a pull from a peer (default 30s)',
   },
   help: { type: 'boolean', short: 'h', description: 'show this help' },
 };

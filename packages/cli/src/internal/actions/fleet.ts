@@ -35,8 +35,8 @@ function needToken(globals: Globals, command: string): string {
 export const serve: CommandRun = async (args, io) => {
   const out = new Output(io);
   const globals = readGlobals(args, io, 'serve');
-  const token = needToken(globals, 'serve');
   const listen = parseListen(str(args, 'listen') ?? DEFAULT_LISTEN);
+  const token = needToken(globals, 'serve');
   const engine = await openEngine(globals, { create: true });
   const agent = await serveVersions(engine, { token, ...listen });
   if (flag(args, 'json')) out.json({ url: agent.url, host: engine.host, root: globals.root });
@@ -58,7 +58,7 @@ export const pull: CommandRun = async (args, io) => {
   const scope = str(args, 'scope') ?? 'default';
   const engine = await requireEngine(globals);
   const slice = await engine.store.read({ scope, name });
-  const versionId = str(args, 'version') ?? headOf(slice.volume ?? undefined)?.id;
+  const versionId = str(args, 'version-id') ?? headOf(slice.volume ?? undefined)?.id;
   const version = versionId ? slice.volume?.versions[versionId] : undefined;
   if (!versionId || !version) {
     throw new CacheVolumeError(

@@ -4,7 +4,7 @@ import { JSON_OPTION } from './shared-options.js';
 /** `cachevol serve`. */
 export const serveCommand: CommandSpec = {
   name: 'serve',
-  summary: "serve the versions this host holds to the fleet's other hosts (HTTP, with the shared token)",
+  summary: "serve this host's versions to the fleet's other hosts",
   positionals: [],
   options: {
     listen: {
@@ -27,15 +27,15 @@ export const serveCommand: CommandSpec = {
 /** `cachevol pull`. */
 export const pullCommand: CommandSpec = {
   name: 'pull',
-  summary: 'copy a version that another host holds to this host (default: the head)',
+  summary: 'copy a version another host holds to this one (default: the head)',
   positionals: [{ name: 'NAME', description: 'the volume name' }],
   options: {
     scope: { type: 'string', value: 'SCOPE', description: 'the volume scope (default "default")' },
-    version: { type: 'string', value: 'ID', description: 'the version (default: the head)' },
+    'version-id': { type: 'string', value: 'ID', description: 'the version (default: the head)' },
     from: {
       type: 'string',
       value: 'HOST',
-      description: 'the --peer host to pull from (default: the first peer that holds it)',
+      description: 'the --peer to pull from (default: the first that holds it)',
     },
     ...JSON_OPTION,
   },
