@@ -227,4 +227,46 @@ describe('hosts sharing a store move versions between their backends', () => {
     release(new Error('the receiving process is gone'));
     expect(String(await pulling)).toMatch(/gone/);
   });
+
+  it('a version removed on A while B holds a copy: B removes its copy, then the record goes', async () => {
+    const store = createMemoryStore();
+    const clock = { now: 1_700_000_000_000 };
+    const a = host('a', store, clock);
+    const b = host('b', store, clock);
+    const from = { open: (r: Parameters<CacheVolumes['send']>[1] & { name: string }) => a.volumes.send(r.name, r) };
+    const commit = async () => (await a.volumes.attach('deps')).commit();
+    const v1 = await commit();
+    await b.volumes.pull('deps', { from });
+    // Two more commits on A: retention (two versions per volume) removes v1 there.
+    await commit();
+    await commit();
+    expect(await versionsIn(a.backend)).not.toContain(v1.id);
+    const pending = (await store.read({ scope: 'default', name: 'deps' })).volume?.versions[v1.id];
+    expect(pending).toMatchObject({ state: 'removing', hosts: ['b'], pendingCopies: true });
+    expect((await b.volumes.lookup('deps')).result).toBe('miss');
+
+    const report = await b.volumes.reconcile();
+    expect(report.removedCopies).toEqual([v1.id]);
+    expect(report.unaccounted).toEqual([]);
+    expect(await versionsIn(b.backend)).toEqual([]);
+    expect((await store.read({ scope: 'default', name: 'deps' })).volume?.versions[v1.id]).toBeUndefined();
+  });
+
+  it('a copy lost on B takes only B out: the version stays committed for A', async () => {
+    const store = createMemoryStore();
+    const clock = { now: 1_700_000_000_000 };
+    const a = host('a', store, clock);
+    const b = host('b', store, clock);
+    const v1 = await (await a.volumes.attach('deps')).commit();
+    await b.volumes.pull('deps', { from: { open: (r) => a.volumes.send(r.name, r) } });
+    await b.backend.removeVersion(v1.id); // someone deleted it under B's backend
+    const onB = await b.volumes.attach('deps');
+    expect(onB.result).toBe('miss');
+    await onB.abandon();
+    const version = (await store.read({ scope: 'default', name: 'deps' })).volume?.versions[v1.id];
+    expect(version).toMatchObject({ state: 'committed', hosts: ['a'] });
+    const onA = await a.volumes.attach('deps');
+    expect(onA.result).toBe('hit');
+    await onA.abandon();
+  });
 });

@@ -146,7 +146,9 @@ export {
   beginReceive,
   type CompleteReceive,
   completeReceive,
+  dropCopy,
   expiredReceives,
+  leftCopies,
   takeOverReceive,
 } from './model/locations.js';
 export {
@@ -217,6 +219,7 @@ export {
   dependents,
   dropEmptyVolume,
   getFork,
+  type RemovingHost,
   recordLinks,
   renewLease,
   type VersionRef,

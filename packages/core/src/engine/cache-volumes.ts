@@ -24,6 +24,7 @@ import type { EngineContext } from './context.js';
 import { type AbandonReason, type CacheVolumeEvents, Emitter, type Listener } from './events.js';
 import { Fleet, type FleetOptions } from './fleet.js';
 import { ForkHandle } from './fork-handle.js';
+import { HostCopies, repairCopies } from './host-copies.js';
 import { holderRuns } from './linking/holder.js';
 import { linkFork, unlinkFork } from './linking/link-fork.js';
 import type { LinkOptions, LinkResult, UnlinkResult } from './linking/options.js';
@@ -40,14 +41,10 @@ import { allSlices, emptyReconcileReport, repairDue, sweepBackend } from './reco
 import type { FinishOutcome, GcReport, ReconcileReport } from './reports.js';
 import { abandonFork, attachFork, commitFork, removePlanned, removeVersion } from './steps.js';
 import {
-  type CutReceive,
-  cutReceives,
   type OpenedVersion,
   openVersion,
   type PullReport,
   pullVersion,
-  removeCutReceives,
-  repairReceives,
   type SendRequest,
   type VersionSource,
 } from './transfer.js';
@@ -187,6 +184,7 @@ export class CacheVolumes {
       events: this.#events,
       policy: this.policy,
       leaseMs: parsed.leaseMs,
+      host: this.host,
       clock: clock ?? Date.now,
       newId: newId ?? defaultId,
       releaseLinks: (fork) => this.#release(fork, false).then(() => undefined),
@@ -438,12 +436,12 @@ export class CacheVolumes {
     const now = this.#ctx.clock();
     const planner = retentionPlanner(now, this.policy);
     const measureFailed = (id: string, error: unknown) => reconcile.errors.push({ id, error: String(error) });
-    const cut: CutReceive[] = [];
+    const copies = new HostCopies(this.#ctx, now);
     for await (const slice of allSlices(this.#ctx)) {
-      cut.push(...cutReceives(slice, this.host, now));
+      copies.add(slice);
       planner.add(await measureEstimates(this.#ctx, slice, this.host, measureFailed));
     }
-    await removeCutReceives(this.#ctx, this.host, cut, reconcile);
+    await copies.repair(reconcile);
     for (const planned of planner.plan()) {
       try {
         const removed = await this.#onVolume(planned, () => removePlanned(this.#ctx, planned));
@@ -471,7 +469,7 @@ export class CacheVolumes {
     const force = options.force ?? false;
     const report = emptyReconcileReport();
     await repairDue(this.#ctx, force, report);
-    await repairReceives(this.#ctx, this.host, report);
+    await repairCopies(this.#ctx, report);
     await sweepBackend(this.#ctx, options.removeUnaccounted ?? force, report);
     return report;
   }

@@ -13,6 +13,8 @@ export interface EngineContext {
   readonly events: Emitter;
   readonly policy: Policy;
   readonly leaseMs: number;
+  /** This engine's host. */
+  readonly host: string;
   clock(): number;
   newId(kind: 'fork' | 'version'): string;
   /** Undoes the links of a fork that is being abandoned by recovery (without capturing). */

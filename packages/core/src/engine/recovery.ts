@@ -23,6 +23,7 @@ export function emptyReconcileReport(): ReconcileReport {
     abandoned: [],
     removedVersions: [],
     abandonedReceives: [],
+    removedCopies: [],
     leftovers: [],
     unaccounted: [],
     errors: [],

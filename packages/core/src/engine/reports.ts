@@ -40,6 +40,11 @@ export interface ReconcileReport {
    * held of them was removed, and the claim dropped.
    */
   abandonedReceives: string[];
+  /**
+   * Versions another host removed while this host still held a copy: this host's copy was
+   * removed, and the host left the version's `hosts` (the record goes with the last one).
+   */
+  removedCopies: string[];
   /** Backend entries that no record owned, removed (only with `removeUnaccounted`). */
   leftovers: BackendEntry[];
   /**

@@ -449,7 +449,11 @@ export async function removeVersion(
           result: undefined,
         }),
     act: () => ctx.backend.removeVersion(versionId),
-    outcome: (slice) => ({ slice: completeRemoveVersion(slice, versionId), result: undefined }),
+    // Other hosts' copies stay listed, for them to remove (a lost copy: only this host's goes).
+    outcome: (slice) => {
+      const by = { host: ctx.host, until: ctx.clock() + ctx.policy.retentionMs, lost: reason === 'lost' };
+      return { slice: completeRemoveVersion(slice, versionId, by), result: undefined };
+    },
     durable: { intent: true },
   });
   ctx.events.emit('remove', { version: ref, reason });

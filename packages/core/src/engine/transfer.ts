@@ -1,18 +1,10 @@
 import { createHash } from 'node:crypto';
 import type { TransferFormat, VersionStream } from '../contracts/backend.js';
 import { CacheVolumeError, isCacheVolumeError } from '../errors.js';
-import {
-  abandonReceive,
-  beginReceive,
-  completeReceive,
-  expiredReceives,
-  takeOverReceive,
-} from '../model/locations.js';
+import { abandonReceive, beginReceive, completeReceive } from '../model/locations.js';
 import { heldBases } from '../model/placement.js';
-import type { VolumeKey, VolumeSlice } from '../model/state.js';
+import type { VolumeKey } from '../model/state.js';
 import type { EngineContext } from './context.js';
-import { allSlices } from './recovery.js';
-import type { ReconcileReport } from './reports.js';
 
 /**
  * Moving versions between hosts that share a store: one host's engine opens a version it holds
@@ -231,81 +223,5 @@ export async function pullVersion(
   } catch (error) {
     if (!unrecorded) await release().catch(() => undefined);
     throw error;
-  }
-}
-
-/** A receive on this host whose claim ran out: what {@link removeCutReceives} cleans up. */
-export interface CutReceive {
-  key: VolumeKey;
-  versionId: string;
-}
-
-/**
- * The receives on this host in one volume's slice whose claim ended without the copy being
- * recorded (a crash, or a store that failed, cut them short).
- *
- * @param slice - a volume's slice, as read
- * @param host - this engine's host
- * @param now - the time (ms since epoch)
- */
-export function cutReceives(slice: VolumeSlice, host: string, now: number): CutReceive[] {
-  const key = { scope: slice.scope, name: slice.name };
-  return expiredReceives(slice, host, now).map((versionId) => ({ key, versionId }));
-}
-
-/**
- * Cleans up receives on this host that a crash cut short, in every volume (one walk of the
- * store; `gc()` gathers them in its own walk instead, see {@link cutReceives}).
- *
- * @param ctx - the engine
- * @param host - this engine's host
- * @param report - where removed versions and errors go
- */
-export async function repairReceives(
-  ctx: EngineContext,
-  host: string,
-  report: ReconcileReport,
-): Promise<void> {
-  const now = ctx.clock();
-  const cut: CutReceive[] = [];
-  for await (const slice of allSlices(ctx)) cut.push(...cutReceives(slice, host, now));
-  await removeCutReceives(ctx, host, cut, report);
-}
-
-/**
- * For each receive whose claim ran out: takes the claim over, removes what the backend may
- * hold of the version, then drops the claim.
- *
- * @param ctx - the engine
- * @param host - this engine's host
- * @param cut - the receives, from {@link cutReceives}
- * @param report - where removed versions and errors go
- */
-export async function removeCutReceives(
-  ctx: EngineContext,
-  host: string,
-  cut: readonly CutReceive[],
-  report: ReconcileReport,
-): Promise<void> {
-  for (const { key, versionId } of cut) {
-    try {
-      // Taken over first, so that neither the receive that made the claim nor a new one on this
-      // host can record a copy while the clean-up removes it.
-      const until = ctx.clock() + ctx.leaseMs;
-      const taken = await ctx.store.transact(key, (slice: VolumeSlice) => {
-        const next = takeOverReceive(slice, versionId, host, ctx.clock(), until);
-        return { slice: next ?? slice, result: next !== undefined };
-      });
-      if (!taken) continue;
-      if (ctx.backend.capabilities.transfer)
-        await ctx.queues.backend(() => ctx.backend.removeVersion(versionId));
-      await ctx.store.transact(key, (slice: VolumeSlice) => ({
-        slice: abandonReceive(slice, versionId, host, until),
-        result: undefined,
-      }));
-      report.abandonedReceives.push(versionId);
-    } catch (error) {
-      report.errors.push({ id: versionId, error: String(error) });
-    }
   }
 }

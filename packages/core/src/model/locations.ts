@@ -7,6 +7,9 @@
  * made it completes or abandons it only while it is still that claim, so a receive whose claim
  * ran out and was taken over by a clean-up (see {@link takeOverReceive}) records nothing. Pure
  * functions of the slice, like the rest of the model; the store writes what they return.
+ *
+ * A version removed on one host while others hold copies stays `removing` with
+ * `pendingCopies` until those hosts removed theirs ({@link leftCopies}, {@link dropCopy}).
  */
 import { CacheVolumeError } from '../errors.js';
 import type { VersionRecord, VolumeRecord, VolumeSlice } from './state.js';
@@ -173,4 +176,39 @@ export function expiredReceives(slice: VolumeSlice, host: string, now: number): 
       return claim <= now && !version.hosts.includes(host);
     })
     .map((version) => version.id);
+}
+
+/**
+ * The versions another host removed while `host` still holds a copy (`pendingCopies`): `host`
+ * removes its copy, then {@link dropCopy}.
+ *
+ * @param slice - a volume's slice
+ * @param host - the host
+ */
+export function leftCopies(slice: VolumeSlice, host: string): string[] {
+  return Object.values(slice.volume?.versions ?? {})
+    .filter((version) => version.pendingCopies && version.hosts.includes(host))
+    .map((version) => version.id);
+}
+
+/**
+ * Records that `host` removed its copy of a version pending copies: the host leaves `hosts`,
+ * and the record goes with the last host. Nothing changes for a version that is not pending
+ * copies (a removal under way, or one committed again).
+ *
+ * @param slice - the version's volume
+ * @param versionId - the version
+ * @param host - the host that removed its copy
+ */
+export function dropCopy(slice: VolumeSlice, versionId: string, host: string): VolumeSlice {
+  const volume = slice.volume;
+  const version = volume?.versions[versionId];
+  if (!volume || !version?.pendingCopies) return slice;
+  const hosts = version.hosts.filter((h) => h !== host);
+  if (hosts.length > 0) return withVersion(slice, { ...version, hosts });
+  const { [versionId]: _gone, ...versions } = volume.versions;
+  return {
+    ...slice,
+    volume: { ...volume, versions, versionIds: volume.versionIds.filter((id) => id !== versionId) },
+  };
 }

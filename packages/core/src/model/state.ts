@@ -71,6 +71,14 @@ export interface VersionRecord {
   /** `committed`, or `removing` while being removed. */
   state: 'committed' | 'removing';
   /**
+   * Set once the host that removed the version has removed its own copy while other hosts
+   * still held theirs: the record stays `removing`, `hosts` lists the hosts whose copies remain,
+   * and each of them removes its copy and leaves `hosts` (its `gc()` or `reconcile()`, see
+   * `model/locations.ts`); the record goes with the last, or when `leaseUntil` ends first (a
+   * host that left the fleet). Absent otherwise.
+   */
+  pendingCopies?: true;
+  /**
    * Where the version stands in head order. `null` for a commit that finished normally: it is
    * ordered by `seq`, after every version that finished before it. A commit that recovery
    * completed after newer commits of the volume had finished gets the `seq` of the last version

@@ -433,15 +433,39 @@ export function beginRemoveVersion(
   return withVolume(slice, withVersion(volume, { ...version, state: 'removing', leaseUntil }));
 }
 
+/** The host that finished a removal, for {@link completeRemoveVersion}. */
+export interface RemovingHost {
+  /** The host whose copy was removed. */
+  host: string;
+  /** How long the hosts that still hold copies have to remove theirs (ms since epoch). */
+  until: number;
+  /** The copy was found gone (`lost`), not removed on purpose: other hosts keep theirs. */
+  lost?: boolean;
+}
+
 /**
- * Finishes removing a version: its record goes. Idempotent.
+ * Finishes removing a version: its record goes. With `by` (the host whose copy was just
+ * removed) and other hosts still holding copies, the record stays instead: `removing` with
+ * `pendingCopies`, `hosts` without `by.host`, until `by.until`, so that each of those hosts
+ * removes its copy (see `leftCopies` in `model/locations.ts`); a lost copy (`by.lost`) only
+ * takes its host out of `hosts`, and the version stays committed for the others. A record that
+ * is pending copies already goes (its time for them ran out). Idempotent.
  *
  * @param slice - the version's volume
  * @param versionId - the version
+ * @param by - the host whose copy was removed
  */
-export function completeRemoveVersion(slice: VolumeSlice, versionId: string): VolumeSlice {
+export function completeRemoveVersion(slice: VolumeSlice, versionId: string, by?: RemovingHost): VolumeSlice {
   const volume = slice.volume;
-  if (!volume?.versions[versionId]) return slice;
+  const version = volume?.versions[versionId];
+  if (!volume || !version) return slice;
+  const others = version.hosts.filter((host) => host !== by?.host);
+  if (by && others.length > 0 && !version.pendingCopies) {
+    const kept: VersionRecord = by.lost
+      ? { ...version, state: 'committed', hosts: others, leaseUntil: null }
+      : { ...version, hosts: others, leaseUntil: by.until, pendingCopies: true };
+    return withVolume(slice, withVersion(volume, kept));
+  }
   const { [versionId]: _removed, ...versions } = volume.versions;
   const versionIds = volume.versionIds.filter((id) => id !== versionId);
   return withVolume(slice, { ...volume, versions, versionIds });

@@ -3,9 +3,12 @@ import {
   abandonReceive,
   beginReceive,
   completeReceive,
+  dropCopy,
   expiredReceives,
+  leftCopies,
   takeOverReceive,
 } from '../../src/model/locations.js';
+import { completeRemoveVersion } from '../../src/model/transitions.js';
 import { sliceOf, T0, thrown, version } from './fixtures.js';
 
 /** One test per rule of `model/locations.ts`, named after it (the properties are in locations.properties). */
@@ -129,5 +132,54 @@ describe('expiredReceives', () => {
     expect(expiredReceives(slice, 'b', T0 + 1)).toEqual(['v1', 'v2']);
     expect(expiredReceives(slice, 'c', T0)).toEqual(['v2']);
     expect(expiredReceives(sliceOf(null), 'b', T0)).toEqual([]);
+  });
+});
+
+describe('copies left by a removal on another host', () => {
+  const removing = (hosts: string[]) => sliceOf([version('v1', 1), version('v2', 2, { state: 'removing', hosts })]);
+
+  it('completeRemoveVersion by a host keeps the record for the hosts that still hold copies, until the given end', () => {
+    const next = completeRemoveVersion(removing(['a', 'b', 'c']), 'v2', { host: 'a', until: T0 + 99 });
+    expect(next.volume?.versions.v2).toMatchObject({ state: 'removing', hosts: ['b', 'c'], pendingCopies: true, leaseUntil: T0 + 99 });
+    expect(next.volume?.versionIds).toEqual(['v1', 'v2']);
+    expect(leftCopies(next, 'b')).toEqual(['v2']);
+    expect(leftCopies(next, 'a')).toEqual([]);
+  });
+
+  it('completeRemoveVersion drops the record when no other host holds a copy, or when it was pending copies already', () => {
+    for (const hosts of [['a'], []]) {
+      const gone = completeRemoveVersion(removing(hosts), 'v2', { host: 'a', until: T0 + 99 });
+      expect(gone.volume?.versions.v2).toBeUndefined();
+    }
+    const pending = completeRemoveVersion(removing(['a', 'b']), 'v2', { host: 'a', until: T0 + 99 });
+    // Its time ran out and a reconciler (any host) finished it: the record goes.
+    const finished = completeRemoveVersion(pending, 'v2', { host: 'c', until: T0 + 200 });
+    expect(finished.volume?.versions.v2).toBeUndefined();
+    expect(finished.volume?.versionIds).toEqual(['v1']);
+    // Without a host (as before fleets), the record goes.
+    expect(completeRemoveVersion(removing(['a', 'b']), 'v2').volume?.versions.v2).toBeUndefined();
+  });
+
+  it('a lost copy only takes its host out: the version stays committed for the hosts that hold it', () => {
+    const next = completeRemoveVersion(removing(['a', 'b']), 'v2', { host: 'a', until: T0 + 99, lost: true });
+    expect(next.volume?.versions.v2).toMatchObject({ state: 'committed', hosts: ['b'], leaseUntil: null });
+    expect(next.volume?.versions.v2?.pendingCopies).toBeUndefined();
+    const alone = completeRemoveVersion(removing(['a']), 'v2', { host: 'a', until: T0 + 99, lost: true });
+    expect(alone.volume?.versions.v2).toBeUndefined();
+  });
+
+  it('dropCopy takes the host out of hosts, drops the record with the last, and leaves other versions alone', () => {
+    const pending = completeRemoveVersion(removing(['a', 'b', 'c']), 'v2', { host: 'a', until: T0 + 99 });
+    const one = dropCopy(pending, 'v2', 'b');
+    expect(one.volume?.versions.v2?.hosts).toEqual(['c']);
+    const none = dropCopy(one, 'v2', 'c');
+    expect(none.volume?.versions.v2).toBeUndefined();
+    expect(none.volume?.versionIds).toEqual(['v1']);
+    expect(dropCopy(none, 'v2', 'c')).toBe(none);
+    // A removal under way (not pending copies) or a committed version: unchanged.
+    const underWay = removing(['a', 'b']);
+    expect(dropCopy(underWay, 'v2', 'b')).toBe(underWay);
+    expect(dropCopy(underWay, 'v1', 'h')).toBe(underWay);
+    expect(leftCopies(underWay, 'b')).toEqual([]);
   });
 });
