@@ -55,6 +55,7 @@ export const ls: CommandRun = async (args, io) => {
             committedAt: iso(v.committedAt),
             lastUsedAt: iso(v.lastUsedAt),
             state: v.state,
+            hosts: v.hosts,
             head: v.id === head?.id,
           })),
         forks: forks.map((f) => ({
