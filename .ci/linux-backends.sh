@@ -38,6 +38,8 @@ backends_setup() {
   command -v git >/dev/null 2>&1 || need+=(git)
   # The Buildkite plugin's hooks are checked with shellcheck.
   command -v shellcheck >/dev/null 2>&1 || need+=(shellcheck)
+  # Multi-host tests make network namespaces, a bridge and veth pairs (test-support/fleet-net.ts).
+  command -v ip >/dev/null 2>&1 || need+=(iproute2)
   # OpenZFS with its module loaded is fine as it is; otherwise use zfs-fuse.
   if ! backends_zfs_ready && ! command -v zfs-fuse >/dev/null 2>&1; then need+=(zfs-fuse); fi
   if [ ${#need[@]} -gt 0 ]; then
@@ -67,10 +69,42 @@ backends_setup() {
   fi
 }
 
+# The start time of process $1 (field 22 of /proc/<pid>/stat), empty when it is gone.
+backends_start_time() {
+  local stat
+  stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 0
+  stat="${stat##*) }"
+  # shellcheck disable=SC2086
+  set -- $stat
+  echo "${20}"
+}
+
+# Network namespaces of test fleets (test-support/fleet-net.ts) whose process was killed: each
+# fleet's claim, $TMPDIR/cachevol-netns-<prefix>.owner, holds "<pid> <start time>"; a fleet whose
+# process is still running (another run's) is left alone.
+backends_cleanup_netns() {
+  local claim prefix pid started ns p
+  command -v ip >/dev/null 2>&1 || return 0
+  for claim in "${TMPDIR:-/tmp}"/cachevol-netns-cvn*.owner; do
+    [ -f "$claim" ] || continue
+    prefix="${claim##*/cachevol-netns-}"
+    prefix="${prefix%.owner}"
+    read -r pid started <"$claim" || true
+    if [ -n "$pid" ] && [ -n "$started" ] && [ "$(backends_start_time "$pid")" = "$started" ]; then continue; fi
+    for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E "^${prefix}-[a-z0-9]+$" || true); do
+      echo "::: removing leftover network namespace $ns"
+      for p in $(ip netns pids "$ns" 2>/dev/null || true); do kill -9 "$p" 2>/dev/null || true; done
+      ip netns delete "$ns" || true
+    done
+    rm -f "$claim"
+  done
+}
+
 backends_cleanup() {
   # Pools, mounts and loop devices left by a test run that was killed: test resources are
   # named cachevol-test-* and live under the system temp directory.
   local pool mnt dev dir _
+  backends_cleanup_netns
   if backends_zfs_ready; then
     for pool in $(zpool list -H -o name 2>/dev/null | grep '^cachevol-test-' || true); do
       echo "::: destroying leftover pool $pool"

@@ -2,7 +2,18 @@ import { describe, expect, it } from 'vitest';
 import { decide, probe, type System } from './gate.js';
 
 const ALL_CAPS = 'CapEff:\t000001ffffffffff\n';
-const TOOLS = ['btrfs', 'mkfs.btrfs', 'losetup', 'mount', 'umount', 'zpool', 'zfs', 'modprobe'];
+const TOOLS = [
+  'btrfs',
+  'mkfs.btrfs',
+  'losetup',
+  'mount',
+  'umount',
+  'zpool',
+  'zfs',
+  'modprobe',
+  'ip',
+  'unshare',
+];
 const PG_BIN = '/usr/lib/postgresql/15/bin';
 
 /** A Linux machine run as root where everything is installed and running, changed by `overrides`. */
@@ -31,7 +42,7 @@ function machine(overrides: Partial<System> & { files?: Record<string, string> }
 
 describe('the availability gate', () => {
   it('says yes when everything is installed and running', () => {
-    for (const need of ['root', 'btrfs', 'zfs', 'postgres', 'postgres-cluster'] as const)
+    for (const need of ['root', 'btrfs', 'zfs', 'postgres', 'postgres-cluster', 'netns'] as const)
       expect(probe(need, machine())).toBeUndefined();
   });
 
@@ -133,6 +144,33 @@ describe('the availability gate', () => {
     const broken = machine({ run: () => ({ status: 127, stderr: 'error while loading shared libraries' }) });
     expect(probe('postgres-cluster', broken)).toBe(
       `${PG_BIN}/postgres does not run (error while loading shared libraries)`,
+    );
+  });
+
+  it('says yes to netns only when a bridge and a veth pair can be made in a namespace of their own', () => {
+    const asked: string[][] = [];
+    const recording = machine({
+      run: (program, args) => {
+        asked.push([program, ...args]);
+        return { status: 0, stderr: '' };
+      },
+    });
+    expect(probe('netns', recording)).toBeUndefined();
+    expect(asked[0]).toEqual(['ip', 'netns', 'list']);
+    // Made in a throwaway namespace (unshare --net), so the probe leaves nothing behind.
+    expect(asked.slice(1).every(([program, flag]) => program === 'unshare' && flag === '--net')).toBe(true);
+    expect(probe('netns', machine({ uid: 1000 }))).toBe('needs root (ip netns add, veth pairs)');
+    expect(probe('netns', machine({ executable: (path) => !path.endsWith('/ip') }))).toBe(
+      'ip not found: install iproute2',
+    );
+    const noVeth = machine({
+      run: (_program, args) =>
+        args.includes('veth')
+          ? { status: 2, stderr: 'Error: Unknown device type.\n' }
+          : { status: 0, stderr: '' },
+    });
+    expect(probe('netns', noVeth)).toMatch(
+      /^cannot make a veth pair in a new network namespace \(Error: Unknown device type\.\)/,
     );
   });
 

@@ -1,5 +1,6 @@
 /**
- * The one availability gate of the real-system tests (btrfs, ZFS, mounts as root, PostgreSQL).
+ * The one availability gate of the real-system tests (btrfs, ZFS, mounts as root, PostgreSQL,
+ * network namespaces).
  * It checks what a test will use, running: the kernel and the service (a zfs-fuse daemon or the
  * OpenZFS module that answers `zpool list`, a kernel that knows btrfs, loop devices, the
  * privilege to mount, a PostgreSQL server at `CACHEVOL_TEST_POSTGRES_URL` that answers a query),
@@ -37,7 +38,12 @@ export type Requirement =
    */
   | 'postgres-cluster'
   /** git with its `git daemon` (the git mirror tests serve a repository on 127.0.0.1) */
-  | 'git-daemon';
+  | 'git-daemon'
+  /**
+   * root with the privilege to make network namespaces (`ip netns`), bridges and veth pairs:
+   * what `test-support/fleet-net.ts` builds hosts from
+   */
+  | 'netns';
 
 /** What the probes look at; the real machine unless a test gives another. */
 export interface System {
@@ -258,6 +264,28 @@ function gitDaemonProblem(system: System): string | undefined {
   return `git has no \`git daemon\` (${said(probe)}): install git's daemon (apt-get install git)`;
 }
 
+function netnsProblem(system: System): string | undefined {
+  if (system.platform !== 'linux') return `needs Linux, this is ${system.platform}`;
+  if (system.uid !== 0) return 'needs root (ip netns add, veth pairs)';
+  const ip = missingTool(system, 'ip', 'iproute2');
+  if (ip) return ip;
+  const unshare = missingTool(system, 'unshare', 'util-linux');
+  if (unshare) return unshare;
+  const list = system.run('ip', ['netns', 'list']);
+  if (list.status !== 0)
+    return `\`ip netns list\` fails (${said(list)}): install iproute2 with netns support`;
+  // Each in a network namespace of its own that ends with the probe: nothing is left behind.
+  for (const [what, args] of [
+    ['a bridge', ['link', 'add', 'cvnprobe0', 'type', 'bridge']],
+    ['a veth pair', ['link', 'add', 'cvnprobe0', 'type', 'veth', 'peer', 'name', 'cvnprobe1']],
+  ] as const) {
+    const made = system.run('unshare', ['--net', '--', 'ip', ...args]);
+    if (made.status !== 0)
+      return `cannot make ${what} in a new network namespace (${said(made)}): run as root with CAP_NET_ADMIN and CAP_SYS_ADMIN (a privileged container)`;
+  }
+  return undefined;
+}
+
 const PROBES: Record<Requirement, (system: System) => string | undefined> = {
   root: rootProblem,
   btrfs: btrfsProblem,
@@ -265,6 +293,7 @@ const PROBES: Record<Requirement, (system: System) => string | undefined> = {
   postgres: postgresProblem,
   'postgres-cluster': clusterProblem,
   'git-daemon': gitDaemonProblem,
+  netns: netnsProblem,
 };
 
 /**

@@ -6,6 +6,7 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { copyCompareSubject } from './copy-compare.mjs';
+import { sendDeltaSubject } from './send-delta.mjs';
 import {
   baselineSubject,
   memorySubject,
@@ -186,6 +187,26 @@ export function buildSubjects(env, pkgs) {
       cpOp: 'cp-a-reflink',
       cpFlags: ['-a', '--reflink=always'],
       dirBackend: async () => pkgs.dir.fn,
+    }),
+    sendDeltaSubject({
+      id: 'send-btrfs',
+      label: 'btrfs send -p vs whole (backend sendVersion, quota: false)',
+      unavailable: needs(pkgs.btrfs.reason, env.btrfsReason),
+      format: 'btrfs-send',
+      make: async (tree) => {
+        const root = await rootFor(btrfs.noQuota, tree, 'send');
+        return { backend: pkgs.btrfs.fn({ root, quota: false }), root };
+      },
+    }),
+    sendDeltaSubject({
+      id: 'send-dir',
+      label: 'dir tar-zstd with a base vs whole (backend sendVersion, ext4)',
+      unavailable: needs(pkgs.dir.reason, missingTools(tools, ['tar', 'zstd', 'cp'])),
+      format: 'tar-zstd',
+      make: async (tree) => {
+        const root = await rootFor(dirs.dir, tree, 'send');
+        return { backend: pkgs.dir.fn({ root }), root };
+      },
     }),
     baselineSubject({
       id: 'cp-a',

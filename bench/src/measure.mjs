@@ -2,7 +2,7 @@
  * Runs one subject on one tree and summarises the samples (this runs in a child process, see
  * cell.mjs).
  */
-import { messageOf, now, round, summarize } from './util.mjs';
+import { messageOf, now, percentile, round, summarize } from './util.mjs';
 
 /**
  * @typedef {object} IterationPolicy
@@ -49,6 +49,14 @@ export async function measureCell(subject, tree, policy, signal, log) {
   for (const op of subject.ops) {
     const samples = records[op].map((r) => r.ms);
     ops[op] = { ...summarize(samples), samplesMs: samples.map(round) };
+    // Operations that move bytes (send-delta.mjs) report how many, and what was sent.
+    const bytes = records[op].map((r) => r.bytes).filter((b) => typeof b === 'number');
+    if (bytes.length > 0) {
+      const sorted = [...bytes].sort((a, b) => a - b);
+      ops[op].bytes = { p50: percentile(sorted, 0.5), min: sorted[0], max: sorted.at(-1) };
+    }
+    if (records[op][0]?.format !== undefined)
+      Object.assign(ops[op], { format: records[op][0].format, baseId: records[op][0].baseId ?? null });
     if (records[op][0]?.parts) breakdown[op] = breakdownOf(records[op], ops[op].mean);
   }
   return {

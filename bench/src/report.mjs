@@ -2,6 +2,7 @@
  * Turns measurements into ratios, checks them against the project's aims, and renders the
  * tables printed at the end of a run (also pasted into docs/benchmarks.md).
  */
+import { fractionLabel } from './send-delta.mjs';
 import { formatBytes, formatMs, formatRatio, round } from './util.mjs';
 
 /** Subjects judged against the aims, with the raw command run each is compared with. */
@@ -153,6 +154,7 @@ export function computeRatios(results) {
       out.sdkVsCp.push({ subject, op, sdkP50: value, cpP50: cp, ratio: ratio(value, cp) });
     }
   }
+  out.sendDelta = sendDeltaRatios(results, tree);
   if (smallest && largest && smallest !== largest) {
     for (const subject of results.subjects) {
       for (const op of subject.ops) {
@@ -180,6 +182,46 @@ export function computeRatios(results) {
     }
   }
   return out;
+}
+
+/**
+ * Bytes sent against bytes changed, per send subject (send-delta.mjs) and fraction changed, on
+ * the node_modules tree: the p50 bytes and times of the incremental and whole sends, and their
+ * ratios.
+ *
+ * @param {any} results - the results document (cells filled in)
+ * @param {string | undefined} tree - the node_modules tree's id
+ */
+export function sendDeltaRatios(results, tree) {
+  const rows = [];
+  for (const subject of results.subjects.filter((s) => s.kind === 'transfer')) {
+    const cell = cellOf(results, subject.id, tree);
+    if (cell?.status !== 'ok') continue;
+    for (const { fraction, changedFiles, changedBytes } of cell.info?.fractions ?? []) {
+      const label = fractionLabel(fraction);
+      const incremental = cell.ops[`incremental-${label}`];
+      const whole = cell.ops[`whole-${label}`];
+      if (!incremental?.bytes || !whole?.bytes) continue;
+      rows.push({
+        subject: subject.id,
+        format: cell.info.format,
+        fraction,
+        treeBytes: cell.info.treeBytes,
+        changedFiles,
+        changedBytes,
+        incrementalBytes: incremental.bytes.p50,
+        wholeBytes: whole.bytes.p50,
+        incrementalP50: incremental.p50,
+        wholeP50: whole.p50,
+        sentAs: incremental.baseId ? 'incremental' : 'whole',
+        incrementalPerChanged: ratio(incremental.bytes.p50, changedBytes),
+        wholePerChanged: ratio(whole.bytes.p50, changedBytes),
+        bytesIncrementalVsWhole: ratio(incremental.bytes.p50, whole.bytes.p50),
+        timeIncrementalVsWhole: ratio(incremental.p50, whole.p50),
+      });
+    }
+  }
+  return rows;
 }
 
 /**
@@ -646,6 +688,41 @@ export function renderReport(results) {
 
   if (results.startup?.subjects) out.push(renderStartup(results.startup), '');
   else if (results.startup) out.push('### Start-up of the `cachevol` command', '', why(results.startup), '');
+
+  const sends = results.ratios.sendDelta ?? [];
+  if (sends.length > 0) {
+    out.push(
+      `### Bytes sent against bytes changed (${nm?.label}, p50; a send is timed until its last byte, with no receiver)`,
+      '',
+      table(
+        [
+          'subject',
+          'changed',
+          'sent with base v1',
+          'sent whole',
+          'with base / changed',
+          'whole / changed',
+          'with base / whole: bytes',
+          'time with base',
+          'time whole',
+          'with base / whole: time',
+        ],
+        sends.map((x) => [
+          `${x.subject} (${x.format}${x.sentAs === 'whole' ? ', base ignored: sent whole' : ''})`,
+          `${fractionLabel(x.fraction)}: ${x.changedFiles.toLocaleString('en-US')} files, ${formatBytes(x.changedBytes)}`,
+          formatBytes(x.incrementalBytes),
+          formatBytes(x.wholeBytes),
+          formatRatio(x.incrementalPerChanged),
+          formatRatio(x.wholePerChanged),
+          formatRatio(x.bytesIncrementalVsWhole),
+          formatMs(x.incrementalP50),
+          formatMs(x.wholeP50),
+          formatRatio(x.timeIncrementalVsWhole),
+        ]),
+      ),
+      '',
+    );
+  }
 
   const r = results.ratios;
   const ratioRows = [

@@ -5,7 +5,8 @@
  * through the SDK on every backend this machine can run, the raw snapshot/clone commands,
  * `cp -a` and tar+zstd, the core alone, and the stores (attach + commit with 10 to 50,000
  * volumes in the memory, SQLite and PostgreSQL stores; SQLite shared by 1 to 8 processes);
- * prints tables and writes bench/results/latest.json. Sets up (and always tears down) its own loop-mounted btrfs and
+ * the bytes and time of sending a version changed by 1%, 5% and 25% with its parent as the base
+ * against sending it whole (send-delta.mjs, btrfs and dir); prints tables and writes bench/results/latest.json. Sets up (and always tears down) its own loop-mounted btrfs and
  * a ZFS pool on sparse files. Installs nothing: a missing tool makes the subjects that need it
  * "unavailable" with the reason.
  *
@@ -306,7 +307,15 @@ async function main() {
   };
   if (
     !env.btrfsReason &&
-    wanted(['btrfs', 'btrfs-noquota', 'raw-btrfs', 'raw-btrfs-quota', 'dir-reflink', 'copy-reflink'])
+    wanted([
+      'btrfs',
+      'btrfs-noquota',
+      'raw-btrfs',
+      'raw-btrfs-quota',
+      'dir-reflink',
+      'copy-reflink',
+      'send-btrfs',
+    ])
   ) {
     try {
       const mounts = {};
