@@ -233,7 +233,7 @@ describe('hosts sharing a store move versions between their backends', () => {
     const clock = { now: 1_700_000_000_000 };
     const a = host('a', store, clock);
     const b = host('b', store, clock);
-    const from = { open: (r: Parameters<CacheVolumes['send']>[1] & { name: string }) => a.volumes.send(r.name, r) };
+    const from: VersionSource = { open: (r) => a.volumes.send(r.name, r) };
     const commit = async () => (await a.volumes.attach('deps')).commit();
     const v1 = await commit();
     await b.volumes.pull('deps', { from });

@@ -136,11 +136,17 @@ describe('expiredReceives', () => {
 });
 
 describe('copies left by a removal on another host', () => {
-  const removing = (hosts: string[]) => sliceOf([version('v1', 1), version('v2', 2, { state: 'removing', hosts })]);
+  const removing = (hosts: string[]) =>
+    sliceOf([version('v1', 1), version('v2', 2, { state: 'removing', hosts })]);
 
   it('completeRemoveVersion by a host keeps the record for the hosts that still hold copies, until the given end', () => {
     const next = completeRemoveVersion(removing(['a', 'b', 'c']), 'v2', { host: 'a', until: T0 + 99 });
-    expect(next.volume?.versions.v2).toMatchObject({ state: 'removing', hosts: ['b', 'c'], pendingCopies: true, leaseUntil: T0 + 99 });
+    expect(next.volume?.versions.v2).toMatchObject({
+      state: 'removing',
+      hosts: ['b', 'c'],
+      pendingCopies: true,
+      leaseUntil: T0 + 99,
+    });
     expect(next.volume?.versionIds).toEqual(['v1', 'v2']);
     expect(leftCopies(next, 'b')).toEqual(['v2']);
     expect(leftCopies(next, 'a')).toEqual([]);
