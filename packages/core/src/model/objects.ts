@@ -47,15 +47,22 @@ function committed(volume: VolumeRecord, versionId: string): VersionRecord | und
   return version?.state === 'committed' ? version : undefined;
 }
 
-/** The volume's present full object of `versionId` in `format`, if any. */
+/**
+ * The volume's present full object of `versionId` in `format` (the smallest, the first recorded
+ * of equal ones, should there be several), if any; none for `null`.
+ */
 function presentFull(
   volume: VolumeRecord,
-  versionId: string,
+  versionId: string | null,
   format: TransferFormat,
 ): ObjectCopy | undefined {
-  return (volume.objects ?? []).find(
-    (o) => o.state === 'present' && o.versionId === versionId && o.baseId === null && o.format === format,
-  );
+  let best: ObjectCopy | undefined;
+  for (const o of volume.objects ?? []) {
+    if (o.state !== 'present' || o.versionId !== versionId || o.baseId !== null || o.format !== format)
+      continue;
+    if (!best || o.bytes < best.bytes) best = o;
+  }
+  return best;
 }
 
 /**
@@ -261,7 +268,7 @@ export function neededObjects(volume: VolumeRecord, now: number): Set<string> {
     const live = o.state === 'uploading' && (o.leaseUntil ?? 0) > now;
     if (!live && (o.state !== 'present' || !committed(volume, o.versionId))) continue;
     needed.add(o.key);
-    const base = o.baseId === null ? undefined : presentFull(volume, o.baseId, o.format);
+    const base = presentFull(volume, o.baseId, o.format);
     if (base) needed.add(base.key);
   }
   return needed;

@@ -76,6 +76,13 @@ describe('objectLineage', () => {
     ).toEqual(['v1']);
   });
 
+  it('follows only a differential of the version itself', () => {
+    const volume = volumeOf([version('v4', 4, { baseId: 'v3' })], {
+      objects: [object('v3'), object('v2', { baseId: 'v0' }), object('v3', { baseId: 'v1' })],
+    });
+    expect(objectLineage(volume, 'v4')).toEqual(['v3', 'v1']);
+  });
+
   it('stops at a cycle', () => {
     const volume = volumeOf([version('v1', 1, { baseId: 'v2' }), version('v2', 2, { baseId: 'v1' })]);
     expect(objectLineage(volume, 'v2')).toEqual(['v1']);
@@ -118,6 +125,12 @@ describe('planUpload', () => {
     expect(planUpload(chain(3, [object('v1'), ...diffs(1)]), 'v3', 'btrfs-send', 3)?.baseId).toBe('v1');
     expect(planUpload(chain(4, [object('v1'), ...diffs(2)]), 'v4', 'btrfs-send', 3)?.baseId).toBeNull();
     expect(planUpload(chain(2, [object('v1')]), 'v2', 'btrfs-send', 1)?.baseId).toBeNull();
+    // Differentials in another format do not count.
+    const other = [
+      object('v2', { baseId: 'v1', format: 'zfs-send', bytes: 1 }),
+      object('v3', { baseId: 'v1', format: 'zfs-send', bytes: 1 }),
+    ];
+    expect(planUpload(chain(4, [object('v1'), ...other]), 'v4', 'btrfs-send', 3)?.baseId).toBe('v1');
     // Differentials that are not present do not count.
     const gone = [
       object('v2', { baseId: 'v1', state: 'deleting' }),
@@ -218,6 +231,10 @@ describe('uploads', () => {
       kept: false,
     });
     expect(completeUpload(begun, 'k-other', { baseId: null, bytes: 7, sha256: 'cd' }).kept).toBe(false);
+    expect(completeUpload(sliceOf(null), 'k-new', { baseId: null, bytes: 7, sha256: 'cd' })).toEqual({
+      slice: sliceOf(null),
+      kept: false,
+    });
     expect(failUpload(done.slice, 'k-new')).toBe(done.slice);
   });
 
@@ -289,7 +306,9 @@ describe('retention of objects', () => {
     ]);
     expect(all.volume).not.toHaveProperty('objects');
     const nothing = sliceWith(chain(1, [object('v1')]));
-    expect(beginDeleteObjects(nothing, T0)).toEqual({ slice: nothing, keys: [] });
+    expect(beginDeleteObjects(nothing, T0).slice).toBe(nothing);
+    expect(beginDeleteObjects(nothing, T0).keys).toEqual([]);
+    expect(completeDeleteObjects(sliceOf(null), ['k'])).toEqual(sliceOf(null));
     expect(beginDeleteObjects(sliceOf(null), T0)).toEqual({ slice: sliceOf(null), keys: [] });
     const plain = sliceOf([version('v1', 1)]);
     expect(completeDeleteObjects(plain, ['k'])).toBe(plain);
@@ -352,6 +371,18 @@ describe('restorePlan', () => {
     expect(restorePlan(chain(2, [object('v1'), same, diff]), 'v2', 'b', formats)?.object).toEqual(same);
     const bigger = object('v2', { bytes: 106 });
     expect(restorePlan(chain(2, [object('v1'), bigger, diff]), 'v2', 'b', formats)?.object).toEqual(diff);
+    // Fewer objects decide only between equal downloads.
+    const more = object('v2', { bytes: 110 });
+    expect(restorePlan(chain(2, [object('v1'), diff, more]), 'v2', 'b', formats)?.object).toEqual(diff);
+    // Of two fulls of the base, the smaller (the first of equal ones).
+    const small = object('v1', { key: 'k-small', bytes: 50 });
+    expect(restorePlan(chain(2, [object('v1'), small, diff]), 'v2', 'b', formats)?.base?.object).toEqual(
+      small,
+    );
+    const equal = object('v1', { key: 'k-equal' });
+    expect(restorePlan(chain(2, [object('v1'), equal, diff]), 'v2', 'b', formats)?.base?.object).toEqual(
+      object('v1'),
+    );
     const twin = object('v2', { key: 'k-twin', bytes: 104 });
     expect(restorePlan(chain(2, [full, twin]), 'v2', 'b', formats)?.object).toEqual(full);
   });
@@ -412,6 +443,7 @@ describe('temporary bases', () => {
     const one = beginTemporaryBase(slice, 'b', 'v1', T0, T0 + 10);
     expect(endTemporaryBase(one, 'b', 'v1', T0 + 10).volume).not.toHaveProperty('temporaryBases');
     expect(endTemporaryBase(slice, 'b', 'v1', T0)).toBe(slice);
+    expect(endTemporaryBase(sliceOf(null), 'b', 'v1', T0)).toEqual(sliceOf(null));
   });
 
   it('expiredTemporaryBases lists the host claims that ended; takeOverTemporaryBase renews only those', () => {
@@ -420,6 +452,7 @@ describe('temporary bases', () => {
     expect(expiredTemporaryBases(two, 'b', T0 + 10)).toEqual(['v1']);
     expect(expiredTemporaryBases(two, 'c', T0 + 30)).toEqual([]);
     expect(expiredTemporaryBases(slice, 'b', T0)).toEqual([]);
+    expect(expiredTemporaryBases(sliceOf(null), 'b', T0)).toEqual([]);
     expect(takeOverTemporaryBase(two, 'b', 'v1', T0 + 9, T0 + 99)).toBeUndefined();
     expect(takeOverTemporaryBase(two, 'b', 'v1', T0 + 10, T0 + 99)?.volume?.temporaryBases).toEqual([
       { host: 'b', versionId: 'v1', until: T0 + 99 },
