@@ -54,6 +54,7 @@ export type {
   VersionStream,
 } from './contracts/backend.js';
 export type { FileAccess } from './contracts/file-access.js';
+export type { ObjectStore } from './contracts/object-store.js';
 export {
   DEFAULT_PAGE_SIZE,
   type DueQuery,
@@ -79,6 +80,7 @@ export {
   type GcOptions,
   type Lookup,
   type LookupOptions,
+  type ObjectVersionOptions,
   type ReconcileOptions,
 } from './engine/cache-volumes.js';
 export type { AbandonReason, CacheVolumeEvents, Listener } from './engine/events.js';
@@ -96,6 +98,7 @@ export {
   linkOptionsSchema,
   type UnlinkResult,
 } from './engine/linking/options.js';
+export type { RestoreReport, UploadReport } from './engine/objects.js';
 export {
   type AttachOptions,
   attachOptionsSchema,
@@ -106,6 +109,8 @@ export {
   type FallbackVolume,
   fallbackVolumeSchema,
   MAX_FALLBACKS,
+  type ObjectTierOptions,
+  objectTierSchema,
 } from './engine/options.js';
 export { emptyReconcileReport } from './engine/recovery.js';
 export type { FinishOutcome, ForkInfo, GcReport, ReconcileReport } from './engine/reports.js';
@@ -152,6 +157,29 @@ export {
   takeOverReceive,
 } from './model/locations.js';
 export {
+  beginDeleteObjects,
+  beginTemporaryBase,
+  beginUpload,
+  completeDeleteObjects,
+  completeUpload,
+  DEFAULT_FULL_EVERY,
+  endTemporaryBase,
+  expiredTemporaryBases,
+  failUpload,
+  hasIncrementals,
+  type NewUpload,
+  neededObjects,
+  objectLineage,
+  planUpload,
+  type RestoreBase,
+  type RestorePlan,
+  renewUpload,
+  restorePlan,
+  takeOverTemporaryBase,
+  type UploadPlan,
+  unneededObjects,
+} from './model/objects.js';
+export {
   type AttachPlan,
   estimateTransfer,
   type FleetView,
@@ -194,6 +222,9 @@ export {
   isLive,
   LIVE_FORK_STATES,
   type LinkMethod,
+  type ObjectCopy,
+  type ObjectState,
+  type TemporaryBase,
   type VersionRecord,
   type VolumeKey,
   type VolumeRecord,
@@ -235,5 +266,6 @@ export {
   MIN_SIZE_GB,
   parseSize,
 } from './size.js';
+export { createMemoryObjectStore, type MemoryObjectStore } from './store/memory-object-store.js';
 export { createMemoryStore } from './store/memory-store.js';
 export { checkSliceUpdate, decodeCursor, encodeCursor } from './store/slice-io.js';

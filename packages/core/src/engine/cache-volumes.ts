@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Backend } from '../contracts/backend.js';
+import type { ObjectStore } from '../contracts/object-store.js';
 import type { Store } from '../contracts/store.js';
 import { CacheVolumeError, isCacheVolumeError } from '../errors.js';
 import { isBorrowed } from '../model/fallback.js';
@@ -14,7 +15,7 @@ import type {
   VolumeKey,
   VolumeSlice,
 } from '../model/state.js';
-import { isLive } from '../model/state.js';
+import { isLive, volumeKeyString } from '../model/state.js';
 import { type VolumeStats, volumeStats } from '../model/stats.js';
 import { dropEmptyVolume, getFork, recordLinks, renewLease, type VersionRef } from '../model/transitions.js';
 import { validateId, validateLabel, validateName } from '../names.js';
@@ -30,11 +31,21 @@ import { linkFork, unlinkFork } from './linking/link-fork.js';
 import type { LinkOptions, LinkResult, UnlinkResult } from './linking/options.js';
 import { measureEstimates } from './measure-estimates.js';
 import {
+  deleteUnneededObjects,
+  hasUnneededObjects,
+  type ObjectTier,
+  type RestoreReport,
+  restoreVersion,
+  type UploadReport,
+  uploadVersion,
+} from './objects.js';
+import {
   type AttachOptions,
   attachOptionsSchema,
   type EngineSettings,
   engineSettingsSchema,
   type FallbackVolume,
+  type ObjectTierOptions,
 } from './options.js';
 import { WorkQueues } from './queues.js';
 import { allSlices, emptyReconcileReport, repairDue, sweepBackend } from './recovery.js';
@@ -71,6 +82,28 @@ export interface CacheVolumesOptions extends EngineSettings {
    * `docs/fleet.md`).
    */
   fleet?: FleetOptions;
+  /**
+   * The object store tier, the durable tier between hosts: after each commit on this host the
+   * new version is uploaded to `store` in the background (see {@link CacheVolumes.upload}), and
+   * {@link CacheVolumes.restore} receives versions this host lacks from it. Needs a backend with
+   * the `transfer` capability.
+   * @defaultValue none: nothing is uploaded
+   */
+  objects?: ObjectTierOptions;
+}
+
+/** Options for {@link CacheVolumes.upload} and {@link CacheVolumes.restore}. */
+export interface ObjectVersionOptions {
+  /**
+   * The volume's scope.
+   * @defaultValue `"default"`
+   */
+  scope?: string;
+  /**
+   * The version.
+   * @defaultValue the volume's head
+   */
+  versionId?: string;
 }
 
 /** Options for {@link CacheVolumes.reconcile}. */
@@ -154,11 +187,16 @@ export class CacheVolumes {
   readonly host: string;
   /** The effective selection and retention policy. */
   readonly policy: Readonly<Policy>;
+  /** The object store tier's store (`options.objects.store`), or `null` without one. */
+  readonly objectStore: ObjectStore | null;
 
   readonly #ctx: EngineContext;
   readonly #keepEndedMs: number;
   readonly #events = new Emitter();
   readonly #fleet: Fleet | undefined;
+  readonly #objects: ObjectTier | null;
+  /** Uploads to the object store: one at a time per volume, beside the volume's other work. */
+  readonly #uploads = new WorkQueues(1);
 
   /**
    * @param options - backend, store, and settings
@@ -177,6 +215,10 @@ export class CacheVolumes {
     // no data and pass it over as lost. Versions move between hosts through `fleet` instead.
     this.policy = Object.freeze(resolvePolicy(parsed.policy));
     this.#keepEndedMs = parsed.keepEndedMs;
+    this.#objects = parsed.objects
+      ? { store: parsed.objects.store, fullEvery: parsed.objects.fullEvery }
+      : null;
+    this.objectStore = this.#objects?.store ?? null;
     this.#ctx = {
       backend,
       store,
@@ -313,7 +355,9 @@ export class CacheVolumes {
       );
     }
     await this.#release(fork, true);
-    return this.#onVolume(fork, () => commitFork(this.#ctx, fork, forkId));
+    const version = await this.#onVolume(fork, () => commitFork(this.#ctx, fork, forkId));
+    this.#uploadLater(fork, version);
+    return version;
   }
 
   /**
@@ -350,7 +394,9 @@ export class CacheVolumes {
         return { action: skip === 'failed' ? 'abandoned' : 'skipped', version: null, ...withLinks(links) };
       }
       const links = await this.#release(fork, true);
-      return { action: 'committed', version: await commitFork(this.#ctx, fork, forkId), ...withLinks(links) };
+      const version = await commitFork(this.#ctx, fork, forkId);
+      this.#uploadLater(fork, version);
+      return { action: 'committed', version, ...withLinks(links) };
     });
   }
 
@@ -437,8 +483,10 @@ export class CacheVolumes {
     const planner = retentionPlanner(now, this.policy);
     const measureFailed = (id: string, error: unknown) => reconcile.errors.push({ id, error: String(error) });
     const copies = new HostCopies(this.#ctx, now);
+    const withObjects: VolumeKey[] = [];
     for await (const slice of allSlices(this.#ctx)) {
       copies.add(slice);
+      if (this.#objects && hasUnneededObjects(slice, now)) withObjects.push(slice);
       planner.add(await measureEstimates(this.#ctx, slice, this.host, measureFailed));
     }
     await copies.repair(reconcile);
@@ -450,9 +498,25 @@ export class CacheVolumes {
         reconcile.errors.push({ id: planned.versionId, error: String(error) });
       }
     }
+    // Objects last: retention above may have made more of them unneeded.
+    const deletedObjects: string[] = [];
+    if (this.#objects) {
+      const later = this.#ctx.clock();
+      const removedFrom = removedVersions.map(({ scope, name }) => ({ scope, name }));
+      const keys = new Map([...withObjects, ...removedFrom].map((key) => [volumeKeyString(key), key]));
+      for (const key of keys.values()) {
+        try {
+          const slice = await this.store.read(key);
+          if (hasUnneededObjects(slice, later))
+            deletedObjects.push(...(await deleteUnneededObjects(this.#ctx, this.#objects, key)));
+        } catch (error) {
+          reconcile.errors.push({ id: `${key.scope}/${key.name}`, error: String(error) });
+        }
+      }
+    }
     const prunedForks = await this.store.pruneForks(this.#ctx.clock() - this.#keepEndedMs);
     await sweepBackend(this.#ctx, options.removeUnaccounted ?? false, reconcile);
-    return { expiredForks: reconcile.expiredForks, removedVersions, prunedForks, reconcile };
+    return { expiredForks: reconcile.expiredForks, removedVersions, prunedForks, deletedObjects, reconcile };
   }
 
   /**
@@ -529,6 +593,46 @@ export class CacheVolumes {
   }
 
   /**
+   * Uploads a version this host holds to the object store now (what each commit on this host
+   * does in the background): a differential against the newest full object of its lineage, or
+   * every `objects.fullEvery` versions a full (always a full in formats without incrementals,
+   * `tar-zstd`). The object counts once its record is written, after the upload finished.
+   * Waits for uploads of the volume already running.
+   *
+   * @param name - the volume's name
+   * @param options - `scope`, `versionId` (default: the head)
+   * @returns the object, or `uploaded: false` when the version had one already
+   * @throws `INVALID_ARGUMENT` without an object store; `NOT_FOUND` when this host holds no
+   *   copy of the version; the object store's and the backend's failures
+   */
+  async upload(name: string, options: ObjectVersionOptions = {}): Promise<UploadReport> {
+    const tier = this.#tier('upload');
+    const { key, versionId } = await this.#versionOf(name, options, 'upload');
+    return this.#uploads.onVolume(key, () => uploadVersion(this.#ctx, tier, this.host, key, versionId));
+  }
+
+  /**
+   * Receives a version this host lacks from the object store and records this host among the
+   * version's hosts, so attaches here can select it: its full object, or its differential after
+   * the full it is against (that full's version is kept as a copy here too while it is
+   * committed, and otherwise received as a temporary base and removed again). It goes through
+   * the same claimed receive as {@link CacheVolumes.pull}, and the backend checks each object's
+   * sha256 as the store recorded it: a corrupt or cut object leaves nothing.
+   *
+   * @param name - the volume's name
+   * @param options - `scope`, `versionId` (default: the head)
+   * @returns what was received (`received: false` when this host held it already)
+   * @throws `INVALID_ARGUMENT` without an object store; `NOT_FOUND` when the version is gone or
+   *   has no object this host's backend reads; `CONFLICT` while this host receives it already;
+   *   the object store's and the backend's failures
+   */
+  async restore(name: string, options: ObjectVersionOptions = {}): Promise<RestoreReport> {
+    const tier = this.#tier('restore');
+    const { key, versionId } = await this.#versionOf(name, options, 'restore');
+    return restoreVersion(this.#ctx, tier, this.host, key, versionId);
+  }
+
+  /**
    * Removes a whole volume: every version, after abandoning its live forks.
    *
    * @param name - the volume's name
@@ -561,6 +665,8 @@ export class CacheVolumes {
         await removeVersion(this.#ctx, { ...key, versionId }, 'requested');
         removed.push(versionId);
       }
+      // Its objects are unneeded now; those the bucket fails to delete keep the record for gc().
+      if (this.#objects) await deleteUnneededObjects(this.#ctx, this.#objects, key).catch(() => undefined);
       await this.store.transact(key, (s) => ({ slice: dropEmptyVolume(s), result: undefined }));
       return removed;
     });
@@ -574,19 +680,71 @@ export class CacheVolumes {
     return volumeStats(await collect(allSlices(this.#ctx)), this.#ctx.clock());
   }
 
-  /** Waits until every queued operation of this engine has finished, and every fetch from another host. */
+  /** Waits until every queued operation of this engine has finished: uploads, and fetches from other hosts, included. */
   async idle(): Promise<void> {
     await this.#fleet?.idle();
     await this.#ctx.queues.idle();
+    await this.#uploads.idle();
   }
 
-  /** Waits for queued work, then closes the store (its connections and files). */
+  /** Waits for queued work, then closes the store (its connections and files) and the object store. */
   async close(): Promise<void> {
     await this.idle();
     await this.store.close();
+    await this.objectStore?.close?.();
   }
 
   // ---- internals -------------------------------------------------------------------------
+
+  #tier(what: string): ObjectTier {
+    if (this.#objects) return this.#objects;
+    throw new CacheVolumeError(
+      'INVALID_ARGUMENT',
+      `Cannot ${what} without an object store: pass \`objects: { store }\` to CacheVolumes.`,
+    );
+  }
+
+  async #versionOf(
+    name: string,
+    options: ObjectVersionOptions,
+    what: string,
+  ): Promise<{ key: VolumeKey; versionId: string }> {
+    const key = { scope: validateName(options.scope ?? 'default', 'scope'), name: validateName(name) };
+    const versionId =
+      options.versionId === undefined
+        ? headOf((await this.store.read(key)).volume ?? undefined)?.id
+        : validateId(options.versionId, 'version id');
+    if (versionId === undefined) {
+      throw new CacheVolumeError(
+        'NOT_FOUND',
+        `Volume "${key.name}" (scope "${key.scope}") has no version to ${what}.`,
+        { details: key },
+      );
+    }
+    return { key, versionId };
+  }
+
+  /** After a commit on this host: uploads the version in the background (a failure is a warning). */
+  #uploadLater(key: VolumeKey, version: VersionRecord): void {
+    const tier = this.#objects;
+    if (!tier || !this.backend.capabilities.transfer) return;
+    const ref = { scope: key.scope, name: key.name };
+    void this.#uploads.onVolume(ref, async () => {
+      try {
+        await uploadVersion(this.#ctx, tier, this.host, ref, version.id);
+      } catch (error) {
+        // Gone meanwhile (a newer commit's retention removed it): nothing to upload.
+        if (isCacheVolumeError(error, 'NOT_FOUND')) return;
+        const failure = isCacheVolumeError(error)
+          ? error
+          : new CacheVolumeError('STORE_FAILED', String(error), { cause: error });
+        this.#events.emit('warning', {
+          message: `Could not upload version "${version.id}" of volume "${ref.name}" (scope "${ref.scope}") to ${tier.store.name}; the commit stands, and upload() retries: ${failure.message}`,
+          error: failure,
+        });
+      }
+    });
+  }
 
   async #skipReason(fork: ForkRecord, exitCode: number): Promise<AbandonReason | null> {
     const mode = fork.commitMode;

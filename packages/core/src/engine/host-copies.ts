@@ -5,28 +5,27 @@ import {
   leftCopies,
   takeOverReceive,
 } from '../model/locations.js';
-import type { VolumeKey, VolumeSlice } from '../model/state.js';
+import type { VolumeSlice } from '../model/state.js';
 import type { EngineContext } from './context.js';
+import { cutTemporaryBases, removeCutTemporaryBases, type VersionAt } from './objects.js';
 import { allSlices } from './recovery.js';
 import type { ReconcileReport } from './reports.js';
 
 /**
  * What each host repairs of its own copies, in `reconcile()` and `gc()`: receives on this host
- * that a crash cut short (once their claim ran out), and copies of versions that another host
- * removed while this one still held them (`pendingCopies`). Each host touches only its own
+ * that a crash cut short (once their claim ran out), temporary bases of restores from the object
+ * store that a crash left, and copies of versions that another host removed while this one still
+ * held them (`pendingCopies`). Each host touches only its own
  * backend, so every host of a fleet runs this without colliding with the others.
  */
 
-/** One version of one volume. */
-interface Copy {
-  key: VolumeKey;
-  versionId: string;
-}
+type Copy = VersionAt;
 
 /** Gathers this host's repairs while a walk of the store goes by, then carries them out. */
 export class HostCopies {
   readonly #cut: Copy[] = [];
   readonly #left: Copy[] = [];
+  readonly #bases: Copy[] = [];
 
   /**
    * @param ctx - the engine
@@ -47,17 +46,19 @@ export class HostCopies {
     for (const versionId of expiredReceives(slice, this.ctx.host, this.now))
       this.#cut.push({ key, versionId });
     for (const versionId of leftCopies(slice, this.ctx.host)) this.#left.push({ key, versionId });
+    this.#bases.push(...cutTemporaryBases(slice, this.ctx.host, this.now));
   }
 
   /**
-   * Removes what cut receives left (`abandonedReceives`) and the copies other hosts' removals
-   * left here (`removedCopies`). Failures go to `report.errors`; they are retried next time.
+   * Removes what cut receives and restores left (`abandonedReceives`) and the copies other
+   * hosts' removals left here (`removedCopies`). Failures go to `report.errors`; they are retried next time.
    *
    * @param report - where the outcome goes
    */
   async repair(report: ReconcileReport): Promise<void> {
     for (const copy of this.#cut) await this.#attempt(copy, report, () => this.#removeCut(copy, report));
     for (const copy of this.#left) await this.#attempt(copy, report, () => this.#removeLeft(copy, report));
+    await removeCutTemporaryBases(this.ctx, this.ctx.host, this.#bases, report);
   }
 
   async #attempt(copy: Copy, report: ReconcileReport, work: () => Promise<void>): Promise<void> {

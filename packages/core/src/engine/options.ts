@@ -1,5 +1,7 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
+import type { ObjectStore } from '../contracts/object-store.js';
+import { DEFAULT_FULL_EVERY } from '../model/objects.js';
 import { COMMIT_MODES } from '../model/state.js';
 
 /** Default lease: a fork not renewed by `heartbeat()` for this long may be abandoned by `gc()`. */
@@ -18,6 +20,38 @@ export const fallbackVolumeSchema = z.union([
   z.object({ name: z.string(), scope: z.string().optional() }).strict(),
 ]);
 const limit = z.number().positive();
+
+/** The schema of {@link ObjectTierOptions}: the object store tier's settings. */
+export const objectTierSchema = z
+  .object({
+    store: z.custom<ObjectStore>(
+      (value) =>
+        typeof value === 'object' &&
+        value !== null &&
+        ['put', 'get', 'delete'].every(
+          (method) => typeof (value as Record<string, unknown>)[method] === 'function',
+        ),
+      'expected an ObjectStore (an object with put, get and delete), e.g. createS3ObjectStore(...)',
+    ),
+    fullEvery: z
+      .number()
+      .int()
+      .min(1)
+      .default(DEFAULT_FULL_EVERY)
+      .describe('a full object every this many versions of a lineage; differentials in between'),
+  })
+  .strict();
+
+/**
+ * The object store tier (see `CacheVolumesOptions.objects`).
+ *
+ * - `store`: where objects go, e.g. `createS3ObjectStore(...)` of `@cachevol/objects-s3`.
+ * - `fullEvery` (default {@link DEFAULT_FULL_EVERY}): with formats that have incrementals
+ *   (`btrfs-send`, `zfs-send`), one full object every this many versions of a lineage, and
+ *   differentials against it in between (a full comes sooner once the last differential is
+ *   more than half the full's size). `1` uploads every version whole.
+ */
+export type ObjectTierOptions = z.input<typeof objectTierSchema>;
 
 /** The schema of {@link CacheVolumesOptions}, minus the backend and store objects. */
 export const engineSettingsSchema = z.object({
@@ -42,6 +76,7 @@ export const engineSettingsSchema = z.object({
     .strict()
     .default({})
     .describe('selection and retention policy overrides'),
+  objects: objectTierSchema.optional().describe('the object store tier: uploads after commits, restores'),
 });
 
 /** The schema of {@link AttachOptions}. */

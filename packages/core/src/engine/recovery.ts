@@ -157,7 +157,10 @@ function entryKey(entry: BackendEntry): string {
   return `${entry.kind}:${entry.id}`;
 }
 
-/** The backend entries the state owns: live forks, versions, and versions being committed. */
+/**
+ * The backend entries the state owns: live forks, versions, versions being committed, and
+ * temporary bases of restores.
+ */
 async function ownedEntries(ctx: EngineContext): Promise<Set<string>> {
   const owned = new Set<string>();
   for await (const slice of allSlices(ctx)) {
@@ -166,6 +169,8 @@ async function ownedEntries(ctx: EngineContext): Promise<Set<string>> {
       if (fork.versionId && isLive(fork)) owned.add(`version:${fork.versionId}`);
     }
     for (const id of Object.keys(slice.volume?.versions ?? {})) owned.add(`version:${id}`);
+    // A restore's temporary base (see `model/objects.ts`): its claim's clean-up removes it.
+    for (const base of slice.volume?.temporaryBases ?? []) owned.add(`version:${base.versionId}`);
   }
   return owned;
 }

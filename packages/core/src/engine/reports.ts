@@ -21,6 +21,8 @@ export interface GcReport {
   removedVersions: VersionRef[];
   /** Ended fork records dropped. */
   prunedForks: number;
+  /** Keys of the objects deleted from the object store, no longer needed (see `CacheVolumesOptions.objects`). */
+  deletedObjects: string[];
   /** What the repair and backend sweep inside gc did. */
   reconcile: ReconcileReport;
 }

@@ -4,6 +4,8 @@
  * none does I/O, reads a clock or draws random numbers.
  */
 
+import type { TransferFormat } from '../contracts/backend.js';
+
 /** Identifies a volume: a `name` inside an isolation `scope` (a pipeline, a cluster). */
 export interface VolumeKey {
   /** The isolation unit. Volumes in different scopes never share versions. */
@@ -229,6 +231,59 @@ export interface VolumeRecord extends VolumeKey {
   hourly?: HourCounts[];
   /** The last attach or commit (ms since epoch). */
   lastUsedAt: number;
+  /**
+   * The volume's versions in the object store (see `model/objects.ts`), in the order they were
+   * recorded. Kept at the volume's level, so a full object outlives its version's record while
+   * a differential needs it. Absent when nothing was uploaded.
+   */
+  objects?: ObjectCopy[];
+  /**
+   * Versions without a committed record that a host receives from the object store only as the
+   * base of a differential, and removes once the differential arrived (see
+   * `model/objects.ts`). Absent when there are none.
+   */
+  temporaryBases?: TemporaryBase[];
+}
+
+/**
+ * The state of an {@link ObjectCopy}: `uploading` while its upload runs (under a lease),
+ * `present` once the upload finished and the record was written (only then does it count),
+ * `deleting` once it is unneeded and being deleted from the bucket.
+ */
+export type ObjectState = 'uploading' | 'present' | 'deleting';
+
+/** One version's stream, stored as an object in the object store. */
+export interface ObjectCopy {
+  /** The object's key: unique, written once. */
+  key: string;
+  /** The version it holds. */
+  versionId: string;
+  /**
+   * The version it is a differential against (the version of a full object of the same
+   * lineage), or `null` for a full object. While `uploading`, the planned one (the upload may
+   * turn out full); set to what was stored when the upload finished.
+   */
+  baseId: string | null;
+  /** The stream's format. */
+  format: TransferFormat;
+  /** The object's size (`0` until the upload finished). */
+  bytes: number;
+  /** The sha256 (lowercase hex) of the object's bytes (`""` until the upload finished). */
+  sha256: string;
+  /** See {@link ObjectState}. */
+  state: ObjectState;
+  /** While `uploading`: when the upload's lease ends (ms since epoch); afterwards gc deletes it. */
+  leaseUntil?: number;
+}
+
+/** A version a host receives from the object store as the base of a differential only. */
+export interface TemporaryBase {
+  /** The receiving host. */
+  host: string;
+  /** The base's version id (the one it has in the object store). */
+  versionId: string;
+  /** When the claim ends (ms since epoch); afterwards the host's reconcile removes the copy. */
+  until: number;
 }
 
 /**

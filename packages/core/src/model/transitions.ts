@@ -472,13 +472,16 @@ export function completeRemoveVersion(slice: VolumeSlice, versionId: string, by?
 }
 
 /**
- * Drops the volume's record when it has no versions and no live forks. Idempotent.
+ * Drops the volume's record when it has no versions and no live forks, nor objects in the
+ * object store or temporary bases (their records are what gc and reconcile delete them by).
+ * Idempotent.
  *
  * @param slice - the volume's slice
  */
 export function dropEmptyVolume(slice: VolumeSlice): VolumeSlice {
   if (!slice.volume || Object.keys(slice.volume.versions).length > 0) return slice;
   if (Object.values(slice.forks).some(isLive)) return slice;
+  if (slice.volume.objects?.length || slice.volume.temporaryBases?.length) return slice;
   return withVolume(slice, null);
 }
 

@@ -10,6 +10,7 @@ const MODULES = [
   '../../src/model/billing.js',
   '../../src/model/fallback.js',
   '../../src/model/legacy-state.js',
+  '../../src/model/objects.js',
   '../../src/model/policy.js',
   '../../src/model/retention.js',
   '../../src/model/schedule.js',

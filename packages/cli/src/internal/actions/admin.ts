@@ -159,7 +159,13 @@ export const gc: CommandRun = async (args, io) => {
   const engine = await openEngine(globals, { create: false, allowUnrecorded: force });
   const report = engine
     ? await engine.gc({ removeUnaccounted: force })
-    : { expiredForks: [], removedVersions: [], prunedForks: 0, reconcile: emptyReconcileReport() };
+    : {
+        expiredForks: [],
+        removedVersions: [],
+        prunedForks: 0,
+        deletedObjects: [],
+        reconcile: emptyReconcileReport(),
+      };
   const { reconcile } = report;
   if (flag(args, 'json')) {
     out.json({
