@@ -3,8 +3,10 @@ import { join } from 'node:path';
 import {
   type CacheVolumeEvents,
   CacheVolumes,
+  createMemoryObjectStore,
   createMemoryStore,
   type FleetOptions,
+  type ObjectStore,
   type Store,
   type VersionSource,
 } from '@cachevol/core';
@@ -22,7 +24,7 @@ import { tempDir } from './helpers.js';
 
 const CLOCK = 1_700_000_000_000;
 
-function host(name: string, store: Store, fleet?: FleetOptions) {
+function host(name: string, store: Store, fleet?: FleetOptions, objects?: ObjectStore) {
   const backend = createDirBackend({ root: tempDir() });
   const volumes = new CacheVolumes({
     backend,
@@ -31,6 +33,7 @@ function host(name: string, store: Store, fleet?: FleetOptions) {
     clock: () => CLOCK,
     leaseMs: 60_000,
     ...(fleet ? { fleet } : {}),
+    ...(objects ? { objects: { store: objects } } : {}),
   });
   const events = { transfer: [] as CacheVolumeEvents['transfer'][], warning: [] as string[] };
   volumes.on('transfer', (e) => events.transfer.push(e));
@@ -145,6 +148,40 @@ describe('an attach on a host that lacks the head', () => {
     const next = await b.volumes.attach('deps', { scope: 'main' });
     expect(next).toMatchObject({ result: 'hit', baseVersionId: v1.id });
     await next.abandon();
+  });
+
+  it('restores the head from the object store when no peer holds it (a cold host), then hits', async () => {
+    const store = createMemoryStore();
+    const bucket = createMemoryObjectStore();
+    const a = host('a', store, undefined, bucket);
+    const v1 = await commitOn(a.volumes, { 'lock.json': '1' });
+    await a.volumes.idle(); // the upload after the commit
+    const c = host('c', store, undefined, bucket);
+    const fork = await c.volumes.attach('deps', { scope: 'main' });
+    expect(fork).toMatchObject({ result: 'hit', baseVersionId: v1.id });
+    expect(await readFile(join(fork.mountPath, 'lock.json'), 'utf8')).toBe('1');
+    expect(c.events.transfer).toEqual([
+      expect.objectContaining({ versionId: v1.id, from: 'objects', action: 'pull' }),
+    ]);
+    await fork.abandon();
+  });
+
+  it('tries the peers first and the object store after them', async () => {
+    const store = createMemoryStore();
+    const bucket = createMemoryObjectStore();
+    const a = host('a', store, undefined, bucket);
+    const v1 = await commitOn(a.volumes, { 'lock.json': '1' });
+    await a.volumes.idle();
+    const down: VersionSource = {
+      async open() {
+        throw new Error('connect EHOSTUNREACH');
+      },
+    };
+    const c = host('c', store, { peers: { a: down } }, bucket);
+    const fork = await c.volumes.attach('deps', { scope: 'main' });
+    expect(fork).toMatchObject({ result: 'hit', baseVersionId: v1.id });
+    expect(c.events.transfer.map((t) => t.from)).toEqual(['objects']);
+    await fork.abandon();
   });
 
   it('refuses a fleet that names this host as a peer, or a budget that is not positive', () => {

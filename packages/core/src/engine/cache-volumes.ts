@@ -4,6 +4,7 @@ import type { ObjectStore } from '../contracts/object-store.js';
 import type { Store } from '../contracts/store.js';
 import { CacheVolumeError, isCacheVolumeError } from '../errors.js';
 import { isBorrowed } from '../model/fallback.js';
+import { restorePlan } from '../model/objects.js';
 import { type Policy, resolvePolicy } from '../model/policy.js';
 import { retentionPlanner } from '../model/retention.js';
 import { headOf, type Selection, selectParent } from '../model/selection.js';
@@ -23,7 +24,7 @@ import { parseOptions } from '../options.js';
 import { parseSize } from '../size.js';
 import type { EngineContext } from './context.js';
 import { type AbandonReason, type CacheVolumeEvents, Emitter, type Listener } from './events.js';
-import { Fleet, type FleetOptions } from './fleet.js';
+import { Fleet, type FleetOptions, type ObjectsTier } from './fleet.js';
 import { ForkHandle } from './fork-handle.js';
 import { HostCopies, repairCopies } from './host-copies.js';
 import { holderRuns } from './linking/holder.js';
@@ -216,7 +217,7 @@ export class CacheVolumes {
     this.policy = Object.freeze(resolvePolicy(parsed.policy));
     this.#keepEndedMs = parsed.keepEndedMs;
     this.#objects = parsed.objects
-      ? { store: parsed.objects.store, fullEvery: parsed.objects.fullEvery }
+      ? { store: parsed.objects.store, fullEvery: parsed.objects.fullEvery, format: parsed.objects.format }
       : null;
     this.objectStore = this.#objects?.store ?? null;
     this.#ctx = {
@@ -231,7 +232,19 @@ export class CacheVolumes {
       newId: newId ?? defaultId,
       releaseLinks: (fork) => this.#release(fork, false).then(() => undefined),
     };
-    this.#fleet = fleet ? new Fleet(this.#ctx, this.host, validateFleet(fleet, this.host)) : undefined;
+    const tier = this.#objects;
+    const fromObjects: ObjectsTier | undefined = tier
+      ? {
+          restorable: (volume, version) =>
+            restorePlan(volume, version.id, this.host, backend.transferFormats ?? []) !== null,
+          pull: (key, versionId) => restoreVersion(this.#ctx, tier, this.host, key, versionId),
+        }
+      : undefined;
+    // An object store alone is enough for a cold host to restore a head on attach.
+    this.#fleet =
+      fleet || fromObjects
+        ? new Fleet(this.#ctx, this.host, validateFleet(fleet ?? {}, this.host), fromObjects)
+        : undefined;
   }
 
   /**

@@ -1,6 +1,6 @@
 import { CacheVolumeError, isCacheVolumeError } from '../errors.js';
 import { type AttachPlan, type PlacementSource, planAttach } from '../model/placement.js';
-import type { VersionRecord, VolumeKey } from '../model/state.js';
+import type { VersionRecord, VolumeKey, VolumeRecord } from '../model/state.js';
 import type { EngineContext } from './context.js';
 import { type PullReport, pullVersion, type VersionSource } from './transfer.js';
 
@@ -41,7 +41,7 @@ export interface FleetOptions {
 /** The object store as a second way to get a version (tried after the peers). */
 export interface ObjectsTier {
   /** Whether the object store holds what `version` needs to be restored on this host. */
-  restorable(version: VersionRecord): boolean;
+  restorable(volume: VolumeRecord, version: VersionRecord): boolean;
   /** Restores a version to this host from the object store. */
   pull(key: VolumeKey, versionId: string): Promise<PullReport>;
 }
@@ -95,7 +95,7 @@ export class Fleet {
       this.ctx.policy,
       {
         peers: Object.keys(this.options.peers ?? {}),
-        restorable: (version) => this.objects?.restorable(version) ?? false,
+        restorable: (volume, version) => this.objects?.restorable(volume, version) ?? false,
         bytesPerSecond: this.#bytesPerSecond,
         setupMs: DEFAULT_SETUP_MS,
         budgetMs: this.options.budgetMs ?? DEFAULT_TRANSFER_BUDGET_MS,

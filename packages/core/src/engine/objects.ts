@@ -36,6 +36,8 @@ export interface ObjectTier {
   store: ObjectStore;
   /** A full object every this many versions of a lineage. */
   fullEvery: number;
+  /** The format of uploads; default: the backend's own. */
+  format?: TransferFormat | undefined;
 }
 
 /** What {@link CacheVolumes.upload} did. */
@@ -102,8 +104,15 @@ export async function uploadVersion(
   versionId: string,
 ): Promise<UploadReport> {
   const { backend } = ctx;
-  const format = backend.transferFormats?.[0];
+  const format = tier.format ?? backend.transferFormats?.[0];
   if (!backend.capabilities.transfer || !backend.sendVersion || !format) return cannot('send', ctx);
+  if (!backend.transferFormats?.includes(format)) {
+    throw new CacheVolumeError(
+      'INVALID_ARGUMENT',
+      `objects.format is ${format}; the ${backend.name} backend writes ${(backend.transferFormats ?? []).join(', ')}.`,
+      { details: { format } },
+    );
+  }
   const sendVersion = backend.sendVersion.bind(backend);
   const begun = await ctx.store.transact(key, (slice) => {
     if (!held(slice.volume, versionId, host)) {

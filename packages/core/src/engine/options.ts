@@ -39,6 +39,10 @@ export const objectTierSchema = z
       .min(1)
       .default(DEFAULT_FULL_EVERY)
       .describe('a full object every this many versions of a lineage; differentials in between'),
+    format: z
+      .enum(['tar-zstd', 'btrfs-send', 'zfs-send'])
+      .optional()
+      .describe("the format objects are uploaded in (default: the backend's own)"),
   })
   .strict();
 
@@ -50,6 +54,8 @@ export const objectTierSchema = z
  *   (`btrfs-send`, `zfs-send`), one full object every this many versions of a lineage, and
  *   differentials against it in between (a full comes sooner once the last differential is
  *   more than half the full's size). `1` uploads every version whole.
+ * - `format` (default: the backend's own, its first `transferFormats`): the format of uploads.
+ *   `tar-zstd` for a fleet that mixes backends (every backend reads it; always whole).
  */
 export type ObjectTierOptions = z.input<typeof objectTierSchema>;
 

@@ -14,8 +14,8 @@ import type { ForkRecord, VersionRecord, VolumeRecord } from './state.js';
 export interface FleetView {
   /** Hosts whose agents this host can ask for versions (this host excluded or not: it is ignored). */
   peers: readonly string[];
-  /** Whether the version can also be restored from the object store (see `restorePlan`). */
-  restorable: (version: VersionRecord) => boolean;
+  /** Whether the version can also be restored on this host from the object store (see `restorePlan`). */
+  restorable: (volume: VolumeRecord, version: VersionRecord) => boolean;
   /** Expected throughput of a transfer, bytes per second (measured, or a default). */
   bytesPerSecond: number;
   /** Fixed cost of starting a transfer (connection, stream set-up), ms. */
@@ -153,7 +153,7 @@ export function planAttach(
   const sources: PlacementSource[] = fleet.peers
     .filter((peer) => peer !== request.host && head.hosts.includes(peer))
     .map((host) => ({ kind: 'peer', host }));
-  if (fleet.restorable(head)) sources.push({ kind: 'objects' });
+  if (fleet.restorable(volume, head)) sources.push({ kind: 'objects' });
   if (sources.length === 0) return none;
   const estimate = estimateTransfer(volume, head, request.host, fleet);
   const action = estimate.ms <= fleet.budgetMs ? 'pull' : 'prefetch';

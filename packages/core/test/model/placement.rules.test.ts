@@ -118,7 +118,7 @@ describe('planAttach', () => {
   });
 
   it('adds the object store after the peers when it can restore the head, and uses it alone', () => {
-    const restorable = (v: VersionRecord) => v.id === 'v2';
+    const restorable = (_: unknown, v: VersionRecord) => v.id === 'v2';
     expect(plan(chain(), fleet({ restorable })).sources).toEqual([
       { kind: 'peer', host: 'a' },
       { kind: 'objects' },
