@@ -47,7 +47,8 @@ const coreWithoutPipeline: NonNullable<Options['esbuildPlugins']>[number] = {
 };
 
 /** Native or optional-native packages: loaded from node_modules as they are, never inlined. */
-const NATIVE = ['better-sqlite3', 'pg'];
+// The AWS SDK too: it comes with @cachevol/objects-s3, loaded only with --objects.
+const NATIVE = ['better-sqlite3', 'pg', '@aws-sdk/client-s3', '@aws-sdk/lib-storage'];
 
 // The `cachevol` command: one bundle that inlines everything it runs, the @cachevol/* packages
 // (from their sources, through the root tsconfig's paths) and their dependencies alike, so a

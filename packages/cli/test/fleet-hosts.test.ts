@@ -2,6 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdir, readdir, readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createFleetNet, type FleetNet, postgresUrlForNamespaces } from '../../../test-support/fleet-net.js';
@@ -20,6 +21,18 @@ import { BIN, ensureBuilt, REPO, tempDir } from './helpers/cli.js';
 
 const TOKEN = randomBytes(24).toString('hex');
 const PORT = 7077;
+const S3_PORT = 9000;
+const BUCKET = 'cachevol-fleet';
+/** A host on its own: no peers, no object store (a commit that only it holds). */
+const ALONE = { CACHEVOL_PEERS: '', CACHEVOL_OBJECTS: '' };
+
+/** s3rver with one bucket, on the hub's address: `node -e S3RVER <s3rver> <address> <port> <dir> <bucket>`. */
+const S3RVER = `
+const [module, address, port, directory, bucket] = process.argv.slice(1);
+const S3rver = require(module);
+new S3rver({ address, port: Number(port), silent: true, directory, configureBuckets: [{ name: bucket }] })
+  .run()
+  .then(() => console.log('listening'));`;
 const SCOPE = `fleet-${randomBytes(3).toString('hex')}`;
 
 /** A job that writes `files` files of 16 KiB of noise under cache/ (a fresh tree), or rewrites `change` of them. */
@@ -50,6 +63,7 @@ describeWith(
     let net: FleetNet;
     let cluster: Cluster | undefined;
     let store: string;
+    let s3: ChildProcess | undefined;
     const disks: LoopBtrfs[] = [];
     let cleanupDir: () => Promise<void> = async () => undefined;
     const hosts: Record<string, Host> = {};
@@ -65,6 +79,14 @@ describeWith(
       CACHEVOL_TOKEN: TOKEN,
       // More than the default two: an incremental needs a base both hosts still hold.
       CACHEVOL_VERSIONS_PER_VOLUME: '4',
+      // The object store in the hub: uploads in tar-zstd, which the dir host reads too.
+      CACHEVOL_OBJECTS: `s3://${BUCKET}/fleet`,
+      CACHEVOL_OBJECTS_ENDPOINT: `http://${net.hubAddress}:${S3_PORT}`,
+      CACHEVOL_OBJECTS_FORMAT: 'tar-zstd',
+      AWS_ACCESS_KEY_ID: 'S3RVER',
+      AWS_SECRET_ACCESS_KEY: 'S3RVER',
+      AWS_REGION: 'us-east-1',
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
       CACHEVOL_PEERS: Object.values(hosts)
         .filter((h) => h.name !== host.name)
         .map((h) => `${h.name}=http://${h.address}:${PORT}`)
@@ -141,7 +163,7 @@ describeWith(
 
     async function stopServe(host: Host, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
       const child = host.serve;
-      if (!child || child.exitCode !== null) return;
+      if (!child || child.exitCode !== null || child.signalCode !== null) return;
       const closed = once(child, 'close');
       child.kill(signal);
       await closed;
@@ -177,6 +199,22 @@ describeWith(
       cluster = await startCluster();
       store = postgresUrlForNamespaces(cluster.url);
       net = await createFleetNet({ prefix: 'cvn-hosts', hosts: ['a', 'b', 'c'] });
+      const s3rver = createRequire(join(REPO, 'packages/objects-s3/package.json')).resolve('s3rver');
+      const server = net.spawnInHub(
+        process.execPath,
+        ['-e', S3RVER, s3rver, net.hubAddress, String(S3_PORT), join(dir, 's3'), BUCKET],
+        { stdio: ['ignore', 'pipe', 'inherit'] },
+      );
+      s3 = server;
+      let s3out = '';
+      server.stdout?.on('data', (d: Buffer) => {
+        s3out += d.toString();
+      });
+      await waitFor(() => s3out.includes('listening') || server.exitCode !== null, {
+        what: 's3rver in the hub',
+        timeoutMs: 60_000,
+      });
+      expect(s3out).toContain('listening');
       for (const name of ['a', 'b', 'c']) {
         const backend = name === 'c' ? 'dir' : 'btrfs';
         let root = join(dir, `root-${name}`);
@@ -197,6 +235,7 @@ describeWith(
 
     afterAll(async () => {
       for (const host of Object.values(hosts)) await stopServe(host, 'SIGKILL').catch(() => undefined);
+      s3?.kill('SIGKILL');
       await net?.cleanup();
       for (const disk of disks) await disk.destroy().catch(() => undefined);
       await cluster?.destroy?.();
@@ -220,7 +259,7 @@ describeWith(
       expect(onB.stderr).toMatch(/deps: hit/);
 
       // A commits a change of 5% (20 of 400 files); B pulls it relative to the version it holds.
-      const second = await job(A(), 'a2', { CACHEVOL_PEERS: '' }, 400, 20);
+      const second = await job(A(), 'a2', ALONE, 400, 20);
       expect(second.code, second.stderr).toBe(0);
       const v2 = (await versions(A()))[0]?.id as string;
       const pull = await cli(B(), ['pull', 'deps', '--scope', SCOPE, '--json']);
@@ -257,6 +296,26 @@ describeWith(
       expect(await leftovers(C())).toEqual([]);
     }, 120_000);
 
+    it('a cold host C restores the head from the object store while A is down', async () => {
+      const onA = await job(A(), 'for-the-bucket', { CACHEVOL_PEERS: '' }, 400, 10);
+      expect(onA.code, onA.stderr).toBe(0);
+      const head = (await versions(A()))[0];
+      expect(head?.hosts).toEqual(['a']);
+      await stopServe(A());
+      try {
+        const onC = await job(C(), 'c-cold', {}, 400, 0);
+        expect(onC.code, onC.stderr).toBe(0);
+        expect(onC.stderr).toMatch(
+          new RegExp(`pulled version ${head?.id} of deps from the object store: .* whole`),
+        );
+        expect(onC.stderr).toMatch(/deps: hit/);
+        expect(onC.stdout).toContain('saw 400 files marked for-the-bucket,');
+        expect(await leftovers(C())).toEqual([]);
+      } finally {
+        await serve(A());
+      }
+    }, 300_000);
+
     it('concurrent commits on A and B: the last to finish is the head, and C (dir) gets it whole', async () => {
       const [onA, onB] = await Promise.all([job(A(), 'from-a', {}, 400, 5), job(B(), 'from-b', {}, 400, 5)]);
       expect(onA.code, onA.stderr).toBe(0);
@@ -277,10 +336,10 @@ describeWith(
 
     it('the sender killed mid-stream: the job gets stale or miss within its budget, and nothing partial is left', async () => {
       // A big head on A only (64 MiB), pulled by B while A's agent is killed.
-      const big = await job(A(), 'big', { CACHEVOL_PEERS: '' }, 4096, 4096);
+      const big = await job(A(), 'big', ALONE, 4096, 4096);
       expect(big.code, big.stderr).toBe(0);
       const pull = net.exec('b', process.execPath, [BIN, 'pull', 'deps', '--scope', SCOPE], {
-        env: { ...env(B()), CACHEVOL_TRANSFER_BUDGET: '10s' },
+        env: { ...env(B()), CACHEVOL_TRANSFER_BUDGET: '10s', CACHEVOL_OBJECTS: '' },
         cwd: B().work,
         stdio: ['ignore', 'pipe', 'pipe'],
       });
@@ -300,7 +359,13 @@ describeWith(
       expect(code, err).toBe(1);
       expect(await leftovers(B())).toEqual([]);
       const started = Date.now();
-      const stale = await job(B(), 'after-kill', { CACHEVOL_TRANSFER_BUDGET: '5s' }, 400, 0);
+      const stale = await job(
+        B(),
+        'after-kill',
+        { CACHEVOL_TRANSFER_BUDGET: '5s', CACHEVOL_OBJECTS: '' },
+        400,
+        0,
+      );
       expect(stale.code, stale.stderr).toBe(0);
       expect(stale.stderr).toMatch(/deps: (stale|miss)/);
       expect(Date.now() - started).toBeLessThan(60_000);
@@ -309,12 +374,18 @@ describeWith(
     }, 300_000);
 
     it('a partitioned link: the job gets stale or miss within its budget, and nothing partial is left', async () => {
-      const head = await job(A(), 'before-partition', { CACHEVOL_PEERS: '' }, 400, 40);
+      const head = await job(A(), 'before-partition', ALONE, 400, 40);
       expect(head.code, head.stderr).toBe(0);
       await net.linkDown('a');
       try {
         const started = Date.now();
-        const onB = await job(B(), 'partitioned', { CACHEVOL_TRANSFER_BUDGET: '3s' }, 400, 0);
+        const onB = await job(
+          B(),
+          'partitioned',
+          { CACHEVOL_TRANSFER_BUDGET: '3s', CACHEVOL_OBJECTS: '' },
+          400,
+          0,
+        );
         const took = Date.now() - started;
         expect(onB.code, onB.stderr).toBe(0);
         expect(onB.stderr).toMatch(/deps: (stale|miss)/);

@@ -53,6 +53,23 @@ export const globalsSchema = z
       .describe('--host / CACHEVOL_HOST (default: the machine name)'),
     peers: z.string().optional().describe('--peer / CACHEVOL_PEERS: HOST=URL, comma-separated'),
     tokenFile: z.string().min(1).optional().describe('--token-file / CACHEVOL_TOKEN_FILE'),
+    objects: z
+      .string()
+      .regex(
+        /^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/[A-Za-z0-9._/-]*)?$/,
+        'expected s3://BUCKET or s3://BUCKET/PREFIX',
+      )
+      .optional()
+      .describe('--objects / CACHEVOL_OBJECTS'),
+    objectsEndpoint: z
+      .string()
+      .regex(/^https?:\/\/[^\s/]+\/?$/, 'expected http(s)://HOST:PORT')
+      .optional()
+      .describe('--objects-endpoint / CACHEVOL_OBJECTS_ENDPOINT'),
+    objectsFormat: z
+      .enum(['tar-zstd', 'btrfs-send', 'zfs-send'])
+      .optional()
+      .describe('--objects-format / CACHEVOL_OBJECTS_FORMAT'),
     transferBudgetMs: z
       .number()
       .int()
@@ -115,6 +132,9 @@ const SOURCES: Record<Exclude<keyof Globals, 'root'> | 'root', { flag: string; e
   peers: { flag: '--peer', env: 'CACHEVOL_PEERS' },
   tokenFile: { flag: '--token-file', env: 'CACHEVOL_TOKEN_FILE' },
   transferBudgetMs: { flag: '--transfer-budget', env: 'CACHEVOL_TRANSFER_BUDGET' },
+  objects: { flag: '--objects', env: 'CACHEVOL_OBJECTS' },
+  objectsEndpoint: { flag: '--objects-endpoint', env: 'CACHEVOL_OBJECTS_ENDPOINT' },
+  objectsFormat: { flag: '--objects-format', env: 'CACHEVOL_OBJECTS_FORMAT' },
   token: { flag: '--token-file', env: 'CACHEVOL_TOKEN' },
 };
 

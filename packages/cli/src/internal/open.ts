@@ -10,6 +10,7 @@ import {
   formatSize,
   httpVersionSource,
   isCacheVolumeError,
+  type ObjectTierOptions,
   type Store,
 } from '@cachevol/core';
 import { trackEngine } from './engines.js';
@@ -167,6 +168,21 @@ function fleetOptions(globals: Globals): { fleet?: FleetOptions } {
   return { fleet: { peers, ...(globals.transferBudgetMs ? { budgetMs: globals.transferBudgetMs } : {}) } };
 }
 
+/** The engine's `objects` option from `--objects`, `--objects-endpoint` and `--objects-format`. */
+async function openObjects(globals: Globals): Promise<ObjectTierOptions | undefined> {
+  if (!globals.objects) return undefined;
+  const mod = await import('@cachevol/objects-s3').catch((e: unknown) => {
+    throw unavailable('--objects', '@cachevol/objects-s3', e);
+  });
+  const [bucket, ...prefix] = globals.objects.slice('s3://'.length).split('/');
+  const store = mod.createS3ObjectStore({
+    bucket: bucket as string,
+    ...(prefix.filter(Boolean).length > 0 ? { prefix: prefix.filter(Boolean).join('/') } : {}),
+    ...(globals.objectsEndpoint ? { endpoint: globals.objectsEndpoint } : {}),
+  });
+  return { store, ...(globals.objectsFormat ? { format: globals.objectsFormat } : {}) };
+}
+
 /** Options of {@link openEngine}. */
 export interface OpenOptions {
   /** Make the root when missing (commands that attach); otherwise a root never used gives `null`. */
@@ -204,9 +220,14 @@ export async function openEngine(globals: Globals, options: OpenOptions): Promis
     await store.close().catch(() => undefined);
     throw error;
   }
+  const objects = await openObjects(globals).catch(async (error: unknown) => {
+    await store.close().catch(() => undefined);
+    throw error;
+  });
   const engine = new CacheVolumes({
     backend,
     store,
+    ...(objects ? { objects } : {}),
     ...(globals.host ? { host: globals.host } : {}),
     ...fleetOptions(globals),
     ...(globals.leaseMs ? { leaseMs: globals.leaseMs } : {}),

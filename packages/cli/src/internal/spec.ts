@@ -146,5 +146,23 @@ export const GLOBAL_OPTIONS: Record<string, OptionSpec> = {
     env: 'CACHEVOL_TRANSFER_BUDGET',
     description: 'how long an attach waits for a pull from a peer (default 30s)',
   },
+  objects: {
+    type: 'string',
+    value: 'S3URL',
+    env: 'CACHEVOL_OBJECTS',
+    description: "the fleet's object store, s3://BUCKET/PREFIX (AWS_* credentials)",
+  },
+  'objects-endpoint': {
+    type: 'string',
+    value: 'URL',
+    env: 'CACHEVOL_OBJECTS_ENDPOINT',
+    description: 'an S3-compatible server for --objects (MinIO, Garage, Ceph)',
+  },
+  'objects-format': {
+    type: 'string',
+    value: 'FORMAT',
+    env: 'CACHEVOL_OBJECTS_FORMAT',
+    description: "uploads' format: the backend's (default) or tar-zstd (mixed fleets)",
+  },
   help: { type: 'boolean', short: 'h', description: 'show this help' },
 };
