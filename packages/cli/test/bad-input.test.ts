@@ -172,6 +172,16 @@ const cases: [string, string[], RegExp][] = [
     /^cachevol: --token-file: cannot read .*no-such-token \(ENOENT\)/,
   ],
   ['serve without the token', ['serve'], /^cachevol: serve needs the fleet's shared token/],
+  [
+    'an object store that is not an s3:// URL',
+    ['run', '--objects', 'https://bucket', '-c', 'c', '--', 'true'],
+    /^cachevol: --objects: expected s3:\/\/BUCKET or s3:\/\/BUCKET\/PREFIX/,
+  ],
+  [
+    'an unknown upload format',
+    ['run', '--objects', 's3://bucket1/x', '--objects-format', 'zip', '-c', 'c', '--', 'true'],
+    /^cachevol: --objects-format: /,
+  ],
   ['a host name with a slash', ['ls', '--host', 'a/b'], /^cachevol: --host: expected a host name/],
   [
     'a malformed listen address',

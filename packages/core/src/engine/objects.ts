@@ -19,7 +19,6 @@ import {
 } from '../model/objects.js';
 import type { ObjectCopy, VersionRecord, VolumeKey, VolumeRecord, VolumeSlice } from '../model/state.js';
 import type { EngineContext } from './context.js';
-import { allSlices } from './recovery.js';
 import type { ReconcileReport } from './reports.js';
 import { type PullReport, pullVersion, type VersionSource } from './transfer.js';
 
