@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Backend } from '../contracts/backend.js';
+import type { Backend, TransferFormat } from '../contracts/backend.js';
 import type { ObjectStore } from '../contracts/object-store.js';
 import type { Store } from '../contracts/store.js';
 import { CacheVolumeError, isCacheVolumeError } from '../errors.js';
@@ -217,7 +217,11 @@ export class CacheVolumes {
     this.policy = Object.freeze(resolvePolicy(parsed.policy));
     this.#keepEndedMs = parsed.keepEndedMs;
     this.#objects = parsed.objects
-      ? { store: parsed.objects.store, fullEvery: parsed.objects.fullEvery, format: parsed.objects.format }
+      ? {
+          store: parsed.objects.store,
+          fullEvery: parsed.objects.fullEvery,
+          format: parsed.objects.format as TransferFormat | undefined,
+        }
       : null;
     this.objectStore = this.#objects?.store ?? null;
     this.#ctx = {

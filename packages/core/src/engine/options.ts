@@ -40,7 +40,8 @@ export const objectTierSchema = z
       .default(DEFAULT_FULL_EVERY)
       .describe('a full object every this many versions of a lineage; differentials in between'),
     format: z
-      .enum(['tar-zstd', 'btrfs-send', 'zfs-send'])
+      // A string enum (not a literal tuple), like `commit`: the docs then list no members.
+      .enum(['tar-zstd', 'btrfs-send', 'zfs-send'] as [string, ...string[]])
       .optional()
       .describe("the format objects are uploaded in (default: the backend's own)"),
   })
