@@ -4,8 +4,10 @@
  * environment.
  */
 import { mkdir, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { copyCompareSubject } from './copy-compare.mjs';
+import { fleetAttachSubject } from './fleet-attach.mjs';
 import { sendDeltaSubject } from './send-delta.mjs';
 import {
   baselineSubject,
@@ -24,6 +26,8 @@ import { messageOf, run } from './util.mjs';
  * @property {{ jobs: string, state: string, dir: string, scratch: string }} dirs - work directories
  * @property {{ noQuota: string, quota: string } | null} btrfs - mount points of the two loop filesystems
  * @property {string | null} btrfsReason - why btrfs is unavailable
+ * @property {{ a: string, b: string } | null} fleet - mount points of the two hosts' loop filesystems (fleet-attach.mjs)
+ * @property {string | null} fleetReason - why the two-host subject is unavailable
  * @property {{ pool: string, mountPoint: string, kernel: boolean } | null} zfs - the pool
  * @property {string | null} zfsReason - why ZFS is unavailable
  * @property {Record<string, import('./tools.mjs').ToolInfo>} tools - from findTools
@@ -51,7 +55,22 @@ async function importFactory(name, exportName) {
   }
 }
 
-/** Imports the backends and the SQLite store from their built packages. */
+/**
+ * Whether a package can be found (for one that runs in a child process of its own).
+ *
+ * @param {string} name - package name
+ * @returns {Factory}
+ */
+function findPackage(name) {
+  try {
+    createRequire(import.meta.url).resolve(name);
+    return { fn: name, reason: null };
+  } catch (error) {
+    return { fn: null, reason: `cannot find ${name} (run npm install first?): ${messageOf(error)}` };
+  }
+}
+
+/** Imports the backends, the SQLite store and the S3 object store from their built packages. */
 export async function importPackages() {
   return {
     memory: await importFactory('@cachevol/backend-memory', 'createMemoryBackend'),
@@ -59,6 +78,8 @@ export async function importPackages() {
     btrfs: await importFactory('@cachevol/backend-btrfs', 'createBtrfsBackend'),
     zfs: await importFactory('@cachevol/backend-zfs', 'createZfsBackend'),
     sqliteStore: await importFactory('@cachevol/store-sqlite', 'createSqliteStore'),
+    objectsS3: await importFactory('@cachevol/objects-s3', 'createS3ObjectStore'),
+    s3rver: findPackage('s3rver'),
   };
 }
 
@@ -207,6 +228,21 @@ export function buildSubjects(env, pkgs) {
         const root = await rootFor(dirs.dir, tree, 'send');
         return { backend: pkgs.dir.fn({ root }), root };
       },
+    }),
+    fleetAttachSubject({
+      id: 'fleet-attach',
+      label: 'attach without the head: stale, pull from a peer, restore from S3, tar+zstd from S3 (btrfs)',
+      unavailable: needs(
+        pkgs.btrfs.reason,
+        pkgs.objectsS3.reason,
+        pkgs.s3rver.reason,
+        env.fleetReason,
+        missingTools(tools, ['tar', 'zstd', 'cp']),
+      ),
+      mounts: () => env.fleet,
+      btrfsBackend: async () => pkgs.btrfs.fn,
+      s3Store: async () => pkgs.objectsS3.fn,
+      scratch: dirs.scratch,
     }),
     baselineSubject({
       id: 'cp-a',

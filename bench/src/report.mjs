@@ -155,6 +155,7 @@ export function computeRatios(results) {
     }
   }
   out.sendDelta = sendDeltaRatios(results, tree);
+  out.fleetAttach = fleetAttachRatios(results, tree);
   if (smallest && largest && smallest !== largest) {
     for (const subject of results.subjects) {
       for (const op of subject.ops) {
@@ -218,6 +219,40 @@ export function sendDeltaRatios(results, tree) {
         wholePerChanged: ratio(whole.bytes.p50, changedBytes),
         bytesIncrementalVsWhole: ratio(incremental.bytes.p50, whole.bytes.p50),
         timeIncrementalVsWhole: ratio(incremental.p50, whole.p50),
+      });
+    }
+  }
+  return rows;
+}
+
+/**
+ * Attach on a host without the head against a tar+zstd restore from the same bucket, per fleet
+ * subject (fleet-attach.mjs), on the node_modules tree: each operation's p50 time and bytes and
+ * its time over the tar+zstd restore's in the same cell.
+ *
+ * @param {any} results - the results document (cells filled in)
+ * @param {string | undefined} tree - the node_modules tree's id
+ */
+export function fleetAttachRatios(results, tree) {
+  const rows = [];
+  for (const subject of results.subjects.filter((s) => s.kind === 'fleet')) {
+    const cell = cellOf(results, subject.id, tree);
+    if (cell?.status !== 'ok') continue;
+    const tar = cell.ops['tar-restore']?.p50 ?? null;
+    for (const op of subject.ops) {
+      const s = cell.ops[op];
+      if (!s) continue;
+      rows.push({
+        subject: subject.id,
+        op,
+        p50: s.p50,
+        p95: s.p95,
+        n: s.n,
+        bytes: s.bytes?.p50 ?? null,
+        tarP50: tar,
+        vsTar: ratio(s.p50, tar),
+        treeBytes: cell.info?.treeBytes ?? null,
+        changedBytes: cell.info?.changedBytes ?? null,
       });
     }
   }
@@ -718,6 +753,34 @@ export function renderReport(results) {
           formatMs(x.incrementalP50),
           formatMs(x.wholeP50),
           formatRatio(x.timeIncrementalVsWhole),
+        ]),
+      ),
+      '',
+    );
+  }
+
+  const fleet = results.ratios.fleetAttach ?? [];
+  if (fleet.length > 0) {
+    const what = {
+      stale: 'stale: attach without peers (a fork of v1)',
+      pull: 'pull: attach with the fleet (v2 relative to v1 from the peer, then a hit)',
+      'tier-restore': 'restore from the object store (v1 full + v2 differential), then attach',
+      'tar-restore': 'tar+zstd: download → zstd -d → tar -x',
+    };
+    const first = fleet[0];
+    out.push(
+      `### Attach on a host without the head (${nm?.label}; v2 rewrites ${formatBytes(first.changedBytes ?? 0)} of ${formatBytes(first.treeBytes ?? 0)}; p50)`,
+      '',
+      table(
+        ['subject', 'op', 'p50', 'p95', 'n', 'bytes moved', '/ tar+zstd restore'],
+        fleet.map((x) => [
+          x.subject,
+          what[x.op] ?? x.op,
+          formatMs(x.p50),
+          formatMs(x.p95),
+          String(x.n),
+          x.bytes === null ? '-' : formatBytes(x.bytes),
+          formatRatio(x.vsTar),
         ]),
       ),
       '',

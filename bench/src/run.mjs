@@ -6,7 +6,9 @@
  * `cp -a` and tar+zstd, the core alone, and the stores (attach + commit with 10 to 50,000
  * volumes in the memory, SQLite and PostgreSQL stores; SQLite shared by 1 to 8 processes);
  * the bytes and time of sending a version changed by 1%, 5% and 25% with its parent as the base
- * against sending it whole (send-delta.mjs, btrfs and dir); prints tables and writes bench/results/latest.json. Sets up (and always tears down) its own loop-mounted btrfs and
+ * against sending it whole (send-delta.mjs, btrfs and dir); attach on a host without the head
+ * (stale, pull from a peer, restore from an s3rver bucket) against a tar+zstd restore from the
+ * same bucket (fleet-attach.mjs, two more loop btrfs filesystems); prints tables and writes bench/results/latest.json. Sets up (and always tears down) its own loop-mounted btrfs and
  * a ZFS pool on sparse files. Installs nothing: a missing tool makes the subjects that need it
  * "unavailable" with the reason.
  *
@@ -297,6 +299,8 @@ async function main() {
   const env = {
     dirs: { jobs: dirs.jobs, state: dirs.state, dir: dirs.dir, scratch: dirs.scratch },
     btrfs: null,
+    fleet: null,
+    fleetReason: null,
     btrfsReason: !isRoot()
       ? 'needs root (loop devices, mounts)'
       : missingTools(tools, ['btrfs', 'mkfs.btrfs', 'losetup', 'mount', 'umount', 'cp']),
@@ -335,6 +339,29 @@ async function main() {
     }
   } else if (!env.btrfsReason) env.btrfsReason = 'not selected (--only)';
   if (env.btrfsReason) results.environment.btrfs = { status: 'unavailable', reason: env.btrfsReason };
+
+  // Two more loop filesystems, one per host, for the two-host subject (fleet-attach.mjs).
+  env.fleet = null;
+  env.fleetReason = !isRoot()
+    ? 'needs root (loop devices, mounts)'
+    : missingTools(tools, ['btrfs', 'mkfs.btrfs', 'losetup', 'mount', 'umount']);
+  if (!env.fleetReason && wanted(['fleet-attach'])) {
+    try {
+      const mounts = {};
+      for (const host of ['a', 'b']) {
+        const dir = join(dirs.loops, `fleet-${host}`);
+        await mkdir(dir);
+        const loop = await createLoopBtrfs(dir, imageBytes);
+        teardown.push({ name: `btrfs loop ${loop.mountPoint}`, fn: () => loop.destroy() });
+        mounts[host] = loop.mountPoint;
+      }
+      env.fleet = { a: mounts.a, b: mounts.b };
+      results.environment.fleet = { status: 'ok', imageBytes, mounts };
+    } catch (error) {
+      env.fleetReason = `loop btrfs set-up for the two hosts failed: ${messageOf(error)}`;
+    }
+  } else if (!env.fleetReason) env.fleetReason = 'not selected (--only)';
+  if (env.fleetReason) results.environment.fleet = { status: 'unavailable', reason: env.fleetReason };
 
   if (!env.zfsReason && wanted(['zfs', 'raw-zfs', 'raw-zfs-quota'])) {
     try {
