@@ -49,7 +49,9 @@ async function worker(
 describe('multi-process stress through the SQLite store', () => {
   it(`${WORKERS} processes x ${CYCLES} attach/commit/abandon cycles, with gc running meanwhile: every invariant holds`, async () => {
     const root = join(base, 'root');
-    const env = { CACHEVOL_ROOT: root };
+    // The workers' host name (fixtures/stress-worker.mjs): one host, one name, or a removal by
+    // gc under another name would leave the version recorded for "stress-host" to remove.
+    const env = { CACHEVOL_ROOT: root, CACHEVOL_HOST: 'stress-host' };
     const workers = Array.from({ length: WORKERS }, (_, id) => worker(root, id));
     // gc runs alongside the jobs: it must never take a live fork's data or an owned version.
     let gcRuns = 0;
