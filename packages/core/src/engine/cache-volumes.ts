@@ -592,20 +592,7 @@ export class CacheVolumes {
     name: string,
     options: { scope?: string; versionId?: string; from: VersionSource },
   ): Promise<PullReport> {
-    const key = { scope: validateName(options.scope ?? 'default', 'scope'), name: validateName(name) };
-    const versionId =
-      options.versionId === undefined
-        ? headOf((await this.store.read(key)).volume ?? undefined)?.id
-        : validateId(options.versionId, 'version id');
-    if (versionId === undefined) {
-      throw new CacheVolumeError(
-        'NOT_FOUND',
-        `Volume "${key.name}" (scope "${key.scope}") has no version to pull.`,
-        {
-          details: key,
-        },
-      );
-    }
+    const { key, versionId } = await this.#versionOf(name, options, 'pull');
     return pullVersion(this.#ctx, this.host, key, versionId, options.from);
   }
 
